@@ -1,0 +1,55 @@
+# Plain entry points. Each target creates the virtual environment it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench fmt clean
+
+help:
+	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
+	@echo "make test        run linters, type checks, import contracts, chart checks and all tests"
+	@echo "make playground  run a local Kubernetes API + ACM emulator + operator until Ctrl-C"
+	@echo "make bench       print the benchmark figures"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/acm-sync demo
+
+playground: $(STAMP)
+	$(BIN)/acm-sync playground
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+chart-check: $(STAMP)
+	@if [ -x .ci/chart-check ]; then .ci/chart-check; else echo "chart checks: not present yet"; fi
+
+test: lint typecheck contracts chart-check unit
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+fmt: $(STAMP)
+	$(BIN)/ruff format operator tests bench
+	$(BIN)/ruff check --fix operator tests bench
+
+clean:
+	rm -rf $(VENV) .venv-chart .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info
