@@ -1,0 +1,219 @@
+"""The strict ACM emulator's HTTP front end: ACM's JSON 1.1 protocol plus a control API.
+
+Point boto3 or the AWS CLI at :attr:`AcmEmulator.url` (``endpoint_url=`` or
+``AWS_ENDPOINT_URL``) with any credentials. The region is taken from the SigV4 credential
+scope, as AWS does. Tests that run the operator as a separate process drive faults and read
+the call log under ``/_acm_emulator/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import threading
+import uuid
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from acm_sync.emulators.acm.backend import AcmError, StrictAcm
+from acm_sync.emulators.acm.faults import DropConnection
+
+CONTROL_PREFIX = "/_acm_emulator/"
+_SCOPE_RE = re.compile(r"Credential=[^/,]+/[0-9]{8}/([a-z0-9-]+)/acm/")
+_JSON_TYPE = "application/x-amz-json-1.1"
+
+
+def region_of_request(request: Request) -> str:
+    """The region from the SigV4 Authorization header's credential scope (us-east-1 if none)."""
+    match = _SCOPE_RE.search(request.headers.get("Authorization", ""))
+    return match.group(1) if match else "us-east-1"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keep-alive connections (as AWS endpoints have) and no access log on stderr."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Tests read the call log instead."""
+
+
+def _json(body: Any, status: int = 200, content_type: str = "application/json") -> Response:
+    return Response(json.dumps(body), status=status, content_type=content_type)
+
+
+class AcmEmulator:
+    """A threaded HTTP server holding every region's certificates; start, use, stop.
+
+    ``config`` goes to :class:`StrictAcm`: ``rates`` (API -> calls/s per region),
+    ``import_quota`` and ``reimport_counts_toward_quota``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        self.host = host
+        self.port = port
+        self.acm = StrictAcm(**config)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----- lifecycle -----
+    def start(self) -> AcmEmulator:
+        """Bind and serve in a daemon thread; returns self so ``AcmEmulator().start()`` chains."""
+        self._server = make_server(
+            self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="acm-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> AcmEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL for boto3 / AWS_ENDPOINT_URL."""
+        return f"http://{self.host}:{self.port}"
+
+    # ----- in-process control (the same operations as the HTTP control API) -----
+    def reset(self) -> None:
+        """Forget certificates, calls, faults, rates and quota."""
+        self.acm.reset()
+
+    def set_rates(self, rates: dict[str, float]) -> None:
+        """Per-API rate limits, calls/s per region; above them calls get ThrottlingException."""
+        self.acm.set_rates(rates)
+
+    def set_import_quota(self, quota: int | None) -> None:
+        """Imports each region accepts before LimitExceededException."""
+        self.acm.set_import_quota(quota)
+
+    def set_in_use(self, arn: str, in_use: bool = True) -> None:
+        """Mark a certificate in use (DeleteCertificate then fails with ResourceInUse)."""
+        self.acm.set_in_use(arn, in_use)
+
+    def lose_import_responses(self, count: int = 1, region: str | None = None) -> None:
+        """Commit the next ``count`` new imports, then drop the connection unanswered."""
+        self.acm.faults.lose_import_responses(count, region)
+
+    def fail_next(
+        self, count: int, *, status: int = 500, api: str | None = None, region: str | None = None
+    ) -> None:
+        """Answer the next ``count`` matching calls with a 5xx, changing nothing."""
+        self.acm.faults.fail_next(count, status=status, api=api, region=region)
+
+    def set_region_down(self, region: str, down: bool = True) -> None:
+        """Drop every connection for ``region`` until healed."""
+        self.acm.faults.set_region_down(region, down)
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The call log, oldest first (API, region, outcome, ARN, parameter names)."""
+        return [call.as_dict() for call in self.acm.calls()]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Calls per region, then per API."""
+        return self.acm.counts()
+
+    def certificates(self, region: str | None = None) -> list[dict[str, Any]]:
+        """Stored certificates: ARN, region, key algorithm, tags, in use, serial."""
+        return self.acm.certificates(region)
+
+    # ----- HTTP -----
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path.startswith(CONTROL_PREFIX):
+            response = self._control(request)
+        else:
+            try:
+                response = self._api(request)
+            except DropConnection:
+                _drop(environ)
+                response = Response(b"", status=500)
+        return response(environ, start_response)
+
+    def _api(self, request: Request) -> Response:
+        target = request.headers.get("X-Amz-Target", "")
+        api = target.split(".", 1)[1] if target.startswith("CertificateManager.") else target
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        try:
+            params = json.loads(request.get_data() or b"{}")
+            if not isinstance(params, dict):
+                raise ValueError
+        except ValueError:
+            body = {"__type": "SerializationException", "message": "Body is not a JSON object"}
+            return Response(json.dumps(body), 400, headers, content_type=_JSON_TYPE)
+        try:
+            result = self.acm.handle(region_of_request(request), api, params)
+        except AcmError as err:
+            body = {"__type": err.error_type, "message": err.message}
+            return Response(json.dumps(body), err.status, headers, content_type=_JSON_TYPE)
+        return Response(json.dumps(result), 200, headers, content_type=_JSON_TYPE)
+
+    def _control(self, request: Request) -> Response:
+        action = request.path[len(CONTROL_PREFIX) :].strip("/")
+        try:
+            body = request.get_json(silent=True) or {}
+            if request.method == "GET":
+                if action == "calls":
+                    return _json({"calls": self.calls()})
+                if action == "counts":
+                    return _json({"counts": self.counts()})
+                if action == "certificates":
+                    return _json({"certificates": self.certificates(request.args.get("region"))})
+                if action == "faults":
+                    return _json(self.acm.faults.snapshot())
+            elif request.method == "POST":
+                if action == "reset":
+                    self.reset()
+                elif action == "rates":
+                    self.set_rates(dict(body.get("rates", {})))
+                elif action == "quota":
+                    self.set_import_quota(body.get("import_quota"))
+                elif action == "in-use":
+                    self.set_in_use(str(body["arn"]), bool(body.get("in_use", True)))
+                elif action == "faults/lose-import-response":
+                    self.lose_import_responses(int(body.get("count", 1)), body.get("region"))
+                elif action == "faults/fail":
+                    self.fail_next(
+                        int(body.get("count", 1)),
+                        status=int(body.get("status", 500)),
+                        api=body.get("api"),
+                        region=body.get("region"),
+                    )
+                elif action == "faults/region-down":
+                    self.set_region_down(str(body["region"]), bool(body.get("down", True)))
+                else:
+                    return _json({"error": f"unknown control action {action!r}"}, 404)
+                return _json({"ok": True})
+            return _json({"error": f"unknown control action {action!r}"}, 404)
+        except (KeyError, TypeError, ValueError) as err:
+            return _json({"error": f"bad control request: {err}"}, 400)
+        except AcmError as err:
+            return _json({"error": err.message, "type": err.error_type}, 400)
+
+
+def _drop(environ: dict[str, Any]) -> None:
+    """Close the client connection so that it sees no response at all."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
