@@ -1,0 +1,102 @@
+{{/* The chart name, overridable. */}}
+{{- define "acm-sync.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name: DNS-1123, at most 63 characters. */}}
+{{- define "acm-sync.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "acm-sync.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "acm-sync.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "acm-sync.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "acm-sync.labels" -}}
+helm.sh/chart: {{ include "acm-sync.chart" . }}
+{{ include "acm-sync.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "acm-sync.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "acm-sync.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "acm-sync.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fail early on value combinations that would install a broken operator. The schema catches
+most of them; these need cross-field checks.
+*/}}
+{{- define "acm-sync.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled: two active operators would race on ACM imports" }}
+{{- end }}
+{{- if and (eq .Values.watch.scope "namespaces") (empty .Values.watch.namespaces) }}
+{{- fail "watch.scope=namespaces needs at least one entry in watch.namespaces" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The rules the operator needs on namespaced resources, shared by the ClusterRole (cluster
+scope) and the per-namespace Roles. Secrets are read-only: the operator never writes one.
+*/}}
+{{- define "acm-sync.namespacedRules" -}}
+- apiGroups: ["acmsync.io"]
+  resources: ["acmcertificates"]
+  # patch/update: finalizers and the handler progress annotations kopf keeps on the resource.
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["acmsync.io"]
+  resources: ["acmcertificates/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Cluster-scoped reads, granted in both watch scopes. */}}
+{{- define "acm-sync.clusterReadRules" -}}
+# kopf notices AcmCertificate CRD changes (install, upgrade) without a restart.
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+{{- if not .Values.clusterId }}
+# The default cluster id is the uid of kube-system; only that one namespace is readable.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  resourceNames: ["kube-system"]
+  verbs: ["get"]
+{{- end }}
+{{- end }}

@@ -1,0 +1,81 @@
+"""Static checks on the Helm chart that need no Helm: CRD drift, values, alert metric names."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "acm-sync"
+
+# The metric names the operator exposes (agreed with the controller's metrics module).
+OPERATOR_METRICS = frozenset(
+    {
+        "acmsync_certificate_not_after_timestamp_seconds",
+        "acmsync_sync_total",
+        "acmsync_sync_failures_total",
+        "acmsync_aws_calls_total",
+        "acmsync_imports_total",
+        "acmsync_reconcile_duration_seconds",
+        "acmsync_quota_exceeded_total",
+    }
+)
+
+
+def test_chart_crds_are_byte_identical_to_the_source_crds() -> None:
+    source = sorted(p.name for p in (ROOT / "crds").glob("*.yaml"))
+    copied = sorted(p.name for p in (CHART / "crds").glob("*.yaml"))
+    assert source, "crds/ holds no CRD"
+    assert copied == source, "the chart's crds/ must hold exactly the files of crds/"
+    for name in source:
+        assert (CHART / "crds" / name).read_bytes() == (ROOT / "crds" / name).read_bytes(), (
+            f"charts/acm-sync/crds/{name} drifted from crds/{name}: cp crds/*.yaml "
+            "charts/acm-sync/crds/"
+        )
+
+
+def test_chart_app_version_is_the_project_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["appVersion"] == project["version"]
+
+
+def test_every_top_level_value_is_described_by_the_schema() -> None:
+    import json
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    undescribed = set(values) - set(schema["properties"])
+    assert not undescribed, f"values without a schema entry (installs would fail): {undescribed}"
+
+
+def _metric_names(expr: str) -> set[str]:
+    return set(re.findall(r"\b(acmsync_[a-z_]+)\b", expr))
+
+
+def test_alerts_use_only_metrics_the_operator_exposes() -> None:
+    text = (CHART / "templates" / "prometheusrule.yaml").read_text()
+    exprs = re.findall(r"^\s+expr: (.+)$", text, flags=re.MULTILINE)
+    alerts = re.findall(r"^\s+- alert: (\w+)$", text, flags=re.MULTILINE)
+    assert set(alerts) == {
+        "AcmSyncCertificateExpiring",
+        "AcmSyncSyncFailing",
+        "AcmSyncQuotaExceeded",
+    }
+    assert len(exprs) == len(alerts)
+    used = set().union(*(_metric_names(e) for e in exprs))
+    assert used, "no alert expression names an acm-sync metric"
+    assert used <= OPERATOR_METRICS, f"unknown metrics in alerts: {used - OPERATOR_METRICS}"
+
+
+def test_the_deployment_passes_only_flags_acm_sync_run_documents() -> None:
+    architecture = (ROOT / "docs" / "architecture.md").read_text()
+    documented = set(re.findall(r"`(--[a-z-]+)", architecture))
+    template = (CHART / "templates" / "deployment.yaml").read_text()
+    passed = set(re.findall(r"^\s+- (--[a-z-]+)", template, flags=re.MULTILINE))
+    assert passed, "the Deployment passes no flag"
+    assert passed <= documented, f"flags not in docs/architecture.md: {passed - documented}"

@@ -1,0 +1,153 @@
+"""docs/iam-policy.json: the least ACM actions, and writes only on acm-sync's own certificates."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from iam_eval import Request, allowed
+
+from acm_sync.core.state import CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE, OWNER_TAG
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = "prod-eu"
+OTHER_CLUSTER = "staging"
+ACCOUNT = "111122223333"
+ARN = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/0b1c2d3e-aaaa-bbbb-cccc-123456789012"
+# How IAM names the not-yet-existing certificate of a new import.
+NEW = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/*"
+OURS = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: CLUSTER, OWNER_TAG: f"{CLUSTER}/web/www"}
+THEIRS = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: OTHER_CLUSTER, OWNER_TAG: "staging/a/b"}
+
+# What the operator calls (aws/adapter.py); nothing more may be granted.
+OPERATOR_ACTIONS = {
+    "acm:ImportCertificate",
+    "acm:ListCertificates",
+    "acm:DescribeCertificate",
+    "acm:GetCertificate",
+    "acm:ListTagsForCertificate",
+    "acm:AddTagsToCertificate",
+    "acm:RemoveTagsFromCertificate",
+    "acm:DeleteCertificate",
+}
+
+
+@pytest.fixture(scope="module")
+def raw_policy() -> dict[str, Any]:
+    policy: dict[str, Any] = json.loads((ROOT / "docs" / "iam-policy.json").read_text())
+    return policy
+
+
+@pytest.fixture(scope="module")
+def policy(raw_policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy as a user deploys it: placeholders replaced, as docs/iam.md says."""
+    text = json.dumps(raw_policy).replace("ACCOUNT_ID", ACCOUNT).replace("CLUSTER_ID", CLUSTER)
+    deployed: dict[str, Any] = json.loads(text)
+    return deployed
+
+
+def test_the_policy_is_an_iam_policy_document_with_unique_statement_ids(
+    raw_policy: dict[str, Any],
+) -> None:
+    assert raw_policy["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in raw_policy["Statement"]]
+    assert len(sids) == len(set(sids))
+    assert all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids)
+
+
+def test_exactly_the_actions_the_operator_calls_are_granted(raw_policy: dict[str, Any]) -> None:
+    granted = {a for s in raw_policy["Statement"] for a in s["Action"]}
+    assert granted == OPERATOR_ACTIONS
+    assert not any("*" in a for a in granted)
+
+
+def test_placeholders_are_there_to_be_replaced(raw_policy: dict[str, Any]) -> None:
+    text = json.dumps(raw_policy)
+    assert "ACCOUNT_ID" in text
+    assert "CLUSTER_ID" in text
+    iam_doc = (ROOT / "docs" / "iam.md").read_text()
+    assert "ACCOUNT_ID" in iam_doc
+    assert "CLUSTER_ID" in iam_doc
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        Request("acm:ListCertificates", "*"),
+        Request("acm:DescribeCertificate", ARN, resource_tags={}),
+        Request("acm:ListTagsForCertificate", ARN, resource_tags=THEIRS),
+        Request("acm:GetCertificate", ARN, resource_tags={}),
+        # A new import must carry the owner tags; a tagged import also checks AddTags.
+        Request("acm:ImportCertificate", NEW, request_tags=OURS),
+        Request("acm:AddTagsToCertificate", NEW, request_tags=OURS),
+        Request("acm:ImportCertificate", ARN, resource_tags=OURS),
+        Request("acm:AddTagsToCertificate", ARN, {"team": "web"}, resource_tags=OURS),
+        Request("acm:RemoveTagsFromCertificate", ARN, {"team": "web"}, resource_tags=OURS),
+        Request("acm:DeleteCertificate", ARN, resource_tags=OURS),
+        # Adoption: an untagged certificate is claimed by tagging it first; the reimport into
+        # it is then the owned reimport above.
+        Request("acm:AddTagsToCertificate", ARN, request_tags=OURS, resource_tags={}),
+    ],
+    ids=lambda r: f"{r.action}",
+)
+def test_what_the_operator_does_is_allowed(policy: dict[str, Any], request_: Request) -> None:
+    assert allowed(policy, request_)
+
+
+@pytest.mark.parametrize(
+    ("why", "request_"),
+    [
+        ("new import without owner tags", Request("acm:ImportCertificate", NEW)),
+        (
+            "new import tagged for another cluster",
+            Request("acm:ImportCertificate", NEW, request_tags=THEIRS),
+        ),
+        ("reimport over an untagged certificate", Request("acm:ImportCertificate", ARN, {}, {})),
+        ("reimport over another cluster's", Request("acm:ImportCertificate", ARN, {}, THEIRS)),
+        ("delete an untagged certificate", Request("acm:DeleteCertificate", ARN, {}, {})),
+        ("delete another cluster's", Request("acm:DeleteCertificate", ARN, {}, THEIRS)),
+        (
+            "claim another cluster's certificate",
+            Request("acm:AddTagsToCertificate", ARN, OURS, THEIRS),
+        ),
+        (
+            "retag an owned certificate to another cluster",
+            Request("acm:AddTagsToCertificate", ARN, {CLUSTER_TAG: OTHER_CLUSTER}, OURS),
+        ),
+        (
+            "strip the managed-by tag from an owned certificate",
+            Request(
+                "acm:RemoveTagsFromCertificate", ARN, resource_tags=OURS, tag_keys=[MANAGED_BY_TAG]
+            ),
+        ),
+        (
+            "remove tags of an untagged certificate",
+            Request("acm:RemoveTagsFromCertificate", ARN, {"team": "web"}, {}),
+        ),
+        ("export a private key", Request("acm:ExportCertificate", ARN, {}, OURS)),
+        ("request an Amazon-issued certificate", Request("acm:RequestCertificate", NEW, OURS)),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_what_would_touch_foreign_certificates_is_denied(
+    policy: dict[str, Any], why: str, request_: Request
+) -> None:
+    assert not allowed(policy, request_), why
+
+
+def test_the_evaluator_refuses_operators_it_does_not_model() -> None:
+    odd = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "acm:*",
+                "Resource": "*",
+                "Condition": {"StringLike": {"aws:RequestTag/x": "y"}},
+            }
+        ]
+    }
+    with pytest.raises(NotImplementedError):
+        allowed(odd, Request("acm:ListCertificates", "*"))
