@@ -1,0 +1,158 @@
+"""Annotation mode: a TLS Secret annotated with ``acmsync.io/regions`` gets an AcmCertificate.
+
+The generated AcmCertificate has the Secret's name, an ownerReference to the Secret and the
+``acmsync.io/generated`` label. Only the metadata of a Secret is kept here, never its data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acm_sync.controller.kubeapi import API_VERSION, KIND, JsonObj
+
+ANNOTATION_PREFIX = "acmsync.io/"
+REGIONS_ANNOTATION = "acmsync.io/regions"
+TAGS_ANNOTATION = "acmsync.io/tags"
+DELETION_POLICY_ANNOTATION = "acmsync.io/deletion-policy"
+GENERATED_LABEL = "acmsync.io/generated"
+MANAGED_FIELDS = ("secretName", "regions", "tags", "deletionPolicy")
+
+
+class AnnotationError(ValueError):
+    """The annotations cannot be turned into a spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMeta:
+    """What annotation mode needs from a Secret event: metadata only."""
+
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    secret_type: str
+    annotations: Mapping[str, str]
+    deleted: bool = False
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any], deleted: bool = False) -> SecretMeta:
+        """Copy the metadata out of a Secret body (the data is not kept)."""
+        meta = body.get("metadata") or {}
+        return cls(
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            uid=str(meta.get("uid", "")),
+            resource_version=str(meta.get("resourceVersion", "")),
+            secret_type=str(body.get("type", "")),
+            # Only our own annotations: kubectl's last-applied-configuration holds the data.
+            annotations={
+                k: str(v)
+                for k, v in (meta.get("annotations") or {}).items()
+                if k.startswith(ANNOTATION_PREFIX)
+            },
+            deleted=deleted,
+        )
+
+    @property
+    def wants_certificate(self) -> bool:
+        """Whether the Secret asks for a generated AcmCertificate."""
+        return not self.deleted and REGIONS_ANNOTATION in self.annotations
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """``k=v,k2=v2`` -> dict; a key without ``=`` gets an empty value."""
+    tags: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise AnnotationError(f"{TAGS_ANNOTATION}: {item!r} has no key")
+        tags[key] = value.strip()
+    return tags
+
+
+def desired_spec(meta: SecretMeta) -> JsonObj:
+    """The spec the annotations ask for; raises AnnotationError when they are unusable."""
+    regions = [r.strip() for r in meta.annotations.get(REGIONS_ANNOTATION, "").split(",")]
+    regions = [r for r in regions if r]
+    if not regions:
+        raise AnnotationError(f"{REGIONS_ANNOTATION} names no region")
+    spec: JsonObj = {"secretName": meta.name, "regions": list(dict.fromkeys(regions))}
+    tags = parse_tags(meta.annotations.get(TAGS_ANNOTATION, ""))
+    if tags:
+        spec["tags"] = tags
+    policy = meta.annotations.get(DELETION_POLICY_ANNOTATION, "").strip()
+    if policy:
+        if policy not in ("Retain", "Delete"):
+            raise AnnotationError(
+                f"{DELETION_POLICY_ANNOTATION} must be Retain or Delete, not {policy!r}"
+            )
+        spec["deletionPolicy"] = policy
+    return spec
+
+
+def owner_reference(meta: SecretMeta) -> JsonObj:
+    """The ownerReference that ties a generated AcmCertificate to its Secret."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "name": meta.name,
+        "uid": meta.uid,
+        "controller": True,
+        "blockOwnerDeletion": False,
+    }
+
+
+def manifest(meta: SecretMeta, spec: JsonObj) -> JsonObj:
+    """A generated AcmCertificate for ``meta``."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "labels": {GENERATED_LABEL: "true"},
+            "ownerReferences": [owner_reference(meta)],
+        },
+        "spec": spec,
+    }
+
+
+def is_generated(obj: Mapping[str, Any]) -> bool:
+    """Whether an AcmCertificate was generated from a Secret's annotations."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(GENERATED_LABEL) == "true"
+
+
+def generated_from(obj: Mapping[str, Any], secret_name: str) -> bool:
+    """Generated, and owned by the Secret named ``secret_name`` (not a user's object)."""
+    if not is_generated(obj):
+        return False
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("kind") == "Secret" and r.get("name") == secret_name for r in refs)
+
+
+def spec_patch(obj: Mapping[str, Any], spec: JsonObj, meta: SecretMeta) -> JsonObj | None:
+    """The merge patch that brings a generated AcmCertificate in line, or None if it is."""
+    current = obj.get("spec") or {}
+    spec_changes: JsonObj = {}
+    for field in MANAGED_FIELDS:
+        if field == "deletionPolicy" and field not in spec:
+            # The CRD defaults it to Retain; an absent annotation means "the default".
+            if current.get(field, "Retain") != "Retain":
+                spec_changes[field] = "Retain"
+            continue
+        if current.get(field) != spec.get(field):
+            spec_changes[field] = spec.get(field)
+    patch: JsonObj = {}
+    if spec_changes:
+        patch["spec"] = spec_changes
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    if not any(r.get("uid") == meta.uid for r in refs):
+        patch["metadata"] = {"ownerReferences": [owner_reference(meta)]}
+    return patch or None

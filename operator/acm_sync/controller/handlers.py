@@ -1,0 +1,81 @@
+"""The kopf registry: which events reach the reconciler, and kopf's settings.
+
+Secrets are observed only with ``@kopf.on.event``: kopf's create/update/resume handlers would
+store the Secret (its key included) in an annotation on the Secret. AcmCertificate handlers only
+trigger the per-object work queue; the reconcile itself runs there, serialised per object.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from acm_sync.controller.kubeapi import GROUP, PLURAL, VERSION
+from acm_sync.controller.reconciler import DeletionPending, Reconciler
+from acm_sync.controller.secretwatch import SecretWatcher
+
+FINALIZER = "acmsync.io/cleanup"
+# Our own annotation prefix for kopf's bookkeeping on AcmCertificates (never on Secrets).
+KOPF_PREFIX = "kopf.acmsync.io"
+MAX_DELETE_BACKOFF = 30.0
+
+log = logging.getLogger(__name__)
+
+
+def build_settings() -> kopf.OperatorSettings:
+    """kopf's settings for acm-sync."""
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
+    )
+    # We post our own Events with stable reasons; kopf's would duplicate them.
+    settings.posting.enabled = False
+    # Server-side watch timeouts keep a dropped connection from going unnoticed.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.scanning.disabled = True
+    return settings
+
+
+def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.OperatorRegistry:
+    """Register every handler on a fresh registry (several operators may share a process)."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="resume")
+    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="create")
+    @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="update")
+    async def changed(namespace: str | None, name: str, **_: Any) -> None:
+        reconciler.queue.trigger((namespace or "", name))
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
+    async def deleted(namespace: str | None, name: str, retry: int, **_: Any) -> None:
+        try:
+            await reconciler.finalize((namespace or "", name))
+        except DeletionPending as exc:
+            delay = exc.delay or min(2.0**retry, MAX_DELETE_BACKOFF)
+            raise kopf.TemporaryError(str(exc), delay=delay) from None
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="track")
+    async def acmcert_event(
+        type: str, body: kopf.Body, namespace: str | None, name: str, **_: Any
+    ) -> None:
+        key = (namespace or "", name)
+        watcher.on_acmcert_event(type, dict(body))
+        if type == "DELETED":
+            reconciler.forget(key)
+            return
+        secret_name = (body.get("spec") or {}).get("secretName")
+        reconciler.register(key, secret_name if isinstance(secret_name, str) else None)
+
+    @kopf.on.event("", "v1", "secrets", registry=registry, id="secrets")
+    async def secret_event(type: str, body: kopf.Body, **_: Any) -> None:
+        # Only metadata leaves this function; the data stays in kopf's transient body.
+        watcher.on_event(type, {"metadata": dict(body.metadata), "type": body.get("type")})
+
+    return registry

@@ -1,0 +1,297 @@
+"""The few Kubernetes API calls the operator makes itself, over the official client.
+
+kopf watches; this module reads the current AcmCertificate and Secret at reconcile time, writes
+AcmCertificate status, manages generated AcmCertificates and posts Events. Requests go through
+the official client's connection pool as raw JSON: no model classes, whose conversion of a
+Secret would cost more than the request. It never writes to a Secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+GROUP = "acmsync.io"
+VERSION = "v1alpha1"
+PLURAL = "acmcertificates"
+KIND = "AcmCertificate"
+API_VERSION = f"{GROUP}/{VERSION}"
+REPORTING_COMPONENT = "acm-sync"
+
+log = logging.getLogger(__name__)
+
+JsonObj = dict[str, Any]
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed with an unexpected status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """Enough of an object to address an Event to it."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    uid: str | None = None
+
+    @classmethod
+    def of(cls, body: JsonObj) -> ObjectRef:
+        """The reference to a Kubernetes object given as a dict."""
+        meta = body.get("metadata", {})
+        return cls(
+            api_version=str(body.get("apiVersion", "v1")),
+            kind=str(body.get("kind", "")),
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            uid=meta.get("uid"),
+        )
+
+
+def load_configuration(kubeconfig: str | None) -> k8s.Configuration:
+    """Credentials: the given kubeconfig, else in-cluster, else ``$KUBECONFIG``/~/.kube/config."""
+    configuration = k8s.Configuration()
+    if kubeconfig:
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
+        return configuration
+    try:
+        k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    return configuration
+
+
+def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
+    """kopf's credentials, taken from the same configuration the official client uses."""
+    header = configuration.get_api_key_with_prefix(
+        "BearerToken"
+    ) or configuration.get_api_key_with_prefix("authorization")
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (
+        (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    )
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        username=configuration.username or None,
+        password=configuration.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+    )
+
+
+class KubeApi:
+    """Blocking JSON calls; the reconciler runs them in its thread pool."""
+
+    def __init__(self, configuration: k8s.Configuration, pool_size: int = 32) -> None:
+        configuration.connection_pool_maxsize = pool_size
+        self.configuration = configuration
+        self._client = k8s.ApiClient(configuration)
+        self._host = socket.gethostname()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        content_type: str = "application/json",
+        query: list[tuple[str, str]] | None = None,
+        timeout: float = 30.0,
+    ) -> tuple[int, JsonObj]:
+        """One API call; returns the status code and the decoded JSON body (empty if none)."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        serialized = self._client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        method_, url, headers_, body_, _post = serialized
+        response = self._client.call_api(
+            method_, url, header_params=headers_, body=body_, _request_timeout=timeout
+        )
+        raw = response.read()  # type: ignore[no-untyped-call]
+        try:
+            decoded = json.loads(raw) if raw else {}
+        except ValueError:
+            decoded = {"message": raw[:200].decode("utf-8", "replace")}
+        return int(response.status), decoded if isinstance(decoded, dict) else {}
+
+    def _expect(self, status: int, body: JsonObj, *ok: int) -> JsonObj:
+        if status not in ok:
+            raise KubeError(status, str(body.get("message", body.get("reason", ""))))
+        return body
+
+    @staticmethod
+    def _cr_path(namespace: str, name: str | None = None) -> str:
+        base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+        return f"{base}/{name}" if name else base
+
+    # -- AcmCertificates --------------------------------------------------------------------
+
+    def get_acmcert(self, namespace: str, name: str) -> JsonObj | None:
+        """The AcmCertificate, or None when it does not exist."""
+        status, body = self.request("GET", self._cr_path(namespace, name))
+        return None if status == 404 else self._expect(status, body, 200)
+
+    def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
+        """Every AcmCertificate in the given namespaces (all namespaces when empty)."""
+        paths = (
+            [self._cr_path(ns) for ns in namespaces]
+            if namespaces
+            else [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
+        )
+        items: list[JsonObj] = []
+        for path in paths:
+            token = ""
+            while True:
+                query = [("limit", "500")] + ([("continue", token)] if token else [])
+                status, body = self.request("GET", path, query=query)
+                self._expect(status, body, 200)
+                items.extend(body.get("items", []))
+                token = str(body.get("metadata", {}).get("continue") or "")
+                if not token:
+                    break
+        return items
+
+    def patch_acmcert_status(self, namespace: str, name: str, status_patch: JsonObj) -> JsonObj:
+        """Merge-patch ``.status`` through the status subresource."""
+        status, body = self.request(
+            "PATCH",
+            self._cr_path(namespace, name) + "/status",
+            {"status": status_patch},
+            content_type="application/merge-patch+json",
+        )
+        return self._expect(status, body, 200)
+
+    def create_acmcert(self, namespace: str, manifest: JsonObj) -> JsonObj | None:
+        """Create; None when one of that name already exists."""
+        status, body = self.request("POST", self._cr_path(namespace), manifest)
+        return None if status == 409 else self._expect(status, body, 200, 201)
+
+    def patch_acmcert(self, namespace: str, name: str, patch: JsonObj) -> JsonObj:
+        """Merge-patch an AcmCertificate (spec, labels, ownerReferences)."""
+        status, body = self.request(
+            "PATCH",
+            self._cr_path(namespace, name),
+            patch,
+            content_type="application/merge-patch+json",
+        )
+        return self._expect(status, body, 200)
+
+    def delete_acmcert(self, namespace: str, name: str, uid: str | None = None) -> bool:
+        """Delete (guarded by uid when given); False when it was already gone."""
+        options: JsonObj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        status, body = self.request("DELETE", self._cr_path(namespace, name), options)
+        if status in (404, 409):
+            return False
+        self._expect(status, body, 200, 202)
+        return True
+
+    # -- Secrets (read only) ----------------------------------------------------------------
+
+    def get_secret(self, namespace: str, name: str) -> JsonObj | None:
+        """The Secret, or None when it does not exist. Never logged."""
+        status, body = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        return None if status == 404 else self._expect(status, body, 200)
+
+    # -- misc -------------------------------------------------------------------------------
+
+    def namespace_uid(self, name: str) -> str:
+        """The uid of a namespace (the default cluster id is kube-system's)."""
+        status, body = self.request("GET", f"/api/v1/namespaces/{name}")
+        return str(self._expect(status, body, 200)["metadata"]["uid"])
+
+    def post_event(
+        self, ref: ObjectRef, event_type: str, reason: str, message: str, action: str = "Reconcile"
+    ) -> None:
+        """Post a core/v1 Event about ``ref``; failures are logged, never raised."""
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        event: JsonObj = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{ref.name}.{uuid.uuid4().hex[:16]}",
+                "namespace": ref.namespace,
+            },
+            "involvedObject": {
+                "apiVersion": ref.api_version,
+                "kind": ref.kind,
+                "namespace": ref.namespace,
+                "name": ref.name,
+                **({"uid": ref.uid} if ref.uid else {}),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "action": action,
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "reportingComponent": REPORTING_COMPONENT,
+            "reportingInstance": self._host,
+            "source": {"component": REPORTING_COMPONENT, "host": self._host},
+        }
+        try:
+            status, _body = self.request(
+                "POST", f"/api/v1/namespaces/{ref.namespace}/events", event, timeout=10.0
+            )
+            if status not in (200, 201):
+                log.warning(
+                    "Event %s for %s/%s refused: HTTP %s", reason, ref.namespace, ref.name, status
+                )
+        except Exception as exc:  # Events are best effort: never fail a reconcile over one.
+            log.warning("Event %s for %s/%s not posted: %s", reason, ref.namespace, ref.name, exc)
+
+
+def pod_namespace() -> str | None:
+    """The namespace the pod runs in, when in a cluster."""
+    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+    env = os.environ.get("POD_NAMESPACE")
+    if env:
+        return env
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None

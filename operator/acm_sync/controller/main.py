@@ -1,0 +1,39 @@
+"""``acm-sync run``: the operator's entry point (flags in docs/architecture.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import threading
+
+from acm_sync.controller.redaction import configure_logging
+from acm_sync.controller.runtime import EXIT_STARTUP_FAILED, OperatorRuntime
+from acm_sync.controller.settings import add_run_arguments, config_from_args
+
+log = logging.getLogger("acm_sync")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``acm-sync run`` flags (each also read from ``ACM_SYNC_*``)."""
+    add_run_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the operator until SIGTERM/SIGINT; return the process exit code."""
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"acm-sync run: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level, config.log_format)
+    runtime = OperatorRuntime(config)
+    try:
+        # kopf installs SIGINT/SIGTERM handlers on this (main-thread) loop and stops cleanly.
+        return asyncio.run(runtime.run(threading.Event()))
+    except Exception as exc:
+        log.error("acm-sync run failed: %s", exc, exc_info=config.log_level == "DEBUG")
+        return EXIT_STARTUP_FAILED
+    finally:
+        runtime.stop_serving()

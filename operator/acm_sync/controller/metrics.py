@@ -1,0 +1,154 @@
+"""Prometheus metrics and the /metrics, /healthz, /readyz endpoint.
+
+Metric names are a contract with the Helm chart's PrometheusRule: never rename one.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+
+class Metrics:
+    """The operator's metrics, on a registry of their own (several operators per test process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.not_after = Gauge(
+            "acmsync_certificate_not_after_timestamp_seconds",
+            "notAfter of the certificate imported for an AcmCertificate, per region (unix time)",
+            ["namespace", "name", "region"],
+            registry=self.registry,
+        )
+        self.syncs = Counter(
+            "acmsync_sync_total",
+            "Reconciliations of an AcmCertificate by result and Ready reason",
+            ["result", "reason"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "acmsync_sync_failures_total",
+            "Reconciliations that left an AcmCertificate not Ready, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.aws_calls = Counter(
+            "acmsync_aws_calls_total",
+            "ACM API calls by API, region and outcome",
+            ["api", "region", "outcome"],
+            registry=self.registry,
+        )
+        self.imports = Counter(
+            "acmsync_imports_total",
+            "Successful ImportCertificate calls (first imports and reimports) per region",
+            ["region"],
+            registry=self.registry,
+        )
+        self.quota_exceeded = Counter(
+            "acmsync_quota_exceeded_total",
+            "Imports refused because an ACM quota was exceeded, per region",
+            ["region"],
+            registry=self.registry,
+        )
+        self.reconcile_duration = Histogram(
+            "acmsync_reconcile_duration_seconds",
+            "Time to reconcile one AcmCertificate, Kubernetes and AWS calls included",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "acmsync_leader",
+            "1 while this replica holds the leader Lease (or leader election is off)",
+            registry=self.registry,
+        )
+
+    def observe_aws_call(self, api: str, region: str, outcome: str) -> None:
+        """The engine's CallObserver: count every ACM call."""
+        self.aws_calls.labels(api=api, region=region, outcome=outcome).inc()
+        if api == "ImportCertificate" and outcome in ("success", "ok", "Success"):
+            self.imports.labels(region=region).inc()
+
+    def forget(self, namespace: str, name: str, regions: list[str]) -> None:
+        """Drop the per-object series of a deleted AcmCertificate."""
+        for region in regions:
+            try:
+                self.not_after.remove(namespace, name, region)
+            except KeyError:
+                continue
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)
+
+
+class Health:
+    """What the probes report; flipped by the runtime as it starts and stops."""
+
+    def __init__(self) -> None:
+        self.alive = True
+        self.ready = False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    metrics: ClassVar[Metrics]
+    health: ClassVar[Health]
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._send(200, self.metrics.render(), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            ok = self.health.alive
+            self._send(200 if ok else 503, b"ok\n" if ok else b"dead\n")
+        elif path == "/readyz":
+            ok = self.health.ready
+            self._send(200 if ok else 503, b"ok\n" if ok else b"not ready\n")
+        else:
+            self._send(404, b"not found\n")
+
+    def _send(self, code: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        # Probes every few seconds would drown the operator's own log.
+        return
+
+
+class MetricsServer:
+    """A threaded HTTP server for the metrics and probe endpoints."""
+
+    def __init__(self, metrics: Metrics, health: Health, host: str, port: int) -> None:
+        handler = type("Handler", (_Handler,), {"metrics": metrics, "health": health})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="acm-sync-metrics", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when 0 was asked for)."""
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()

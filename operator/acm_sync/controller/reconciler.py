@@ -1,0 +1,430 @@
+"""Reconciling one AcmCertificate: read it and its Secret, sync through the engine, write status.
+
+The record of what is in ACM lives in ``status.regions``; a reconcile whose records already
+match the Secret's fingerprint makes no AWS call and, since nothing changed, no status write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from acm_sync.controller import annotations as ann
+from acm_sync.controller import spec as specs
+from acm_sync.controller import status as st
+from acm_sync.controller.engine_api import EngineLike
+from acm_sync.controller.kubeapi import JsonObj, KubeApi, ObjectRef
+from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.settings import OperatorConfig
+from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.core.model import CertificateFacts
+from acm_sync.core.state import (
+    DeletionPolicy,
+    DesiredState,
+    Owner,
+    RegionOutcome,
+    RegionRecord,
+    RegionState,
+)
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_BACKOFF = 300.0
+# Findings that fix themselves with time: retry when the certificate becomes valid.
+NOT_YET_VALID = "NotYetValid"
+
+
+def utcnow() -> datetime:
+    """The wall clock, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class DeletionPending(Exception):
+    """The finalizer must run again later (a certificate is still in use, or AWS failed)."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one pass produced, before it is turned into a status."""
+
+    verdict: st.Verdict
+    outcomes: list[RegionOutcome] | None  # None: no AWS call was made (invalid input)
+    facts: CertificateFacts | None
+    retry: float | None = None
+
+
+class Reconciler:
+    """Owns the work queue and everything a reconcile needs."""
+
+    def __init__(
+        self,
+        kube: KubeApi,
+        engine: EngineLike,
+        config: OperatorConfig,
+        cluster_id: str,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utcnow,
+        concurrency: int = 16,
+    ) -> None:
+        self.kube = kube
+        self.engine = engine
+        self.config = config
+        self.cluster_id = cluster_id
+        self.metrics = metrics
+        self.clock = clock
+        self.queue = WorkQueue(self._reconcile, concurrency=concurrency)
+        self._kube_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-kube")
+        self._aws_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-aws")
+        # (namespace, secret name) -> AcmCertificate names referencing it.
+        self._refs: dict[tuple[str, str], set[str]] = {}
+        self._ref_of: dict[Key, str] = {}
+        # Regions whose record must be re-verified against ACM (drift found by the sweep).
+        self._forced: dict[Key, set[str]] = {}
+        self._failures: dict[Key, int] = {}
+        # Regions exported in the expiry gauge, to remove them when the object goes.
+        self._regions_seen: dict[Key, set[str]] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def in_kube_pool(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a blocking Kubernetes call off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._kube_pool, lambda: fn(*args, **kwargs))
+
+    async def in_aws_pool(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a blocking engine call (or CPU-bound analysis) off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._aws_pool, lambda: fn(*args, **kwargs))
+
+    async def close(self) -> None:
+        """Finish runs in flight (bounded) and release the thread pools."""
+        await self.queue.close()
+        self._kube_pool.shutdown(wait=False, cancel_futures=True)
+        self._aws_pool.shutdown(wait=False, cancel_futures=True)
+
+    def owner(self, key: Key) -> Owner:
+        """The owner tag identity of an AcmCertificate."""
+        return Owner(cluster_id=self.cluster_id, namespace=key[0], name=key[1])
+
+    # -- references from Secrets to AcmCertificates -----------------------------------------
+
+    def register(self, key: Key, secret_name: str | None) -> None:
+        """Remember which Secret ``key`` reads, so that a change of it triggers ``key``."""
+        previous = self._ref_of.get(key)
+        if previous == secret_name:
+            return
+        if previous is not None:
+            names = self._refs.get((key[0], previous))
+            if names is not None:
+                names.discard(key[1])
+                if not names:
+                    del self._refs[(key[0], previous)]
+        if secret_name:
+            self._ref_of[key] = secret_name
+            self._refs.setdefault((key[0], secret_name), set()).add(key[1])
+        else:
+            self._ref_of.pop(key, None)
+
+    def referencing(self, namespace: str, secret_name: str) -> list[Key]:
+        """The AcmCertificates reading a Secret."""
+        return [(namespace, n) for n in sorted(self._refs.get((namespace, secret_name), ()))]
+
+    def forget(self, key: Key) -> None:
+        """An AcmCertificate is gone: drop its bookkeeping and metrics."""
+        self.register(key, None)
+        self._forced.pop(key, None)
+        self._failures.pop(key, None)
+        self.queue.forget(key)
+        self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
+
+    def force_verify(self, key: Key, region: str) -> None:
+        """Make the next reconcile of ``key`` re-check ``region`` against ACM (drift repair)."""
+        self._forced.setdefault(key, set()).add(region)
+        self.queue.trigger(key)
+
+    # -- the reconcile ----------------------------------------------------------------------
+
+    async def _reconcile(self, key: Key) -> float | None:
+        started = time.monotonic()
+        namespace, name = key
+        obj = await self.in_kube_pool(self.kube.get_acmcert, namespace, name)
+        if obj is None:
+            self.forget(key)
+            return None
+        if obj.get("metadata", {}).get("deletionTimestamp"):
+            return None  # the finalizer owns it now
+        spec = obj.get("spec") or {}
+        secret_name = spec.get("secretName") if isinstance(spec.get("secretName"), str) else None
+        self.register(key, secret_name)
+        secret = (
+            await self.in_kube_pool(self.kube.get_secret, namespace, secret_name)
+            if secret_name
+            else None
+        )
+        if secret is not None and self._annotations_removed(obj, secret):
+            uid = obj.get("metadata", {}).get("uid")
+            await self.in_kube_pool(self.kube.delete_acmcert, namespace, name, uid)
+            log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
+            return None
+        forced = self._forced.pop(key, set())
+        now = self.clock()
+        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, now)
+        await self._write_status(key, obj, result, now)
+        self._count(key, result)
+        self.metrics.reconcile_duration.observe(time.monotonic() - started)
+        return result.retry
+
+    @staticmethod
+    def _annotations_removed(obj: JsonObj, secret: JsonObj) -> bool:
+        secret_name = str(secret.get("metadata", {}).get("name", ""))
+        secret_annotations = secret.get("metadata", {}).get("annotations") or {}
+        return (
+            ann.generated_from(obj, secret_name)
+            and ann.REGIONS_ANNOTATION not in secret_annotations
+        )
+
+    def _sync_blocking(
+        self,
+        key: Key,
+        obj: JsonObj,
+        secret: JsonObj | None,
+        forced: set[str],
+        now: datetime,
+    ) -> SyncResult:
+        try:
+            cert_spec = specs.parse_spec(
+                obj.get("spec") or {},
+                allowed_regions=self.config.allowed_regions,
+                adoption_enabled=self.config.adoption_enabled,
+            )
+            analysis = specs.analyze_secret(
+                secret, now=now, expiry_warning_days=self.config.expiry_warning_days
+            )
+        except specs.SpecError as exc:
+            return SyncResult(st.Verdict(False, exc.reason, exc.message), None, None)
+        if analysis.errors or analysis.material is None or analysis.facts is None:
+            first = analysis.errors[0].code.value if analysis.errors else "NoCertificate"
+            message = "; ".join(f.message for f in analysis.errors) or "no certificate"
+            retry = None
+            if first == NOT_YET_VALID and analysis.facts is not None:
+                retry = min(max((analysis.facts.not_before - now).total_seconds(), 1.0), 3600.0)
+            return SyncResult(st.Verdict(False, first, message), None, None, retry)
+        facts = analysis.facts
+        records = st.records_from_status(obj.get("status"))
+        for region in forced:
+            if region in records:
+                # Drift: the certificate under this ARN is not ours any more (or is gone), so
+                # the record must not short-circuit the sync.
+                records[region] = replace(records[region], fingerprint=None, tags_hash=None)
+        owner = self.owner(key)
+        desired = DesiredState(
+            owner=owner,
+            fingerprint=facts.fingerprint,
+            key_algorithm=facts.key_algorithm,
+            regions=cert_spec.regions,
+            tags=cert_spec.tags,
+            deletion_policy=cert_spec.deletion_policy,
+            adopt_arns=cert_spec.adopt_arns,
+            on_key_change=cert_spec.on_key_change,
+        )
+        wanted = {r: records[r] for r in cert_spec.regions if r in records}
+        by_region = self.engine.sync(desired, analysis.material, wanted)
+        outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
+        outcomes.extend(self._drop_regions(owner, cert_spec, records))
+        verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
+        return SyncResult(verdict, outcomes, facts, self._retry_delay(key, outcomes))
+
+    def _drop_regions(
+        self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
+    ) -> list[RegionOutcome]:
+        """Regions removed from the spec: delete there under ``Delete``, forget under ``Retain``."""
+        dropped = {r: rec for r, rec in records.items() if r not in cert_spec.regions}
+        if not dropped or cert_spec.deletion_policy is DeletionPolicy.RETAIN:
+            return []
+        results = self.engine.delete(owner, dropped)
+        # Regions whose deletion failed stay in the status so that it is retried.
+        return [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
+
+    def _retry_delay(self, key: Key, outcomes: list[RegionOutcome]) -> float | None:
+        hints = [o.retry_after for o in outcomes if o.retry_after]
+        transient = [o for o in outcomes if o.state in (RegionState.ERROR, RegionState.PENDING)]
+        if not hints and not transient:
+            self._failures.pop(key, None)
+            return None
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        backoff = min(2.0**failures, MAX_BACKOFF)
+        return max(min(hints), 1.0) if hints else backoff
+
+    # -- status -----------------------------------------------------------------------------
+
+    async def _write_status(
+        self, key: Key, obj: JsonObj, result: SyncResult, now: datetime
+    ) -> None:
+        old = obj.get("status") or {}
+        generation = obj.get("metadata", {}).get("generation")
+        new: JsonObj = {}
+        new.update(st.facts_fields(result.facts, old))
+        if generation is not None:
+            new["observedGeneration"] = generation
+        old_entries = st.region_entries_by_name(old)
+        if result.outcomes is None:
+            if old.get("regions"):
+                new["regions"] = old["regions"]
+        else:
+            new["regions"] = [
+                st.region_entry(o, old_entries.get(o.region), now) for o in result.outcomes
+            ]
+        old_conditions = st.conditions_by_type(old)
+        verdict = result.verdict
+        ready = st.condition(
+            st.READY,
+            "True" if verdict.ready else "False",
+            verdict.reason,
+            verdict.message,
+            generation,
+            old_conditions.get(st.READY),
+            now,
+        )
+        not_after = st.parse_time(new.get("notAfter"))
+        expiring = st.expiring_condition(
+            not_after,
+            self.config.expiry_warning_days,
+            generation,
+            old_conditions.get(st.EXPIRING),
+            now,
+        )
+        new["conditions"] = [ready, expiring]
+        patch = st.merge_patch(old, new)
+        if patch:
+            await self.in_kube_pool(self.kube.patch_acmcert_status, key[0], key[1], patch)
+        await self._post_events(obj, old_entries, old_conditions, ready, expiring, result)
+        self._export_expiry(key, new)
+
+    async def _post_events(
+        self,
+        obj: JsonObj,
+        old_entries: dict[str, JsonObj],
+        old_conditions: dict[str, JsonObj],
+        ready: JsonObj,
+        expiring: JsonObj,
+        result: SyncResult,
+    ) -> None:
+        ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
+        events: list[tuple[str, str, str]] = []
+        for outcome in result.outcomes or []:
+            if not (outcome.wrote and outcome.state is RegionState.SYNCED and outcome.arn):
+                continue
+            before = old_entries.get(outcome.region, {}).get("arn")
+            what = "Reimported" if before == outcome.arn else "Imported"
+            events.append(("Normal", what, f"{what} into {outcome.arn} in {outcome.region}"))
+        old_ready = old_conditions.get(st.READY) or {}
+        if (old_ready.get("status"), old_ready.get("reason")) != (
+            ready["status"],
+            ready["reason"],
+        ):
+            kind = "Normal" if ready["status"] == "True" else "Warning"
+            events.append((kind, ready["reason"], ready["message"]))
+        old_expiring = old_conditions.get(st.EXPIRING) or {}
+        if expiring["status"] == "True" and old_expiring.get("status") != "True":
+            events.append(("Warning", expiring["reason"], expiring["message"]))
+        for kind, reason, message in events:
+            await self.in_kube_pool(self.kube.post_event, ref, kind, reason, message)
+
+    def _export_expiry(self, key: Key, status: JsonObj) -> None:
+        not_after = st.parse_time(status.get("notAfter"))
+        seen = self._regions_seen.setdefault(key, set())
+        for entry in status.get("regions") or []:
+            region = entry.get("region")
+            if not_after is None or not entry.get("arn") or not isinstance(region, str):
+                continue
+            self.metrics.not_after.labels(namespace=key[0], name=key[1], region=region).set(
+                not_after.timestamp()
+            )
+            seen.add(region)
+
+    def _count(self, key: Key, result: SyncResult) -> None:
+        verdict = result.verdict
+        self.metrics.syncs.labels(
+            result="success" if verdict.ready else "failure", reason=verdict.reason
+        ).inc()
+        if not verdict.ready:
+            self.metrics.failures.labels(reason=verdict.reason).inc()
+        for outcome in result.outcomes or []:
+            if outcome.reason == "QuotaExceeded":
+                self.metrics.quota_exceeded.labels(region=outcome.region).inc()
+
+    # -- deletion ---------------------------------------------------------------------------
+
+    async def finalize(self, key: Key) -> None:
+        """Apply the deletion policy; raise :class:`DeletionPending` to be called again."""
+        await self.queue.run_exclusive(key, lambda: self._finalize(key))
+
+    async def _finalize(self, key: Key) -> None:
+        obj = await self.in_kube_pool(self.kube.get_acmcert, *key)
+        if obj is None:
+            self.forget(key)
+            return
+        if specs.deletion_policy_of(obj) is DeletionPolicy.RETAIN:
+            log.info("%s/%s deleted; Retain leaves its ACM certificates in place", *key)
+            self.forget(key)
+            return
+        status = obj.get("status") or {}
+        records = st.records_from_status(status)
+        for region in (obj.get("spec") or {}).get("regions") or []:
+            if isinstance(region, str) and region not in records:
+                # Never synced here, or the record was lost: let the engine look up by owner tag.
+                records[region] = RegionRecord(region=region)
+        outcomes = await self.in_aws_pool(self.engine.delete, self.owner(key), records)
+        remaining = [o for o in outcomes.values() if o.state is not RegionState.SYNCED]
+        if not remaining:
+            log.info("%s/%s: deleted its ACM certificates in %s", *key, ", ".join(sorted(records)))
+            self.forget(key)
+            return
+        now = self.clock()
+        detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in remaining)
+        message = f"deleting the ACM certificates: {detail}"
+        old_conditions = st.conditions_by_type(status)
+        generation = obj.get("metadata", {}).get("generation")
+        ready = st.condition(
+            st.READY,
+            "False",
+            specs.DELETION_BLOCKED,
+            message,
+            generation,
+            old_conditions.get(st.READY),
+            now,
+        )
+        old_entries = st.region_entries_by_name(status)
+        new_status = {
+            "regions": [st.region_entry(o, old_entries.get(o.region), now) for o in remaining],
+            "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
+        }
+        patch = st.merge_patch({k: status.get(k) for k in new_status}, new_status)
+        if patch:
+            await self.in_kube_pool(self.kube.patch_acmcert_status, *key, patch)
+        if (old_conditions.get(st.READY) or {}).get("reason") != specs.DELETION_BLOCKED:
+            ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
+            await self.in_kube_pool(
+                self.kube.post_event, ref, "Warning", specs.DELETION_BLOCKED, ready["message"]
+            )
+        hints = [o.retry_after for o in remaining if o.retry_after]
+        raise DeletionPending(message, max(min(hints), 1.0) if hints else 0.0)
+
+
+def describe(obj: JsonObj) -> str:
+    """``namespace/name`` of an object, for logs."""
+    meta: dict[str, Any] = obj.get("metadata", {})
+    return f"{meta.get('namespace')}/{meta.get('name')}"

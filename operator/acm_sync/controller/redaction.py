@@ -1,0 +1,99 @@
+"""Logging setup that can never print key material.
+
+Every handler of the root logger carries :class:`RedactingFilter`: a filter attached to a
+*logger* does not see records propagated from child loggers, a filter on the *handler* does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+# A PEM block of any kind (keys, certificates, parameters); non-greedy so adjacent blocks stay
+# separate and text between them survives.
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|$)", re.DOTALL)
+# Base64 of a key or certificate in a Secret's data, possibly escaped inside a repr or JSON.
+# 60 characters is shorter than any key's base64 yet longer than ARNs, uids and fingerprints'
+# alphabetic runs: fingerprints are hex, which this also catches, so hex runs are exempt below.
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{60,}={0,2}")
+_HEX = re.compile(r"[0-9a-f]+")
+REDACTED = "[REDACTED]"
+
+# Loggers that write request or response bodies at DEBUG.
+_NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "kubernetes.client.rest")
+
+
+def redact(text: str) -> str:
+    """Replace PEM blocks and long base64 runs in ``text``."""
+    text = _PEM.sub(REDACTED, text)
+    return _BASE64.sub(_keep_hex, text)
+
+
+def _keep_hex(match: re.Match[str]) -> str:
+    # SHA-256 fingerprints are 64 lowercase hex characters and are useful in logs.
+    value = match.group(0)
+    return value if _HEX.fullmatch(value) else REDACTED
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message (with its arguments merged in) through :func:`redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keep the record, but with key material removed."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Format the traceback now so that the formatter cannot re-render the raw exception.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and kopf's object reference."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as a JSON line."""
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        ref = getattr(record, "k8s_ref", None)
+        if isinstance(ref, dict):
+            payload["object"] = {k: ref.get(k) for k in ("namespace", "name", "kind") if k in ref}
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        return json.dumps(payload)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Install one stderr handler on the root logger with redaction, at ``level``."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    if root.level > logging.DEBUG:
+        # kopf reports every handler call at INFO: one line per Secret event is noise.
+        logging.getLogger("kopf").setLevel(logging.WARNING)
+    for name in _NOISY_LOGGERS:
+        # These log whole HTTP bodies at DEBUG: an ImportCertificate request carries the key.
+        logging.getLogger(name).setLevel(logging.WARNING)

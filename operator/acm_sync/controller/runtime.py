@@ -1,0 +1,200 @@
+"""Putting the operator together: credentials, cluster id, metrics, leader election and kopf.
+
+``OperatorRuntime.run()`` is what ``acm-sync run`` executes in the main thread;
+``OperatorThread`` runs the same thing in a background thread with its own event loop, for the
+demo and the playground.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+import kopf
+
+from acm_sync.controller.engine_api import EngineLike
+from acm_sync.controller.handlers import build_registry, build_settings
+from acm_sync.controller.kubeapi import KubeApi, connection_info, load_configuration, pod_namespace
+from acm_sync.controller.leader import LeaderElector
+from acm_sync.controller.metrics import Health, Metrics, MetricsServer
+from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.secretwatch import SecretWatcher
+from acm_sync.controller.settings import OperatorConfig
+from acm_sync.controller.sweep import Sweeper
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_LEADERSHIP_LOST = 3
+EXIT_STARTUP_FAILED = 1
+EngineFactory = Callable[[OperatorConfig, Metrics], EngineLike]
+
+
+def default_engine(config: OperatorConfig, metrics: Metrics) -> EngineLike:
+    """The real ACM engine, with the operator's region and adoption rules."""
+    from acm_sync.aws.engine import Engine
+    from acm_sync.aws.settings import AwsSettings
+
+    settings = AwsSettings(
+        adoption_enabled=config.adoption_enabled,
+        allowed_regions=config.allowed_regions or None,
+    )
+    engine: EngineLike = Engine(settings, observer=metrics.observe_aws_call)
+    return engine
+
+
+class OperatorRuntime:
+    """One operator: build with a config, then ``await run(stop)``."""
+
+    def __init__(
+        self,
+        config: OperatorConfig,
+        engine_factory: EngineFactory = default_engine,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.engine_factory = engine_factory
+        self.metrics = metrics or Metrics()
+        self.health = Health()
+        self.metrics_server: MetricsServer | None = None
+        self.reconciler: Reconciler | None = None
+        self.cluster_id: str | None = None
+        self.kopf_ready = threading.Event()
+        self._lost = threading.Event()
+
+    async def run(self, stop: threading.Event) -> int:
+        """Run until ``stop`` is set (or SIGTERM in the main thread); return the exit code."""
+        configuration = load_configuration(self.config.kubeconfig)
+        kube = KubeApi(configuration)
+        if self.config.metrics_port >= 0 and self.metrics_server is None:
+            self.metrics_server = MetricsServer(
+                self.metrics, self.health, self.config.metrics_host, self.config.metrics_port
+            )
+            self.metrics_server.start()
+        elector: LeaderElector | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            self.cluster_id = self.config.cluster_id or await loop.run_in_executor(
+                None, kube.namespace_uid, "kube-system"
+            )
+            if self.config.leader_election:
+                elector = LeaderElector(
+                    kube,
+                    self.config.leader_election_namespace or pod_namespace() or "default",
+                    self.config.lease_duration,
+                )
+                self.health.ready = True  # a standby is healthy and ready to take over
+                self.metrics.leader.set(0)
+                if not await loop.run_in_executor(None, elector.acquire, stop):
+                    return EXIT_OK
+                elector.keep_renewing(stop, self._on_leadership_lost)
+            self.metrics.leader.set(1)
+            return await self._run_leader(kube, configuration, stop)
+        finally:
+            if elector is not None:
+                await loop.run_in_executor(None, elector.release)
+            self.metrics.leader.set(0)
+            kube.close()
+
+    def _on_leadership_lost(self) -> None:
+        log.error("Leadership lost: stopping so that only the new leader acts")
+        self.health.alive = False
+        self._lost.set()
+
+    async def _run_leader(self, kube: KubeApi, configuration: object, stop: threading.Event) -> int:
+        assert self.cluster_id is not None
+        engine = self.engine_factory(self.config, self.metrics)
+        reconciler = Reconciler(kube, engine, self.config, self.cluster_id, self.metrics)
+        self.reconciler = reconciler
+        watcher = SecretWatcher(reconciler)
+        registry = build_registry(reconciler, watcher)
+        info = connection_info(configuration)  # type: ignore[arg-type]
+
+        @kopf.on.login(registry=registry)
+        def login(**_: object) -> kopf.ConnectionInfo:
+            return info
+
+        log.info(
+            "acm-sync starting: cluster id %s, %s",
+            self.cluster_id,
+            "all namespaces" if self.config.clusterwide else ", ".join(self.config.namespaces),
+        )
+        inner_stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        operator = asyncio.create_task(
+            kopf.operator(
+                registry=registry,
+                settings=build_settings(),
+                standalone=True,
+                clusterwide=self.config.clusterwide,
+                namespaces=list(self.config.namespaces),
+                stop_flag=inner_stop,
+                ready_flag=ready,
+            ),
+            name="kopf",
+        )
+        sweeper = asyncio.create_task(
+            Sweeper(reconciler, self.config.sweep_interval).run(inner_stop), name="sweep"
+        )
+
+        async def watch_flags() -> None:
+            while not (stop.is_set() or self._lost.is_set() or operator.done()):
+                if ready.is_set() and not self.kopf_ready.is_set():
+                    self.kopf_ready.set()
+                    self.health.ready = True
+                await asyncio.sleep(0.1)
+            inner_stop.set()
+
+        flags = loop.create_task(watch_flags(), name="flags")
+        try:
+            await operator
+        finally:
+            inner_stop.set()
+            self.health.ready = False
+            await asyncio.gather(sweeper, flags, return_exceptions=True)
+            await reconciler.close()
+        return EXIT_LEADERSHIP_LOST if self._lost.is_set() else EXIT_OK
+
+    def stop_serving(self) -> None:
+        """Close the metrics endpoint."""
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+            self.metrics_server = None
+
+
+class OperatorThread:
+    """The operator in a background thread with its own event loop (demo, playground)."""
+
+    def __init__(self, config: OperatorConfig, engine_factory: EngineFactory = default_engine):
+        self.runtime = OperatorRuntime(config, engine_factory)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="acm-sync-operator", daemon=True)
+        self.exit_code: int | None = None
+        self.error: BaseException | None = None
+
+    def _main(self) -> None:
+        try:
+            self.exit_code = asyncio.run(self.runtime.run(self._stop))
+        except BaseException as exc:  # reported to the starting thread
+            self.error = exc
+            self.exit_code = EXIT_STARTUP_FAILED
+        finally:
+            self.runtime.kopf_ready.set()  # never leave a waiter hanging
+
+    def start(self, timeout: float = 30.0) -> OperatorThread:
+        """Start, and wait (bounded) until kopf watches; raise if it failed to start."""
+        self._thread.start()
+        if not self.runtime.kopf_ready.wait(timeout):
+            raise TimeoutError("the operator did not start in time")
+        if self.error is not None:
+            raise RuntimeError(f"the operator failed to start: {self.error}") from self.error
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask it to stop and wait (bounded)."""
+        self._stop.set()
+        self._thread.join(timeout)
+        self.runtime.stop_serving()

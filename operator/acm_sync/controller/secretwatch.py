@@ -1,0 +1,106 @@
+"""Secret events: trigger the AcmCertificates that read a Secret, and run annotation mode.
+
+Secrets reach the operator only through kopf's event handler (see handlers.py), which stores
+nothing on the Secret. Nothing in this module writes to a Secret; Events about a Secret are
+separate objects.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from acm_sync.controller import annotations as ann
+from acm_sync.controller.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.workqueue import Key, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+class SecretWatcher:
+    """Reacts to Secret events; generated AcmCertificates are managed one Secret at a time."""
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self.reconciler = reconciler
+        self.queue = WorkQueue(self._ensure_generated, concurrency=8)
+        self._pending: dict[Key, ann.SecretMeta] = {}
+        # Names of generated AcmCertificates seen on the watch (to notice removed annotations).
+        self.generated: set[Key] = set()
+        # (Secret key) -> resourceVersion already warned about, to post a conflict Event once.
+        self._warned: dict[Key, str] = {}
+
+    def on_event(self, event_type: str | None, body: JsonObj) -> None:
+        """Called for every Secret event, the initial listing included."""
+        meta = ann.SecretMeta.of(body, deleted=event_type == "DELETED")
+        key = (meta.namespace, meta.name)
+        for ref in self.reconciler.referencing(*key):
+            self.reconciler.queue.trigger(ref)
+        if meta.wants_certificate or key in self.generated:
+            self._pending[key] = meta
+            self.queue.trigger(key)
+
+    def on_acmcert_event(self, event_type: str | None, body: JsonObj) -> None:
+        """Track which AcmCertificates are generated ones."""
+        meta = body.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if event_type != "DELETED" and ann.is_generated(body):
+            self.generated.add(key)
+        else:
+            self.generated.discard(key)
+
+    async def _ensure_generated(self, key: Key) -> float | None:
+        meta = self._pending.pop(key, None)
+        if meta is None or meta.deleted:
+            # A deleted Secret's generated AcmCertificate goes through garbage collection
+            # (ownerReference), so that its deletion policy applies as for any deletion.
+            return None
+        kube = self.reconciler.kube
+        existing = await self.reconciler.in_kube_pool(kube.get_acmcert, *key)
+        if not meta.wants_certificate:
+            if existing is not None and ann.generated_from(existing, meta.name):
+                uid = (existing.get("metadata") or {}).get("uid")
+                await self.reconciler.in_kube_pool(kube.delete_acmcert, *key, uid)
+                log.info("%s/%s: annotations removed, generated AcmCertificate deleted", *key)
+            return None
+        try:
+            spec = ann.desired_spec(meta)
+        except ann.AnnotationError as exc:
+            await self._warn(meta, "InvalidAnnotations", str(exc))
+            return None
+        if existing is None:
+            created = await self.reconciler.in_kube_pool(
+                kube.create_acmcert, meta.namespace, ann.manifest(meta, spec)
+            )
+            if created is None:
+                return 1.0  # created concurrently by someone else: look again
+            log.info("%s/%s: AcmCertificate generated from the Secret's annotations", *key)
+            return None
+        if not ann.generated_from(existing, meta.name):
+            await self._warn(
+                meta,
+                "AcmCertificateExists",
+                f"AcmCertificate {meta.name} already exists and was not generated from this "
+                "Secret; it is left as it is",
+                also=existing,
+            )
+            return None
+        patch = ann.spec_patch(existing, spec, meta)
+        if patch is not None:
+            await self.reconciler.in_kube_pool(kube.patch_acmcert, *key, patch)
+            log.info("%s/%s: generated AcmCertificate updated from annotations", *key)
+        return None
+
+    async def _warn(
+        self, meta: ann.SecretMeta, reason: str, message: str, also: JsonObj | None = None
+    ) -> None:
+        key = (meta.namespace, meta.name)
+        if self._warned.get(key) == meta.resource_version:
+            return
+        self._warned[key] = meta.resource_version
+        log.warning("%s/%s: %s", meta.namespace, meta.name, message)
+        kube = self.reconciler.kube
+        secret_ref = ObjectRef("v1", "Secret", meta.namespace, meta.name, meta.uid or None)
+        await self.reconciler.in_kube_pool(kube.post_event, secret_ref, "Warning", reason, message)
+        if also is not None:
+            ref = ObjectRef.of({**also, "kind": also.get("kind", "AcmCertificate")})
+            await self.reconciler.in_kube_pool(kube.post_event, ref, "Warning", reason, message)

@@ -1,0 +1,175 @@
+"""The operator's configuration: the ``acm-sync run`` flags, each also read from ``ACM_SYNC_*``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ENV_PREFIX = "ACM_SYNC_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorConfig:
+    """Everything ``acm-sync run`` can be told; defaults match docs/architecture.md."""
+
+    namespaces: tuple[str, ...] = ()  # empty: the whole cluster
+    cluster_id: str | None = None  # None: the uid of the kube-system namespace
+    metrics_port: int = 8080
+    log_format: str = "text"
+    log_level: str = "INFO"
+    expiry_warning_days: int = 30
+    allowed_regions: frozenset[str] = field(default_factory=frozenset)  # empty: all
+    adoption_enabled: bool = True
+    sweep_interval: float = 600.0
+    leader_election: bool = True
+    leader_election_namespace: str | None = None
+    lease_duration: float = 15.0
+    kubeconfig: str | None = None
+    # Not a flag: the in-process demo and the tests bind the metrics endpoint to loopback.
+    metrics_host: str = "0.0.0.0"
+
+    @property
+    def clusterwide(self) -> bool:
+        """Watch every namespace when none was named."""
+        return not self.namespaces
+
+
+def _env(name: str, environ: Mapping[str, str]) -> str | None:
+    value = environ.get(ENV_PREFIX + name.upper().replace("-", "_"))
+    return value if value not in (None, "") else None
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {value!r}")
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None
+) -> None:
+    """Declare the ``acm-sync run`` flags; defaults come from ``ACM_SYNC_*`` when set."""
+    env = dict(os.environ if environ is None else environ)
+
+    def default(name: str, fallback: object) -> object:
+        value = _env(name, env)
+        return fallback if value is None else value
+
+    namespaces_env = _env("namespace", env)
+    parser.add_argument(
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        default=None,
+        metavar="NS",
+        help="watch only this namespace (repeatable; env: comma-separated ACM_SYNC_NAMESPACE)",
+    )
+    parser.set_defaults(
+        namespaces_env=[n.strip() for n in namespaces_env.split(",") if n.strip()]
+        if namespaces_env
+        else []
+    )
+    parser.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        default=_bool(str(default("all-namespaces", "false"))),
+        help="watch the whole cluster (the default when no --namespace is given)",
+    )
+    parser.add_argument(
+        "--cluster-id", default=default("cluster-id", None), help="owner tag prefix"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(str(default("metrics-port", 8080))),
+        help="port of /metrics, /healthz and /readyz (0: do not serve)",
+    )
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default=default("log-format", "text")
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=str(default("log-level", "INFO")).upper(),
+    )
+    parser.add_argument(
+        "--expiry-warning-days",
+        type=int,
+        default=int(str(default("expiry-warning-days", 30))),
+        help="the Expiring condition turns true this many days before notAfter",
+    )
+    parser.add_argument(
+        "--allowed-regions",
+        default=default("allowed-regions", ""),
+        help="comma-separated regions; others are refused with RegionNotAllowed (default: all)",
+    )
+    parser.add_argument(
+        "--disable-adoption",
+        action="store_true",
+        default=_bool(str(default("disable-adoption", "false"))),
+        help="refuse spec.certificateArns",
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=float(str(default("sweep-interval", 600))),
+        help="seconds between drift and expiry sweeps",
+    )
+    parser.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=_bool(str(default("leader-election", "true"))),
+        help="only the replica holding the Lease acts",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        default=default("leader-election-namespace", None),
+        help="namespace of the Lease (default: the pod's namespace, else 'default')",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        type=float,
+        default=float(str(default("lease-duration", 15))),
+        help="seconds; a standby takes over within about twice this",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        default=default("kubeconfig", None),
+        help="kubeconfig file (default: in-cluster credentials, then $KUBECONFIG)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> OperatorConfig:
+    """Turn parsed flags into an :class:`OperatorConfig`; raises ValueError on bad combinations."""
+    namespaces = tuple(args.namespaces or getattr(args, "namespaces_env", []) or ())
+    if args.all_namespaces and args.namespaces:
+        raise ValueError("--all-namespaces and --namespace are mutually exclusive")
+    if args.all_namespaces:
+        namespaces = ()
+    if args.lease_duration <= 0 or args.sweep_interval <= 0:
+        raise ValueError("--lease-duration and --sweep-interval must be positive")
+    if args.expiry_warning_days < 0:
+        raise ValueError("--expiry-warning-days must not be negative")
+    allowed = frozenset(r.strip() for r in str(args.allowed_regions or "").split(",") if r.strip())
+    return OperatorConfig(
+        namespaces=namespaces,
+        cluster_id=args.cluster_id,
+        metrics_port=args.metrics_port,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        expiry_warning_days=args.expiry_warning_days,
+        allowed_regions=allowed,
+        adoption_enabled=not args.disable_adoption,
+        sweep_interval=args.sweep_interval,
+        leader_election=args.leader_election,
+        leader_election_namespace=args.leader_election_namespace,
+        lease_duration=args.lease_duration,
+        kubeconfig=args.kubeconfig,
+    )

@@ -1,0 +1,214 @@
+"""The AcmCertificate status: records in, records out, conditions that only move on a flip.
+
+Pure functions over plain dicts, so that "the status is written only when it changes" is a
+comparison of two values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from acm_sync.controller.redaction import redact
+from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
+from acm_sync.core.model import CertificateFacts
+from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
+
+JsonObj = dict[str, Any]
+
+READY = "Ready"
+EXPIRING = "Expiring"
+EXPIRES_SOON = "ExpiresSoon"
+NOT_EXPIRING = "NotExpiring"
+NO_CERTIFICATE = "NoCertificate"
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes times."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: object) -> datetime | None:
+    """Inverse of :func:`format_time`; None for anything unparsable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRecord]:
+    """The per-region records the last sync left in ``status.regions``."""
+    records: dict[str, RegionRecord] = {}
+    for entry in (status or {}).get("regions") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("region"), str):
+            continue
+        records[entry["region"]] = RegionRecord(
+            region=entry["region"],
+            arn=entry.get("arn") or None,
+            fingerprint=entry.get("fingerprint") or None,
+            imported_at=parse_time(entry.get("importedAt")),
+            previous_arn=entry.get("previousArn") or None,
+            tags_hash=entry.get("tagsHash") or None,
+        )
+    return records
+
+
+def region_entries_by_name(status: Mapping[str, Any] | None) -> dict[str, JsonObj]:
+    """``status.regions`` keyed by region."""
+    return {
+        e["region"]: e
+        for e in (status or {}).get("regions") or []
+        if isinstance(e, dict) and isinstance(e.get("region"), str)
+    }
+
+
+def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: datetime) -> JsonObj:
+    """The status entry for one region; lastSyncTime moves only when something happened."""
+    entry: JsonObj = {"region": outcome.region, "state": outcome.state.value}
+    if outcome.arn:
+        entry["arn"] = outcome.arn
+    if outcome.fingerprint:
+        entry["fingerprint"] = outcome.fingerprint
+    if outcome.imported_at:
+        entry["importedAt"] = format_time(outcome.imported_at)
+    entry["reason"] = outcome.reason
+    entry["message"] = redact(outcome.message)[:1024]
+    if outcome.previous_arn:
+        entry["previousArn"] = outcome.previous_arn
+    if outcome.tags_hash:
+        entry["tagsHash"] = outcome.tags_hash
+    old_without_time = {k: v for k, v in (old or {}).items() if k != "lastSyncTime"}
+    if outcome.wrote or old is None or old_without_time != entry:
+        entry["lastSyncTime"] = format_time(now)
+    elif old.get("lastSyncTime"):
+        entry["lastSyncTime"] = old["lastSyncTime"]
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The Ready condition's status, reason and message."""
+
+    ready: bool
+    reason: str
+    message: str
+
+
+def verdict_from_outcomes(outcomes: Sequence[RegionOutcome]) -> Verdict:
+    """Synced when every region is; otherwise the most telling failure reason."""
+    if not outcomes:
+        return Verdict(False, PENDING, "no region has been synced yet")
+    failing = [o for o in outcomes if o.state is not RegionState.SYNCED]
+    if not failing:
+        regions = ", ".join(o.region for o in outcomes)
+        return Verdict(True, SYNCED, f"imported in {regions}")
+    detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in failing)
+    if len(failing) < len(outcomes):
+        return Verdict(False, PARTIALLY_SYNCED, redact(detail))
+    # A user decision (Blocked) explains more than a transient error elsewhere.
+    ranked = sorted(failing, key=lambda o: (o.state is not RegionState.BLOCKED, o.region))
+    return Verdict(False, ranked[0].reason, redact(detail))
+
+
+def condition(
+    ctype: str,
+    status: str,
+    reason: str,
+    message: str,
+    generation: int | None,
+    old: Mapping[str, Any] | None,
+    now: datetime,
+) -> JsonObj:
+    """A condition whose lastTransitionTime changes only when ``status`` flips."""
+    transition = (
+        old.get("lastTransitionTime")
+        if old and old.get("status") == status and old.get("lastTransitionTime")
+        else format_time(now)
+    )
+    result: JsonObj = {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "message": redact(message)[:1024],
+        "lastTransitionTime": transition,
+    }
+    if generation is not None:
+        result["observedGeneration"] = generation
+    return result
+
+
+def conditions_by_type(status: Mapping[str, Any] | None) -> dict[str, JsonObj]:
+    """``status.conditions`` keyed by type."""
+    return {
+        c["type"]: c
+        for c in (status or {}).get("conditions") or []
+        if isinstance(c, dict) and isinstance(c.get("type"), str)
+    }
+
+
+def expiring_condition(
+    not_after: datetime | None,
+    warning_days: int,
+    generation: int | None,
+    old: Mapping[str, Any] | None,
+    now: datetime,
+) -> JsonObj:
+    """``Expiring``: True within ``warning_days`` of notAfter."""
+    if not_after is None:
+        return condition(
+            EXPIRING, "Unknown", NO_CERTIFICATE, "no certificate read yet", generation, old, now
+        )
+    left = not_after - now
+    if left <= timedelta(days=warning_days):
+        days = max(0, left.days)
+        message = (
+            f"the certificate expired at {format_time(not_after)}"
+            if left.total_seconds() <= 0
+            else f"the certificate expires at {format_time(not_after)}, in {days} day(s)"
+        )
+        return condition(EXPIRING, "True", EXPIRES_SOON, message, generation, old, now)
+    return condition(
+        EXPIRING,
+        "False",
+        NOT_EXPIRING,
+        f"valid until {format_time(not_after)}",
+        generation,
+        old,
+        now,
+    )
+
+
+def is_expiring(not_after: datetime | None, warning_days: int, now: datetime) -> bool | None:
+    """What the Expiring condition should say now (None when unknown)."""
+    if not_after is None:
+        return None
+    return not_after - now <= timedelta(days=warning_days)
+
+
+def facts_fields(facts: CertificateFacts | None, old: Mapping[str, Any]) -> JsonObj:
+    """The certificate facts at the top of the status (kept from before when unreadable)."""
+    keys = ("fingerprint", "serialNumber", "notBefore", "notAfter", "domains", "keyAlgorithm")
+    if facts is None:
+        return {k: old[k] for k in keys if k in old}
+    return {
+        "fingerprint": facts.fingerprint,
+        "serialNumber": facts.serial,
+        "notBefore": format_time(facts.not_before),
+        "notAfter": format_time(facts.not_after),
+        "domains": list(facts.domains),
+        "keyAlgorithm": facts.key_algorithm,
+    }
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> JsonObj:
+    """The top-level JSON merge patch turning ``old`` into ``new`` (nulls remove keys)."""
+    patch: JsonObj = {k: v for k, v in new.items() if old.get(k) != v}
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
