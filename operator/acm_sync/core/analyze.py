@@ -55,14 +55,26 @@ def load_certificates(data: bytes | None, source: str) -> tuple[list[Cert], list
     certs: list[Cert] = []
     for number, block in enumerate(pem.with_label(CERTIFICATE_LABELS), start=1):
         try:
-            certs.append(Cert(block.der, x509.load_der_x509_certificate(block.der)))
-        except ValueError:
+            cert = x509.load_der_x509_certificate(block.der)
+            _touch(cert)
+        except ValueError as exc:
+            # Certificates are public, so quoting the parser's complaint leaks nothing.
             findings.append(
                 Finding(
-                    Code.NOT_PEM, f"{source}: certificate {number} is not a valid X.509 certificate"
+                    Code.NOT_PEM,
+                    f"{source}: certificate {number} is not a valid X.509 certificate "
+                    f"({str(exc)[:160]})",
                 )
             )
+            continue
+        certs.append(Cert(block.der, cert))
     return certs, findings
+
+
+def _touch(cert: x509.Certificate) -> None:
+    """Parse the lazily decoded fields now, so a malformed one fails here and not mid-rules."""
+    _ = (cert.subject, cert.issuer, cert.serial_number, cert.extensions)
+    _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
 
 
 def _facts(result: ChainResult) -> CertificateFacts | None:

@@ -40,7 +40,11 @@ _EKU_NAMES = {
 
 def format_serial(serial: int) -> str:
     """Colon-separated lowercase hex, two digits per byte, as ACM shows ``Serial``."""
-    text = f"{serial:x}"
+    if serial < 0:
+        # Not allowed by RFC 5280 but parseable; show the DER bytes rather than a minus sign.
+        text = serial.to_bytes(serial.bit_length() // 8 + 1, "big", signed=True).hex()
+    else:
+        text = f"{serial:x}"
     if len(text) % 2:
         text = "0" + text
     return ":".join(text[i : i + 2] for i in range(0, len(text), 2))
