@@ -1,0 +1,51 @@
+"""One boto3 ACM client per region, from the default credential chain.
+
+Credentials come from boto3's chain (environment, IRSA web identity, EKS Pod Identity,
+instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL`` and
+``AWS_ENDPOINT_URL_ACM`` work. ``AwsSettings.endpoint_url`` overrides both for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from acm_sync.aws.settings import AwsSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+
+
+class AcmClients:
+    """Lazily created, cached, thread-safe boto3 clients (one per region)."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._session = boto3.session.Session()
+        self._clients: dict[str, ACMClient] = {}
+
+    def get(self, region: str) -> ACMClient:
+        """The client for ``region`` (created on first use)."""
+        with self._lock:
+            client = self._clients.get(region)
+            if client is None:
+                config = Config(
+                    region_name=region,
+                    # ImportCertificate is not idempotent: an SDK retry after a read timeout
+                    # can create a second certificate. The engine retries itself, looking up
+                    # by owner tag first; the SDK must send each request exactly once.
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    connect_timeout=self._settings.connect_timeout,
+                    read_timeout=self._settings.read_timeout,
+                    max_pool_connections=max(10, self._settings.region_workers * 2),
+                    user_agent_extra="acm-sync",
+                )
+                client = self._session.client(
+                    "acm", endpoint_url=self._settings.endpoint_url, config=config
+                )
+                self._clients[region] = client
+            return client

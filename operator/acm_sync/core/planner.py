@@ -1,0 +1,324 @@
+"""The planner: (desired state, what ACM reports) -> what to do in one region. Pure.
+
+The engine asks :func:`plan`; when the answer is :class:`Observe` (describe an ARN) or
+:class:`Lookup` (find certificates by owner tag) it looks and asks again; otherwise it
+executes the actions in order. Rules:
+
+- fingerprint, tags and ARN unchanged since the last sync: :class:`Noop` with no AWS call;
+- the recorded ARN is gone from ACM: import anew (after a lookup) and say so;
+- the key algorithm or size changed: ``Blocked(ReimportKeyChange)``, or with the opt-in
+  ``ImportNew`` policy a new ARN with the old one kept as ``previous_arn``;
+- a certificate owned by someone else, or untagged and not explicitly adopted, is never
+  reimported, tagged or deleted: ``Blocked(ForeignCertificate)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from acm_sync.core.regions import region_of_arn
+from acm_sync.core.state import DesiredState, KeyChangePolicy, Owner, RegionRecord
+from acm_sync.core.tags import owner_of, tag_delta, tags_hash
+
+# Stable reasons the planner itself produces (the engine adds AWS error reasons).
+FOREIGN_CERTIFICATE = "ForeignCertificate"
+REIMPORT_KEY_CHANGE = "ReimportKeyChange"
+ADOPTION_DISABLED = "AdoptionDisabled"
+NOT_FOUND = "NotFound"
+INVALID_ARN = "InvalidArn"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedCertificate:
+    """What ACM reports about one certificate (DescribeCertificate + tags + content)."""
+
+    arn: str
+    key_algorithm: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    in_use: bool = False
+    imported_at: datetime | None = None
+    not_after: datetime | None = None
+    # True when ACM already holds exactly the desired certificate and chain.
+    content_matches: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The observed state of a region, as far as the engine has looked."""
+
+    target: ObservedCertificate | None = None  # the recorded (or to-be-adopted) ARN
+    target_missing: bool = False  # ACM answered ResourceNotFound for it
+    candidates: tuple[ObservedCertificate, ...] | None = None  # None: no owner-tag lookup yet
+
+
+@dataclass(frozen=True, slots=True)
+class Observe:
+    """Describe ``arn`` (with tags and content), then plan again."""
+
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Look up certificates by owner tag, then plan again with the candidates."""
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """Import under a new ARN, tags included in the same call."""
+
+    tags: Mapping[str, str]
+    previous_arn: str | None = None
+    reason: str = "Imported"  # or Recreated (recorded ARN was deleted), ImportedNewKey
+
+
+@dataclass(frozen=True, slots=True)
+class Reimport:
+    """Reimport into the same ARN (never with tags)."""
+
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """Take over an explicitly adopted certificate (followed by Reimport and/or Tag)."""
+
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """Reconcile tags with AddTagsToCertificate / RemoveTagsFromCertificate."""
+
+    arn: str
+    add: Mapping[str, str]
+    remove: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete a certificate acm-sync owns."""
+
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Noop:
+    """ACM already holds the desired certificate and tags."""
+
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """Nothing may be written; ``code`` is the stable reason, ``message`` says why."""
+
+    code: str
+    message: str
+
+
+Action = Observe | Lookup | Import | Reimport | Adopt | Tag | Delete | Noop | Blocked
+
+
+@dataclass(frozen=True, slots=True)
+class RegionPlan:
+    """The actions for one region, in order, plus remarks for the status message."""
+
+    actions: tuple[Action, ...]
+    previous_arn: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+class DriftKind(StrEnum):
+    """How a recorded certificate changed in ACM behind acm-sync's back."""
+
+    DELETED = "Deleted"
+    REIMPORTED = "ReimportedOutOfBand"
+    EXPIRED = "Expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One certificate whose state in ACM no longer matches the record."""
+
+    owner: Owner
+    region: str
+    arn: str
+    kind: DriftKind
+    message: str
+    imported_at: datetime | None = None
+    not_after: datetime | None = None
+
+
+def target_arn(desired: DesiredState, record: RegionRecord) -> str | None:
+    """The ARN to observe first: the one to adopt when given, else the recorded one."""
+    return desired.adopt_arns.get(record.region) or record.arn
+
+
+def in_sync(desired: DesiredState, record: RegionRecord) -> bool:
+    """True when the record proves ACM already holds what is desired: no AWS call needed."""
+    adopt = desired.adopt_arns.get(record.region)
+    return (
+        record.arn is not None
+        and record.fingerprint == desired.fingerprint
+        and record.tags_hash == tags_hash(desired.all_tags())
+        and adopt in (None, record.arn)
+    )
+
+
+def plan(
+    desired: DesiredState,
+    record: RegionRecord,
+    observation: Observation,
+    *,
+    adoption_enabled: bool = True,
+) -> RegionPlan:
+    """What to do in ``record.region`` to make ACM hold ``desired``."""
+    region = record.region
+    adopt = desired.adopt_arns.get(region)
+    if adopt is not None and not adoption_enabled:
+        return _blocked(ADOPTION_DISABLED, "adopting existing certificates is disabled")
+    if adopt is not None and region_of_arn(adopt) != region:
+        return _blocked(INVALID_ARN, f"{adopt} is not an ACM certificate ARN in {region}")
+    if in_sync(desired, record):
+        assert record.arn is not None
+        return RegionPlan((Noop(record.arn),), record.previous_arn)
+    target = adopt or record.arn
+    if target is None:
+        return _from_lookup(desired, record, observation, gone=None)
+    if observation.target_missing:
+        if adopt is not None and adopt != record.arn:
+            return _blocked(NOT_FOUND, f"the certificate to adopt, {adopt}, does not exist")
+        return _from_lookup(desired, record, observation, gone=target)
+    cert = observation.target
+    if cert is None or cert.arn != target:
+        return RegionPlan((Observe(target),))
+    if problem := _foreign(cert, desired.owner, adopted=cert.arn == adopt):
+        return _blocked(FOREIGN_CERTIFICATE, problem)
+    if cert.key_algorithm != desired.key_algorithm:
+        return _key_change(desired, record, observation, cert)
+    adopting = adopt is not None and adopt != record.arn
+    return _update(desired, cert, adopting=adopting, previous_arn=record.previous_arn)
+
+
+def _blocked(code: str, message: str) -> RegionPlan:
+    return RegionPlan((Blocked(code, message),))
+
+
+def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str | None:
+    tagged = owner_of(cert.tags)
+    if tagged is not None and tagged != owner.tag_value:
+        return f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
+    if tagged is None and not adopted:
+        return (
+            f"{cert.arn} carries no acm-sync owner tag; list it under spec.certificateArns "
+            "to adopt it explicitly"
+        )
+    return None
+
+
+def _update(
+    desired: DesiredState,
+    cert: ObservedCertificate,
+    *,
+    adopting: bool,
+    previous_arn: str | None,
+    notes: Sequence[str] = (),
+) -> RegionPlan:
+    actions: list[Action] = []
+    if adopting:
+        actions.append(Adopt(cert.arn))
+    if not cert.content_matches:
+        actions.append(Reimport(cert.arn))
+    add, remove = tag_delta(desired.all_tags(), cert.tags)
+    if add or remove:
+        actions.append(Tag(cert.arn, add, remove))
+    return RegionPlan(tuple(actions) or (Noop(cert.arn),), previous_arn, tuple(notes))
+
+
+def _choose(
+    candidates: Sequence[ObservedCertificate], desired: DesiredState
+) -> tuple[ObservedCertificate, list[ObservedCertificate]]:
+    """Keep the best match (same key type, same content, in use, newest); the rest are extra."""
+
+    def rank(c: ObservedCertificate) -> tuple[bool, bool, bool, float, str]:
+        stamp = c.imported_at.timestamp() if c.imported_at else 0.0
+        same_key = c.key_algorithm == desired.key_algorithm
+        return (same_key, c.content_matches, c.in_use, stamp, c.arn)
+
+    ordered = sorted(candidates, key=rank, reverse=True)
+    return ordered[0], ordered[1:]
+
+
+def _mine(observation: Observation, owner: Owner, exclude: str | None) -> list[ObservedCertificate]:
+    return [
+        c
+        for c in observation.candidates or ()
+        if owner_of(c.tags) == owner.tag_value and c.arn != exclude
+    ]
+
+
+def _from_lookup(
+    desired: DesiredState, record: RegionRecord, observation: Observation, *, gone: str | None
+) -> RegionPlan:
+    if observation.candidates is None:
+        return RegionPlan((Lookup(),))
+    mine = _mine(observation, desired.owner, gone)
+    if not mine:
+        reason = "Recreated" if gone else "Imported"
+        gone_note = (f"the recorded certificate {gone} no longer exists in ACM",) if gone else ()
+        action = Import(desired.all_tags(), record.previous_arn, reason)
+        return RegionPlan((action,), record.previous_arn, gone_note)
+    chosen, others = _choose(mine, desired)
+    notes = [f"found {chosen.arn} by owner tag"]
+    if others:
+        extra = ", ".join(c.arn for c in others)
+        notes.append(f"other certificates with the same owner tag were left alone: {extra}")
+    if chosen.key_algorithm != desired.key_algorithm:
+        if desired.on_key_change is KeyChangePolicy.BLOCK:
+            return RegionPlan(
+                (Blocked(REIMPORT_KEY_CHANGE, _key_message(desired, chosen)),), notes=tuple(notes)
+            )
+        action = Import(desired.all_tags(), chosen.arn, "ImportedNewKey")
+        return RegionPlan((action,), chosen.arn, tuple(notes))
+    return _update(desired, chosen, adopting=False, previous_arn=record.previous_arn, notes=notes)
+
+
+def _key_message(desired: DesiredState, cert: ObservedCertificate) -> str:
+    return (
+        f"the Secret's key is {desired.key_algorithm} but {cert.arn} holds "
+        f"{cert.key_algorithm}; ACM cannot change the key type of an ARN. Set "
+        "onKeyChange: ImportNew to import under a new ARN, or keep the old key type"
+    )
+
+
+def _key_change(
+    desired: DesiredState,
+    record: RegionRecord,
+    observation: Observation,
+    cert: ObservedCertificate,
+) -> RegionPlan:
+    if desired.on_key_change is KeyChangePolicy.BLOCK:
+        return _blocked(REIMPORT_KEY_CHANGE, _key_message(desired, cert))
+    # Before a new import, make sure an earlier attempt did not already create it.
+    if observation.candidates is None:
+        return RegionPlan((Lookup(),))
+    same_key = [
+        c
+        for c in _mine(observation, desired.owner, cert.arn)
+        if c.key_algorithm == desired.key_algorithm
+    ]
+    if same_key:
+        chosen, _ = _choose(same_key, desired)
+        return _update(
+            desired,
+            chosen,
+            adopting=False,
+            previous_arn=cert.arn,
+            notes=(f"found {chosen.arn} (new key) by owner tag",),
+        )
+    notes = (f"key changed to {desired.key_algorithm}; {cert.arn} kept as the previous ARN",)
+    return RegionPlan((Import(desired.all_tags(), cert.arn, "ImportedNewKey"),), cert.arn, notes)
