@@ -1,0 +1,143 @@
+"""Redacted logging, the per-object work queue, and the run flags."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import logging
+
+import pytest
+from opcerts import Issued, TestCA
+
+from acm_sync.controller.redaction import RedactingFilter, configure_logging, redact
+from acm_sync.controller.settings import add_run_arguments, config_from_args
+from acm_sync.controller.workqueue import Key, WorkQueue
+
+
+@pytest.fixture(scope="module")
+def issued() -> Issued:
+    return TestCA().issue("leak.example.com")
+
+
+def test_pem_blocks_and_base64_never_reach_a_log_line(issued: Issued) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("acm_sync.test.leak")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("body %s", {"data": {"tls.key": issued.key_pem.decode()}})
+        logger.debug("raw %r", issued.key_pem)
+        logger.info("b64 %s", base64.b64encode(issued.key_pem).decode())
+        fingerprint = "0f" * 32
+        logger.info("fingerprint %s", fingerprint)
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert issued.key_body[:40] not in out
+    assert "PRIVATE KEY" not in out
+    assert "[REDACTED]" in out
+    assert fingerprint in out  # hex fingerprints are useful and safe: kept
+
+
+def test_debug_logging_silences_botocore_bodies() -> None:
+    configure_logging("DEBUG", "json")
+    try:
+        assert logging.getLogger("botocore").getEffectiveLevel() == logging.WARNING
+        assert logging.getLogger("kopf").getEffectiveLevel() == logging.DEBUG
+        root_filters = [f for h in logging.getLogger().handlers for f in h.filters]
+        assert any(isinstance(f, RedactingFilter) for f in root_filters)
+    finally:
+        configure_logging("WARNING")
+
+
+def test_redact_keeps_ordinary_text() -> None:
+    text = "imported arn:aws:acm:us-east-1:123456789012:certificate/abc into us-east-1"
+    assert redact(text) == text
+
+
+def test_work_queue_serialises_and_coalesces() -> None:
+    runs: list[Key] = []
+    overlap: list[bool] = []
+    running: set[Key] = set()
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def runner(key: Key) -> float | None:
+            overlap.append(key in running)
+            running.add(key)
+            runs.append(key)
+            await gate.wait()
+            running.discard(key)
+            return None
+
+        queue = WorkQueue(runner, concurrency=4)
+        key = ("ns", "a")
+        queue.trigger(key)
+        await asyncio.sleep(0)
+        for _ in range(10):  # ten triggers during one run...
+            queue.trigger(key)
+        gate.set()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if not queue.busy:
+                break
+        await queue.close()
+
+    asyncio.run(scenario())
+    assert runs == [("ns", "a"), ("ns", "a")]  # ...collapse into exactly one more run
+    assert not any(overlap)
+
+
+def test_every_flag_reads_its_environment_variable() -> None:
+    parser = argparse.ArgumentParser()
+    add_run_arguments(
+        parser,
+        environ={
+            "ACM_SYNC_NAMESPACE": "a,b",
+            "ACM_SYNC_METRICS_PORT": "9090",
+            "ACM_SYNC_LEADER_ELECTION": "false",
+            "ACM_SYNC_ALLOWED_REGIONS": "us-east-1,eu-west-1",
+            "ACM_SYNC_DISABLE_ADOPTION": "true",
+            "ACM_SYNC_SWEEP_INTERVAL": "60",
+            "ACM_SYNC_LEASE_DURATION": "5",
+            "ACM_SYNC_EXPIRY_WARNING_DAYS": "14",
+            "ACM_SYNC_LOG_FORMAT": "json",
+            "ACM_SYNC_CLUSTER_ID": "prod",
+        },
+    )
+    config = config_from_args(parser.parse_args([]))
+    assert config.namespaces == ("a", "b")
+    assert config.metrics_port == 9090
+    assert not config.leader_election
+    assert config.allowed_regions == {"us-east-1", "eu-west-1"}
+    assert not config.adoption_enabled
+    assert (config.sweep_interval, config.lease_duration) == (60, 5)
+    assert (config.expiry_warning_days, config.log_format, config.cluster_id) == (
+        14,
+        "json",
+        "prod",
+    )
+    # A flag beats its environment variable.
+    flagged = config_from_args(parser.parse_args(["--namespace", "c", "--leader-election"]))
+    assert flagged.namespaces == ("c",)
+    assert flagged.leader_election
+
+
+def test_defaults_match_the_documented_table() -> None:
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, environ={})
+    config = config_from_args(parser.parse_args([]))
+    assert config.clusterwide
+    assert config.metrics_port == 8080
+    assert config.sweep_interval == 600
+    assert config.lease_duration == 15
+    assert config.expiry_warning_days == 30
+    assert config.leader_election
+    assert config.adoption_enabled
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        config_from_args(parser.parse_args(["--all-namespaces", "--namespace", "x"]))

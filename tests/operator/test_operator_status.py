@@ -1,0 +1,87 @@
+"""Status building: conditions move only on a flip, the patch is empty when nothing changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from acm_sync.controller import status as st
+from acm_sync.core.state import RegionOutcome, RegionState
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _outcome(
+    region: str, state: RegionState = RegionState.SYNCED, reason: str = "Synced"
+) -> RegionOutcome:
+    return RegionOutcome(
+        region=region,
+        state=state,
+        reason=reason,
+        message=f"{reason} in {region}",
+        arn=f"arn:aws:acm:{region}:123456789012:certificate/abc",
+        fingerprint="ab" * 32,
+        imported_at=T0,
+    )
+
+
+def test_transition_time_changes_only_when_the_status_flips() -> None:
+    first = st.condition("Ready", "True", "Synced", "ok", 1, None, T0)
+    later = T0 + timedelta(hours=1)
+    same = st.condition("Ready", "True", "Synced", "still ok", 2, first, later)
+    assert same["lastTransitionTime"] == first["lastTransitionTime"]
+    flipped = st.condition("Ready", "False", "AwsError", "boom", 2, same, later)
+    assert flipped["lastTransitionTime"] == st.format_time(later)
+
+
+def test_unchanged_status_gives_an_empty_patch() -> None:
+    entry = st.region_entry(_outcome("us-east-1"), None, T0)
+    old = {"regions": [entry], "fingerprint": "ab" * 32}
+    again = st.region_entry(_outcome("us-east-1"), entry, T0 + timedelta(minutes=5))
+    assert again == entry  # lastSyncTime did not move: nothing happened
+    assert st.merge_patch(old, {"regions": [again], "fingerprint": "ab" * 32}) == {}
+
+
+def test_removed_status_keys_are_nulled_in_the_patch() -> None:
+    assert st.merge_patch({"a": 1, "b": 2}, {"a": 1}) == {"b": None}
+
+
+def test_a_write_moves_last_sync_time() -> None:
+    entry = st.region_entry(_outcome("us-east-1"), None, T0)
+    wrote = replace(_outcome("us-east-1"), wrote=True)
+    later = T0 + timedelta(minutes=5)
+    assert st.region_entry(wrote, entry, later)["lastSyncTime"] == st.format_time(later)
+
+
+def test_partial_success_is_partially_synced_and_names_the_failing_region() -> None:
+    verdict = st.verdict_from_outcomes(
+        [_outcome("us-east-1"), _outcome("eu-west-1", RegionState.ERROR, "AccessDenied")]
+    )
+    assert (verdict.ready, verdict.reason) == (False, "PartiallySynced")
+    assert "eu-west-1: AccessDenied" in verdict.message
+
+
+def test_blocked_region_explains_more_than_a_transient_error() -> None:
+    verdict = st.verdict_from_outcomes(
+        [
+            _outcome("eu-west-1", RegionState.ERROR, "Throttled"),
+            _outcome("us-east-1", RegionState.BLOCKED, "ReimportKeyChange"),
+        ]
+    )
+    assert verdict.reason == "ReimportKeyChange"
+
+
+def test_expiring_condition_threshold() -> None:
+    soon = st.expiring_condition(T0 + timedelta(days=10), 30, 1, None, T0)
+    assert (soon["status"], soon["reason"]) == ("True", "ExpiresSoon")
+    far = st.expiring_condition(T0 + timedelta(days=90), 30, 1, None, T0)
+    assert far["status"] == "False"
+    assert st.is_expiring(T0 + timedelta(days=10), 30, T0) is True
+    assert st.is_expiring(None, 30, T0) is None
+
+
+def test_records_round_trip_through_the_status() -> None:
+    outcome = _outcome("us-east-1")
+    entry = st.region_entry(outcome, None, T0)
+    record = st.records_from_status({"regions": [entry]})["us-east-1"]
+    assert record == outcome.record()
