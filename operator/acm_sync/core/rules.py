@@ -100,7 +100,7 @@ def key_algorithm_rules(cert: x509.Certificate, key: LoadedKey | None) -> list[F
         findings.append(
             Finding(
                 Code.CLOUDFRONT_INCOMPATIBLE,
-                f"CloudFront cannot use a {leaf_algorithm} certificate (RSA or EC prime256v1 "
+                f"CloudFront cannot use {leaf_algorithm} certificates (RSA or EC prime256v1 "
                 "only); load balancers and API Gateway can",
             )
         )

@@ -1,0 +1,211 @@
+"""``acm-sync check``: would ACM accept this Secret (or these PEM files)?
+
+Exit codes: 0 when ACM would accept the material (warnings allowed), 1 when it would not, 2 for
+usage errors (missing file, unparsable manifest, not a ``kubernetes.io/tls`` Secret).
+
+Startup matters here (people run it in loops and CI), so this module imports only the pure core
+and the standard library; PyYAML is imported only when a manifest is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from acm_sync.core.analyze import analyze
+from acm_sync.core.model import Analysis, CertificateFacts
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+TLS_TYPE = "kubernetes.io/tls"
+
+
+class UsageError(Exception):
+    """Bad invocation or unreadable input: exit code 2, message on stderr."""
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``acm-sync check``'s arguments on the dispatcher's subparser."""
+    parser.add_argument(
+        "manifest",
+        nargs="?",
+        metavar="SECRET",
+        help="a kubernetes.io/tls Secret manifest, YAML or JSON ('-' for stdin)",
+    )
+    parser.add_argument("--cert", metavar="FILE", help="certificate PEM (leaf, maybe + chain)")
+    parser.add_argument("--key", metavar="FILE", help="private key PEM (with --cert)")
+    parser.add_argument("--ca", metavar="FILE", help="CA PEM used only to complete the chain")
+    parser.add_argument(
+        "--previous-cert",
+        metavar="FILE",
+        help="the certificate currently in ACM: also apply the reimport rules",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--expiry-warning-days",
+        type=_non_negative,
+        default=30,
+        metavar="N",
+        help="warn (ExpiresSoon) when the certificate expires within N days (default 30)",
+    )
+    parser.add_argument(
+        "--now",
+        type=_timestamp,
+        metavar="ISO8601",
+        help="check as of this time instead of now (UTC if no offset is given)",
+    )
+
+
+def _read(path: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _secret_value(secret: Mapping[str, Any], name: str) -> bytes | None:
+    """``stringData`` wins over ``data``, as the API server merges them."""
+    string_data = secret.get("stringData") or {}
+    data = secret.get("data") or {}
+    if not isinstance(string_data, Mapping) or not isinstance(data, Mapping):
+        raise UsageError("data and stringData must be mappings")
+    if string_data.get(name) is not None:
+        return str(string_data[name]).encode("utf-8")
+    encoded = data.get(name)
+    if encoded is None:
+        return None
+    try:
+        return base64.b64decode(str(encoded), validate=True)
+    except (binascii.Error, ValueError):
+        raise UsageError(f"data[{name!r}] is not valid base64") from None
+
+
+def _load_manifest(raw: bytes, path: str) -> tuple[bytes | None, bytes | None, bytes | None]:
+    import yaml  # only manifests need it; keeps `check --cert/--key` startup lean
+
+    try:
+        documents = [d for d in yaml.safe_load_all(raw) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UsageError(f"{path} is not valid YAML or JSON{where}") from None
+    if len(documents) != 1:
+        raise UsageError(f"{path} must hold exactly one Secret, found {len(documents)} documents")
+    secret = documents[0]
+    if not isinstance(secret, Mapping) or secret.get("kind") != "Secret":
+        raise UsageError(f"{path} is not a Secret manifest")
+    if secret.get("type") != TLS_TYPE:
+        raise UsageError(
+            f"{path} is a Secret of type {secret.get('type')!r}, not {TLS_TYPE!r}"
+        )
+    return (
+        _secret_value(secret, "tls.crt"),
+        _secret_value(secret, "tls.key"),
+        _secret_value(secret, "ca.crt"),
+    )
+
+
+def _inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, bytes | None]:
+    if args.manifest is not None and (args.cert or args.key or args.ca):
+        raise UsageError("give either a Secret manifest or --cert/--key/--ca, not both")
+    if args.manifest is not None:
+        return _load_manifest(_read(args.manifest), args.manifest)
+    if not args.cert or not args.key:
+        raise UsageError("give a Secret manifest, or both --cert FILE and --key FILE")
+    return _read(args.cert), _read(args.key), _read(args.ca) if args.ca else None
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def facts_as_dict(facts: CertificateFacts) -> dict[str, Any]:
+    """The ``certificate`` object of the JSON output (camelCase, like the status fields)."""
+    return {
+        "fingerprint": facts.fingerprint,
+        "serial": facts.serial,
+        "subject": facts.subject,
+        "issuer": facts.issuer,
+        "notBefore": _when(facts.not_before),
+        "notAfter": _when(facts.not_after),
+        "keyAlgorithm": facts.key_algorithm,
+        "domains": list(facts.domains),
+    }
+
+
+def as_json(analysis: Analysis) -> dict[str, Any]:
+    """The whole JSON document printed by ``--json``. Never contains key material."""
+    return {
+        "valid": analysis.valid,
+        "errors": [f.as_dict() for f in analysis.errors],
+        "warnings": [f.as_dict() for f in analysis.warnings],
+        "certificate": None if analysis.facts is None else facts_as_dict(analysis.facts),
+    }
+
+
+def as_text(analysis: Analysis) -> str:
+    """Human output: ``CODE: message`` per finding, a verdict, then the facts when valid."""
+    lines = [f"{f.code.value}: {f.message}" for f in analysis.errors + analysis.warnings]
+    if not analysis.valid:
+        lines.append(f"=> ACM would reject this material ({len(analysis.errors)} error(s))")
+        return "\n".join(lines) + "\n"
+    lines.append(f"=> ACM would accept this material ({len(analysis.warnings)} warning(s))")
+    if analysis.facts is not None:
+        facts = analysis.facts
+        lines += [
+            f"fingerprint:  {facts.fingerprint}",
+            f"serial:       {facts.serial}",
+            f"notAfter:     {_when(facts.not_after)}",
+            f"keyAlgorithm: {facts.key_algorithm}",
+            f"domains:      {', '.join(facts.domains)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the check; print the verdict; return 0 (accepted), 1 (rejected) or 2 (usage)."""
+    try:
+        cert, key, ca = _inputs(args)
+        previous = _read(args.previous_cert) if args.previous_cert else None
+    except UsageError as exc:
+        print(f"acm-sync check: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    analysis = analyze(
+        cert,
+        key,
+        ca,
+        now=args.now or datetime.now(UTC),
+        expiry_warning_days=args.expiry_warning_days,
+        previous_certificate=previous,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(as_json(analysis), indent=2) + "\n")
+    else:
+        sys.stdout.write(as_text(analysis))
+    return EXIT_VALID if analysis.valid else EXIT_INVALID
