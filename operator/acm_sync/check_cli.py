@@ -121,9 +121,7 @@ def _load_manifest(raw: bytes, path: str) -> tuple[bytes | None, bytes | None, b
     if not isinstance(secret, Mapping) or secret.get("kind") != "Secret":
         raise UsageError(f"{path} is not a Secret manifest")
     if secret.get("type") != TLS_TYPE:
-        raise UsageError(
-            f"{path} is a Secret of type {secret.get('type')!r}, not {TLS_TYPE!r}"
-        )
+        raise UsageError(f"{path} is a Secret of type {secret.get('type')!r}, not {TLS_TYPE!r}")
     return (
         _secret_value(secret, "tls.crt"),
         _secret_value(secret, "tls.key"),
