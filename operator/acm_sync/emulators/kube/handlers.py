@@ -1,0 +1,413 @@
+"""HTTP handlers: discovery, OpenAPI, and the generic verbs on every served resource type."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from acm_sync.emulators.kube import discovery, table
+from acm_sync.emulators.kube.errors import ApiError, not_found
+from acm_sync.emulators.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from acm_sync.emulators.kube.resources import ResourceType
+from acm_sync.emulators.kube.selectors import field_matcher, label_matcher
+from acm_sync.emulators.kube.store import Store
+from acm_sync.emulators.kube.watch import DEFAULT_TIMEOUT, WatchHub, WatchRequest, serve_watch
+
+JSON = dict[str, Any]
+
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed resource URL."""
+
+    rtype: ResourceType
+    namespace: str | None
+    name: str
+    subresource: str
+    watch_path: bool
+
+
+def json_response(
+    body: Any, status: int = 200, content_type: str = "application/json"
+) -> web.Response:
+    """Compact JSON, as the API server answers."""
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        headers={"Content-Type": content_type},
+    )
+
+
+def error_response(error: ApiError) -> web.Response:
+    """A ``Status`` body with the error's HTTP code."""
+    response = json_response(error.status(), error.code)
+    if error.code == 429:
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+class Api:
+    """The API server's routes over one :class:`Store`."""
+
+    def __init__(self, store: Store, hub: WatchHub, address: Callable[[], str]) -> None:
+        self.store = store
+        self.hub = hub
+        self.address = address
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Entry point for every request that is not a fault-hook control request."""
+        try:
+            return await self._route(request)
+        except ApiError as error:
+            return error_response(error)
+
+    # ---- routing -----------------------------------------------------------------------
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        accept = request.headers.get("Accept", "")
+        types = list(self.store.types.values())
+        if path == "/version":
+            return json_response(discovery.KUBE_VERSION)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if path in ("/api", "/apis") and discovery.wants_aggregated(accept):
+            body = discovery.aggregated(types, legacy=path == "/api")
+            return json_response(body, content_type=discovery.AGGREGATED_V2)
+        if path == "/api":
+            return json_response(discovery.api_versions(self.address()))
+        if path == "/apis":
+            return json_response(discovery.api_group_list(types))
+        if path.startswith("/openapi/"):
+            return self._openapi(path, accept, types)
+        parts = path.strip("/").split("/")
+        if parts[0] == "apis" and len(parts) == 2:
+            group_doc = discovery.api_group(types, parts[1])
+            if group_doc is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return json_response(group_doc)
+        gv = self._group_version(parts)
+        if gv is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        group, version, rest = gv
+        if not rest:
+            listing = discovery.resource_list(types, group, version)
+            if listing is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return json_response(listing)
+        target = self._target(group, version, rest)
+        return await self._verb(request, target)
+
+    def _openapi(self, path: str, accept: str, types: list[ResourceType]) -> web.Response:
+        if path == "/openapi/v3":
+            return json_response(discovery.openapi_v3_index(types))
+        if path == "/openapi/v2":
+            if "json" not in accept and accept not in ("", "*/*"):
+                raise ApiError(406, "only application/json is served")
+            return json_response(discovery.openapi_v2(types))
+        rest = path.removeprefix("/openapi/v3/").split("/")
+        doc = None
+        if rest[0] == "api" and len(rest) == 2:
+            doc = discovery.openapi_v3_document(types, "", rest[1])
+        elif rest[0] == "apis" and len(rest) == 3:
+            doc = discovery.openapi_v3_document(types, rest[1], rest[2])
+        if doc is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        return json_response(doc)
+
+    @staticmethod
+    def _group_version(parts: list[str]) -> tuple[str, str, list[str]] | None:
+        if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1":
+            return "", "v1", parts[2:]
+        if len(parts) >= 3 and parts[0] == "apis":
+            return parts[1], parts[2], parts[3:]
+        return None
+
+    def _target(self, group: str, version: str, rest: list[str]) -> Target:
+        watch_path = rest[0] == "watch"
+        if watch_path:
+            rest = rest[1:]
+        namespace: str | None = None
+        is_namespace_object = (
+            group == ""
+            and rest[:1] == ["namespaces"]
+            and (len(rest) <= 2 or (len(rest) == 3 and rest[2] in ("status", "finalize")))
+        )
+        if len(rest) >= 3 and rest[0] == "namespaces" and not is_namespace_object:
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise ApiError(404, "the server could not find the requested resource")
+        rtype = self.store.find_type(group, version, rest[0])
+        if rtype is None or (namespace is not None and not rtype.namespaced):
+            raise ApiError(404, "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else ""
+        subresource = rest[2] if len(rest) > 2 else ""
+        known = (subresource == "status" and rtype.status_subresource) or (
+            subresource == "finalize" and rtype.plural == "namespaces"
+        )
+        if subresource and not known:
+            raise ApiError(404, "the server could not find the requested resource")
+        return Target(rtype, namespace, name, subresource, watch_path)
+
+    # ---- verbs -------------------------------------------------------------------------
+
+    async def _verb(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method = request.method
+        query = request.query
+        if method == "GET" and (query.get("watch") in ("true", "1") or target.watch_path):
+            return await self._watch(request, target)
+        if method == "GET":
+            return self._get_or_list(request, target)
+        dry_run = query.get("dryRun") == "All"
+        validation = query.get("fieldValidation", "")
+        if method == "POST" and not target.name:
+            body = await self._body(request)
+            self._check_kind(target.rtype, body)
+            created = self.store.create(
+                target.rtype,
+                target.namespace or "",
+                body,
+                dry_run=dry_run,
+                field_validation=validation,
+            )
+            return json_response(self._render(target.rtype, created), 201)
+        if method == "PUT" and target.name:
+            body = await self._body(request)
+            self._check_kind(target.rtype, body)
+            updated = self.store.update(
+                target.rtype,
+                target.namespace or "",
+                target.name,
+                body,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=validation,
+            )
+            return json_response(self._render(target.rtype, updated))
+        if method == "PATCH" and target.name:
+            return await self._patch(request, target, dry_run=dry_run, validation=validation)
+        if method == "DELETE":
+            return await self._delete(request, target, dry_run=dry_run)
+        raise ApiError(
+            405, f"the server does not allow this method on the requested resource: {method}"
+        )
+
+    def _render(self, rtype: ResourceType, obj: JSON) -> JSON:
+        # No conversion between the versions of a CRD (strategy None): only apiVersion changes.
+        if obj.get("apiVersion") != rtype.api_version:
+            return {**obj, "apiVersion": rtype.api_version}
+        return obj
+
+    @staticmethod
+    def _check_kind(rtype: ResourceType, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body of the request was in an unknown format")
+        if body.get("kind") not in (None, rtype.kind):
+            raise ApiError(
+                400, f"the kind in the data ({body.get('kind')}) does not match {rtype.kind}"
+            )
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        raw = await request.read()
+        content_type = request.content_type
+        if "protobuf" in content_type or "cbor" in content_type:
+            raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
+        try:
+            if content_type == APPLY:
+                return yaml.safe_load(raw)
+            return json.loads(raw) if raw else {}
+        except (ValueError, yaml.YAMLError) as error:
+            raise ApiError(
+                400, f"the body of the request was in an unknown format: {error}"
+            ) from None
+
+    def _matcher(self, request: web.Request, target: Target) -> Callable[[JSON], bool]:
+        labels = label_matcher(request.query.get("labelSelector"))
+        fields = field_matcher(request.query.get("fieldSelector"))
+        name = target.name
+        return lambda obj: (
+            labels(obj) and fields(obj) and (not name or obj["metadata"]["name"] == name)
+        )
+
+    def _get_or_list(self, request: web.Request, target: Target) -> web.Response:
+        rtype = target.rtype
+        accept = request.headers.get("Accept", "")
+        include = request.query.get("includeObject", "")
+        if target.name:
+            obj = self._render(rtype, self.store.get(rtype, target.namespace or "", target.name))
+            if table.wants_table(accept) and not target.subresource:
+                return json_response(
+                    table.to_table(rtype, [obj], obj["metadata"]["resourceVersion"], include)
+                )
+            return json_response(obj)
+        items, rv = self.store.list(rtype, target.namespace)
+        matches = self._matcher(request, target)
+        items = [self._render(rtype, o) for o in items if matches(o)]
+        items, next_token = _paginate(
+            items, request.query.get("limit"), request.query.get("continue")
+        )
+        if table.wants_table(accept):
+            body = table.to_table(rtype, items, str(rv), include)
+        else:
+            body = {
+                "kind": f"{rtype.kind}List",
+                "apiVersion": rtype.api_version,
+                "metadata": {"resourceVersion": str(rv)},
+                "items": items,
+            }
+        if next_token:
+            body["metadata"]["continue"] = next_token
+        return json_response(body)
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        query = request.query
+        timeout = float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
+        spec = WatchRequest(
+            rtype=target.rtype,
+            namespace=target.namespace,
+            matches=self._matcher(request, target),
+            resource_version=query.get("resourceVersion", ""),
+            timeout=timeout,
+            bookmarks=query.get("allowWatchBookmarks") == "true",
+            initial_events=query.get("sendInitialEvents") == "true",
+        )
+        return await serve_watch(
+            request, self.store, self.hub, spec, lambda o: self._render(target.rtype, o)
+        )
+
+    async def _patch(
+        self, request: web.Request, target: Target, *, dry_run: bool, validation: str
+    ) -> web.Response:
+        rtype, namespace, name = target.rtype, target.namespace or "", target.name
+        content_type = request.content_type
+        patch = await self._body(request)
+        with self.store.lock:
+            try:
+                current = self.store.get(rtype, namespace, name)
+            except ApiError as error:
+                if error.code != 404 or content_type != APPLY or target.subresource:
+                    raise
+                if not isinstance(patch, dict):
+                    raise ApiError(400, "apply patch must be an object") from None
+                created = self.store.create(
+                    rtype, namespace, patch, dry_run=dry_run, field_validation=validation
+                )
+                return json_response(self._render(rtype, created), 201)
+            if content_type == MERGE:
+                new = merge_patch(current, patch)
+            elif content_type == JSON_PATCH:
+                new = json_patch(current, patch)
+            elif content_type == STRATEGIC:
+                if rtype.custom:
+                    raise ApiError(
+                        415,
+                        "the body of the request was in an unknown format - "
+                        "accepted media types include: "
+                        f"{JSON_PATCH}, {MERGE}, {APPLY}",
+                    )
+                new = strategic_merge_patch(current, patch)
+            elif content_type == APPLY:
+                if not request.query.get("fieldManager"):
+                    raise ApiError(400, "PATCH with apply requires a fieldManager")
+                new = (merge_patch if rtype.custom else strategic_merge_patch)(current, patch)
+            else:
+                raise ApiError(
+                    415, f"the body of the request was in an unknown format: {content_type}"
+                )
+            if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+                raise ApiError(422, "the patched object is not a Kubernetes object")
+            wanted_rv = _patched_rv(patch, content_type)
+            new = copy.copy(new)
+            new["metadata"] = {
+                **new["metadata"],
+                "resourceVersion": wanted_rv or current["metadata"]["resourceVersion"],
+            }
+            updated = self.store.update(
+                rtype,
+                namespace,
+                name,
+                new,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=validation,
+                require_rv=False,
+            )
+        return json_response(self._render(rtype, updated))
+
+    async def _delete(self, request: web.Request, target: Target, *, dry_run: bool) -> web.Response:
+        rtype = target.rtype
+        options = await self._body(request) if request.can_read_body else {}
+        options = options if isinstance(options, dict) else {}
+        propagation = (
+            request.query.get("propagationPolicy")
+            or options.get("propagationPolicy")
+            or "Background"
+        )
+        dry_run = dry_run or "All" in (options.get("dryRun") or [])
+        if not target.name:
+            items, _rv = self.store.list(rtype, target.namespace)
+            matches = self._matcher(request, target)
+            deleted = []
+            for obj in items:
+                if matches(obj):
+                    meta = obj["metadata"]
+                    try:
+                        deleted.append(
+                            self.store.delete(
+                                rtype, meta.get("namespace", ""), meta["name"], dry_run=dry_run
+                            )
+                        )
+                    except ApiError:
+                        continue
+            body = {
+                "kind": f"{rtype.kind}List",
+                "apiVersion": rtype.api_version,
+                "metadata": {},
+                "items": deleted,
+            }
+            return json_response(body)
+        if target.subresource:
+            raise not_found(rtype.plural, target.name, rtype.group)
+        gone = self.store.delete(
+            rtype,
+            target.namespace or "",
+            target.name,
+            preconditions=options.get("preconditions"),
+            propagation=propagation,
+            dry_run=dry_run,
+        )
+        return json_response(self._render(rtype, gone))
+
+
+def _patched_rv(patch: Any, content_type: str) -> str:
+    """A resourceVersion carried by a merge-style patch is a precondition, as on a real cluster."""
+    if content_type in (MERGE, STRATEGIC) and isinstance(patch, dict):
+        return str((patch.get("metadata") or {}).get("resourceVersion") or "")
+    return ""
+
+
+def _paginate(items: list[JSON], limit: str | None, token: str | None) -> tuple[list[JSON], str]:
+    start = 0
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(token.encode()).decode())
+        except ValueError:
+            raise ApiError(400, "invalid continue token") from None
+    if not limit or int(limit) <= 0:
+        return items[start:], ""
+    end = start + int(limit)
+    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else ""
+    return items[start:end], following

@@ -1,0 +1,100 @@
+"""Fixtures: a fresh emulator per test, the official client on it, and stock kubectl."""
+
+from __future__ import annotations
+
+import http.client as http_client
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from acm_sync.emulators.kube.server import KubeEmulator
+
+SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeEmulator]:
+    emulator = KubeEmulator(bookmark_interval=0.2).start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def kubeconfig(kube: KubeEmulator, tmp_path: Path) -> Path:
+    return kube.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def api(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        yield api_client
+    finally:
+        api_client.close()
+
+
+@pytest.fixture
+def core(api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api)
+
+
+@pytest.fixture
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+@pytest.fixture
+def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
+    """Run stock kubectl against the emulator with default flags; never raises on failure."""
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is required for these tests and is not on PATH")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        # A private discovery/OpenAPI cache: ports are reused across tests.
+        "KUBECACHEDIR": str(tmp_path / "kube-cache"),
+        "HOME": str(tmp_path),
+    }
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    return run
+
+
+Http = Callable[..., tuple[int, dict[str, str], bytes]]
+
+
+@pytest.fixture
+def http(kube: KubeEmulator) -> Http:
+    """One raw HTTP exchange with the emulator: ``http(method, path, body, headers)``."""
+
+    def exchange(
+        method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http_client.HTTPConnection(kube.host, kube.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    return exchange

@@ -1,0 +1,163 @@
+"""CRDs become served resources: schema pruning, defaults, validation, status subresource."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from acm_sync.emulators.kube.server import KubeEmulator
+
+Http = Callable[..., tuple[int, dict[str, str], bytes]]
+
+SAMPLE_CRD = yaml.safe_load(Path(__file__).with_name("sample-crd.yaml").read_text())
+GROUP, VERSION, PLURAL = "example.acm-sync.dev", "v1", "widgets"
+
+
+def _widget(name: str, **spec: object) -> dict[str, object]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+@pytest.fixture
+def crd(api: client.ApiClient) -> dict[str, object]:
+    created: dict[str, object] = (
+        client.ApiextensionsV1Api(api)
+        .create_custom_resource_definition(SAMPLE_CRD, _preload_content=False)
+        .json()
+    )
+    return created
+
+
+def test_crd_reports_established_and_is_discoverable(
+    crd: dict[str, object], api: client.ApiClient
+) -> None:
+    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}  # type: ignore[index]
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    resources = client.CustomObjectsApi(api).get_api_resources(GROUP, VERSION).resources
+    by_name = {r.name: r for r in resources}
+    assert by_name["widgets"].short_names == ["wdg"]
+    assert "widgets/status" in by_name
+
+
+def test_custom_resources_are_pruned_and_defaulted(
+    crd: object, custom: client.CustomObjectsApi
+) -> None:
+    created = custom.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, {**_widget("w", size=2, bogus=1), "top": 1}
+    )
+    assert created["spec"] == {"size": 2, "color": "blue"}
+    assert "top" not in created
+    assert created["metadata"]["generation"] == 1
+
+
+def test_unknown_fields_are_an_error_with_strict_field_validation(crd: object, http: Http) -> None:
+    status, _, body = http(
+        "POST",
+        f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}?fieldValidation=Strict",
+        json.dumps(_widget("w", size=2, bogus=1)).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 400
+    assert 'unknown field "spec.bogus"' in json.loads(body)["message"]
+
+
+def test_schema_violations_are_422(crd: object, custom: client.CustomObjectsApi) -> None:
+    for spec in ({"size": 0}, {"size": "big"}, {"color": "green", "size": 1}, {}):
+        with pytest.raises(ApiException) as caught:
+            custom.create_namespaced_custom_object(
+                GROUP, VERSION, "default", PLURAL, _widget("w", **spec)
+            )
+        assert caught.value.status == 422, spec
+
+
+def test_status_subresource_splits_spec_and_status(
+    crd: object, custom: client.CustomObjectsApi
+) -> None:
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, _widget("w", size=1))
+    ready = {
+        "status": {"conditions": [{"type": "Ready", "status": "True"}], "observedGeneration": 1}
+    }
+    patched = custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, "default", PLURAL, "w", ready
+    )
+    assert patched["status"] == ready["status"]
+    assert patched["metadata"]["generation"] == 1
+    ignored = custom.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w",
+        {"spec": {"size": 4}, "status": {"observedGeneration": 9}},
+    )
+    assert ignored["status"]["observedGeneration"] == 1
+    assert ignored["spec"]["size"] == 4
+    assert ignored["metadata"]["generation"] == 2
+
+
+def test_replace_of_a_custom_resource_requires_resource_version(
+    crd: object, custom: client.CustomObjectsApi
+) -> None:
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, _widget("w", size=1))
+    with pytest.raises(ApiException) as caught:
+        custom.replace_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, "w", _widget("w", size=2)
+        )
+    assert caught.value.status == 422
+
+
+def test_strategic_merge_patch_is_415_for_custom_resources(
+    crd: object, kube: KubeEmulator, http: Http
+) -> None:
+    kube.store.create(kube.store.types[(GROUP, VERSION, PLURAL)], "default", _widget("w", size=1))
+    status, _, _ = http(
+        "PATCH",
+        f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}/w",
+        b'{"spec":{"size":2}}',
+        {"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert status == 415
+
+
+def test_table_shows_printer_columns(
+    crd: object, custom: client.CustomObjectsApi, http: Http
+) -> None:
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, _widget("w", size=7))
+    _, _, body = http(
+        "GET",
+        f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
+    )
+    table = json.loads(body)
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Size", "Ready", "Age"]
+    assert table["rows"][0]["cells"][:3] == ["w", 7, None]
+    assert table["rows"][0]["cells"][3].endswith("s")
+
+
+def test_deleting_the_crd_stops_serving_it(
+    crd: object, api: client.ApiClient, custom: client.CustomObjectsApi
+) -> None:
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, _widget("w", size=1))
+    client.ApiextensionsV1Api(api).delete_custom_resource_definition(f"{PLURAL}.{GROUP}")
+    with pytest.raises(ApiException) as caught:
+        custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)
+    assert caught.value.status == 404
+
+
+def test_invalid_crd_is_422(api: client.ApiClient) -> None:
+    broken = json.loads(json.dumps(SAMPLE_CRD))
+    broken["metadata"]["name"] = "wrong.example.acm-sync.dev"
+    with pytest.raises(ApiException) as caught:
+        client.ApiextensionsV1Api(api).create_custom_resource_definition(broken)
+    assert caught.value.status == 422
