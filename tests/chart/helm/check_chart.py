@@ -1,0 +1,472 @@
+"""Real Helm against charts/acm-sync: lint, install into the Kubernetes API emulator with default
+and non-default values, read back what was installed and check it.
+
+Run by .ci/chart-check in .venv-chart (Python >= 3.12); the main test run does not collect
+this file (its name does not match test_*.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import helm_sdkpy
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from helm_cluster import (
+    CHART,
+    Api,
+    Emulator,
+    Helm,
+    crd_objects,
+    helm_lint,
+    manifest_objects,
+)
+from policy import (
+    MONITORING_SPEC_SCHEMAS,
+    monitoring_crd,
+    restricted_violations,
+    secret_write_grants,
+    wildcard_rules,
+)
+
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest with schemas.
+KUBERNETES_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
+HELM_SEVERITY_WARNING = 2
+ROLE_ARN = "arn:aws:iam::111122223333:role/acm-sync"
+CUSTOM_VALUES: dict[str, Any] = {
+    "replicaCount": 2,
+    "watch": {"scope": "namespaces", "namespaces": ["team-a", "team-b"]},
+    "clusterId": "prod-eu-1",
+    "aws": {"region": "eu-west-1", "allowedRegions": ["eu-west-1", "us-east-1"]},
+    "adoption": {"enabled": False},
+    "expiryWarningDays": 21,
+    "logging": {"format": "text", "level": "DEBUG"},
+    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}},
+    "metrics": {
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "prometheusRule": {"enabled": True, "expiringDays": 10},
+    },
+    "podAnnotations": {"example.com/team": "platform"},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
+    "image": {"digest": "sha256:" + "a" * 64},
+}
+
+
+@dataclass
+class Release:
+    """One installed release: what Helm rendered and what the API server holds."""
+
+    name: str
+    namespace: str
+    rendered: list[dict[str, Any]]
+    installed: list[dict[str, Any]]
+
+    def one(self, kind: str, name: str | None = None) -> dict[str, Any]:
+        found = [o for o in self.installed if o["kind"] == kind]
+        if name is not None:
+            found = [o for o in found if o["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+        return found[0]
+
+    def all(self, *kinds: str) -> list[dict[str, Any]]:
+        return [o for o in self.installed if o["kind"] in kinds]
+
+    @property
+    def pod_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.one("Deployment")["spec"]["template"]["spec"]
+        return spec
+
+    @property
+    def args(self) -> list[str]:
+        args: list[str] = self.pod_spec["containers"][0]["args"]
+        return args
+
+
+@dataclass
+class Cluster:
+    emulator: Emulator
+    helm: Helm
+
+    @property
+    def api(self) -> Api:
+        return self.emulator.api
+
+    def install(self, release: str, namespace: str, values: Mapping[str, Any]) -> Release:
+        result = self.helm.install(release, namespace, values)
+        rendered = manifest_objects(result)
+        installed = [self.api.get(obj, namespace) for obj in rendered]
+        return Release(release, namespace, rendered, installed)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    emulator = Emulator(tmp_path_factory.mktemp("emulator"))
+    try:
+        for kind, plural in (
+            ("ServiceMonitor", "servicemonitors"),
+            ("PrometheusRule", "prometheusrules"),
+        ):
+            emulator.api.create(monitoring_crd(kind, plural))
+        for ns in CUSTOM_VALUES["watch"]["namespaces"]:
+            emulator.api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        yield Cluster(emulator, Helm(emulator.kubeconfig))
+    except BaseException:
+        print(emulator.logs())
+        raise
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def default_release(cluster: Cluster) -> Release:
+    return cluster.install("acm-sync", "acm-sync", {})
+
+
+@pytest.fixture(scope="module")
+def custom_release(cluster: Cluster) -> Release:
+    return cluster.install("edge", "platform", CUSTOM_VALUES)
+
+
+@pytest.fixture(params=["default", "custom"])
+def release(request: pytest.FixtureRequest) -> Release:
+    found: Release = request.getfixturevalue(f"{request.param}_release")
+    return found
+
+
+def _merged(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# -- helm lint --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", ["default", "custom"])
+def test_helm_lint_finds_no_warning_or_error(values: str, tmp_path: Path) -> None:
+    chart = CHART
+    if values == "custom":
+        # Lint reads the chart's values.yaml, so lint a copy that carries the custom values.
+        chart = tmp_path / "acm-sync"
+        shutil.copytree(CHART, chart)
+        defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+        (chart / "values.yaml").write_text(yaml.safe_dump(_merged(defaults, CUSTOM_VALUES)))
+    report = helm_lint(chart)
+    serious = [m for m in report["Messages"] if m["Severity"] >= HELM_SEVERITY_WARNING]
+    assert report["TotalChartsLinted"] == 1
+    assert not serious, serious
+    assert not report["Errors"]
+
+
+# -- what was installed -----------------------------------------------------------------------
+
+
+def test_every_rendered_object_was_installed(release: Release) -> None:
+    rendered = {
+        (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in release.rendered
+    }
+    installed = {
+        (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))
+        for o in release.installed
+    }
+    assert rendered == installed
+    for obj in release.installed:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == release.name
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_installed_objects_validate_against_the_kubernetes_schemas(
+    release: Release, version: str
+) -> None:
+    for obj in release.installed:
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            jsonschema.validate(obj["spec"], MONITORING_SPEC_SCHEMAS[obj["kind"]])
+        else:
+            kubernetes_validate.validate(_without_server_fields(obj), version, strict=True)
+
+
+def _without_server_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    # Server-populated metadata validates too, but status is not part of what the chart sets.
+    return {k: v for k, v in obj.items() if k != "status"}
+
+
+def test_the_chart_installs_the_acmcertificate_crd_from_crds(
+    cluster: Cluster, default_release: Release
+) -> None:
+    for crd in crd_objects():
+        installed = cluster.api.get(crd)
+        assert installed["spec"]["names"] == {**installed["spec"]["names"], **crd["spec"]["names"]}
+        assert [v["name"] for v in installed["spec"]["versions"]] == [
+            v["name"] for v in crd["spec"]["versions"]
+        ]
+        assert installed["spec"]["versions"][0]["schema"] == crd["spec"]["versions"][0]["schema"]
+        kubernetes_validate.validate(
+            _without_server_fields(installed), KUBERNETES_VERSIONS[-1], strict=True
+        )
+
+
+# -- security -----------------------------------------------------------------------------------
+
+
+def test_the_pod_satisfies_the_restricted_pod_security_standard(release: Release) -> None:
+    assert restricted_violations(release.pod_spec) == []
+
+
+def test_the_restricted_check_does_catch_a_privileged_pod(default_release: Release) -> None:
+    pod = copy.deepcopy(default_release.pod_spec)
+    pod["hostNetwork"] = True
+    container = pod["containers"][0]
+    container["securityContext"] = {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}
+    pod["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    problems = restricted_violations(pod)
+    for expected in ("hostNetwork", "privileged", "SYS_ADMIN", "hostPath", "writable", "ALL"):
+        assert any(expected in p for p in problems), (expected, problems)
+
+
+def test_no_installed_role_grants_more_than_read_on_secrets(release: Release) -> None:
+    roles = release.all("ClusterRole", "Role")
+    assert roles
+    assert secret_write_grants(roles) == []
+    assert wildcard_rules(roles) == []
+
+
+def test_the_secret_check_does_catch_a_write_grant() -> None:
+    role = {
+        "kind": "ClusterRole",
+        "metadata": {"name": "bad"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch"]}],
+    }
+    assert secret_write_grants([role]) == ["ClusterRole bad: ['patch']"]
+
+
+def _rules_for(role: Mapping[str, Any], group: str, resource: str) -> set[str]:
+    return {
+        verb
+        for rule in role.get("rules") or []
+        if group in rule.get("apiGroups", []) and resource in rule.get("resources", [])
+        for verb in rule["verbs"]
+    }
+
+
+def test_cluster_scope_grants_one_cluster_role_for_everything(default_release: Release) -> None:
+    role = default_release.one("ClusterRole")
+    assert _rules_for(role, "", "secrets") == {"get", "list", "watch"}
+    assert {"get", "list", "watch", "patch"} <= _rules_for(role, "acmsync.io", "acmcertificates")
+    assert "patch" in _rules_for(role, "acmsync.io", "acmcertificates/status")
+    assert _rules_for(role, "", "events") == {"create", "patch"}
+    # No clusterId value: the operator reads kube-system's uid, and only that namespace.
+    kube_system = [r for r in role["rules"] if "namespaces" in r.get("resources", [])]
+    assert kube_system == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["kube-system"],
+            "verbs": ["get"],
+        }
+    ]
+    binding = default_release.one("ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": default_release.one("ServiceAccount")["metadata"]["name"],
+            "namespace": "acm-sync",
+        }
+    ]
+    assert not default_release.all("Role") or all(
+        r["metadata"]["name"].endswith("-leader-election") for r in default_release.all("Role")
+    )
+
+
+def test_namespaces_scope_grants_roles_only_in_the_watched_namespaces(
+    custom_release: Release,
+) -> None:
+    watched = CUSTOM_VALUES["watch"]["namespaces"]
+    roles = [
+        r
+        for r in custom_release.all("Role")
+        if not r["metadata"]["name"].endswith("-leader-election")
+    ]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(watched)
+    for role in roles:
+        assert _rules_for(role, "", "secrets") == {"get", "list", "watch"}
+        assert "patch" in _rules_for(role, "acmsync.io", "acmcertificates")
+    bindings = [
+        b
+        for b in custom_release.all("RoleBinding")
+        if not b["metadata"]["name"].endswith("-leader-election")
+    ]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
+    for cluster_role in custom_release.all("ClusterRole"):
+        # Cluster-wide, only reads of CRDs; with clusterId set, not even kube-system.
+        assert _rules_for(cluster_role, "", "secrets") == set()
+        assert _rules_for(cluster_role, "acmsync.io", "acmcertificates") == set()
+        assert _rules_for(cluster_role, "", "namespaces") == set()
+        assert _rules_for(cluster_role, "apiextensions.k8s.io", "customresourcedefinitions") == {
+            "list",
+            "watch",
+        }
+
+
+def test_leader_election_has_a_lease_role_in_the_release_namespace(release: Release) -> None:
+    role = release.one("Role", f"{release.one('Deployment')['metadata']['name']}-leader-election")
+    assert role["metadata"]["namespace"] == release.namespace
+    assert {"get", "create", "update"} <= _rules_for(role, "coordination.k8s.io", "leases")
+    assert "--leader-election" in release.args
+    assert f"--leader-election-namespace={release.namespace}" in release.args
+
+
+# -- the operator's configuration ---------------------------------------------------------------
+
+
+def test_default_values_run_cluster_wide_with_json_logs(default_release: Release) -> None:
+    args = default_release.args
+    assert "--all-namespaces" in args
+    assert not any(
+        a.startswith(("--namespace=", "--cluster-id", "--allowed-regions")) for a in args
+    )
+    assert "--disable-adoption" not in args
+    assert "--log-format=json" in args
+    assert default_release.one("Deployment")["spec"]["replicas"] == 1
+
+
+def test_custom_values_reach_the_operator_flags(custom_release: Release) -> None:
+    args = custom_release.args
+    assert "--all-namespaces" not in args
+    assert [a for a in args if a.startswith("--namespace=")] == [
+        "--namespace=team-a",
+        "--namespace=team-b",
+    ]
+    for flag in (
+        "--cluster-id=prod-eu-1",
+        "--allowed-regions=eu-west-1,us-east-1",
+        "--disable-adoption",
+        "--expiry-warning-days=21",
+        "--log-format=text",
+        "--log-level=DEBUG",
+    ):
+        assert flag in args
+    container = custom_release.pod_spec["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["AWS_REGION"] == "eu-west-1"
+    assert env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    assert container["image"].endswith("@sha256:" + "a" * 64)
+    template = custom_release.one("Deployment")["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"example.com/team": "platform"}
+    assert custom_release.pod_spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+
+
+def test_irsa_role_annotation_is_on_the_service_account(custom_release: Release) -> None:
+    account = custom_release.one("ServiceAccount")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == ROLE_ARN
+    assert custom_release.pod_spec["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_two_replicas_come_with_a_disruption_budget_keeping_one(custom_release: Release) -> None:
+    deployment = custom_release.one("Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    pdb = custom_release.one("PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_the_metrics_service_and_probes_reach_the_metrics_port(release: Release) -> None:
+    container = release.pod_spec["containers"][0]
+    (port,) = container["ports"]
+    service = release.one("Service")
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == port["name"]
+    pod_labels = release.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert container[probe]["httpGet"]["path"] == path
+        assert container[probe]["httpGet"]["port"] == port["name"]
+
+
+def test_monitoring_objects_only_when_asked(
+    default_release: Release, custom_release: Release
+) -> None:
+    assert default_release.all("ServiceMonitor", "PrometheusRule") == []
+    monitor = custom_release.one("ServiceMonitor")
+    service = custom_release.one("Service")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [custom_release.namespace]
+
+
+def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) -> None:
+    rules = custom_release.one("PrometheusRule")["spec"]["groups"][0]["rules"]
+    by_name = {r["alert"]: r for r in rules}
+    assert set(by_name) == {
+        "AcmSyncCertificateExpiring",
+        "AcmSyncSyncFailing",
+        "AcmSyncQuotaExceeded",
+    }
+    assert "< 864000" in by_name["AcmSyncCertificateExpiring"]["expr"]  # expiringDays: 10
+    assert (
+        "{{ $labels.namespace }}" in by_name["AcmSyncCertificateExpiring"]["annotations"]["summary"]
+    )
+    assert "acmsync_quota_exceeded_total" in by_name["AcmSyncQuotaExceeded"]["expr"]
+
+
+# -- values that must be refused ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "leaderElection"),
+        ({"watch": {"scope": "namespaces", "namespaces": []}}, "namespaces"),
+        ({"watch": {"scope": "everywhere"}}, "scope"),
+        ({"replicas": 2}, "replicas"),
+        ({"logging": {"format": "xml"}}, "format"),
+        ({"aws": {"allowedRegions": ["EU-WEST-1"]}}, "allowedRegions"),
+    ],
+    ids=["two-active-operators", "no-namespaces", "unknown-scope", "typo", "log-format", "region"],
+)
+def test_bad_values_are_refused_before_anything_is_installed(
+    cluster: Cluster, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm_sdkpy.InstallError, match=message):
+        cluster.helm.install("refused", "refused", values)
+    assert not cluster.api.exists(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "refused-acm-sync"}},
+        "refused",
+    )
+
+
+# -- uninstall ----------------------------------------------------------------------------------
+
+
+def test_uninstall_keeps_the_crd_and_the_acmcertificates(cluster: Cluster) -> None:
+    release = cluster.install("scratch", "scratch", {})
+    certificate = {
+        "apiVersion": "acmsync.io/v1alpha1",
+        "kind": "AcmCertificate",
+        "metadata": {"name": "www", "namespace": "scratch"},
+        "spec": {"secretName": "www-tls", "regions": ["eu-west-1"]},
+    }
+    cluster.api.create(certificate)
+    cluster.helm.uninstall("scratch", "scratch")
+    deployment = release.one("Deployment")
+    assert not cluster.api.exists(deployment, "scratch")
+    assert not cluster.api.exists(release.one("ClusterRole"))
+    for crd in crd_objects():
+        assert cluster.api.exists(crd)
+    assert cluster.api.exists(certificate)

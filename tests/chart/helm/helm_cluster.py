@@ -1,0 +1,250 @@
+"""Helpers for the chart checks: the Kubernetes API emulator as a process, a tiny REST client,
+and Helm (helm-sdkpy) actions.
+
+This module runs in .venv-chart (Python >= 3.12, helm-sdkpy); the emulator runs from the main
+.venv (Python 3.11) as a subprocess, so the two environments never share an interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Helm keeps releases in Secrets by default and writes them as protobuf, which the emulator
+# does not speak (it answers 415; Helm's client does not fall back to JSON). The in-memory
+# driver keeps the release record in this process instead; every chart object still goes to
+# the API server as JSON. Set before helm_sdkpy loads Helm's library, which reads it.
+os.environ.setdefault("HELM_DRIVER", "memory")
+
+import helm_sdkpy
+
+ROOT = Path(__file__).resolve().parents[3]
+CHART = ROOT / "charts" / "acm-sync"
+START_TIMEOUT = 30.0
+
+# kind -> (API path prefix, plural, namespaced) for every kind the chart can render, plus the
+# ones the checks create themselves.
+RESOURCES: dict[tuple[str, str], tuple[str, str, bool]] = {
+    ("v1", "Namespace"): ("/api/v1", "namespaces", False),
+    ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
+    ("v1", "Service"): ("/api/v1", "services", True),
+    ("v1", "Secret"): ("/api/v1", "secrets", True),
+    ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),
+    ("policy/v1", "PodDisruptionBudget"): ("/apis/policy/v1", "poddisruptionbudgets", True),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): (
+        "/apis/rbac.authorization.k8s.io/v1",
+        "clusterroles",
+        False,
+    ),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): (
+        "/apis/rbac.authorization.k8s.io/v1",
+        "clusterrolebindings",
+        False,
+    ),
+    ("rbac.authorization.k8s.io/v1", "Role"): ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): (
+        "/apis/rbac.authorization.k8s.io/v1",
+        "rolebindings",
+        True,
+    ),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): (
+        "/apis/apiextensions.k8s.io/v1",
+        "customresourcedefinitions",
+        False,
+    ),
+    ("acmsync.io/v1alpha1", "AcmCertificate"): (
+        "/apis/acmsync.io/v1alpha1",
+        "acmcertificates",
+        True,
+    ),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): (
+        "/apis/monitoring.coreos.com/v1",
+        "servicemonitors",
+        True,
+    ),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): (
+        "/apis/monitoring.coreos.com/v1",
+        "prometheusrules",
+        True,
+    ),
+}
+
+
+class ApiError(Exception):
+    """A non-2xx answer from the API server."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:500]}")
+        self.status = status
+
+
+@dataclass
+class Api:
+    """Just enough of a Kubernetes REST client to create fixtures and read objects back."""
+
+    url: str
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise ValueError(f"the chart checks talk to the loopback emulator only: {self.url}")
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(  # noqa: S310 - loopback http, checked above
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, exc.read().decode(errors="replace")) from exc
+
+    def path_for(self, obj: Mapping[str, Any], namespace: str | None = None) -> str:
+        prefix, plural, namespaced = RESOURCES[(obj["apiVersion"], obj["kind"])]
+        ns = obj["metadata"].get("namespace") or namespace
+        base = f"{prefix}/namespaces/{ns}/{plural}" if namespaced else f"{prefix}/{plural}"
+        return f"{base}/{obj['metadata']['name']}"
+
+    def get(self, obj: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        found: dict[str, Any] = self.request("GET", self.path_for(obj, namespace))
+        return found
+
+    def exists(self, obj: Mapping[str, Any], namespace: str | None = None) -> bool:
+        try:
+            self.get(obj, namespace)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        path = self.path_for(obj).rsplit("/", 1)[0]
+        created: dict[str, Any] = self.request("POST", path, obj)
+        return created
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[Any]:
+        prefix, plural, namespaced = RESOURCES[(api_version, kind)]
+        path = f"{prefix}/namespaces/{namespace}/{plural}" if namespaced and namespace else None
+        items: list[Any] = self.request("GET", path or f"{prefix}/{plural}")["items"]
+        return items
+
+
+class Emulator:
+    """``python -m acm_sync.emulators.kube`` as a child process, on a free loopback port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.kubeconfig = workdir / "kubeconfig"
+        self.log = workdir / "emulator.log"
+        python = os.environ.get("ACM_SYNC_PYTHON", str(ROOT / ".venv" / "bin" / "python"))
+        self._log_file = self.log.open("wb")
+        self._proc = subprocess.Popen(
+            [
+                python,
+                *("-m", "acm_sync.emulators.kube", "--host", "127.0.0.1", "--port", "0"),
+                *("--kubeconfig", str(self.kubeconfig)),
+            ],
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.api = Api(self._wait_for_server())
+
+    def _wait_for_server(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"the emulator exited early:\n{self.log.read_text()}")
+            if self.kubeconfig.exists():
+                try:
+                    config = yaml.safe_load(self.kubeconfig.read_text())
+                    url: str = config["clusters"][0]["cluster"]["server"]
+                    Api(url).request("GET", "/version")
+                except (OSError, TypeError, KeyError, IndexError, yaml.YAMLError, ApiError):
+                    pass
+                else:
+                    return url
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the emulator did not serve within {START_TIMEOUT}s:\n{self.logs()}")
+
+    def logs(self) -> str:
+        """The emulator's output so far (for failure messages)."""
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        """Terminate the emulator and wait for it (bounded)."""
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self._log_file.close()
+
+
+class Helm:
+    """Helm actions against one cluster. Releases live in memory (see HELM_DRIVER above), so
+    the same instance must install and uninstall a release."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self._configs: dict[str, helm_sdkpy.Configuration] = {}
+
+    def _config(self, namespace: str) -> helm_sdkpy.Configuration:
+        if namespace not in self._configs:
+            self._configs[namespace] = helm_sdkpy.Configuration(
+                namespace=namespace, kubeconfig=str(self.kubeconfig)
+            )
+        return self._configs[namespace]
+
+    def install(
+        self, release: str, namespace: str, values: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``helm install RELEASE charts/acm-sync -n NAMESPACE --create-namespace``, without
+        --wait: the emulator runs no pods, so nothing would ever become ready."""
+        install = helm_sdkpy.Install(self._config(namespace))
+        result: dict[str, Any] = asyncio.run(
+            install.run(
+                release,
+                str(CHART),
+                values=dict(values or {}),
+                create_namespace=True,
+                wait=False,
+                timeout=60,
+            )
+        )
+        return result
+
+    def uninstall(self, release: str, namespace: str) -> None:
+        """``helm uninstall RELEASE -n NAMESPACE``."""
+        uninstall = helm_sdkpy.Uninstall(self._config(namespace))
+        asyncio.run(uninstall.run(release, wait=False, timeout=60))
+
+
+def helm_lint(chart: Path) -> dict[str, Any]:
+    """``helm lint CHART`` (with the chart's own values.yaml)."""
+    config = helm_sdkpy.Configuration(namespace="default")
+    result: dict[str, Any] = asyncio.run(helm_sdkpy.Lint(config).run(str(chart)))
+    return result
+
+
+def manifest_objects(release: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The objects of a release's rendered manifest (templates/, not crds/)."""
+    docs = yaml.safe_load_all(release["manifest"])
+    return [d for d in docs if d]
+
+
+def crd_objects() -> Iterator[dict[str, Any]]:
+    """The CRDs the chart ships in crds/."""
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        yield from (d for d in yaml.safe_load_all(path.read_text()) if d)
