@@ -27,6 +27,7 @@ from helm_cluster import (
     crd_objects,
     helm_lint,
     manifest_objects,
+    operator_config,
 )
 from policy import (
     MONITORING_SPEC_SCHEMAS,
@@ -366,6 +367,36 @@ def test_custom_values_reach_the_operator_flags(custom_release: Release) -> None
     template = custom_release.one("Deployment")["spec"]["template"]
     assert template["metadata"]["annotations"] == {"example.com/team": "platform"}
     assert custom_release.pod_spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+
+
+def _plain_env(release: Release) -> dict[str, str]:
+    container = release.pod_spec["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def test_the_operator_accepts_the_default_args(default_release: Release) -> None:
+    config = operator_config(default_release.args, _plain_env(default_release))
+    assert config["namespaces"] == []
+    assert config["cluster_id"] is None
+    assert config["adoption_enabled"] is True
+    assert config["leader_election"] is True
+    assert config["leader_election_namespace"] == "acm-sync"
+    assert config["log_format"] == "json"
+    assert (
+        config["metrics_port"]
+        == default_release.pod_spec["containers"][0]["ports"][0]["containerPort"]
+    )
+
+
+def test_the_operator_reads_the_custom_values_from_its_args(custom_release: Release) -> None:
+    config = operator_config(custom_release.args, _plain_env(custom_release))
+    assert config["namespaces"] == ["team-a", "team-b"]
+    assert config["cluster_id"] == "prod-eu-1"
+    assert config["allowed_regions"] == ["eu-west-1", "us-east-1"]
+    assert config["adoption_enabled"] is False
+    assert config["expiry_warning_days"] == 21
+    assert config["log_level"] == "DEBUG"
+    assert config["leader_election_namespace"] == "platform"
 
 
 def test_irsa_role_annotation_is_on_the_service_account(custom_release: Release) -> None:

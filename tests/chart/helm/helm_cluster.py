@@ -248,3 +248,32 @@ def crd_objects() -> Iterator[dict[str, Any]]:
     """The CRDs the chart ships in crds/."""
     for path in sorted((CHART / "crds").glob("*.yaml")):
         yield from (d for d in yaml.safe_load_all(path.read_text()) if d)
+
+
+_PARSE_RUN_ARGS = """
+import argparse, dataclasses, json, sys
+from acm_sync.controller.main import add_arguments
+from acm_sync.controller.settings import config_from_args
+parser = argparse.ArgumentParser()
+add_arguments(parser)
+config = config_from_args(parser.parse_args(json.loads(sys.argv[1])))
+print(json.dumps(dataclasses.asdict(config), default=sorted))
+"""
+
+
+def operator_config(args: list[str], env: Mapping[str, str]) -> dict[str, Any]:
+    """What the real ``acm-sync run`` makes of a container's args and env (main .venv)."""
+    python = os.environ.get("ACM_SYNC_PYTHON", str(ROOT / ".venv" / "bin" / "python"))
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("ACM_SYNC_")}
+    result = subprocess.run(
+        [python, "-c", _PARSE_RUN_ARGS, json.dumps(args)],
+        env={**clean_env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"acm-sync run refused {args}: {result.stderr[-2000:]}")
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
