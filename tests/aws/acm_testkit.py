@@ -74,14 +74,15 @@ def leaf(
     domains: tuple[str, ...] = ("app.example.com",),
     issuer: Issuer | None = None,
     key_index: int = 0,
-    server_auth_only: bool = False,
+    server_auth: bool = True,
+    client_auth: bool = True,
 ) -> Material:
     """A fresh leaf (new serial each call) issued by an intermediate under the test root."""
     issuer = issuer or ca("Test Intermediate", "Test Root")
     now = datetime.now(UTC)
     own_key = key(algorithm, key_index)
-    usages = [ExtendedKeyUsageOID.SERVER_AUTH]
-    if not server_auth_only:
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server_auth else []
+    if client_auth:
         usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
     cert = (
         x509.CertificateBuilder()

@@ -65,6 +65,15 @@ class AcmAdapter:
         ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not crypto)
 
+    def pause(self, attempt: int) -> None:
+        """Sleep the backoff for ``attempt`` (the engine's own retry loops use it too)."""
+        self._sleep(self.backoff(attempt))
+
+    def snapshot(self) -> dict[tuple[str, str, str], int]:
+        """Calls so far by (API, region, outcome)."""
+        with self._lock:
+            return dict(self.counts)
+
     def _record(self, api: str, region: str, outcome: str) -> None:
         with self._lock:
             self.counts[(api, region, outcome)] += 1
@@ -100,7 +109,7 @@ class AcmAdapter:
                 retry = retry or (retry_in_use and err.error_class is ErrorClass.IN_USE)
                 if not retry or attempt == attempts:
                     raise
-                self._sleep(self.backoff(attempt))
+                self.pause(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ----- ACM -----

@@ -13,32 +13,23 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
+from acm_sync.aws.execution import Execution, differs, drift, error_outcome, outcome_for
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.settings import AwsSettings
-from acm_sync.core.findings import Severity
 from acm_sync.core.model import Material
 from acm_sync.core.planner import (
     FOREIGN_CERTIFICATE,
-    Adopt,
-    Blocked,
     Drift,
     DriftKind,
-    Import,
     Lookup,
-    Noop,
     Observation,
     Observe,
-    RegionPlan,
-    Reimport,
-    Tag,
     plan,
 )
 from acm_sync.core.regions import validate_region
-from acm_sync.core.reimport import check_reimport
 from acm_sync.core.state import (
     OWNER_TAG,
     DesiredState,
@@ -47,12 +38,9 @@ from acm_sync.core.state import (
     RegionRecord,
     RegionState,
 )
-from acm_sync.core.tags import tags_hash
 
-T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_PLAN_ROUNDS = 4  # observe, lookup, act: a plan never needs more rounds
-_SAME_INSTANT = 1.0  # seconds; ACM timestamps have second precision
 
 
 class Engine:
@@ -102,25 +90,24 @@ class Engine:
                 continue
             summary = summaries.get(record.arn)
             seen_at = utc(summary.get("ImportedAt")) if summary else None
-            if summary is not None and not _differs(record.imported_at, seen_at):
+            if summary is not None and not differs(record.imported_at, seen_at):
                 if summary.get("Status") == "EXPIRED":
-                    drifts.append(_drift(owner, record, DriftKind.EXPIRED, summary))
+                    drifts.append(drift(owner, record, DriftKind.EXPIRED, summary))
                 continue
             try:
                 described = self.adapter.describe(region, record.arn)
             except AwsCallError as err:
                 if err.error_class is not ErrorClass.NOT_FOUND:
                     raise
-                drifts.append(_drift(owner, record, DriftKind.DELETED, None))
+                drifts.append(drift(owner, record, DriftKind.DELETED, None))
                 continue
-            if _differs(record.imported_at, utc(described.get("ImportedAt"))):
-                drifts.append(_drift(owner, record, DriftKind.REIMPORTED, described))
+            if differs(record.imported_at, utc(described.get("ImportedAt"))):
+                drifts.append(drift(owner, record, DriftKind.REIMPORTED, described))
         return drifts
 
     def call_counts(self) -> dict[tuple[str, str, str], int]:
         """AWS calls so far by (API, region, outcome); outcome is ``ok`` or the error code."""
-        with self.adapter._lock:
-            return dict(self.adapter.counts)
+        return self.adapter.snapshot()
 
     def close(self) -> None:
         """Stop the per-region worker threads."""
@@ -149,11 +136,11 @@ class Engine:
         futures: dict[str, Future[RegionOutcome] | RegionOutcome] = {}
         for region in dict.fromkeys(regions):
             if problem := validate_region(region):
-                futures[region] = _outcome_for(
+                futures[region] = outcome_for(
                     record_of(region), RegionState.BLOCKED, "InvalidRegion", problem
                 )
             elif not self.settings.region_allowed(region):
-                futures[region] = _outcome_for(
+                futures[region] = outcome_for(
                     record_of(region),
                     RegionState.BLOCKED,
                     "RegionNotAllowed",
@@ -172,9 +159,9 @@ class Engine:
         try:
             return work(region)
         except AwsCallError as err:
-            return _error_outcome(self.settings, record_of(region), err)
+            return error_outcome(self.settings, record_of(region), err)
         except Exception as exc:  # a bug must not take the other regions down
-            return _outcome_for(
+            return outcome_for(
                 record_of(region),
                 RegionState.ERROR,
                 "InternalError",
@@ -204,7 +191,7 @@ class Engine:
                 found = self._finder.by_owner(region, desired.owner, material)
                 observation = replace(observation, candidates=found)
             else:
-                return _Execution(self, desired, material, record, observation, pems).run(
+                return Execution(self, desired, material, record, observation, pems).run(
                     region_plan
                 )
         raise RuntimeError("the planner did not settle")  # pragma: no cover
@@ -234,7 +221,7 @@ class Engine:
                     return newest.arn
                 if attempt == attempts:
                     raise
-                self.adapter._sleep(self.adapter.backoff(attempt))
+                self.adapter.pause(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ----- delete -----
@@ -252,7 +239,7 @@ class Engine:
                 raise
             if tags.get(OWNER_TAG) != owner.tag_value:
                 holder = tags.get(OWNER_TAG) or "nobody (untagged)"
-                return _outcome_for(
+                return outcome_for(
                     record,
                     RegionState.BLOCKED,
                     FOREIGN_CERTIFICATE,
@@ -266,7 +253,7 @@ class Engine:
                     continue
                 if err.error_class is ErrorClass.IN_USE:
                     return replace(
-                        _outcome_for(
+                        outcome_for(
                             record,
                             RegionState.PENDING,
                             "ResourceInUse",
@@ -288,196 +275,3 @@ class Engine:
             message="; ".join(parts) or "nothing recorded to delete",
             wrote=bool(deleted),
         )
-
-
-class _BlockedByRulesError(Exception):
-    """ACM's reimport rules forbid the reimport (found before sending it)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class _Execution:
-    """Runs one region's plan, keeping track of what has been written so far."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        desired: DesiredState,
-        material: Material,
-        record: RegionRecord,
-        observation: Observation,
-        pems: dict[str, bytes],
-    ) -> None:
-        self.engine = engine
-        self.adapter = engine.adapter
-        self.desired = desired
-        self.material = material
-        self.record = record
-        self.observation = observation
-        self.pems = pems
-        # Progress: becomes the outcome (and the next record) whatever happens next.
-        self.arn = record.arn
-        self.fingerprint = record.fingerprint
-        self.tags_hash = record.tags_hash
-        self.imported_at = record.imported_at
-        self.previous_arn = record.previous_arn
-        self.wrote = False
-        self.reason = "Synced"
-        self.said: list[str] = []
-
-    def run(self, region_plan: RegionPlan) -> RegionOutcome:
-        """Execute the actions; the outcome records whatever succeeded."""
-        actions = region_plan.actions
-        notes = list(region_plan.notes)
-        first = actions[0]
-        if isinstance(first, Blocked):
-            return self.outcome(RegionState.BLOCKED, first.code, [first.message, *notes])
-        writes_content = any(isinstance(a, Import | Reimport) for a in actions)
-        changes_tags = any(isinstance(a, Tag | Import) for a in actions)
-        try:
-            for action in actions:
-                if isinstance(action, Noop | Adopt | Tag) and not writes_content:
-                    # The planner saw ACM holding exactly this content under this ARN.
-                    self.content_in_place(action.arn)
-                self.apply(action)
-            if not changes_tags:
-                # The planner saw the tags equal to the desired ones.
-                self.tags_hash = tags_hash(self.desired.all_tags())
-            self.previous_arn = region_plan.previous_arn
-            if writes_content and self.arn:
-                described = self.adapter.describe(self.record.region, self.arn)
-                self.imported_at = utc(described.get("ImportedAt")) or self.imported_at
-        except _BlockedByRulesError as blocked:
-            return self.outcome(RegionState.BLOCKED, blocked.code, [blocked.message, *notes])
-        except AwsCallError as err:
-            outcome = _error_outcome(self.engine.settings, self.progress(), err)
-            return replace(outcome, wrote=self.wrote)
-        return self.outcome(RegionState.SYNCED, self.reason, [*self.said, *notes])
-
-    def apply(self, action: object) -> None:
-        """One action; raises AwsCallError or _BlockedByRulesError."""
-        region = self.record.region
-        if isinstance(action, Noop):
-            self.said.append(f"in sync: {action.arn}")
-        elif isinstance(action, Import):
-            arn = self.engine.import_idempotently(region, self.desired, self.material, action.tags)
-            self.wrote = True
-            self.arn, self.fingerprint = arn, self.desired.fingerprint
-            self.tags_hash = tags_hash(action.tags)
-            self.reason = action.reason
-            self.said.append(f"imported as {arn}")
-        elif isinstance(action, Adopt):
-            self.reason = "Adopted"
-            self.said.append(f"adopted {action.arn}")
-        elif isinstance(action, Reimport):
-            self.check_rules(action.arn)
-            self.adapter.reimport(region, action.arn, self.material)
-            self.wrote = True
-            self.arn, self.fingerprint = action.arn, self.desired.fingerprint
-            if self.reason == "Synced":
-                self.reason = "Reimported"
-            self.said.append(f"reimported into {action.arn} (same ARN)")
-        elif isinstance(action, Tag):
-            if action.add:
-                self.adapter.add_tags(region, action.arn, action.add)
-            if action.remove:
-                self.adapter.remove_tags(region, action.arn, action.remove)
-            self.wrote = True
-            self.tags_hash = tags_hash(self.desired.all_tags())
-            if self.reason == "Synced":
-                self.reason = "TagsUpdated"
-            self.said.append(f"tags updated on {action.arn}")
-
-    def check_rules(self, arn: str) -> None:
-        """ACM's reimport rules, checked against the certificate ACM holds now."""
-        previous_pem = self.pems.get(arn)
-        if previous_pem is None:
-            return
-        for finding in check_reimport(previous_pem, self.material.certificate):
-            if finding.severity is Severity.ERROR:
-                raise _BlockedByRulesError(finding.code.value, finding.message)
-
-    def content_in_place(self, arn: str) -> None:
-        self.arn = arn
-        self.fingerprint = self.desired.fingerprint
-        for seen in (self.observation.target, *(self.observation.candidates or ())):
-            if seen is not None and seen.arn == arn and seen.imported_at is not None:
-                self.imported_at = seen.imported_at
-
-    def progress(self) -> RegionRecord:
-        """What has been achieved so far, as a record."""
-        return RegionRecord(
-            region=self.record.region,
-            arn=self.arn,
-            fingerprint=self.fingerprint,
-            imported_at=self.imported_at,
-            previous_arn=self.previous_arn,
-            tags_hash=self.tags_hash,
-        )
-
-    def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:
-        """The outcome with the progress so far."""
-        return replace(
-            _outcome_for(self.progress(), state, reason, "; ".join(parts) or reason),
-            wrote=self.wrote,
-        )
-
-
-def _outcome_for(
-    record: RegionRecord, state: RegionState, reason: str, message: str
-) -> RegionOutcome:
-    """An outcome that keeps the record's fields (nothing changed, or what got done)."""
-    return RegionOutcome(
-        region=record.region,
-        state=state,
-        reason=reason,
-        message=message,
-        arn=record.arn,
-        fingerprint=record.fingerprint,
-        imported_at=record.imported_at,
-        previous_arn=record.previous_arn,
-        tags_hash=record.tags_hash,
-    )
-
-
-_RETRY_AFTER: dict[ErrorClass, Callable[[AwsSettings], float]] = {
-    ErrorClass.THROTTLED: lambda s: s.throttled_retry_after,
-    ErrorClass.RETRYABLE: lambda s: s.error_retry_after,
-    ErrorClass.IN_USE: lambda s: s.in_use_retry_after,
-}
-
-
-def _error_outcome(settings: AwsSettings, record: RegionRecord, err: AwsCallError) -> RegionOutcome:
-    """Transient failures are Pending with a retry hint; the rest are Errors."""
-    retry = _RETRY_AFTER.get(err.error_class)
-    state = RegionState.PENDING if retry else RegionState.ERROR
-    message = f"{err.api} failed in {err.region}: {err.code}: {err.message}"
-    outcome = _outcome_for(record, state, err.reason, message)
-    return replace(outcome, retry_after=retry(settings) if retry else None)
-
-
-def _differs(recorded: datetime | None, seen: datetime | None) -> bool:
-    """Whether ACM's ImportedAt shows a reimport after the one recorded."""
-    if recorded is None or seen is None:
-        return seen is None and recorded is not None
-    return abs((seen - recorded).total_seconds()) > _SAME_INSTANT
-
-
-def _drift(
-    owner: Owner, record: RegionRecord, kind: DriftKind, seen: Mapping[str, object] | None
-) -> Drift:
-    arn = str(record.arn)
-    imported_at = utc(seen.get("ImportedAt")) if seen else None
-    not_after = utc(seen.get("NotAfter")) if seen else None
-    messages = {
-        DriftKind.DELETED: f"{arn} was deleted from ACM outside acm-sync",
-        DriftKind.REIMPORTED: (
-            f"{arn} was reimported outside acm-sync"
-            + (f" at {imported_at.isoformat()}" if imported_at else "")
-        ),
-        DriftKind.EXPIRED: f"{arn} has expired in ACM",
-    }
-    return Drift(owner, record.region, arn, kind, messages[kind], imported_at, not_after)

@@ -174,8 +174,9 @@ class StrictAcm:
         with self._lock:
             outcome = "ok"
             try:
-                if status := self.faults.before_call(region, api):
-                    raise AcmError("InternalFailure", "Injected failure (emulator).", status)
+                if failure := self.faults.before_call(region, api):
+                    status, error = failure
+                    raise AcmError(error, f"Injected {error} (emulator fault).", status)
                 self._throttle(region, api)
                 handler = getattr(self, "_api_" + api, None)
                 if handler is None:

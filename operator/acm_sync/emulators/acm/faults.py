@@ -25,6 +25,7 @@ class DropConnection(Exception):
 class _Failure:
     remaining: int
     status: int
+    error: str
     api: str | None
     region: str | None
 
@@ -49,11 +50,17 @@ class Faults:
             self._lost_imports[region] = self._lost_imports.get(region, 0) + count
 
     def fail_next(
-        self, count: int, *, status: int = 500, api: str | None = None, region: str | None = None
+        self,
+        count: int,
+        *,
+        status: int = 500,
+        error: str = "InternalFailure",
+        api: str | None = None,
+        region: str | None = None,
     ) -> None:
-        """Answer the next ``count`` matching calls with a 5xx error, changing nothing."""
+        """Answer the next ``count`` matching calls with an error (a 5xx by default)."""
         with self._lock:
-            self._failures.append(_Failure(count, status, api, region))
+            self._failures.append(_Failure(count, status, error, api, region))
 
     def set_region_down(self, region: str, down: bool = True) -> None:
         """Make every call to ``region`` fail at the connection level (or heal it)."""
@@ -69,8 +76,8 @@ class Faults:
                 "regions_down": sorted(self._down),
             }
 
-    def before_call(self, region: str, api: str) -> int | None:
-        """Raise DropConnection for a region that is down; return a 5xx status to answer."""
+    def before_call(self, region: str, api: str) -> tuple[int, str] | None:
+        """Raise DropConnection for a region that is down; return an error to answer."""
         with self._lock:
             if region in self._down:
                 raise DropConnection("region down", committed=False)
@@ -79,7 +86,7 @@ class Faults:
                     failure.remaining -= 1
                     if failure.remaining <= 0:
                         self._failures.remove(failure)
-                    return failure.status
+                    return failure.status, failure.error
             return None
 
     def after_import(self, region: str, arn: str) -> None:

@@ -12,6 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
+from acm_sync.core.findings import Severity
+from acm_sync.core.reimport import check_reimport as core_check_reimport
+
 ALL_KEY_TYPES = (
     "RSA_1024",
     "RSA_2048",
@@ -106,4 +109,8 @@ def check_reimport(previous: bytes, new: bytes) -> Problem | None:
             f"The certificate you are reimporting uses key algorithm {new_alg}, "
             f"but the certificate being replaced uses {old_alg}; they must match.",
         )
+    # Key usages removed, extensions added: the certificate core knows ACM's rules.
+    for finding in core_check_reimport(previous, new):
+        if finding.severity is Severity.ERROR:
+            return ("ValidationException", f"Reimport refused: {finding.message}")
     return None

@@ -116,10 +116,16 @@ class AcmEmulator:
         self.acm.faults.lose_import_responses(count, region)
 
     def fail_next(
-        self, count: int, *, status: int = 500, api: str | None = None, region: str | None = None
+        self,
+        count: int,
+        *,
+        status: int = 500,
+        error: str = "InternalFailure",
+        api: str | None = None,
+        region: str | None = None,
     ) -> None:
-        """Answer the next ``count`` matching calls with a 5xx, changing nothing."""
-        self.acm.faults.fail_next(count, status=status, api=api, region=region)
+        """Answer the next ``count`` matching calls with ``error`` (a 5xx by default)."""
+        self.acm.faults.fail_next(count, status=status, error=error, api=api, region=region)
 
     def set_region_down(self, region: str, down: bool = True) -> None:
         """Drop every connection for ``region`` until healed."""
@@ -196,6 +202,7 @@ class AcmEmulator:
                     self.fail_next(
                         int(body.get("count", 1)),
                         status=int(body.get("status", 500)),
+                        error=str(body.get("error", "InternalFailure")),
                         api=body.get("api"),
                         region=body.get("region"),
                     )

@@ -1,0 +1,231 @@
+"""Executing one region's plan, and the outcome and drift values the engine returns.
+
+Progress is tracked action by action, so an outcome records whatever was written before a
+failure: an import that succeeded is never forgotten because tagging failed afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from acm_sync.aws.adapter import utc
+from acm_sync.aws.errors import AwsCallError, ErrorClass
+from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.findings import Severity
+from acm_sync.core.model import Material
+from acm_sync.core.planner import (
+    Adopt,
+    Blocked,
+    Drift,
+    DriftKind,
+    Import,
+    Noop,
+    Observation,
+    RegionPlan,
+    Reimport,
+    Tag,
+)
+from acm_sync.core.reimport import check_reimport
+from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord, RegionState
+from acm_sync.core.tags import tags_hash
+
+if TYPE_CHECKING:
+    from acm_sync.aws.engine import Engine
+
+_SAME_INSTANT = 1.0  # seconds; ACM timestamps have second precision
+
+
+class BlockedByRulesError(Exception):
+    """ACM's reimport rules forbid the reimport (found before sending it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Execution:
+    """Runs one region's plan, keeping track of what has been written so far."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        desired: DesiredState,
+        material: Material,
+        record: RegionRecord,
+        observation: Observation,
+        pems: dict[str, bytes],
+    ) -> None:
+        self.engine = engine
+        self.adapter = engine.adapter
+        self.desired = desired
+        self.material = material
+        self.record = record
+        self.observation = observation
+        self.pems = pems
+        # Progress: becomes the outcome (and the next record) whatever happens next.
+        self.arn = record.arn
+        self.fingerprint = record.fingerprint
+        self.tags_hash = record.tags_hash
+        self.imported_at = record.imported_at
+        self.previous_arn = record.previous_arn
+        self.wrote = False
+        self.reason = "Synced"
+        self.said: list[str] = []
+
+    def run(self, region_plan: RegionPlan) -> RegionOutcome:
+        """Execute the actions; the outcome records whatever succeeded."""
+        actions = region_plan.actions
+        notes = list(region_plan.notes)
+        first = actions[0]
+        if isinstance(first, Blocked):
+            return self.outcome(RegionState.BLOCKED, first.code, [first.message, *notes])
+        writes_content = any(isinstance(a, Import | Reimport) for a in actions)
+        changes_tags = any(isinstance(a, Tag | Import) for a in actions)
+        try:
+            for action in actions:
+                if isinstance(action, Noop | Adopt | Tag) and not writes_content:
+                    # The planner saw ACM holding exactly this content under this ARN.
+                    self.content_in_place(action.arn)
+                self.apply(action)
+            if not changes_tags:
+                # The planner saw the tags equal to the desired ones.
+                self.tags_hash = tags_hash(self.desired.all_tags())
+            self.previous_arn = region_plan.previous_arn
+            if writes_content and self.arn:
+                described = self.adapter.describe(self.record.region, self.arn)
+                self.imported_at = utc(described.get("ImportedAt")) or self.imported_at
+        except BlockedByRulesError as blocked:
+            return self.outcome(RegionState.BLOCKED, blocked.code, [blocked.message, *notes])
+        except AwsCallError as err:
+            outcome = error_outcome(self.engine.settings, self.progress(), err)
+            return replace(outcome, wrote=self.wrote)
+        return self.outcome(RegionState.SYNCED, self.reason, [*self.said, *notes])
+
+    def apply(self, action: object) -> None:
+        """One action; raises AwsCallError or BlockedByRulesError."""
+        region = self.record.region
+        if isinstance(action, Noop):
+            self.said.append(f"in sync: {action.arn}")
+        elif isinstance(action, Import):
+            arn = self.engine.import_idempotently(region, self.desired, self.material, action.tags)
+            self.wrote = True
+            self.arn, self.fingerprint = arn, self.desired.fingerprint
+            self.tags_hash = tags_hash(action.tags)
+            self.reason = action.reason
+            self.said.append(f"imported as {arn}")
+        elif isinstance(action, Adopt):
+            self.reason = "Adopted"
+            self.said.append(f"adopted {action.arn}")
+        elif isinstance(action, Reimport):
+            self.check_rules(action.arn)
+            self.adapter.reimport(region, action.arn, self.material)
+            self.wrote = True
+            self.arn, self.fingerprint = action.arn, self.desired.fingerprint
+            if self.reason == "Synced":
+                self.reason = "Reimported"
+            self.said.append(f"reimported into {action.arn} (same ARN)")
+        elif isinstance(action, Tag):
+            if action.add:
+                self.adapter.add_tags(region, action.arn, action.add)
+            if action.remove:
+                self.adapter.remove_tags(region, action.arn, action.remove)
+            self.wrote = True
+            self.tags_hash = tags_hash(self.desired.all_tags())
+            if self.reason == "Synced":
+                self.reason = "TagsUpdated"
+            self.said.append(f"tags updated on {action.arn}")
+
+    def check_rules(self, arn: str) -> None:
+        """ACM's reimport rules, checked against the certificate ACM holds now."""
+        previous_pem = self.pems.get(arn)
+        if previous_pem is None:
+            return
+        for finding in check_reimport(previous_pem, self.material.certificate):
+            if finding.severity is Severity.ERROR:
+                raise BlockedByRulesError(finding.code.value, finding.message)
+
+    def content_in_place(self, arn: str) -> None:
+        self.arn = arn
+        self.fingerprint = self.desired.fingerprint
+        for seen in (self.observation.target, *(self.observation.candidates or ())):
+            if seen is not None and seen.arn == arn and seen.imported_at is not None:
+                self.imported_at = seen.imported_at
+
+    def progress(self) -> RegionRecord:
+        """What has been achieved so far, as a record."""
+        return RegionRecord(
+            region=self.record.region,
+            arn=self.arn,
+            fingerprint=self.fingerprint,
+            imported_at=self.imported_at,
+            previous_arn=self.previous_arn,
+            tags_hash=self.tags_hash,
+        )
+
+    def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:
+        """The outcome with the progress so far."""
+        return replace(
+            outcome_for(self.progress(), state, reason, "; ".join(parts) or reason),
+            wrote=self.wrote,
+        )
+
+
+def outcome_for(
+    record: RegionRecord, state: RegionState, reason: str, message: str
+) -> RegionOutcome:
+    """An outcome that keeps the record's fields (nothing changed, or what got done)."""
+    return RegionOutcome(
+        region=record.region,
+        state=state,
+        reason=reason,
+        message=message,
+        arn=record.arn,
+        fingerprint=record.fingerprint,
+        imported_at=record.imported_at,
+        previous_arn=record.previous_arn,
+        tags_hash=record.tags_hash,
+    )
+
+
+_RETRY_AFTER: dict[ErrorClass, Callable[[AwsSettings], float]] = {
+    ErrorClass.THROTTLED: lambda s: s.throttled_retry_after,
+    ErrorClass.RETRYABLE: lambda s: s.error_retry_after,
+    ErrorClass.IN_USE: lambda s: s.in_use_retry_after,
+}
+
+
+def error_outcome(settings: AwsSettings, record: RegionRecord, err: AwsCallError) -> RegionOutcome:
+    """Transient failures are Pending with a retry hint; the rest are Errors."""
+    retry = _RETRY_AFTER.get(err.error_class)
+    state = RegionState.PENDING if retry else RegionState.ERROR
+    message = f"{err.api} failed in {err.region}: {err.code}: {err.message}"
+    outcome = outcome_for(record, state, err.reason, message)
+    return replace(outcome, retry_after=retry(settings) if retry else None)
+
+
+def differs(recorded: datetime | None, seen: datetime | None) -> bool:
+    """Whether ACM's ImportedAt shows a reimport after the one recorded."""
+    if recorded is None or seen is None:
+        return seen is None and recorded is not None
+    return abs((seen - recorded).total_seconds()) > _SAME_INSTANT
+
+
+def drift(
+    owner: Owner, record: RegionRecord, kind: DriftKind, seen: Mapping[str, object] | None
+) -> Drift:
+    arn = str(record.arn)
+    imported_at = utc(seen.get("ImportedAt")) if seen else None
+    not_after = utc(seen.get("NotAfter")) if seen else None
+    messages = {
+        DriftKind.DELETED: f"{arn} was deleted from ACM outside acm-sync",
+        DriftKind.REIMPORTED: (
+            f"{arn} was reimported outside acm-sync"
+            + (f" at {imported_at.isoformat()}" if imported_at else "")
+        ),
+        DriftKind.EXPIRED: f"{arn} has expired in ACM",
+    }
+    return Drift(owner, record.region, arn, kind, messages[kind], imported_at, not_after)
