@@ -6,6 +6,7 @@ raises on a broken one, and a broken extension must become a finding, not a cras
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from cryptography import x509
@@ -156,15 +157,44 @@ def extended_key_usages(cert: x509.Certificate) -> frozenset[str] | None:
     return frozenset(_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in eku)
 
 
+class _Link:
+    """A (child, parent) pair hashed by DER, so verdicts can be cached across Secrets."""
+
+    __slots__ = ("child", "key", "parent")
+
+    def __init__(self, child: x509.Certificate, parent: x509.Certificate) -> None:
+        self.child, self.parent = child, parent
+        self.key = (child.tbs_certificate_bytes, child.signature, parent.tbs_certificate_bytes)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Link) and self.key == other.key
+
+
+# Secrets in a cluster share a handful of intermediates and roots; their signatures are checked
+# once instead of once per Secret per sync (a P-384 verification alone costs about 0.5 ms).
+# Verdicts are pure functions of the bytes, and lru_cache is thread-safe.
+@functools.lru_cache(maxsize=512)
+def _signature_ok(link: _Link) -> bool:
+    try:
+        link.child.verify_directly_issued_by(link.parent)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def clear_signature_cache() -> None:
+    """Forget cached signature verdicts (benchmarks measure the cold path with this)."""
+    _signature_ok.cache_clear()
+
+
 def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     """True when ``parent``'s subject is ``child``'s issuer and its key signed ``child``."""
     if child.issuer != parent.subject:
         return False
-    try:
-        child.verify_directly_issued_by(parent)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
+    return _signature_ok(_Link(child, parent))
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
