@@ -70,8 +70,10 @@ scope) and the per-namespace Roles. Secrets are read-only: the operator never wr
 {{- define "acm-sync.namespacedRules" -}}
 - apiGroups: ["acmsync.io"]
   resources: ["acmcertificates"]
-  # patch/update: finalizers and the handler progress annotations kopf keeps on the resource.
-  verbs: ["get", "list", "watch", "patch", "update"]
+  # patch/update: the finalizer and kopf's progress annotations. create/delete: annotation
+  # mode generates an AcmCertificate for a Secret annotated acmsync.io/regions, and removes it
+  # when the annotation goes.
+  verbs: ["get", "list", "watch", "patch", "update", "create", "delete"]
 - apiGroups: ["acmsync.io"]
   resources: ["acmcertificates/status"]
   verbs: ["get", "patch", "update"]
@@ -81,19 +83,14 @@ scope) and the per-namespace Roles. Secrets are read-only: the operator never wr
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
 {{- end }}
 
-{{/* Cluster-scoped reads, granted in both watch scopes. */}}
+{{/*
+The one cluster-scoped read the operator may need: without a clusterId value it derives the
+cluster id from the uid of kube-system, and may read only that namespace.
+*/}}
 {{- define "acm-sync.clusterReadRules" -}}
-# kopf notices AcmCertificate CRD changes (install, upgrade) without a restart.
-- apiGroups: ["apiextensions.k8s.io"]
-  resources: ["customresourcedefinitions"]
-  verbs: ["list", "watch"]
 {{- if not .Values.clusterId }}
-# The default cluster id is the uid of kube-system; only that one namespace is readable.
 - apiGroups: [""]
   resources: ["namespaces"]
   resourceNames: ["kube-system"]

@@ -264,7 +264,16 @@ def _rules_for(role: Mapping[str, Any], group: str, resource: str) -> set[str]:
 def test_cluster_scope_grants_one_cluster_role_for_everything(default_release: Release) -> None:
     role = default_release.one("ClusterRole")
     assert _rules_for(role, "", "secrets") == {"get", "list", "watch"}
-    assert {"get", "list", "watch", "patch"} <= _rules_for(role, "acmsync.io", "acmcertificates")
+    # create/delete: annotation mode generates AcmCertificates for annotated Secrets.
+    assert _rules_for(role, "acmsync.io", "acmcertificates") == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+        "update",
+        "create",
+        "delete",
+    }
     assert "patch" in _rules_for(role, "acmsync.io", "acmcertificates/status")
     assert _rules_for(role, "", "events") == {"create", "patch"}
     # No clusterId value: the operator reads kube-system's uid, and only that namespace.
@@ -310,15 +319,25 @@ def test_namespaces_scope_grants_roles_only_in_the_watched_namespaces(
         if not b["metadata"]["name"].endswith("-leader-election")
     ]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
-    for cluster_role in custom_release.all("ClusterRole"):
-        # Cluster-wide, only reads of CRDs; with clusterId set, not even kube-system.
-        assert _rules_for(cluster_role, "", "secrets") == set()
-        assert _rules_for(cluster_role, "acmsync.io", "acmcertificates") == set()
-        assert _rules_for(cluster_role, "", "namespaces") == set()
-        assert _rules_for(cluster_role, "apiextensions.k8s.io", "customresourcedefinitions") == {
-            "list",
-            "watch",
+    # With clusterId set, namespaced mode creates nothing cluster-scoped at all.
+    assert custom_release.all("ClusterRole", "ClusterRoleBinding") == []
+
+
+def test_namespaces_scope_without_cluster_id_may_read_kube_system_only(cluster: Cluster) -> None:
+    release = cluster.install(
+        "narrow", "narrow", {"watch": {"scope": "namespaces", "namespaces": ["team-a"]}}
+    )
+    (role,) = release.all("ClusterRole")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["kube-system"],
+            "verbs": ["get"],
         }
+    ]
+    assert release.one("ClusterRoleBinding")["roleRef"]["name"] == role["metadata"]["name"]
+    cluster.helm.uninstall("narrow", "narrow")
 
 
 def test_leader_election_has_a_lease_role_in_the_release_namespace(release: Release) -> None:
