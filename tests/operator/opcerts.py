@@ -92,7 +92,7 @@ class TestCA:
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(serial)
-            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_before(min(now - timedelta(hours=1), not_after - timedelta(days=2)))
             .not_valid_after(not_after)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

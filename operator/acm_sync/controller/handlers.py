@@ -58,7 +58,9 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
         try:
             await reconciler.finalize((namespace or "", name))
         except DeletionPending as exc:
-            delay = exc.delay or min(2.0**retry, MAX_DELETE_BACKOFF)
+            # Short, growing delays: a switch of deletionPolicy to Retain is noticed quickly.
+            backoff = min(2.0 ** (retry + 1), MAX_DELETE_BACKOFF)
+            delay = min(exc.delay, backoff) if exc.delay else backoff
             raise kopf.TemporaryError(str(exc), delay=delay) from None
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry, id="track")

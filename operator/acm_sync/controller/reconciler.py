@@ -368,6 +368,24 @@ class Reconciler:
 
     # -- deletion ---------------------------------------------------------------------------
 
+    def _in_use_by(
+        self, outcomes: list[RegionOutcome], records: dict[str, RegionRecord]
+    ) -> dict[str, list[str]]:
+        """What uses each certificate that could not be deleted (DescribeCertificate InUseBy)."""
+        describe = getattr(getattr(self.engine, "adapter", None), "describe", None)
+        users: dict[str, list[str]] = {}
+        for outcome in outcomes:
+            arn = records.get(outcome.region, RegionRecord(outcome.region)).arn
+            if outcome.reason != "ResourceInUse" or arn is None or describe is None:
+                continue
+            try:
+                users[outcome.region] = [
+                    str(u) for u in describe(outcome.region, arn).get("InUseBy") or []
+                ]
+            except Exception as exc:  # the reason alone is still useful
+                log.debug("DescribeCertificate for InUseBy failed: %s", exc)
+        return users
+
     async def finalize(self, key: Key) -> None:
         """Apply the deletion policy; raise :class:`DeletionPending` to be called again."""
         await self.queue.run_exclusive(key, lambda: self._finalize(key))
@@ -394,7 +412,12 @@ class Reconciler:
             self.forget(key)
             return
         now = self.clock()
-        detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in remaining)
+        users = await self.in_aws_pool(self._in_use_by, remaining, records)
+        detail = "; ".join(
+            f"{o.region}: {o.reason}: {o.message}"
+            + (f" In use by: {', '.join(users[o.region])}." if users.get(o.region) else "")
+            for o in remaining
+        )
         message = f"deleting the ACM certificates: {detail}"
         old_conditions = st.conditions_by_type(status)
         generation = obj.get("metadata", {}).get("generation")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import kopf
 
@@ -40,9 +42,25 @@ def default_engine(config: OperatorConfig, metrics: Metrics) -> EngineLike:
     settings = AwsSettings(
         adoption_enabled=config.adoption_enabled,
         allowed_regions=config.allowed_regions or None,
+        **rate_overrides(os.environ.get("ACM_SYNC_AWS_RATES", "")),
     )
     engine: EngineLike = Engine(settings, observer=metrics.observe_aws_call)
     return engine
+
+
+def rate_overrides(text: str) -> dict[str, Any]:
+    """``API=calls_per_second,...`` from ``ACM_SYNC_AWS_RATES`` (emulators and benchmarks only:
+    ACM's documented rates are the defaults; ``0`` lifts the client-side limit of an API)."""
+    if not text.strip():
+        return {}
+    from acm_sync.aws.settings import DEFAULT_RATES
+
+    rates = dict(DEFAULT_RATES)
+    for item in text.split(","):
+        api, _, value = item.partition("=")
+        if api.strip():
+            rates[api.strip()] = float(value or 0)
+    return {"rates": rates}
 
 
 class OperatorRuntime:

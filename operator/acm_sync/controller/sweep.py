@@ -30,6 +30,10 @@ class SweepReport:
 
 
 def _drift_target(drift: object, region: str) -> tuple[Key, str] | None:
+    if str(getattr(drift, "kind", "")) == "Expired":
+        # Expired in ACM with our fingerprint: only a renewed Secret can help, and its change
+        # triggers a sync anyway.
+        return None
     owner = getattr(drift, "owner", None)
     if isinstance(owner, Owner):
         return (owner.namespace, owner.name), str(getattr(drift, "region", region))

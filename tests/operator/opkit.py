@@ -1,0 +1,311 @@
+"""Integration test kit: emulators in-process, the operator as a real subprocess, polling.
+
+Assertions go through the official Kubernetes client and boto3 (or the ACM emulator's HTTP
+control API for call counts, which AWS has no equivalent of), so that they do not depend on
+emulator internals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import yaml
+from kubernetes import client, config
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD = ROOT / "crds" / "acmcertificate.yaml"
+ACM_SYNC = Path(sys.executable).with_name("acm-sync")
+GROUP, VERSION, PLURAL = "acmsync.io", "v1alpha1", "acmcertificates"
+T = TypeVar("T")
+
+
+def wait_for(
+    probe: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last={last!r}")
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def aws_env(acm_url: str) -> dict[str, str]:
+    """Environment for a process talking to the ACM emulator with dummy credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ACM_SYNC_"))}
+    env.update(
+        AWS_ENDPOINT_URL=acm_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE="/nonexistent/acm-sync-test-config",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent/acm-sync-test-credentials",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+class OperatorProcess:
+    """``acm-sync run`` as a subprocess, logging to a file."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        acm_url: str,
+        log_path: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.args = [
+            str(ACM_SYNC),
+            "run",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--metrics-port",
+            str(self.port),
+            "--log-level",
+            "DEBUG",
+            *extra,
+        ]
+        self.env = {**aws_env(acm_url), **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_ready: bool = True) -> OperatorProcess:
+        """Start; optionally wait until /readyz answers 200."""
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env
+        )
+        log.close()
+        if wait_ready:
+            wait_for(self.ready, timeout=30, what="operator readiness")
+        return self
+
+    def probe(self, path: str) -> int:
+        """HTTP status of a probe endpoint (0 when unreachable)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as err:
+            return int(err.code)
+        except OSError:
+            return 0
+
+    def ready(self) -> bool:
+        """Whether /readyz says ready; raises if the process died."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"operator exited {self.process.returncode}:\n{self.log_tail()}")
+        return self.probe("/readyz") == 200
+
+    def metrics(self) -> str:
+        """The /metrics text."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the operator's log, for failure messages."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM and wait (bounded); SIGKILL if it does not stop."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(5)
+
+    def kill(self) -> None:
+        """kill -9."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+class Cluster:
+    """The official client on a kubeconfig, with the helpers the tests share."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        self.core = client.CoreV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+
+    def install_crd(self) -> None:
+        """Apply the CRD from crds/ (the single source)."""
+        ext = client.ApiextensionsV1Api(self.api)
+        try:
+            ext.create_custom_resource_definition(yaml.safe_load(CRD.read_text()))
+        except client.ApiException as err:
+            if err.status != 409:
+                raise
+
+    def namespace(self, prefix: str = "t") -> str:
+        """A fresh namespace."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.core.create_namespace({"metadata": {"name": name}})
+        return name
+
+    def cert(self, ns: str, name: str) -> dict[str, Any] | None:
+        """An AcmCertificate, or None."""
+        try:
+            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name))
+        except client.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def create_cert(self, ns: str, name: str, **spec: Any) -> dict[str, Any]:
+        """Create an AcmCertificate."""
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "AcmCertificate",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        return dict(self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
+
+    def patch_cert(self, ns: str, name: str, spec: dict[str, Any]) -> None:
+        """Merge-patch an AcmCertificate's spec."""
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, {"spec": spec})
+
+    def delete_cert(self, ns: str, name: str) -> None:
+        """Delete an AcmCertificate (the finalizer runs)."""
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+
+    def condition(self, ns: str, name: str, ctype: str = "Ready") -> dict[str, Any]:
+        """A condition of an AcmCertificate ({} when absent)."""
+        obj = self.cert(ns, name) or {}
+        for cond in (obj.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == ctype:
+                return dict(cond)
+        return {}
+
+    def wait_reason(self, ns: str, name: str, reason: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Wait until Ready has ``reason``; return the object."""
+        wait_for(
+            lambda: self.condition(ns, name).get("reason") == reason,
+            timeout=timeout,
+            what=f"{ns}/{name} Ready reason {reason} (now {self.condition(ns, name)})",
+        )
+        return self.cert(ns, name) or {}
+
+    def events(self, ns: str) -> list[tuple[str, str, str, str]]:
+        """(kind of involved object, name, reason, message) of every Event in ``ns``."""
+        return [
+            (e.involved_object.kind, e.involved_object.name, e.reason, e.message or "")
+            for e in self.core.list_namespaced_event(ns).items
+        ]
+
+    def close(self) -> None:
+        """Release the client."""
+        self.api.close()
+
+
+class Acm:
+    """AWS-side assertions: boto3 for what AWS offers, the emulator's control API for counts."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def client(self, region: str) -> Any:
+        """A boto3 ACM client on the emulator."""
+        return boto3.client(
+            "acm",
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def exists(self, region: str, arn: str) -> bool:
+        """Whether ``arn`` exists in ``region``."""
+        try:
+            self.client(region).describe_certificate(CertificateArn=arn)
+        except self.client(region).exceptions.ResourceNotFoundException:
+            return False
+        return True
+
+    def serial(self, region: str, arn: str) -> str:
+        """The serial of the certificate under ``arn``."""
+        return str(
+            self.client(region).describe_certificate(CertificateArn=arn)["Certificate"]["Serial"]
+        )
+
+    def owned_by(self, region: str, owner_suffix: str) -> list[str]:
+        """ARNs in ``region`` whose owner tag ends with ``/<namespace>/<name>``."""
+        acm = self.client(region)
+        arns: list[str] = []
+        paginator = acm.get_paginator("list_certificates")
+        key_types = [
+            "RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096",
+            "EC_prime256v1", "EC_secp384r1", "EC_secp521r1",
+        ]  # fmt: skip
+        for page in paginator.paginate(Includes={"keyTypes": key_types}):
+            for summary in page["CertificateSummaryList"]:
+                arn = summary["CertificateArn"]
+                tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
+                owner = next(
+                    (t.get("Value", "") for t in tags if t["Key"] == "acmsync.io/owner"), ""
+                )
+                if owner.endswith("/" + owner_suffix):
+                    arns.append(arn)
+        return arns
+
+    def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the emulator's control API."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}/_acm_emulator/{path}",
+            data=data,
+            method="GET" if body is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return json.loads(r.read())
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The emulator's call log."""
+        return list(self.control("calls")["calls"])
+
+    def writes_since(self, seq: int) -> list[dict[str, Any]]:
+        """Calls after ``seq`` other than the sweep's reads."""
+        reads = {
+            "ListCertificates",
+            "DescribeCertificate",
+            "ListTagsForCertificate",
+            "GetCertificate",
+        }
+        return [c for c in self.calls() if c["seq"] > seq and c["api"] not in reads]
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest call (0 when none)."""
+        calls = self.calls()
+        return int(calls[-1]["seq"]) if calls else 0

@@ -1,0 +1,137 @@
+"""The operator against the emulators: sync, rotation, invalid input, Secret lifecycle."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Env
+from opcerts import TestCA, serial_hex, tls_secret
+from opkit import OperatorProcess, wait_for
+
+pytestmark = pytest.mark.integration
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
+@pytest.fixture(scope="module")
+def ca() -> TestCA:
+    return TestCA()
+
+
+def _arns(obj: dict[str, object]) -> dict[str, str]:
+    regions = (obj.get("status") or {}).get("regions") or []  # type: ignore[union-attr]
+    return {r["region"]: r["arn"] for r in regions if r.get("arn")}
+
+
+def test_import_then_rotation_reimports_into_the_same_arns(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    first = ca.issue("web.example.com")
+    c.core.create_namespaced_secret(ns, tls_secret("web", first))
+    c.create_cert(ns, "web", secretName="web", regions=REGIONS, tags={"team": "web"})
+    obj = c.wait_reason(ns, "web", "Synced")
+    status = obj["status"]
+    arns = _arns(obj)
+    assert set(arns) == set(REGIONS)
+    assert status["serialNumber"] == serial_hex(first.serial)
+    assert status["domains"] == ["web.example.com"]
+    assert status["keyAlgorithm"] == "EC_prime256v1"
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert obj["metadata"]["finalizers"] == ["acmsync.io/cleanup"]
+    for region, arn in arns.items():
+        assert arn.split(":")[3] == region
+        assert env.acm.serial(region, arn) == serial_hex(first.serial)
+        assert env.acm.owned_by(region, f"{ns}/web") == [arn]
+    secret_version = c.core.read_namespaced_secret("web", ns).metadata.resource_version
+
+    second = ca.issue("web.example.com", "www.example.com")
+    c.core.replace_namespaced_secret("web", ns, tls_secret("web", second))
+    wait_for(
+        lambda: (
+            (c.cert(ns, "web") or {}).get("status", {}).get("serialNumber")
+            == serial_hex(second.serial)
+        ),
+        what="the new serial in status",
+    )
+    obj = c.wait_reason(ns, "web", "Synced")
+    assert _arns(obj) == arns  # same ARNs: reimported, not imported anew
+    for region, arn in arns.items():
+        assert env.acm.serial(region, arn) == serial_hex(second.serial)
+        assert env.acm.owned_by(region, f"{ns}/web") == [arn]
+    reasons = [e[2] for e in c.events(ns) if e[1] == "web"]
+    assert reasons.count("Imported") == 2 and reasons.count("Reimported") == 2
+    assert "Synced" in reasons
+    # The operator never wrote to the Secret: the only change is the one this test made.
+    after = c.core.read_namespaced_secret("web", ns).metadata
+    assert int(after.resource_version) > int(secret_version)
+    assert not (after.annotations or {}) and not after.labels and not after.finalizers
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("opaque", "NotTLSSecret"),
+        ("expired", "Expired"),
+        ("mismatch", "KeyMismatch"),
+        ("missing", "SecretNotFound"),
+    ],
+)
+def test_invalid_input_sets_a_clear_condition_and_makes_no_aws_call(
+    env: Env, operator: OperatorProcess, ca: TestCA, secret: str, reason: str
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    good = ca.issue("bad.example.com")
+    if secret == "opaque":
+        c.core.create_namespaced_secret(ns, tls_secret("bad", good, secret_type="Opaque"))
+    elif secret == "expired":
+        c.core.create_namespaced_secret(ns, tls_secret("bad", ca.issue("bad.example.com", days=-1)))
+    elif secret == "mismatch":
+        other = ca.issue("bad.example.com")
+        manifest = tls_secret("bad", good)
+        manifest["data"]["tls.key"] = tls_secret("x", other)["data"]["tls.key"]
+        c.core.create_namespaced_secret(ns, manifest)
+    seq = env.acm.last_seq()
+    c.create_cert(ns, "bad", secretName="bad", regions=REGIONS)
+    c.wait_reason(ns, "bad", reason)
+    cond = c.condition(ns, "bad")
+    assert cond["status"] == "False" and cond["message"]
+    events = [e for e in c.events(ns) if e[1] == "bad"]
+    assert any(e[2] == reason for e in events)
+    assert env.acm.writes_since(seq) == []
+    for region in REGIONS:
+        assert env.acm.owned_by(region, f"{ns}/bad") == []
+
+
+def test_deleted_secret_leaves_acm_alone_and_recovers(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    issued = ca.issue("gone.example.com")
+    c.core.create_namespaced_secret(ns, tls_secret("gone", issued))
+    c.create_cert(ns, "gone", secretName="gone", regions=["us-east-1"])
+    arns = _arns(c.wait_reason(ns, "gone", "Synced"))
+    c.core.delete_namespaced_secret("gone", ns)
+    c.wait_reason(ns, "gone", "SecretNotFound")
+    assert env.acm.exists("us-east-1", arns["us-east-1"])
+    assert _arns(c.cert(ns, "gone") or {}) == arns  # the record survives
+    renewed = ca.issue("gone.example.com")
+    c.core.create_namespaced_secret(ns, tls_secret("gone", renewed))
+    obj = c.wait_reason(ns, "gone", "Synced")
+    assert _arns(obj) == arns
+    assert env.acm.serial("us-east-1", arns["us-east-1"]) == serial_hex(renewed.serial)
+
+
+def test_metrics_and_probes(env: Env, operator: OperatorProcess) -> None:
+    assert operator.probe("/healthz") == 200
+    assert operator.probe("/readyz") == 200
+    text = operator.metrics()
+    for name in (
+        "acmsync_certificate_not_after_timestamp_seconds",
+        "acmsync_sync_total",
+        "acmsync_aws_calls_total",
+        "acmsync_imports_total",
+        "acmsync_reconcile_duration_seconds_bucket",
+    ):
+        assert name in text, name
