@@ -105,6 +105,14 @@ VARIANTS: dict[str, Variant] = {
         leaf_inter,
         INCOMPLETE,
     ),
+    "ca.crt bundle, unrelated CA first": Variant(
+        lambda p: (
+            p.leaf.pem + p.intermediate.pem,
+            p.leaf.key_pem(),
+            make_pki(slot=7).root.pem + p.root.pem,
+        ),
+        full,
+    ),
     "ca.crt repeats the intermediate": Variant(
         lambda p: (p.leaf.pem + p.intermediate.pem, p.leaf.key_pem(), p.intermediate.pem),
         leaf_inter,

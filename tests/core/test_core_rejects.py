@@ -234,6 +234,28 @@ def test_broken_chain_names_the_certificate_whose_issuer_is_missing(pki: Pki) ->
     assert "issuer of 'CN=www.example.com' ('CN=Test Intermediate 0') is missing" in finding.message
 
 
+def impostor(real: Issued, signer: Issued | None = None) -> Issued:
+    """Same subject name as ``real``, different key: only a signature check tells them apart."""
+    cn = real.cert.subject.rfc4514_string().removeprefix("CN=")
+    return make_cert(ec_key("P-256", 42), cn=cn, sans=None, ca=True, issuer=signer)
+
+
+def test_a_same_named_intermediate_with_another_key_breaks_the_chain(pki: Pki) -> None:
+    fake = impostor(pki.intermediate, signer=pki.root)
+    analysis = analyze(pki.leaf.pem + fake.pem, pki.leaf.key_pem(), now=NOW)
+    assert [f.code for f in analysis.errors] == [Code.BROKEN_CHAIN]
+
+
+def test_ca_crt_with_the_root_name_but_another_key_is_not_appended(pki: Pki) -> None:
+    analysis = analyze(
+        pki.leaf.pem + pki.intermediate.pem, pki.leaf.key_pem(), impostor(pki.root).pem, now=NOW
+    )
+    assert analysis.valid
+    assert [f.code for f in analysis.warnings] == [Code.CHAIN_INCOMPLETE]
+    assert analysis.material is not None
+    assert analysis.material.chain == pki.intermediate.pem
+
+
 def test_key_mismatch_still_describes_the_leaf(pki: Pki) -> None:
     reversed_bundle = pki.root.pem + pki.intermediate.pem + pki.leaf.pem
     analysis = analyze(reversed_bundle, make_cert(ec_key("P-256", 4)).key_pem(), now=NOW)
