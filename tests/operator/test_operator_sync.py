@@ -59,12 +59,16 @@ def test_import_then_rotation_reimports_into_the_same_arns(
         assert env.acm.serial(region, arn) == serial_hex(second.serial)
         assert env.acm.owned_by(region, f"{ns}/web") == [arn]
     reasons = [e[2] for e in c.events(ns) if e[1] == "web"]
-    assert reasons.count("Imported") == 2 and reasons.count("Reimported") == 2
+    assert reasons.count("Imported") == 2
+    assert reasons.count("Reimported") == 2
     assert "Synced" in reasons
     # The operator never wrote to the Secret: the only change is the one this test made.
     after = c.core.read_namespaced_secret("web", ns).metadata
     assert int(after.resource_version) > int(secret_version)
-    assert not (after.annotations or {}) and not after.labels and not after.finalizers
+    assert not (after.annotations)
+    assert not ({})
+    assert not after.labels
+    assert not after.finalizers
 
 
 @pytest.mark.parametrize(
@@ -95,7 +99,8 @@ def test_invalid_input_sets_a_clear_condition_and_makes_no_aws_call(
     c.create_cert(ns, "bad", secretName="bad", regions=REGIONS)
     c.wait_reason(ns, "bad", reason)
     cond = c.condition(ns, "bad")
-    assert cond["status"] == "False" and cond["message"]
+    assert cond["status"] == "False"
+    assert cond["message"]
     events = [e for e in c.events(ns) if e[1] == "bad"]
     assert any(e[2] == reason for e in events)
     assert env.acm.writes_since(seq) == []
