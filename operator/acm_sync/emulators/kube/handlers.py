@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from acm_sync.emulators.kube import discovery, table
+from acm_sync.emulators.kube import discovery, protobuf, table
 from acm_sync.emulators.kube.errors import ApiError, not_found
 from acm_sync.emulators.kube.patch import json_patch, merge_patch, strategic_merge_patch
 from acm_sync.emulators.kube.resources import ResourceType
@@ -173,7 +173,7 @@ class Api:
         dry_run = query.get("dryRun") == "All"
         validation = query.get("fieldValidation", "")
         if method == "POST" and not target.name:
-            body = await self._body(request)
+            body = await self._body(request, target.rtype.kind)
             self._check_kind(target.rtype, body)
             created = self.store.create(
                 target.rtype,
@@ -184,7 +184,7 @@ class Api:
             )
             return json_response(self._render(target.rtype, created), 201)
         if method == "PUT" and target.name:
-            body = await self._body(request)
+            body = await self._body(request, target.rtype.kind)
             self._check_kind(target.rtype, body)
             updated = self.store.update(
                 target.rtype,
@@ -220,9 +220,11 @@ class Api:
             )
 
     @staticmethod
-    async def _body(request: web.Request) -> Any:
+    async def _body(request: web.Request, kind_hint: str = "") -> Any:
         raw = await request.read()
         content_type = request.content_type
+        if content_type == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode(raw, kind_hint)
         if "protobuf" in content_type or "cbor" in content_type:
             raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
         try:
@@ -349,7 +351,7 @@ class Api:
 
     async def _delete(self, request: web.Request, target: Target, *, dry_run: bool) -> web.Response:
         rtype = target.rtype
-        options = await self._body(request) if request.can_read_body else {}
+        options = await self._body(request, "DeleteOptions") if request.can_read_body else {}
         options = options if isinstance(options, dict) else {}
         propagation = (
             request.query.get("propagationPolicy")

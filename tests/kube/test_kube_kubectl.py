@@ -1,0 +1,178 @@
+"""Stock kubectl, default flags, against the emulator: the "done when" of the issue."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from acm_sync.emulators.kube.server import KubeEmulator
+
+SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+pytestmark = pytest.mark.kubectl
+
+TLS_SECRET = """
+apiVersion: v1
+kind: Secret
+metadata:
+  name: web-tls
+  labels: {app: web}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
+  tls.key: "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"
+"""
+
+WIDGET = """
+apiVersion: example.acm-sync.dev/v1
+kind: Widget
+metadata:
+  name: {name}
+spec:
+  size: {size}
+"""
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_apply_get_describe_delete_a_tls_secret(kubectl: Kubectl, core: client.CoreV1Api) -> None:
+    assert "secret/web-tls created" in _ok(kubectl("apply", "-f", "-", stdin=TLS_SECRET))
+    secret = core.read_namespaced_secret("web-tls", "default")
+    assert set(secret.data) == {"tls.crt", "tls.key"}
+    changed = TLS_SECRET.replace("app: web", "app: web2")
+    assert "secret/web-tls configured" in _ok(kubectl("apply", "-f", "-", stdin=changed))
+    version = core.read_namespaced_secret("web-tls", "default").metadata.resource_version
+    # stringData is never stored, so kubectl re-sends it ("configured"), as on a real cluster;
+    # the write changes nothing, so the resourceVersion stays.
+    _ok(kubectl("apply", "-f", "-", stdin=changed))
+    assert core.read_namespaced_secret("web-tls", "default").metadata.resource_version == version
+    table = _ok(kubectl("get", "secrets"))
+    assert table.split("\n")[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert table.split("\n")[1].split()[:3] == ["web-tls", "kubernetes.io/tls", "2"]
+    described = _ok(kubectl("describe", "secret", "web-tls"))
+    assert "app=web2" in described
+    assert "MIIE" not in described  # describe shows sizes, never the key
+    assert 'secret "web-tls" deleted' in _ok(kubectl("delete", "secret", "web-tls"))
+    assert _ok(kubectl("get", "secrets", "-o", "name")) == ""
+
+
+def test_crd_apply_then_custom_resources_with_columns(kubectl: Kubectl) -> None:
+    _ok(kubectl("apply", "-f", str(SAMPLE_CRD)))
+    assert "widget.example.acm-sync.dev/w1 created" in _ok(
+        kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w1", size=3))
+    )
+    assert "configured" in _ok(kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w1", size=4)))
+    rows = [line.split() for line in _ok(kubectl("get", "wdg")).strip().split("\n")]
+    assert rows[0] == ["NAME", "SIZE", "READY", "AGE"]
+    assert rows[1][:2] == ["w1", "4"]
+    as_json = json.loads(_ok(kubectl("get", "widget", "w1", "-o", "json")))
+    assert as_json["metadata"]["generation"] == 2
+    assert as_json["spec"]["color"] == "blue"  # schema default
+    rejected = kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w2", size=3) + "  bogus: 1\n")
+    assert rejected.returncode != 0
+    assert 'unknown field "spec.bogus"' in rejected.stderr
+
+
+def test_label_annotate_describe_events_and_wait(
+    kubectl: Kubectl, kube: KubeEmulator, core: client.CoreV1Api, custom: client.CustomObjectsApi
+) -> None:
+    _ok(kubectl("apply", "-f", str(SAMPLE_CRD)))
+    _ok(kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w1", size=3)))
+    _ok(kubectl("label", "widget", "w1", "tier=gold"))
+    _ok(kubectl("annotate", "widget", "w1", "note=hello"))
+    widget = custom.get_namespaced_custom_object(
+        "example.acm-sync.dev", "v1", "default", "widgets", "w1"
+    )
+    assert widget["metadata"]["labels"] == {"tier": "gold"}
+    assert widget["metadata"]["annotations"]["note"] == "hello"
+    involved = {
+        "kind": "Widget",
+        "name": "w1",
+        "namespace": "default",
+        "uid": widget["metadata"]["uid"],
+        "apiVersion": "example.acm-sync.dev/v1",
+    }
+    core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"generateName": "w1."},
+            "involvedObject": involved,
+            "reason": "Imported",
+            "message": "into 3 regions",
+            "type": "Normal",
+        },
+    )
+    described = _ok(kubectl("describe", "widget", "w1"))
+    assert "Imported" in described
+    assert "into 3 regions" in described
+
+    def make_ready() -> None:
+        time.sleep(0.5)
+        custom.patch_namespaced_custom_object_status(
+            "example.acm-sync.dev",
+            "v1",
+            "default",
+            "widgets",
+            "w1",
+            {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        )
+
+    thread = threading.Thread(target=make_ready)
+    thread.start()
+    _ok(kubectl("wait", "--for=condition=Ready", "widget/w1", "--timeout=10s"))
+    thread.join()
+    assert _ok(kubectl("get", "widget", "w1")).split("\n")[1].split()[2] == "True"
+    _ok(kubectl("delete", "widget", "w1"))
+    _ok(kubectl("wait", "--for=delete", "widget/w1", "--timeout=5s"))
+
+
+def test_create_secret_and_namespace_through_typed_clients(
+    kubectl: Kubectl, core: client.CoreV1Api
+) -> None:
+    # kubectl's typed clients send protobuf request bodies.
+    _ok(kubectl("create", "namespace", "team"))
+    _ok(kubectl("create", "secret", "generic", "creds", "-n", "team", "--from-literal=user=admin"))
+    assert core.read_namespaced_secret("creds", "team").data == {"user": "YWRtaW4="}
+    _ok(kubectl("delete", "namespace", "team"))
+    assert core.list_namespaced_secret("team").items == []
+
+
+def test_server_side_apply(kubectl: Kubectl, core: client.CoreV1Api) -> None:
+    manifest = TLS_SECRET.replace("web-tls", "ssa")
+    assert "serverside-applied" in _ok(kubectl("apply", "--server-side", "-f", "-", stdin=manifest))
+    assert "serverside-applied" in _ok(
+        kubectl("apply", "--server-side", "-f", "-", stdin=manifest.replace("app: web", "app: v2"))
+    )
+    assert core.read_namespaced_secret("ssa", "default").metadata.labels == {"app": "v2"}
+
+
+def test_finalizer_keeps_the_object_until_removed(kubectl: Kubectl, core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "held", "finalizers": ["acm-sync.dev/x"]}}
+    )
+    _ok(kubectl("delete", "configmap", "held", "--wait=false"))
+    assert (
+        core.read_namespaced_config_map("held", "default").metadata.deletion_timestamp is not None
+    )
+    _ok(
+        kubectl(
+            "patch",
+            "configmap",
+            "held",
+            "--type=json",
+            "-p",
+            '[{"op":"remove","path":"/metadata/finalizers"}]',
+        )
+    )
+    assert _ok(kubectl("get", "configmaps", "-o", "name")) == ""
