@@ -501,7 +501,22 @@ def test_bad_values_are_refused_before_anything_is_installed(
     )
 
 
-# -- uninstall ----------------------------------------------------------------------------------
+# -- upgrade and uninstall ---------------------------------------------------------------------
+
+
+def test_upgrading_to_namespaced_scope_removes_the_cluster_wide_access(cluster: Cluster) -> None:
+    before = cluster.install("moving", "moving", {})
+    cluster_role = before.one("ClusterRole")
+    assert _rules_for(cluster_role, "", "secrets") == {"get", "list", "watch"}
+    values = {"replicaCount": 2, "clusterId": "c1", "watch": CUSTOM_VALUES["watch"]}
+    after = manifest_objects(cluster.helm.upgrade("moving", "moving", values))
+    assert not cluster.api.exists(cluster_role)
+    assert not cluster.api.exists(before.one("ClusterRoleBinding"))
+    roles = [o for o in after if o["kind"] == "Role" and o["metadata"]["namespace"] != "moving"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert all(cluster.api.exists(r) for r in roles)
+    assert cluster.api.get(before.one("Deployment"), "moving")["spec"]["replicas"] == 2
+    cluster.helm.uninstall("moving", "moving")
 
 
 def test_uninstall_keeps_the_crd_and_the_acmcertificates(cluster: Cluster) -> None:

@@ -225,6 +225,16 @@ class Helm:
         )
         return result
 
+    def upgrade(
+        self, release: str, namespace: str, values: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``helm upgrade RELEASE charts/acm-sync -n NAMESPACE`` with ``values`` (not reused)."""
+        upgrade = helm_sdkpy.Upgrade(self._config(namespace))
+        result: dict[str, Any] = asyncio.run(
+            upgrade.run(release, str(CHART), values=dict(values or {}), wait=False, timeout=60)
+        )
+        return result
+
     def uninstall(self, release: str, namespace: str) -> None:
         """``helm uninstall RELEASE -n NAMESPACE``."""
         uninstall = helm_sdkpy.Uninstall(self._config(namespace))
