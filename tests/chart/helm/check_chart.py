@@ -152,7 +152,7 @@ def _merged(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-# -- helm lint --------------------------------------------------------------------------------
+# -- helm lint -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("values", ["default", "custom"])
@@ -171,7 +171,7 @@ def test_helm_lint_finds_no_warning_or_error(values: str, tmp_path: Path) -> Non
     assert not report["Errors"]
 
 
-# -- what was installed -----------------------------------------------------------------------
+# -- what was installed ----------------------------------------------------------------------------
 
 
 def test_every_rendered_object_was_installed(release: Release) -> None:
@@ -218,7 +218,7 @@ def test_the_chart_installs_the_acmcertificate_crd_from_crds(
         )
 
 
-# -- security -----------------------------------------------------------------------------------
+# -- security --------------------------------------------------------------------------------------
 
 
 def test_the_pod_satisfies_the_restricted_pod_security_standard(release: Release) -> None:
@@ -348,7 +348,7 @@ def test_leader_election_has_a_lease_role_in_the_release_namespace(release: Rele
     assert f"--leader-election-namespace={release.namespace}" in release.args
 
 
-# -- the operator's configuration ---------------------------------------------------------------
+# -- the operator's configuration ------------------------------------------------------------------
 
 
 def test_default_values_run_cluster_wide_with_json_logs(default_release: Release) -> None:
@@ -475,7 +475,7 @@ def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) ->
     assert "acmsync_quota_exceeded_total" in by_name["AcmSyncQuotaExceeded"]["expr"]
 
 
-# -- values that must be refused ----------------------------------------------------------------
+# -- values that must be refused -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -501,7 +501,7 @@ def test_bad_values_are_refused_before_anything_is_installed(
     )
 
 
-# -- upgrade and uninstall ---------------------------------------------------------------------
+# -- upgrade and uninstall -------------------------------------------------------------------------
 
 
 def test_upgrading_to_namespaced_scope_removes_the_cluster_wide_access(cluster: Cluster) -> None:
