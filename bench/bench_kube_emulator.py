@@ -75,7 +75,8 @@ def bench_create_and_watch(count: int = 1_000) -> None:
         elapsed = time.perf_counter() - started
         connection.close()
     print(
-        f"{count} Secret creates over HTTP with a watch delivering {len(received)} events: {elapsed:.2f} s"
+        f"{count} Secret creates over HTTP with a watch delivering {len(received)} events: "
+        f"{elapsed:.2f} s"
     )
 
 
