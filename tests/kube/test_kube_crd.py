@@ -161,3 +161,38 @@ def test_invalid_crd_is_422(api: client.ApiClient) -> None:
     with pytest.raises(ApiException) as caught:
         client.ApiextensionsV1Api(api).create_custom_resource_definition(broken)
     assert caught.value.status == 422
+
+
+PROJECT_CRD = Path(__file__).parents[2] / "crds" / "acmcertificate.yaml"
+
+
+def test_the_projects_crd_is_served_with_its_rules(api: client.ApiClient) -> None:
+    crd = yaml.safe_load(PROJECT_CRD.read_text())
+    client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+    group, version = crd["spec"]["group"], crd["spec"]["versions"][0]["name"]
+    custom = client.CustomObjectsApi(api)
+
+    def create(name: str, spec: dict[str, object]) -> dict[str, object]:
+        body = {
+            "apiVersion": f"{group}/{version}",
+            "kind": "AcmCertificate",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        created: dict[str, object] = custom.create_namespaced_custom_object(
+            group, version, "default", "acmcertificates", body
+        )
+        return created
+
+    created = create("web", {"secretName": "web-tls", "regions": ["us-east-1", "eu-west-1"]})
+    assert created["spec"]["deletionPolicy"] == "Retain"  # type: ignore[index]
+    for bad in (
+        {"secretName": "web-tls", "regions": []},
+        {"secretName": "web-tls", "regions": ["us-east-1", "us-east-1"]},
+        {"secretName": "Web_TLS", "regions": ["us-east-1"]},
+        {"secretName": "web-tls", "regions": ["nowhere"]},
+        {"secretName": "web-tls", "regions": ["us-east-1"], "deletionPolicy": "Sometimes"},
+    ):
+        with pytest.raises(ApiException) as caught:
+            create("bad", bad)
+        assert caught.value.status == 422, bad

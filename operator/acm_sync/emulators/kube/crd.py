@@ -148,22 +148,59 @@ def _check_type(schema: Mapping[str, Any], value: Any, path: str, errors: list[s
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(f'"{v}"' for v in schema["enum"])
         errors.append(f"{path}: Unsupported value: {value!r}: supported values: {allowed}")
-    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+    if isinstance(value, str) and "pattern" in schema and not _matches(schema["pattern"], value):
         errors.append(
             f"{path}: Invalid value: {value!r}: {path} in body should match '{schema['pattern']}'"
         )
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(
-                f"{path}: Invalid value: {value}: {path} in body should be greater than or equal "
-                f"to {schema['minimum']}"
-            )
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(
-                f"{path}: Invalid value: {value}: {path} in body should be less than or equal "
-                f"to {schema['maximum']}"
-            )
+    _check_bounds(schema, value, path, errors)
     return True
+
+
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return re.search(pattern, value) is not None
+    except re.error:
+        return True  # An RE2-only construct (e.g. \\p{L}): not checked rather than wrongly refused.
+
+
+_BOUNDS = (
+    ("minimum", lambda v: v, ">=", "should be greater than or equal to"),
+    ("maximum", lambda v: v, "<=", "should be less than or equal to"),
+    ("minLength", len, ">=", "should be at least {} chars long"),
+    ("maxLength", len, "<=", "may not be more than {} bytes"),
+    ("minItems", len, ">=", "should have at least {} items"),
+    ("maxItems", len, "<=", "must have at most {} items"),
+    ("minProperties", len, ">=", "should have at least {} properties"),
+    ("maxProperties", len, "<=", "must have at most {} properties"),
+)
+_BOUND_TYPES = {
+    "minimum": (int, float),
+    "maximum": (int, float),
+    "minLength": (str,),
+    "maxLength": (str,),
+    "minItems": (list,),
+    "maxItems": (list,),
+    "minProperties": (dict,),
+    "maxProperties": (dict,),
+}
+
+
+def _check_bounds(schema: Mapping[str, Any], value: Any, path: str, errors: list[str]) -> None:
+    if isinstance(value, bool):
+        return
+    for keyword, measure, op, text in _BOUNDS:
+        if keyword not in schema or not isinstance(value, _BOUND_TYPES[keyword]):
+            continue
+        limit, size = schema[keyword], measure(value)
+        if (op == ">=" and size < limit) or (op == "<=" and size > limit):
+            wording = text.format(limit) if "{}" in text else f"{text} {limit}"
+            errors.append(f"{path}: Invalid value: {value!r}: {path} in body {wording}")
+    if isinstance(value, list) and schema.get("x-kubernetes-list-type") == "set":
+        seen: list[Any] = []
+        for item in value:
+            if item in seen:
+                errors.append(f"{path}: Duplicate value: {item!r}")
+            seen.append(item)
 
 
 def apply_schema(
