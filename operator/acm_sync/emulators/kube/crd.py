@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from acm_sync.emulators.kube.errors import ApiError
@@ -163,7 +163,7 @@ def _matches(pattern: str, value: str) -> bool:
         return True  # An RE2-only construct (e.g. \\p{L}): not checked rather than wrongly refused.
 
 
-_BOUNDS = (
+_BOUNDS: tuple[tuple[str, Callable[[Any], Any], str, str], ...] = (
     ("minimum", lambda v: v, ">=", "should be greater than or equal to"),
     ("maximum", lambda v: v, "<=", "should be less than or equal to"),
     ("minLength", len, ">=", "should be at least {} chars long"),
