@@ -174,6 +174,19 @@ def test_helm_lint_finds_no_warning_or_error(values: str, tmp_path: Path) -> Non
 # -- what was installed ----------------------------------------------------------------------------
 
 
+def test_helm_records_the_release_as_a_secret_in_its_namespace(
+    cluster: Cluster, release: Release
+) -> None:
+    record = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"sh.helm.release.v1.{release.name}.v1"},
+    }
+    secret = cluster.api.get(record, release.namespace)
+    assert secret["type"] == "helm.sh/release.v1"
+    assert secret["metadata"]["labels"]["status"] == "deployed"
+
+
 def test_every_rendered_object_was_installed(release: Release) -> None:
     rendered = {
         (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in release.rendered

@@ -19,15 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-# Helm keeps releases in Secrets by default and writes them as protobuf, which the emulator
-# does not speak (it answers 415; Helm's client does not fall back to JSON). The in-memory
-# driver keeps the release record in this process instead; every chart object still goes to
-# the API server as JSON. Set before helm_sdkpy loads Helm's library, which reads it.
-os.environ.setdefault("HELM_DRIVER", "memory")
-
 import helm_sdkpy
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "acm-sync"
@@ -193,8 +186,8 @@ class Emulator:
 
 
 class Helm:
-    """Helm actions against one cluster. Releases live in memory (see HELM_DRIVER above), so
-    the same instance must install and uninstall a release."""
+    """Helm actions against one cluster. Releases are stored the default way, as Secrets
+    (``sh.helm.release.v1.<release>.v<revision>``) in the release namespace."""
 
     def __init__(self, kubeconfig: Path) -> None:
         self.kubeconfig = kubeconfig
