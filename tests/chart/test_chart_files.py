@@ -72,6 +72,19 @@ def test_alerts_use_only_metrics_the_operator_exposes() -> None:
     assert used <= OPERATOR_METRICS, f"unknown metrics in alerts: {used - OPERATOR_METRICS}"
 
 
+def test_the_operator_exposes_every_metric_the_alerts_use() -> None:
+    from prometheus_client import generate_latest
+
+    from acm_sync.controller.metrics import Metrics
+
+    exposition = generate_latest(Metrics().registry).decode()
+    exposed = set(re.findall(r"^# TYPE (\S+) ", exposition, flags=re.MULTILINE))
+    text = (CHART / "templates" / "prometheusrule.yaml").read_text()
+    used = set().union(*(_metric_names(e) for e in re.findall(r"expr: (.+)$", text, re.MULTILINE)))
+    assert used
+    assert used <= exposed, f"alerts use metrics the operator does not expose: {used - exposed}"
+
+
 def test_the_deployment_passes_only_flags_acm_sync_run_documents() -> None:
     architecture = (ROOT / "docs" / "architecture.md").read_text()
     documented = set(re.findall(r"`(--[a-z-]+)", architecture))
