@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -228,6 +228,30 @@ class KubeEmulator:
                 "objects": counts,
                 "watches": len(self.hub.watchers),
             }
+
+    # ---- direct state access -------------------------------------------------------------
+
+    def create_objects(self, documents: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Create manifests directly in the store (e.g. CRDs); returns ``kind/name`` for each."""
+        created = []
+        for doc in documents:
+            group, _, version = str(doc.get("apiVersion", "")).rpartition("/")
+            rtype = next(
+                (
+                    t
+                    for t in list(self.store.types.values())
+                    if t.group == group and t.version == version and t.kind == doc.get("kind")
+                ),
+                None,
+            )
+            if rtype is None:
+                raise ApiError(
+                    404, f"no resource type for {doc.get('apiVersion')} {doc.get('kind')}"
+                )
+            namespace = str((doc.get("metadata") or {}).get("namespace") or "default")
+            obj = self.store.create(rtype, namespace if rtype.namespaced else "", dict(doc))
+            created.append(f"{rtype.singular}/{obj['metadata']['name']}")
+        return created
 
     # ---- clients -----------------------------------------------------------------------
 
