@@ -30,6 +30,11 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_precise_time(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def parse_time(value: object) -> datetime | None:
     """Inverse of :func:`format_time`; None for anything unparsable."""
     if not isinstance(value, str) or not value:
@@ -75,7 +80,8 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
     if outcome.fingerprint:
         entry["fingerprint"] = outcome.fingerprint
     if outcome.imported_at:
-        entry["importedAt"] = format_time(outcome.imported_at)
+        # Full precision: the sweep compares it with ACM's ImportedAt to spot reimports.
+        entry["importedAt"] = format_precise_time(outcome.imported_at)
     entry["reason"] = outcome.reason
     entry["message"] = redact(outcome.message)[:1024]
     if outcome.previous_arn:

@@ -1,0 +1,229 @@
+"""Annotation mode, deletion policies, drift repair, expiry, adoption and key changes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import Env
+from opcerts import TestCA, serial_hex, tls_secret
+from opkit import OperatorProcess, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def ca() -> TestCA:
+    return TestCA()
+
+
+def _arns(obj: dict[str, object] | None) -> dict[str, str]:
+    regions = ((obj or {}).get("status") or {}).get("regions") or []  # type: ignore[attr-defined]
+    return {r["region"]: r["arn"] for r in regions if r.get("arn")}
+
+
+def test_annotation_mode_generates_updates_and_deletes(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    annotations = {
+        "acmsync.io/regions": "us-east-1",
+        "acmsync.io/tags": "team=payments,env=prod",
+        "acmsync.io/deletion-policy": "Delete",
+    }
+    c.core.create_namespaced_secret(
+        ns, tls_secret("shop", ca.issue("shop.example.com"), annotations=annotations)
+    )
+    obj = c.wait_reason(ns, "shop", "Synced")
+    meta = obj["metadata"]
+    assert meta["labels"] == {"acmsync.io/generated": "true"}
+    secret = c.core.read_namespaced_secret("shop", ns)
+    assert [(r["kind"], r["name"], r["uid"]) for r in meta["ownerReferences"]] == [
+        ("Secret", "shop", secret.metadata.uid)
+    ]
+    assert obj["spec"]["tags"] == {"team": "payments", "env": "prod"}
+    first_arn = _arns(obj)["us-east-1"]
+    tags = env.acm.client("us-east-1").list_tags_for_certificate(CertificateArn=first_arn)["Tags"]
+    assert {"Key": "team", "Value": "payments"} in tags
+
+    # Changing the annotations updates the generated object, which then syncs the new region.
+    secret.metadata.annotations["acmsync.io/regions"] = "us-east-1,eu-west-1"
+    c.core.patch_namespaced_secret(
+        "shop", ns, {"metadata": {"annotations": secret.metadata.annotations}}
+    )
+    wait_for(lambda: set(_arns(c.cert(ns, "shop"))) == {"us-east-1", "eu-west-1"}, what="eu-west-1")
+    arns = _arns(c.wait_reason(ns, "shop", "Synced"))
+    assert arns["us-east-1"] == first_arn
+
+    # Removing them deletes it, and its Delete policy removes the ACM certificates.
+    c.core.patch_namespaced_secret(
+        "shop", ns, {"metadata": {"annotations": dict.fromkeys(annotations)}}
+    )
+    wait_for(lambda: c.cert(ns, "shop") is None, what="generated AcmCertificate deleted")
+    for region, arn in arns.items():
+        wait_for(lambda r=region, a=arn: not env.acm.exists(r, a), what=f"{arn} deleted")
+
+
+def test_user_made_object_is_never_overwritten(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    issued = ca.issue("mine.example.com")
+    c.core.create_namespaced_secret(ns, tls_secret("mine", issued))
+    c.create_cert(ns, "mine", secretName="mine", regions=["us-east-1"])
+    c.wait_reason(ns, "mine", "Synced")
+    c.core.patch_namespaced_secret(
+        "mine", ns, {"metadata": {"annotations": {"acmsync.io/regions": "eu-west-1"}}}
+    )
+    wait_for(
+        lambda: any(e[2] == "AcmCertificateExists" for e in c.events(ns)),
+        what="a Warning Event about the user's AcmCertificate",
+    )
+    obj = c.cert(ns, "mine") or {}
+    assert obj["spec"]["regions"] == ["us-east-1"]
+    assert "acmsync.io/generated" not in (obj["metadata"].get("labels") or {})
+
+
+def test_delete_policy_waits_while_in_use_and_can_be_released(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("lb", ca.issue("lb.example.com")))
+    c.create_cert(
+        ns, "lb", secretName="lb", regions=["us-east-1", "eu-west-1"], deletionPolicy="Delete"
+    )
+    arns = _arns(c.wait_reason(ns, "lb", "Synced"))
+    env.acm.control("in-use", {"arn": arns["us-east-1"], "in_use": True})
+    c.delete_cert(ns, "lb")
+    obj = c.wait_reason(ns, "lb", "DeletionBlocked")
+    message = c.condition(ns, "lb")["message"]
+    assert "in use" in message
+    assert "loadbalancer" in message  # says by what
+    assert obj["metadata"].get("deletionTimestamp")
+    assert not env.acm.exists("eu-west-1", arns["eu-west-1"])  # the free one went at once
+    assert env.acm.exists("us-east-1", arns["us-east-1"])
+    # Switching to Retain releases the object; the certificate in use stays.
+    c.patch_cert(ns, "lb", {"deletionPolicy": "Retain"})
+    wait_for(lambda: c.cert(ns, "lb") is None, timeout=30, what="release after Retain")
+    assert env.acm.exists("us-east-1", arns["us-east-1"])
+
+
+def test_retain_leaves_acm_untouched(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("keep", ca.issue("keep.example.com")))
+    c.create_cert(ns, "keep", secretName="keep", regions=["us-east-1"])
+    arn = _arns(c.wait_reason(ns, "keep", "Synced"))["us-east-1"]
+    seq = env.acm.last_seq()
+    c.delete_cert(ns, "keep")
+    wait_for(lambda: c.cert(ns, "keep") is None, what="deleted")
+    assert env.acm.exists("us-east-1", arn)
+    assert env.acm.writes_since(seq) == []
+
+
+def test_drift_is_repaired_by_the_sweep(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    issued = ca.issue("drift.example.com")
+    c.core.create_namespaced_secret(ns, tls_secret("drift", issued))
+    c.create_cert(ns, "drift", secretName="drift", regions=["us-east-1", "eu-west-1"])
+    arns = _arns(c.wait_reason(ns, "drift", "Synced"))
+    # Out of band: one certificate deleted, the other replaced by someone else's.
+    env.acm.client("eu-west-1").delete_certificate(CertificateArn=arns["eu-west-1"])
+    intruder = ca.issue("drift.example.com")
+    # The engine tells reimports apart by ImportedAt, to the second; a human replacing a
+    # certificate takes longer than that; this test waits past the tolerance (1s + rounding).
+    time.sleep(2.5)
+    env.acm.client("us-east-1").import_certificate(
+        CertificateArn=arns["us-east-1"],
+        Certificate=intruder.cert_pem,
+        PrivateKey=intruder.key_pem,
+    )
+    assert env.acm.serial("us-east-1", arns["us-east-1"]) == serial_hex(intruder.serial)
+
+    def repaired() -> bool:
+        now = _arns(c.cert(ns, "drift"))
+        return (
+            now.get("us-east-1") == arns["us-east-1"]
+            and env.acm.serial("us-east-1", arns["us-east-1"]) == serial_hex(issued.serial)
+            and "eu-west-1" in now
+            and env.acm.exists("eu-west-1", now["eu-west-1"])
+        )
+
+    wait_for(repaired, timeout=30, what="drift repaired by the sweep")
+    for region in ("us-east-1", "eu-west-1"):
+        assert len(env.acm.owned_by(region, f"{ns}/drift")) == 1
+
+
+def test_expiring_condition_and_event(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("soon", ca.issue("soon.example.com", days=10)))
+    c.create_cert(ns, "soon", secretName="soon", regions=["us-east-1"])
+    c.wait_reason(ns, "soon", "Synced")
+    expiring = c.condition(ns, "soon", "Expiring")
+    assert expiring["status"] == "True"
+    assert expiring["reason"] == "ExpiresSoon"
+    assert any(e[2] == "ExpiresSoon" for e in c.events(ns))
+    assert 'acmsync_certificate_not_after_timestamp_seconds{name="soon"' in operator.metrics()
+
+
+def test_adoption_and_foreign_certificates(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    acm = env.acm.client("us-east-1")
+    old = ca.issue("legacy.example.com")
+    adopted = acm.import_certificate(Certificate=old.cert_pem, PrivateKey=old.key_pem)[
+        "CertificateArn"
+    ]
+    foreign = acm.import_certificate(
+        Certificate=old.cert_pem,
+        PrivateKey=old.key_pem,
+        Tags=[{"Key": "acmsync.io/owner", "Value": "other-cluster/x/y"}],
+    )["CertificateArn"]
+    renewed = ca.issue("legacy.example.com")
+    c.core.create_namespaced_secret(ns, tls_secret("legacy", renewed))
+    c.create_cert(
+        ns,
+        "legacy",
+        secretName="legacy",
+        regions=["us-east-1"],
+        certificateArns={"us-east-1": adopted},
+    )
+    obj = c.wait_reason(ns, "legacy", "Synced")
+    assert _arns(obj) == {"us-east-1": adopted}
+    assert env.acm.serial("us-east-1", adopted) == serial_hex(renewed.serial)
+
+    c.core.create_namespaced_secret(ns, tls_secret("theirs", renewed))
+    c.create_cert(
+        ns,
+        "theirs",
+        secretName="theirs",
+        regions=["us-east-1"],
+        certificateArns={"us-east-1": foreign},
+    )
+    c.wait_reason(ns, "theirs", "ForeignCertificate")
+    assert env.acm.serial("us-east-1", foreign) == serial_hex(old.serial)  # untouched
+
+
+def test_key_change_blocks_then_imports_new_on_request(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("kc", ca.issue("kc.example.com")))
+    c.create_cert(ns, "kc", secretName="kc", regions=["us-east-1"])
+    arn = _arns(c.wait_reason(ns, "kc", "Synced"))["us-east-1"]
+    rsa = ca.issue("kc.example.com", rsa_bits=2048)
+    c.core.replace_namespaced_secret("kc", ns, tls_secret("kc", rsa))
+    c.wait_reason(ns, "kc", "ReimportKeyChange")
+    assert _arns(c.cert(ns, "kc")) == {"us-east-1": arn}
+    c.patch_cert(ns, "kc", {"onKeyChange": "ImportNew"})
+    obj = c.wait_reason(ns, "kc", "Synced")
+    entry = obj["status"]["regions"][0]
+    assert entry["arn"] != arn
+    assert entry["previousArn"] == arn
+    assert env.acm.serial("us-east-1", entry["arn"]) == serial_hex(rsa.serial)
