@@ -69,6 +69,9 @@ def test_apply_get_describe_delete_a_tls_secret(kubectl: Kubectl, core: client.C
 
 def test_crd_apply_then_custom_resources_with_columns(kubectl: Kubectl) -> None:
     _ok(kubectl("apply", "-f", str(SAMPLE_CRD)))
+    crds = [line.split() for line in _ok(kubectl("get", "crds")).strip().split("\n")]
+    assert crds[0] == ["NAME", "CREATED", "AT"]
+    assert crds[1][0] == "widgets.example.acm-sync.dev"
     assert "widget.example.acm-sync.dev/w1 created" in _ok(
         kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w1", size=3))
     )
@@ -116,6 +119,9 @@ def test_label_annotate_describe_events_and_wait(
     described = _ok(kubectl("describe", "widget", "w1"))
     assert "Imported" in described
     assert "into 3 regions" in described
+    events = [line.split() for line in _ok(kubectl("get", "events")).strip().split("\n")]
+    assert events[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert events[1][1:4] == ["Normal", "Imported", "widget/w1"]
 
     def make_ready() -> None:
         time.sleep(0.5)

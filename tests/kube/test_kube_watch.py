@@ -188,3 +188,36 @@ def test_control_endpoint_drives_the_fault_hooks(core: client.CoreV1Api, http: H
         core.list_namespaced_config_map("default")
     assert caught.value.status == 500
     assert post("drop-watches", {}) == {"dropped": 0}
+
+
+def test_selector_watch_sees_objects_enter_and_leave_the_selection(
+    core: client.CoreV1Api, kube: KubeEmulator, http: Http
+) -> None:
+    rv = kube.store.rv
+    core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "c", "labels": {"tier": "a"}}}
+    )
+    core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"tier": "b"}}})
+    core.patch_namespaced_config_map("c", "default", {"data": {"x": "1"}})
+    core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"tier": "a"}}})
+    core.patch_namespaced_config_map("c", "default", {"data": {"x": "2"}})
+    events = _raw_watch(http, f"resourceVersion={rv}&labelSelector=tier%3Da&timeoutSeconds=1")
+    assert [e["type"] for e in events] == ["ADDED", "DELETED", "ADDED", "MODIFIED"]
+
+
+def test_watch_asked_for_tables_streams_table_rows(
+    core: client.CoreV1Api, kube: KubeEmulator, http: Http
+) -> None:
+    rv = kube.store.rv
+    core.create_namespaced_config_map("default", {"metadata": {"name": "a"}, "data": {"k": "v"}})
+    core.create_namespaced_config_map("default", {"metadata": {"name": "b"}})
+    status, _, body = http(
+        "GET",
+        f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
+    )
+    events = [json.loads(line) for line in body.splitlines()]
+    assert status == 200
+    assert [e["object"]["kind"] for e in events] == ["Table", "Table"]
+    assert [c["name"] for c in events[0]["object"]["columnDefinitions"]] == ["Name", "Data", "Age"]
+    assert [e["object"]["rows"][0]["cells"][:2] for e in events] == [["a", 1], ["b", 0]]

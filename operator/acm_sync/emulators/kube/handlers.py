@@ -286,9 +286,25 @@ class Api:
             bookmarks=query.get("allowWatchBookmarks") == "true",
             initial_events=query.get("sendInitialEvents") == "true",
         )
-        return await serve_watch(
-            request, self.store, self.hub, spec, lambda o: self._render(target.rtype, o)
-        )
+        rtype = target.rtype
+        if not table.wants_table(request.headers.get("Accept", "")):
+            return await serve_watch(
+                request, self.store, self.hub, spec, lambda o: self._render(rtype, o)
+            )
+        include = query.get("includeObject", "")
+        first = [True]
+
+        def as_table(obj: JSON) -> JSON:
+            # `kubectl get --watch` asks for Tables; columns are described in the first only.
+            rendered = table.to_table(
+                rtype, [self._render(rtype, obj)], obj["metadata"]["resourceVersion"], include
+            )
+            if not first[0]:
+                rendered["columnDefinitions"] = []
+            first[0] = False
+            return rendered
+
+        return await serve_watch(request, self.store, self.hub, spec, as_table)
 
     async def _patch(
         self, request: web.Request, target: Target, *, dry_run: bool, validation: str

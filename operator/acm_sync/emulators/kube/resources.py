@@ -49,6 +49,8 @@ class ResourceType:
     # For custom resources: the openAPIV3Schema of this version (structural), or None.
     schema: Mapping[str, Any] | None = None
     custom: bool = False
+    # Events are listed without a Name column (LAST SEEN, TYPE, REASON, OBJECT, MESSAGE).
+    name_column: bool = True
 
     @property
     def api_version(self) -> str:
@@ -75,6 +77,16 @@ def _event_object(obj: JSON) -> str:
     return f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
 
 
+def _last_seen(obj: JSON) -> Any:
+    series = obj.get("series") or {}
+    return (
+        series.get("lastObservedTime")
+        or obj.get("lastTimestamp")
+        or obj.get("eventTime")
+        or obj["metadata"].get("creationTimestamp")
+    )
+
+
 _AGE = Column("Age", "date", ".metadata.creationTimestamp")
 
 
@@ -91,6 +103,8 @@ def _t(
     status: bool = False,
     verbs: tuple[str, ...] = ALL_VERBS,
     categories: tuple[str, ...] = (),
+    age: bool = True,
+    name_column: bool = True,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -101,7 +115,8 @@ def _t(
         short_names=short,
         categories=categories,
         verbs=verbs,
-        columns=(*columns, _AGE),
+        columns=(*columns, _AGE) if age else columns,
+        name_column=name_column,
         status_subresource=status,
         has_generation=generation,
     )
@@ -144,11 +159,14 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "events",
         short=("ev",),
         columns=(
+            Column("Last Seen", "date", compute=_last_seen),
             Column("Type", json_path=".type"),
             Column("Reason", json_path=".reason"),
             Column("Object", compute=_event_object),
             Column("Message", json_path=".message"),
         ),
+        age=False,
+        name_column=False,
     ),
     _t(
         "",
@@ -162,7 +180,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     _t("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
     _t("", "v1", "Pod", "pods", short=("po",), status=True, categories=("all",)),
-    _t("events.k8s.io", "v1", "Event", "events", short=("ev",)),
+    _t("events.k8s.io", "v1", "Event", "events"),
     _t(
         "coordination.k8s.io",
         "v1",
@@ -177,7 +195,10 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "customresourcedefinitions",
         namespaced=False,
         short=("crd", "crds"),
-        columns=(),
+        columns=(
+            Column("Created At", "string", ".metadata.creationTimestamp", format="date-time"),
+        ),
+        age=False,
         generation=True,
         status=True,
     ),

@@ -46,6 +46,9 @@ class WatchEvent:
     key: Key
     namespace: str
     obj: JSON
+    # The version before this change: a watch with a selector turns "stopped matching" into
+    # DELETED and "started matching" into ADDED, as the API server does.
+    prev: JSON | None = None
 
 
 class Store:
@@ -93,8 +96,9 @@ class Store:
 
     # ---- event log ---------------------------------------------------------------------
 
-    def _emit(self, event_type: str, key: Key, obj: JSON) -> None:
-        event = WatchEvent(self.rv, event_type, key, obj["metadata"].get("namespace", ""), obj)
+    def _emit(self, event_type: str, key: Key, obj: JSON, prev: JSON | None) -> None:
+        namespace = obj["metadata"].get("namespace", "")
+        event = WatchEvent(self.rv, event_type, key, namespace, obj, prev)
         self._log.append(event)
         self._log_rvs.append(event.rv)
         if len(self._log) > 2 * self.log_size:
@@ -242,7 +246,7 @@ class Store:
             self._uids[meta["uid"]] = loc
             for ref in meta.get("ownerReferences") or ():
                 self._dependents.setdefault(str(ref.get("uid")), set()).add(loc)
-        self._emit(event_type, rtype.key, obj)
+        self._emit(event_type, rtype.key, obj, old)
 
     def _unindex(self, key: Key, obj: JSON) -> None:
         meta = obj["metadata"]

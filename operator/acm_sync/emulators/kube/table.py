@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +47,7 @@ def _age(value: Any) -> str:
     if not isinstance(value, str):
         return "<unknown>"
     try:
-        then = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        then = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return "<unknown>"
     return human_duration((datetime.now(UTC) - then).total_seconds())
@@ -59,8 +60,6 @@ def _cell(column: Any, obj: JSON) -> Any:
     if value is None:
         return None
     if isinstance(value, (dict, list)) and column.type == "string":
-        import json
-
         return json.dumps(value, separators=(",", ":"))
     return value
 
@@ -79,15 +78,19 @@ def _row_object(obj: JSON, include: str) -> JSON | None:
 
 def to_table(rtype: ResourceType, objects: list[JSON], rv: str, include: str = "") -> JSON:
     """Render objects as a Table with the type's printer columns (Name first)."""
-    columns = [
-        {
-            "name": "Name",
-            "type": "string",
-            "format": "name",
-            "description": "Name must be unique within a namespace.",
-            "priority": 0,
-        }
-    ]
+    columns = (
+        []
+        if not rtype.name_column
+        else [
+            {
+                "name": "Name",
+                "type": "string",
+                "format": "name",
+                "description": "Name must be unique within a namespace.",
+                "priority": 0,
+            }
+        ]
+    )
     columns += [
         {
             "name": c.name,
@@ -100,7 +103,8 @@ def to_table(rtype: ResourceType, objects: list[JSON], rv: str, include: str = "
     ]
     rows = []
     for obj in objects:
-        row: JSON = {"cells": [obj["metadata"]["name"], *(_cell(c, obj) for c in rtype.columns)]}
+        names = [obj["metadata"]["name"]] if rtype.name_column else []
+        row: JSON = {"cells": [*names, *(_cell(c, obj) for c in rtype.columns)]}
         row_object = _row_object(obj, include or "PartialObjectMetadata")
         if row_object is not None:
             row["object"] = row_object

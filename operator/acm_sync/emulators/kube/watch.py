@@ -18,7 +18,7 @@ from aiohttp import web
 from acm_sync.emulators.kube.errors import ApiError
 from acm_sync.emulators.kube.resources import ResourceType
 from acm_sync.emulators.kube.selectors import Matcher
-from acm_sync.emulators.kube.store import Store
+from acm_sync.emulators.kube.store import Store, WatchEvent
 
 JSON = dict[str, Any]
 DEFAULT_TIMEOUT = 1800.0
@@ -91,12 +91,19 @@ async def serve_watch(
     hub.watchers.add(watcher)
     rtype = spec.rtype
 
-    def wanted(key: tuple[str, str], namespace: str, obj: JSON) -> bool:
-        return (
-            key == rtype.key
-            and (spec.namespace is None or namespace == spec.namespace)
-            and spec.matches(obj)
-        )
+    def translate(event: WatchEvent) -> str | None:
+        """The event type this watch sees, or None when the change is not its business."""
+        if event.key != rtype.key or (
+            spec.namespace is not None and event.namespace != spec.namespace
+        ):
+            return None
+        matches_now = spec.matches(event.obj)
+        if event.type != "MODIFIED":
+            return event.type if matches_now else None
+        matched_before = event.prev is not None and spec.matches(event.prev)
+        if matches_now:
+            return "MODIFIED" if matched_before else "ADDED"
+        return "DELETED" if matched_before else None
 
     try:
         if spec.resource_version in ("", "0"):
@@ -128,8 +135,9 @@ async def serve_watch(
                 break
             for event in events:
                 position = event.rv
-                if wanted(event.key, event.namespace, event.obj):
-                    await response.write(_line(event.type, render(event.obj)))
+                seen_as = translate(event)
+                if seen_as is not None:
+                    await response.write(_line(seen_as, render(event.obj)))
             now = loop.time()
             if now >= deadline:
                 break
