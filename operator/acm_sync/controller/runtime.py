@@ -141,6 +141,14 @@ class OperatorRuntime:
         )
         inner_stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        @kopf.on.cleanup(registry=registry)
+        async def cleanup(**_: object) -> None:
+            # kopf waits for every task it did not start (the sweep, work in flight) before
+            # exiting: end them now rather than after its 5-second grace period.
+            inner_stop.set()
+            await asyncio.gather(reconciler.close(), watcher.queue.close())
+
         ready = asyncio.Event()
         operator = asyncio.create_task(
             kopf.operator(
@@ -159,7 +167,9 @@ class OperatorRuntime:
         )
 
         async def watch_flags() -> None:
-            while not (stop.is_set() or self._lost.is_set() or operator.done()):
+            while not (
+                stop.is_set() or self._lost.is_set() or operator.done() or inner_stop.is_set()
+            ):
                 if ready.is_set() and not self.kopf_ready.is_set():
                     self.kopf_ready.set()
                     self.health.ready = True
@@ -174,6 +184,9 @@ class OperatorRuntime:
             self.health.ready = False
             await asyncio.gather(sweeper, flags, return_exceptions=True)
             await reconciler.close()
+            close_engine = getattr(engine, "close", None)
+            if callable(close_engine):
+                await loop.run_in_executor(None, close_engine)
         return EXIT_LEADERSHIP_LOST if self._lost.is_set() else EXIT_OK
 
     def stop_serving(self) -> None:
