@@ -211,7 +211,9 @@ def differs(recorded: datetime | None, seen: datetime | None) -> bool:
     """Whether ACM's ImportedAt shows a reimport after the one recorded."""
     if recorded is None or seen is None:
         return seen is None and recorded is not None
-    return abs((seen - recorded).total_seconds()) > _SAME_INSTANT
+    # ACM (and moto) report whole seconds; a record stored with sub-second precision, or
+    # truncated to the second, still compares equal within one second.
+    return abs((seen - recorded).total_seconds()) >= _SAME_INSTANT
 
 
 def drift(

@@ -38,9 +38,15 @@ class AcmError(Exception):
         self.status = status
 
 
+def burst_of(rate: float) -> float:
+    """Bucket size for a rate: AWS absorbs short bursts, so a client sending exactly at the
+    rate is not throttled by network jitter; the long-run rate is still enforced."""
+    return max(2.0, rate)
+
+
 @dataclass
 class _Bucket:
-    """Token bucket; burst equals the rate (at least 1), as AWS allows short bursts."""
+    """Token bucket refilled at ``rate`` per second, holding at most ``burst_of(rate)``."""
 
     rate: float
     tokens: float
@@ -48,7 +54,7 @@ class _Bucket:
 
     def take(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(burst_of(self.rate), self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -209,7 +215,7 @@ class StrictAcm:
         rate = self._rates.get(api)
         if rate is None:
             return
-        bucket = self._buckets.setdefault((region, api), _Bucket(rate, max(1.0, rate)))
+        bucket = self._buckets.setdefault((region, api), _Bucket(rate, burst_of(rate)))
         if not bucket.take():
             raise AcmError("ThrottlingException", "Rate exceeded")
 
