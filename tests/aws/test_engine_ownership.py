@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from acm_testkit import OWNER, desired_for, leaf
@@ -269,3 +270,15 @@ def test_no_key_material_in_outcomes(acm: AcmEmulator, engine: Engine) -> None:
     assert outcome.state is RegionState.ERROR
     assert "PRIVATE KEY" not in repr(outcome)
     assert other.private_key.decode().splitlines()[1] not in repr(outcome)
+
+
+def test_sweep_sees_a_reimport_one_second_later(acm: AcmEmulator, engine: Engine) -> None:
+    # ACM reports whole seconds, so one second is the smallest visible out-of-band change.
+    material = leaf()
+    record = engine.sync(desired_for(material), material, {})["us-east-1"].record()
+    assert record.imported_at is not None
+    earlier = replace(record, imported_at=record.imported_at - timedelta(seconds=1))
+    truncated = replace(record, imported_at=record.imported_at.replace(microsecond=0))
+
+    assert [d.kind for d in engine.sweep("us-east-1", [(OWNER, earlier)])] == [DriftKind.REIMPORTED]
+    assert engine.sweep("us-east-1", [(OWNER, truncated)]) == []
