@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,18 +13,13 @@ from aiohttp import web
 
 from acm_sync.emulators.kube import discovery, protobuf, table
 from acm_sync.emulators.kube.errors import ApiError, not_found
-from acm_sync.emulators.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from acm_sync.emulators.kube.patch import APPLY, patch_object
 from acm_sync.emulators.kube.resources import ResourceType
 from acm_sync.emulators.kube.selectors import field_matcher, label_matcher
 from acm_sync.emulators.kube.store import Store
 from acm_sync.emulators.kube.watch import DEFAULT_TIMEOUT, WatchHub, WatchRequest, serve_watch
 
 JSON = dict[str, Any]
-
-MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
-APPLY = "application/apply-patch+yaml"
 
 
 @dataclass(frozen=True)
@@ -309,61 +303,20 @@ class Api:
     async def _patch(
         self, request: web.Request, target: Target, *, dry_run: bool, validation: str
     ) -> web.Response:
-        rtype, namespace, name = target.rtype, target.namespace or "", target.name
-        content_type = request.content_type
-        patch = await self._body(request)
-        with self.store.lock:
-            try:
-                current = self.store.get(rtype, namespace, name)
-            except ApiError as error:
-                if error.code != 404 or content_type != APPLY or target.subresource:
-                    raise
-                if not isinstance(patch, dict):
-                    raise ApiError(400, "apply patch must be an object") from None
-                created = self.store.create(
-                    rtype, namespace, patch, dry_run=dry_run, field_validation=validation
-                )
-                return json_response(self._render(rtype, created), 201)
-            if content_type == MERGE:
-                new = merge_patch(current, patch)
-            elif content_type == JSON_PATCH:
-                new = json_patch(current, patch)
-            elif content_type == STRATEGIC:
-                if rtype.custom:
-                    raise ApiError(
-                        415,
-                        "the body of the request was in an unknown format - "
-                        "accepted media types include: "
-                        f"{JSON_PATCH}, {MERGE}, {APPLY}",
-                    )
-                new = strategic_merge_patch(current, patch)
-            elif content_type == APPLY:
-                if not request.query.get("fieldManager"):
-                    raise ApiError(400, "PATCH with apply requires a fieldManager")
-                new = (merge_patch if rtype.custom else strategic_merge_patch)(current, patch)
-            else:
-                raise ApiError(
-                    415, f"the body of the request was in an unknown format: {content_type}"
-                )
-            if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
-                raise ApiError(422, "the patched object is not a Kubernetes object")
-            wanted_rv = _patched_rv(patch, content_type)
-            new = copy.copy(new)
-            new["metadata"] = {
-                **new["metadata"],
-                "resourceVersion": wanted_rv or current["metadata"]["resourceVersion"],
-            }
-            updated = self.store.update(
-                rtype,
-                namespace,
-                name,
-                new,
-                subresource=target.subresource,
-                dry_run=dry_run,
-                field_validation=validation,
-                require_rv=False,
-            )
-        return json_response(self._render(rtype, updated))
+        body = await self._body(request)
+        result, created = patch_object(
+            self.store,
+            target.rtype,
+            target.namespace or "",
+            target.name,
+            target.subresource,
+            request.content_type,
+            body,
+            field_manager=request.query.get("fieldManager", ""),
+            dry_run=dry_run,
+            validation=validation,
+        )
+        return json_response(self._render(target.rtype, result), 201 if created else 200)
 
     async def _delete(self, request: web.Request, target: Target, *, dry_run: bool) -> web.Response:
         rtype = target.rtype
@@ -408,13 +361,6 @@ class Api:
             dry_run=dry_run,
         )
         return json_response(self._render(rtype, gone))
-
-
-def _patched_rv(patch: Any, content_type: str) -> str:
-    """A resourceVersion carried by a merge-style patch is a precondition, as on a real cluster."""
-    if content_type in (MERGE, STRATEGIC) and isinstance(patch, dict):
-        return str((patch.get("metadata") or {}).get("resourceVersion") or "")
-    return ""
 
 
 def _paginate(items: list[JSON], limit: str | None, token: str | None) -> tuple[list[JSON], str]:

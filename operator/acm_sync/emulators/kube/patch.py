@@ -8,9 +8,19 @@ lists of objects merge by their merge key (``name`` and a few known keys), other
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acm_sync.emulators.kube.errors import ApiError
+
+if TYPE_CHECKING:
+    from acm_sync.emulators.kube.resources import ResourceType
+    from acm_sync.emulators.kube.store import Store
+
+JSON = dict[str, Any]
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
 
 # Merge keys of the list fields we may meet (the real ones come from Go struct tags).
 _MERGE_KEYS = {
@@ -187,3 +197,79 @@ def json_patch(target: Any, operations: Any) -> Any:
         else:
             raise ApiError(400, f"unknown JSON patch operation {kind!r}")
     return doc
+
+
+def _patched(
+    rtype: ResourceType, current: JSON, content_type: str, patch: Any, field_manager: str
+) -> Any:
+    if content_type == MERGE:
+        return merge_patch(current, patch)
+    if content_type == JSON_PATCH:
+        return json_patch(current, patch)
+    if content_type == STRATEGIC:
+        if rtype.custom:
+            raise ApiError(
+                415,
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON_PATCH}, {MERGE}, {APPLY}",
+            )
+        return strategic_merge_patch(current, patch)
+    if content_type == APPLY:
+        if not field_manager:
+            raise ApiError(400, "PATCH with apply requires a fieldManager")
+        # Server-side apply without field ownership: the applied fields are merged in.
+        return (merge_patch if rtype.custom else strategic_merge_patch)(current, patch)
+    raise ApiError(415, f"the body of the request was in an unknown format: {content_type}")
+
+
+def patch_object(
+    store: Store,
+    rtype: ResourceType,
+    namespace: str,
+    name: str,
+    subresource: str,
+    content_type: str,
+    patch: Any,
+    *,
+    field_manager: str = "",
+    dry_run: bool = False,
+    validation: str = "",
+) -> tuple[JSON, bool]:
+    """PATCH one object (or create it, for server-side apply); returns (object, created)."""
+    with store.lock:
+        try:
+            current = store.get(rtype, namespace, name)
+        except ApiError as error:
+            if error.code != 404 or content_type != APPLY or subresource:
+                raise
+            if not isinstance(patch, dict):
+                raise ApiError(400, "apply patch must be an object") from None
+            created = store.create(
+                rtype, namespace, patch, dry_run=dry_run, field_validation=validation
+            )
+            return created, True
+        new = _patched(rtype, current, content_type, patch, field_manager)
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+            raise ApiError(422, "the patched object is not a Kubernetes object")
+        # A resourceVersion carried by a merge-style patch is a precondition, as on a real cluster.
+        wanted = ""
+        if content_type in (MERGE, STRATEGIC) and isinstance(patch, dict):
+            wanted = str((patch.get("metadata") or {}).get("resourceVersion") or "")
+        new = {
+            **new,
+            "metadata": {
+                **new["metadata"],
+                "resourceVersion": wanted or current["metadata"]["resourceVersion"],
+            },
+        }
+        updated = store.update(
+            rtype,
+            namespace,
+            name,
+            new,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_validation=validation,
+            require_rv=False,
+        )
+        return updated, False

@@ -7,19 +7,18 @@ event log can therefore share them with the object table at no memory cost, and 
 
 from __future__ import annotations
 
-import bisect
 import copy
 import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from acm_sync.emulators.kube import crd as crds
 from acm_sync.emulators.kube import semantics
-from acm_sync.emulators.kube.errors import ApiError, already_exists, conflict, gone, not_found
+from acm_sync.emulators.kube.errors import ApiError, already_exists, conflict, not_found
+from acm_sync.emulators.kube.eventlog import EventLog, WatchEvent
 from acm_sync.emulators.kube.resources import BUILTIN_TYPES, ResourceType
 
 JSON = dict[str, Any]
@@ -37,31 +36,13 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    """One entry of the event log."""
-
-    rv: int
-    type: str
-    key: Key
-    namespace: str
-    obj: JSON
-    # The version before this change: a watch with a selector turns "stopped matching" into
-    # DELETED and "started matching" into ADDED, as the API server does.
-    prev: JSON | None = None
-
-
 class Store:
     """All objects of the emulated cluster, with the API server's write semantics."""
 
     def __init__(self, log_size: int = 10_000) -> None:
         self.lock = threading.RLock()
         self.rv = 0
-        self.log_size = log_size
-        self._log: list[WatchEvent] = []
-        self._log_rvs: list[int] = []
-        # Events with rv <= compacted_rv may be missing from the log: watches from there get 410.
-        self.compacted_rv = 0
+        self.log = EventLog(log_size)
         self.objects: dict[Key, dict[tuple[str, str], JSON]] = {}
         self.types: dict[tuple[str, str, str], ResourceType] = {}
         self._dependents: dict[str, set[Loc]] = {}
@@ -98,37 +79,19 @@ class Store:
 
     def _emit(self, event_type: str, key: Key, obj: JSON, prev: JSON | None) -> None:
         namespace = obj["metadata"].get("namespace", "")
-        event = WatchEvent(self.rv, event_type, key, namespace, obj, prev)
-        self._log.append(event)
-        self._log_rvs.append(event.rv)
-        if len(self._log) > 2 * self.log_size:
-            drop = len(self._log) - self.log_size
-            self.compacted_rv = self._log_rvs[drop - 1]
-            del self._log[:drop]
-            del self._log_rvs[:drop]
+        self.log.append(WatchEvent(self.rv, event_type, key, namespace, obj, prev))
         for listener in self.listeners:
             listener()
-
-    def oldest_resumable(self) -> int:
-        """The oldest resourceVersion a watch can resume from."""
-        with self.lock:
-            if len(self._log) > self.log_size:
-                return self._log_rvs[len(self._log) - self.log_size - 1]
-            return self.compacted_rv
 
     def events_after(self, rv: int) -> list[WatchEvent]:
         """Every event newer than ``rv``; 410 Gone when some of them are no longer kept."""
         with self.lock:
-            if rv < self.oldest_resumable():
-                raise gone(f"too old resource version: {rv} ({self.oldest_resumable() + 1})")
-            return self._log[bisect.bisect_right(self._log_rvs, rv) :]
+            return self.log.after(rv)
 
     def compact(self) -> None:
         """Forget the whole event log (tests use it to force a 410 on the next watch)."""
         with self.lock:
-            self.compacted_rv = self.rv
-            self._log.clear()
-            self._log_rvs.clear()
+            self.log.compact(self.rv)
 
     # ---- reads -------------------------------------------------------------------------
 
