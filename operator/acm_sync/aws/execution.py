@@ -149,6 +149,7 @@ class Execution:
                 raise BlockedByRulesError(finding.code.value, finding.message)
 
     def content_in_place(self, arn: str) -> None:
+        """Record that ACM already holds the desired content under ``arn``."""
         self.arn = arn
         self.fingerprint = self.desired.fingerprint
         for seen in (self.observation.target, *(self.observation.candidates or ())):
@@ -219,6 +220,7 @@ def differs(recorded: datetime | None, seen: datetime | None) -> bool:
 def drift(
     owner: Owner, record: RegionRecord, kind: DriftKind, seen: Mapping[str, object] | None
 ) -> Drift:
+    """A Drift with a message a human can act on; ``seen`` is a summary or a description."""
     arn = str(record.arn)
     imported_at = utc(seen.get("ImportedAt")) if seen else None
     not_after = utc(seen.get("NotAfter")) if seen else None

@@ -14,14 +14,15 @@ import base64
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from moto.acm.models import AWSCertificateManagerBackend
 
 from acm_sync.core.regions import region_of_arn
 from acm_sync.emulators.acm import rules
+from acm_sync.emulators.acm.calllog import Call
 from acm_sync.emulators.acm.faults import DropConnection, Faults
+from acm_sync.emulators.acm.throttle import Bucket, burst_of
 
 ACCOUNT_ID = "123456789012"
 MAX_PAGE = 1000
@@ -36,55 +37,6 @@ class AcmError(Exception):
         self.error_type = error_type
         self.message = message
         self.status = status
-
-
-def burst_of(rate: float) -> float:
-    """Bucket size for a rate: AWS absorbs short bursts, so a client sending exactly at the
-    rate is not throttled by network jitter; the long-run rate is still enforced."""
-    return max(2.0, rate)
-
-
-@dataclass
-class _Bucket:
-    """Token bucket refilled at ``rate`` per second, holding at most ``burst_of(rate)``."""
-
-    rate: float
-    tokens: float
-    stamp: float = field(default_factory=time.monotonic)
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(burst_of(self.rate), self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One API call as the emulator saw it (no parameter values: they may hold a key)."""
-
-    seq: int
-    time: float
-    region: str
-    api: str
-    outcome: str  # "ok" or the error type
-    arn: str | None
-    params: tuple[str, ...]  # parameter names sent, e.g. ("Certificate", "CertificateArn", ...)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form for the control API."""
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "region": self.region,
-            "api": self.api,
-            "outcome": self.outcome,
-            "arn": self.arn,
-            "params": list(self.params),
-        }
 
 
 class StrictAcm:
@@ -108,7 +60,7 @@ class StrictAcm:
         self._regions: dict[str, AWSCertificateManagerBackend] = {}
         self._order: dict[str, list[str]] = {}  # region -> ARNs in import order (paging)
         self._imports: Counter[str] = Counter()
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets: dict[tuple[str, str], Bucket] = {}
         self._calls: list[Call] = []
 
     # ----- control -----
@@ -215,7 +167,7 @@ class StrictAcm:
         rate = self._rates.get(api)
         if rate is None:
             return
-        bucket = self._buckets.setdefault((region, api), _Bucket(rate, burst_of(rate)))
+        bucket = self._buckets.setdefault((region, api), Bucket(rate, burst_of(rate)))
         if not bucket.take():
             raise AcmError("ThrottlingException", "Rate exceeded")
 
