@@ -296,3 +296,21 @@ def _eventually(read: object, expected: object, attempts: int = 100) -> object:
             return value
         time.sleep(0.02)
     return value
+
+
+def test_a_namespace_terminates_until_its_finalized_contents_are_gone(
+    core: client.CoreV1Api,
+) -> None:
+    core.create_namespace({"metadata": {"name": "held"}})
+    core.create_namespaced_config_map("held", {"metadata": {"name": "c", "finalizers": ["x/y"]}})
+    core.create_namespaced_config_map("held", {"metadata": {"name": "plain"}})
+    core.delete_namespace("held")
+    assert core.read_namespace("held").status.phase == "Terminating"
+    assert [c.metadata.name for c in core.list_namespaced_config_map("held").items] == ["c"]
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_config_map("held", {"metadata": {"name": "new"}})
+    assert refused.value.status == 403
+    core.patch_namespaced_config_map("c", "held", {"metadata": {"finalizers": None}})
+    with pytest.raises(ApiException) as caught:
+        core.read_namespace("held")
+    assert caught.value.status == 404

@@ -196,3 +196,30 @@ def test_the_projects_crd_is_served_with_its_rules(api: client.ApiClient) -> Non
         with pytest.raises(ApiException) as caught:
             create("bad", bad)
         assert caught.value.status == 422, bad
+
+
+def test_deleting_a_crd_waits_for_finalized_custom_resources(
+    crd: object, api: client.ApiClient, custom: client.CustomObjectsApi
+) -> None:
+    held = _widget("held", size=1)
+    held["metadata"] = {"name": "held", "finalizers": ["example.acm-sync.dev/cleanup"]}
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, held)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, _widget("free", size=1)
+    )
+    extensions = client.ApiextensionsV1Api(api)
+    extensions.delete_custom_resource_definition(f"{PLURAL}.{GROUP}")
+    # Still served while a finalizer holds one of its resources, so the finalizer can go.
+    left = custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)["items"]
+    assert [
+        (w["metadata"]["name"], bool(w["metadata"].get("deletionTimestamp"))) for w in left
+    ] == [("held", True)]
+    assert extensions.read_custom_resource_definition(
+        f"{PLURAL}.{GROUP}"
+    ).metadata.deletion_timestamp
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, "held", {"metadata": {"finalizers": None}}
+    )
+    with pytest.raises(ApiException) as caught:
+        extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}")
+    assert caught.value.status == 404

@@ -24,6 +24,7 @@ from acm_sync.emulators.kube.resources import BUILTIN_TYPES, ResourceType
 JSON = dict[str, Any]
 Key = tuple[str, str]  # (group, plural)
 Loc = tuple[Key, str, str]  # (key, namespace, name)
+Contents = list[tuple[ResourceType, str, str]]  # what a namespace or CRD holds
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -292,6 +293,9 @@ class Store:
             if dry_run:
                 return new
             if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                if rtype.key in (NAMESPACES, CRDS):
+                    self._commit(rtype, "MODIFIED", new)
+                    return self._finish_if_empty(rtype, name) or new
                 # Removing the last finalizer of a deleted object completes its deletion.
                 return self._delete_now(rtype, new)
             self._commit(rtype, "MODIFIED", new)
@@ -323,7 +327,8 @@ class Store:
                 return old
             if propagation == "Orphan":
                 self._orphan(meta["uid"])
-            if meta.get("finalizers") or rtype.key == NAMESPACES:
+            container = rtype.key in (NAMESPACES, CRDS)
+            if meta.get("finalizers") or container:
                 if meta.get("deletionTimestamp"):
                     return old
                 new = copy.deepcopy(old)
@@ -332,31 +337,59 @@ class Store:
                 if rtype.key == NAMESPACES:
                     new["status"] = {"phase": "Terminating"}
                 self._commit(rtype, "MODIFIED", new)
-                if rtype.key == NAMESPACES:
-                    self._empty_namespace(name)
-                    return self._delete_now(rtype, new) if not meta.get("finalizers") else new
-                return new
+                if not container:
+                    return new
+                # A namespace or CRD goes once its contents are gone; contents with
+                # finalizers keep it Terminating until their finalizers are removed.
+                for child_type, child_ns, child_name in self._contents(rtype, new):
+                    if (child_ns, child_name) in self.objects[child_type.key]:
+                        self.delete(child_type, child_ns, child_name)
+                current = self._finish_if_empty(rtype, name) or self.objects[rtype.key].get(
+                    ("", name)
+                )
+                return current or new
             return self._delete_now(rtype, old)
+
+    def _contents(self, rtype: ResourceType, container: JSON) -> Contents:
+        if rtype.key == NAMESPACES:
+            namespace = container["metadata"]["name"]
+            return [
+                (child, ns, name)
+                for child in self._storage_types()
+                if child.namespaced
+                for ns, name in list(self.objects[child.key])
+                if ns == namespace
+            ]
+        spec = container["spec"]
+        key = (spec["group"], spec["names"]["plural"])
+        served = [t for t in self.types.values() if t.custom and t.key == key]
+        if not served:
+            return []
+        return [(served[0], ns, name) for ns, name in list(self.objects.get(key, {}))]
+
+    def _finish_if_empty(self, rtype: ResourceType, name: str) -> JSON | None:
+        container = self.objects[rtype.key].get(("", name))
+        if container is None or not container["metadata"].get("deletionTimestamp"):
+            return None
+        if container["metadata"].get("finalizers") or self._contents(rtype, container):
+            return None
+        return self._delete_now(rtype, container)
 
     def _delete_now(self, rtype: ResourceType, obj: JSON) -> JSON:
         gone_obj = copy.deepcopy(obj)
         self._commit(rtype, "DELETED", gone_obj)
         if rtype.key == CRDS:
             self._sync_crd_types(obj, removed=True)
-            spec = obj["spec"]
-            key = (spec["group"], spec["names"]["plural"])
-            for loc in list(self.objects.get(key, {})):
-                self.objects[key].pop(loc, None)
         uid = obj["metadata"]["uid"]
         if self._dependents.get(uid):
             self.schedule(lambda: self.collect_garbage(uid))
+        namespace = obj["metadata"].get("namespace")
+        if namespace:
+            self._finish_if_empty(self.types[("", "v1", "namespaces")], namespace)
+        if rtype.custom:
+            crd_type = self.types[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
+            self._finish_if_empty(crd_type, f"{rtype.plural}.{rtype.group}")
         return gone_obj
-
-    def _empty_namespace(self, namespace: str) -> None:
-        for rtype in self._storage_types():
-            if rtype.namespaced:
-                for ns, name in [k for k in self.objects[rtype.key] if k[0] == namespace]:
-                    self.delete(rtype, ns, name)
 
     def _storage_types(self) -> Iterable[ResourceType]:
         seen: dict[Key, ResourceType] = {}
