@@ -10,9 +10,12 @@ new certificate.)
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from typing import Any
+
+from cryptography import x509
 
 from acm_sync.aws.adapter import AcmAdapter, utc
 from acm_sync.aws.errors import AwsCallError, ErrorClass
@@ -29,10 +32,29 @@ def pem_bodies(data: bytes | None) -> tuple[bytes, ...]:
 
 
 def same_content(material: Material, certificate: bytes, chain: bytes | None) -> bool:
-    """Whether ACM holds exactly ``material``'s leaf and chain."""
-    return pem_bodies(material.certificate) == pem_bodies(certificate) and pem_bodies(
-        material.chain
-    ) == pem_bodies(chain)
+    """Whether ACM holds ``material``'s leaf and chain.
+
+    The leaf must be identical; the chain ACM returns must be the desired chain, optionally
+    followed by one self-issued root (a root appended on ACM's side is not a reason to spend
+    an import; a dropped intermediate is).
+    """
+    wanted = pem_bodies(material.chain)
+    held = pem_bodies(chain)
+    extra = held[len(wanted) :]
+    return (
+        pem_bodies(material.certificate) == pem_bodies(certificate)
+        and held[: len(wanted)] == wanted
+        and (not extra or (len(extra) == 1 and _is_root(extra[0])))
+    )
+
+
+def _is_root(body: bytes) -> bool:
+    """A self-issued certificate (what a CA's root is), from a PEM body."""
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode(body))
+    except ValueError:
+        return False
+    return bool(cert.subject == cert.issuer)
 
 
 def observed(
