@@ -88,6 +88,11 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
         entry["previousArn"] = outcome.previous_arn
     if outcome.tags_hash:
         entry["tagsHash"] = outcome.tags_hash
+    facts = ("state", "arn", "fingerprint", "importedAt", "previousArn", "tagsHash")
+    if old is not None and not outcome.wrote and all(old.get(k) == entry.get(k) for k in facts):
+        # A no-op sync learnt nothing new: keep the entry, and with it the status, unchanged
+        # (the engine words "imported" and "in sync" differently; that is not a change).
+        return dict(old)
     old_without_time = {k: v for k, v in (old or {}).items() if k != "lastSyncTime"}
     if outcome.wrote or old is None or old_without_time != entry:
         entry["lastSyncTime"] = format_time(now)
