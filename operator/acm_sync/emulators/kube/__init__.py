@@ -14,7 +14,8 @@ watch's resourceVersion, has no generateName and answers 500 where the API serve
 every resource type, so each API behaviour is written once, in a module named for it:
 
 - ``resources.py``  the table of served types (built-ins) and the type of a CRD-defined one
-- ``store.py``      objects, writes, finalizers, GC; ``eventlog.py`` the watch history
+- ``store.py``      objects, create/update; ``deletion.py`` finalizers, termination, GC;
+                    ``eventlog.py`` the history watches resume from
 - ``semantics.py``  per-kind write rules (Secret ``stringData``, Namespace, CRD), name checks
 - ``crd.py``        CRD validation, served types, structural schema (prune, default, validate)
 - ``patch.py``      merge, JSON and strategic merge patch; server-side apply

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 JSON = dict[str, Any]
+Key = tuple[str, str]  # (group, plural): objects of all versions of a type share storage
+NAMESPACES: Key = ("", "namespaces")
+CRDS: Key = ("apiextensions.k8s.io", "customresourcedefinitions")
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -63,7 +66,7 @@ class ResourceType:
         return self.kind.lower()
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         """Storage key: objects of one group and plural share storage across versions."""
         return (self.group, self.plural)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from acm_sync.emulators.kube import crd as crds
@@ -12,6 +13,12 @@ from acm_sync.emulators.kube.errors import ApiError, invalid
 from acm_sync.emulators.kube.resources import ResourceType
 
 JSON = dict[str, Any]
+
+
+def now_rfc3339() -> str:
+    """The API server's timestamp format: UTC, second precision."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
