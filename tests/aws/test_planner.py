@@ -210,6 +210,12 @@ CASES = [
         (Reimport(ARN2),),
     ),
     Case(
+        "duplicates-in-use-beats-same-content",
+        NONE,
+        Observation(candidates=(cert(ARN, matches=True), cert(ARN2, in_use=True))),
+        (Reimport(ARN2),),
+    ),
+    Case(
         "duplicates-keep-newest",
         NONE,
         Observation(candidates=(cert(ARN, year=2020), cert(ARN3, year=2026))),

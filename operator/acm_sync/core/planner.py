@@ -242,12 +242,16 @@ def _update(
 def _choose(
     candidates: Sequence[ObservedCertificate], desired: DesiredState
 ) -> tuple[ObservedCertificate, list[ObservedCertificate]]:
-    """Keep the best match (same key type, same content, in use, newest); the rest are extra."""
+    """Keep the best match; the rest are reported as extra, never deleted.
+
+    Same key type first (only it can be reimported), then in use (a load balancer may depend
+    on it, so it must get the new content), then already holding the content, then newest.
+    """
 
     def rank(c: ObservedCertificate) -> tuple[bool, bool, bool, float, str]:
         stamp = c.imported_at.timestamp() if c.imported_at else 0.0
         same_key = c.key_algorithm == desired.key_algorithm
-        return (same_key, c.content_matches, c.in_use, stamp, c.arn)
+        return (same_key, c.in_use, c.content_matches, stamp, c.arn)
 
     ordered = sorted(candidates, key=rank, reverse=True)
     return ordered[0], ordered[1:]
