@@ -12,7 +12,7 @@ import yaml
 from aiohttp import web
 
 from acm_sync.emulators.kube import discovery, protobuf, table
-from acm_sync.emulators.kube.errors import ApiError, not_found
+from acm_sync.emulators.kube.errors import ApiError, gone, not_found
 from acm_sync.emulators.kube.patch import APPLY, patch_object
 from acm_sync.emulators.kube.resources import ResourceType
 from acm_sync.emulators.kube.selectors import field_matcher, label_matcher
@@ -249,6 +249,7 @@ class Api:
                     table.to_table(rtype, [obj], obj["metadata"]["resourceVersion"], include)
                 )
             return json_response(obj)
+        self._check_list_version(request)
         items, rv = self.store.list(rtype, target.namespace)
         matches = self._matcher(request, target)
         items = [self._render(rtype, o) for o in items if matches(o)]
@@ -267,6 +268,21 @@ class Api:
         if next_token:
             body["metadata"]["continue"] = next_token
         return json_response(body)
+
+    def _check_list_version(self, request: web.Request) -> None:
+        """An exact list at a resourceVersion the log no longer reaches is 410 Gone.
+
+        The emulator keeps no history of object states: an exact list at a version it still
+        reaches is answered with the current state.
+        """
+        version = request.query.get("resourceVersion", "")
+        if request.query.get("resourceVersionMatch") != "Exact" or not version:
+            return
+        if not version.isdigit():
+            raise ApiError(400, f"invalid resource version: {version!r}")
+        with self.store.lock:
+            if int(version) < self.store.log.oldest_resumable():
+                raise gone(f"too old resource version: {version}")
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         query = request.query
