@@ -7,10 +7,12 @@ import asyncio
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 from acm_sync.controller.redaction import configure_logging
-from acm_sync.controller.runtime import EXIT_STARTUP_FAILED, OperatorRuntime
-from acm_sync.controller.settings import add_run_arguments, config_from_args
+from acm_sync.controller.runtime import EXIT_STARTUP_FAILED, OperatorRuntime, OperatorThread
+from acm_sync.controller.settings import OperatorConfig, add_run_arguments, config_from_args
 
 log = logging.getLogger("acm_sync")
 
@@ -37,3 +39,25 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_STARTUP_FAILED
     finally:
         runtime.stop_serving()
+
+
+def run_in_thread(
+    *, kubeconfig: Path | str, acm_url: str | None = None, **overrides: object
+) -> Callable[[], None]:
+    """Start the operator in a background thread (the playground's hook); return its stopper.
+
+    ``acm_url`` is informational: boto3 takes the endpoint from ``AWS_ENDPOINT_URL``, which
+    the caller sets for the whole process. Leader election is off and no metrics port is
+    opened, since the playground runs exactly one operator on loopback.
+    """
+    if not logging.getLogger().handlers:
+        configure_logging("WARNING")
+    options: dict[str, object] = {
+        "kubeconfig": str(kubeconfig),
+        "leader_election": False,
+        "metrics_port": 0,
+        **overrides,
+    }
+    thread = OperatorThread(OperatorConfig(**options)).start()  # type: ignore[arg-type]
+    log.info("Operator started in-process against %s (ACM: %s)", kubeconfig, acm_url)
+    return thread.stop

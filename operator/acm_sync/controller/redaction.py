@@ -93,7 +93,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     if root.level > logging.DEBUG:
         # kopf reports every handler call at INFO: one line per Secret event is noise.
-        logging.getLogger("kopf").setLevel(logging.WARNING)
+        logging.getLogger("kopf").setLevel(max(logging.WARNING, root.level))
     for name in _NOISY_LOGGERS:
         # These log whole HTTP bodies at DEBUG: an ImportCertificate request carries the key.
         logging.getLogger(name).setLevel(logging.WARNING)

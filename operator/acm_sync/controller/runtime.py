@@ -86,7 +86,7 @@ class OperatorRuntime:
         """Run until ``stop`` is set (or SIGTERM in the main thread); return the exit code."""
         configuration = load_configuration(self.config.kubeconfig)
         kube = KubeApi(configuration)
-        if self.config.metrics_port >= 0 and self.metrics_server is None:
+        if self.config.metrics_port > 0 and self.metrics_server is None:
             self.metrics_server = MetricsServer(
                 self.metrics, self.health, self.config.metrics_host, self.config.metrics_port
             )
