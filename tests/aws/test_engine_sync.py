@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from acm_testkit import OWNER, desired_for, leaf
+import pytest
+from acm_testkit import OWNER, desired_for, fast_settings, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import OWNER_TAG, RegionRecord, RegionState
@@ -145,3 +146,18 @@ def test_unchanged_content_with_stale_record_does_not_reimport(
     assert outcome.state is RegionState.SYNCED
     assert outcome.fingerprint == desired.fingerprint
     assert sum(c["api"] == "ImportCertificate" for c in acm.calls()) == 1
+
+
+def test_boto3_endpoint_configuration_is_honoured(
+    acm: AcmEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No endpoint_url in the settings: boto3's own AWS_ENDPOINT_URL must lead to the emulator.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", acm.url)
+    engine = Engine(fast_settings(acm.url, endpoint_url=None))
+    try:
+        material = leaf()
+        outcome = engine.sync(desired_for(material), material, {})["us-east-1"]
+    finally:
+        engine.close()
+    assert outcome.state is RegionState.SYNCED
+    assert [c["arn"] for c in acm.calls() if c["api"] == "ImportCertificate"] == [outcome.arn]
