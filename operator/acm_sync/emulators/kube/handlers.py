@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +23,7 @@ from acm_sync.emulators.kube.store import Store
 from acm_sync.emulators.kube.watch import DEFAULT_TIMEOUT, WatchHub, WatchRequest, serve_watch
 
 JSON = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,19 @@ class Api:
             return await self._route(request)
         except ApiError as error:
             return error_response(error)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            # A bug here must look like an API server's 500, not a hung or text/plain answer.
+            # Only the exception type is reported: a message could quote request data.
+            log.error(
+                "kube emulator: unexpected %s on %s %s\n%s",
+                type(error).__name__,
+                request.method,
+                request.path,
+                "".join(traceback.format_tb(error.__traceback__)),
+            )
+            return error_response(ApiError(500, f"internal error ({type(error).__name__})"))
 
     # ---- routing -----------------------------------------------------------------------
 
