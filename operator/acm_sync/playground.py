@@ -156,7 +156,8 @@ def _instructions(kube: KubeEmulator, kubeconfig: Path, acm_url: str | None) -> 
             "Point the AWS CLI or boto3 at it:",
             f"  export AWS_ENDPOINT_URL={acm_url}",
             "  export AWS_ACCESS_KEY_ID=playground AWS_SECRET_ACCESS_KEY=playground",
-            "  aws acm list-certificates --region us-east-1",
+            "  aws acm list-certificates --region us-east-1 \\",
+            "      --includes keyTypes=RSA_2048,EC_prime256v1,EC_secp384r1",
         ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)

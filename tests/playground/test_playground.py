@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import queue
 import shutil
@@ -11,10 +13,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
@@ -22,16 +29,41 @@ ACM_SYNC = Path(sys.executable).with_name("acm-sync")
 CRDS = Path(__file__).parents[2] / "crds"
 READY = "acm-sync playground is ready"
 
-TLS_SECRET = """
-apiVersion: v1
-kind: Secret
-metadata:
-  name: web-tls
-type: kubernetes.io/tls
-stringData:
-  tls.crt: "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
-  tls.key: "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"
-"""
+
+def _tls_secret() -> str:
+    """A kubernetes.io/tls Secret manifest that ACM accepts (self-signed EC P-256, one SAN)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "web.example.com")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("web.example.com")]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    data = {
+        "tls.crt": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
+        "tls.key": base64.b64encode(key_pem).decode(),
+    }
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "web-tls"},
+        "type": "kubernetes.io/tls",
+        "data": data,
+    }
+    return json.dumps(manifest)
+
 
 ACM_CERTIFICATE = """
 apiVersion: acmsync.io/v1alpha1
@@ -135,24 +167,29 @@ def test_playground_serves_kubectl_and_the_aws_sdk_then_stops_on_sigterm(
 
     # The CRDs are already there, applied as kubectl would have.
     assert "unchanged" in playground.kubectl("apply", "-f", str(CRDS))
-    assert "secret/web-tls created" in playground.kubectl("apply", "-f", "-", stdin=TLS_SECRET)
+    assert "secret/web-tls created" in playground.kubectl("apply", "-f", "-", stdin=_tls_secret())
     assert "created" in playground.kubectl("apply", "-f", "-", stdin=ACM_CERTIFICATE)
-    header = playground.kubectl("get", "acmcertificates").split("\n")[0].split()
-    assert header[:2] == ["NAME", "READY"]
-    assert "REGIONS" in header
-    described = playground.kubectl("describe", "acmcertificate", "web")
-    assert "web-tls" in described
-    assert 'acmcertificate.acmsync.io "web" deleted' in playground.kubectl(
-        "delete", "acmcertificate", "web"
-    )
-    acm = boto3.client(
-        "acm",
-        region_name="eu-west-1",
-        endpoint_url=acm_url,
-        aws_access_key_id="playground",
-        aws_secret_access_key="playground",
-    )
-    assert "CertificateSummaryList" in acm.list_certificates()
+    # The in-process operator imports the certificate into both regions of the ACM emulator.
+    playground.kubectl("wait", "--for=condition=Ready", "acmcertificate/web", "--timeout=60s")
+    rows = [
+        line.split() for line in playground.kubectl("get", "acmcertificates").strip().split("\n")
+    ]
+    assert rows[0][:2] == ["NAME", "READY"]
+    assert rows[1][:2] == ["web", "True"]
+    assert "web-tls" in playground.kubectl("describe", "acmcertificate", "web")
+    for region in ("us-east-1", "eu-west-1"):
+        acm = boto3.client(
+            "acm",
+            region_name=region,
+            endpoint_url=acm_url,
+            aws_access_key_id="playground",
+            aws_secret_access_key="playground",
+        )
+        # ListCertificates shows RSA keys only unless asked for others (as ACM does).
+        listed = acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1"]})
+        assert len(listed["CertificateSummaryList"]) == 1, region
+    deleted = playground.kubectl("delete", "acmcertificate", "web")
+    assert 'acmcertificate.acmsync.io "web" deleted' in deleted
 
     playground.process.send_signal(signal.SIGTERM)
     assert playground.process.wait(20) == 0
