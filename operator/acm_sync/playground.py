@@ -141,9 +141,10 @@ def _start_operator(kubeconfig: Path, acm_url: str) -> Callable[[], None] | None
     return stop
 
 
-def _instructions(kube: KubeEmulator, kubeconfig: Path, acm_url: str | None) -> str:
+def _instructions(kube: KubeEmulator, kubeconfig: Path, acm_url: str | None, operator: bool) -> str:
     lines = [
         f"Kubernetes API emulator: {kube.url}",
+        "Operator: " + ("running in this process" if operator else "not running"),
         "",
         "Point kubectl at it (in another terminal):",
         f"  export KUBECONFIG={kubeconfig}",
@@ -193,11 +194,12 @@ def main(args: argparse.Namespace) -> int:
             # In-process clients (the operator's boto3) must reach the emulator, never AWS.
             os.environ["AWS_ENDPOINT_URL"] = acm_url or ""
         kubeconfig = kube.write_kubeconfig(Path(args.kubeconfig).resolve())
+        stop_operator = None
         if not args.no_operator and acm_url is not None:
             stop_operator = _start_operator(kubeconfig, acm_url)
             if stop_operator is not None:
                 stoppers.append(stop_operator)
-        print(_instructions(kube, kubeconfig, acm_url), flush=True)
+        print(_instructions(kube, kubeconfig, acm_url, stop_operator is not None), flush=True)
         print(READY, flush=True)
         while not stop.wait(0.5):
             pass

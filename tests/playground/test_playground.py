@@ -162,6 +162,7 @@ def test_playground_serves_kubectl_and_the_aws_sdk_then_stops_on_sigterm(
     assert playground.kubeconfig.exists()
     output = [line.strip() for line in playground.lines]
     assert f"export KUBECONFIG={playground.kubeconfig}" in output
+    assert "Operator: running in this process" in output
     acm_url = playground.url("ACM emulator (every region)")
     assert f"export AWS_ENDPOINT_URL={acm_url}" in output
 
@@ -197,6 +198,7 @@ def test_playground_serves_kubectl_and_the_aws_sdk_then_stops_on_sigterm(
 
 def test_playground_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     running = _start(tmp_path, "--no-operator")
+    assert "Operator: not running" in running.lines
     running.process.send_signal(signal.SIGINT)
     try:
         assert running.process.wait(20) == 0
