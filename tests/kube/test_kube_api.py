@@ -314,3 +314,20 @@ def test_a_namespace_terminates_until_its_finalized_contents_are_gone(
     with pytest.raises(ApiException) as caught:
         core.read_namespace("held")
     assert caught.value.status == 404
+
+
+def test_delete_answers_a_status_or_the_kept_object(core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map("default", {"metadata": {"name": "gone"}})
+    status = json.loads(
+        core.delete_namespaced_config_map("gone", "default", _preload_content=False).data
+    )
+    assert status["kind"] == "Status"
+    assert status["status"] == "Success"
+    assert status["details"]["name"] == "gone"
+    core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "kept", "finalizers": ["x/y"]}}
+    )
+    raw = core.delete_namespaced_config_map("kept", "default", _preload_content=False)
+    kept = json.loads(raw.data)
+    assert kept["kind"] == "ConfigMap"
+    assert kept["metadata"]["deletionTimestamp"]

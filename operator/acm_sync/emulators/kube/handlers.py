@@ -393,7 +393,24 @@ class Api:
             propagation=propagation,
             dry_run=dry_run,
         )
-        return json_response(self._render(rtype, gone))
+        still_there = (gone["metadata"].get("namespace", ""), target.name) in self.store.objects[
+            rtype.key
+        ]
+        if still_there or rtype.custom or rtype.kind == "Pod":
+            return json_response(self._render(rtype, gone))
+        # Most built-in kinds answer an immediate delete with a Success Status, not the object.
+        details = {"name": target.name, "kind": rtype.plural, "uid": gone["metadata"]["uid"]}
+        if rtype.group:
+            details["group"] = rtype.group
+        return json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
+        )
 
 
 def _paginate(items: list[JSON], limit: str | None, token: str | None) -> tuple[list[JSON], str]:
