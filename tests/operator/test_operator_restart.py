@@ -107,6 +107,8 @@ def test_two_replicas_one_leader_failover_without_duplicates(env: Env) -> None:
             lambda: any(_arns(c.cert(ns, n)) for n in names), what="the leader started importing"
         )
         leader.kill()  # kill -9, mid-sync
+        unfinished = [n for n in names if c.condition(ns, n).get("reason") != "Synced"]
+        assert unfinished, "the leader finished before it was killed: the test proves nothing"
         wait_for(lambda: _lease_holder(env, ns) not in (None, lease), timeout=30, what="takeover")
         for name in names:
             c.wait_reason(ns, name, "Synced", timeout=40)
@@ -148,6 +150,10 @@ def test_no_key_material_anywhere_after_a_debug_run(env: Env) -> None:
         )
         c.wait_reason(ns, "leak", "Synced")
         c.wait_reason(ns, "leak2", "Synced")
+        versions = {
+            s.metadata.name: s.metadata.resource_version
+            for s in c.core.list_namespaced_secret(ns).items
+        }
         bad = tls_secret("leak3", issued, secret_type="Opaque")
         c.core.create_namespaced_secret(ns, bad)
         c.create_cert(ns, "leak3", secretName="leak3", regions=["us-east-1"])
@@ -166,6 +172,11 @@ def test_no_key_material_anywhere_after_a_debug_run(env: Env) -> None:
         meta = secret.metadata
         haystacks[f"secret {meta.name} metadata"] = repr((meta.annotations, meta.labels))
         assert not meta.annotations or set(meta.annotations) <= {"acmsync.io/regions"}
+        # The operator never writes to a Secret: not an annotation, label or finalizer.
+        assert not meta.labels
+        assert not meta.finalizers
+        if meta.name in versions:
+            assert meta.resource_version == versions[meta.name], meta.name
     assert "DEBUG" in haystacks["operator log"]  # the run really was at DEBUG
     for where, text in haystacks.items():
         for needle in needles:

@@ -1,0 +1,346 @@
+"""Operator benchmarks, printed (never asserted): rotation latency, warm restart, memory.
+
+What it measures, on the embedded emulators (Kubernetes API and strict ACM in this process,
+the operator as a real ``acm-sync run`` subprocess):
+
+1. Setup: N AcmCertificates in 3 regions, already synced (certificates imported into the ACM
+   emulator with acm-sync's tags, status records written), as a cluster looks after a while.
+2. Warm restart: the operator starts on that state. Printed: AWS writes and list calls it made,
+   and the time until every object was reconciled.
+3. Rotation latency: one Secret at a time is rotated; the time from the Secret update to the
+   last region's ImportCertificate, minus the ACM emulator's own time on those calls.
+   Samples are spaced past ACM's 1 import/s per region, which the operator respects.
+4. Operator RSS with N Secrets and with --rss-n Secrets in the watched namespace.
+
+Usage: python bench/bench_operator.py [--n 1000] [--samples 30] [--rss-n 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from kubernetes import client, config
+
+from acm_sync.controller.status import format_precise_time
+from acm_sync.core.analyze import analyze
+from acm_sync.core.state import Owner
+from acm_sync.core.tags import tags_hash
+from acm_sync.emulators.acm.backend import StrictAcm
+from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync.emulators.kube.server import KubeEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+READS = ("ListCertificates", "DescribeCertificate", "ListTagsForCertificate", "GetCertificate")
+DUMMY = "bench"  # the emulators accept any credentials
+ACM_SYNC = Path(sys.executable).with_name("acm-sync")
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+NS = "bench"
+CLUSTER = "bench"
+GROUP, VERSION, PLURAL = "acmsync.io", "v1alpha1", "acmcertificates"
+
+# Time the emulator spends inside each call, to subtract it from the operator's latency.
+_EMULATOR_TIME: list[tuple[float, float, str, str, str | None]] = []  # start, end, region, api, arn
+_original_handle = StrictAcm.handle
+
+
+def _timed_handle(self: StrictAcm, region: str, api: str, params: dict[str, Any]) -> dict[str, Any]:
+    start = time.time()
+    try:
+        return _original_handle(self, region, api, params)
+    finally:
+        arn = (
+            params.get("CertificateArn") if isinstance(params.get("CertificateArn"), str) else None
+        )
+        _EMULATOR_TIME.append((start, time.time(), region, api, arn))
+
+
+StrictAcm.handle = _timed_handle  # type: ignore[method-assign]
+
+
+class CA:
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+        now = datetime.now(UTC)
+        self.cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )  # fmt: skip
+
+    def issue(self, dns: str) -> tuple[bytes, bytes]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns)]))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )  # fmt: skip
+        pem = serialization.Encoding.PEM
+        key_pem = key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cert.public_bytes(pem), key_pem
+
+
+def secret(name: str, cert: bytes, key: bytes) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": base64.b64encode(cert).decode(),
+                 "tls.key": base64.b64encode(key).decode()},
+    }  # fmt: skip
+
+
+def percentile(values: list[float] | list[int], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def synced_count(port: int) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("acmsync_sync_total{")
+    )
+
+
+def setup(n: int, api: Any, acm_url: str, ca: CA) -> dict[str, dict[str, str]]:
+    """N synced AcmCertificates: Secrets, certificates in ACM, status records."""
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    core.create_namespace({"metadata": {"name": NS}})
+    clients = {
+        r: boto3.client("acm", region_name=r, endpoint_url=acm_url,
+                        aws_access_key_id="bench", aws_secret_access_key=DUMMY)
+        for r in REGIONS
+    }  # fmt: skip
+
+    def one(i: int) -> tuple[str, dict[str, str]]:
+        name = f"cert-{i:05d}"
+        cert, key = ca.issue(f"{name}.bench.example")
+        facts = analyze(cert, key, now=datetime.now(UTC)).facts
+        assert facts is not None
+        owner = Owner(CLUSTER, NS, name)
+        tags = owner.system_tags()
+        records, arns = [], {}
+        for region in REGIONS:
+            arn = clients[region].import_certificate(
+                Certificate=cert, PrivateKey=key,
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )["CertificateArn"]  # fmt: skip
+            imported = clients[region].describe_certificate(CertificateArn=arn)["Certificate"][
+                "ImportedAt"
+            ]
+            arns[region] = arn
+            records.append({
+                "region": region, "arn": arn, "fingerprint": facts.fingerprint,
+                "importedAt": format_precise_time(imported), "state": "Synced",
+                "reason": "Synced", "message": "set up by the benchmark",
+                "lastSyncTime": format_precise_time(datetime.now(UTC)), "tagsHash": tags_hash(tags),
+            })  # fmt: skip
+        core.create_namespaced_secret(NS, secret(name, cert, key))
+        custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "AcmCertificate",
+            "metadata": {"name": name}, "spec": {"secretName": name, "regions": list(REGIONS)},
+        })  # fmt: skip
+        not_after = facts.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        custom.patch_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, name, {"status": {
+            "observedGeneration": 1, "fingerprint": facts.fingerprint, "serialNumber": facts.serial,
+            "notBefore": facts.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "notAfter": not_after,
+            "domains": list(facts.domains), "keyAlgorithm": facts.key_algorithm, "regions": records,
+        }})  # fmt: skip
+        return name, arns
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(one, range(n)))
+
+
+def warm_restart(
+    label: str, n: int, port: int, acm: AcmEmulator, before: int, started: float, pid: int
+) -> None:
+    """Wait until every object was reconciled once; print what it cost in AWS calls."""
+    deadline = time.monotonic() + 300
+    while synced_count(port) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ready_s = time.monotonic() - started
+    calls = acm.calls()[before:]
+    writes = [c for c in calls if c["api"] not in READS]
+    lists = [c for c in calls if c["api"] == "ListCertificates"]
+    print(
+        f"{label}: {n} synced AcmCertificates in {len(REGIONS)} regions: "
+        f"{len(writes)} AWS writes, {len(lists)} list calls, {len(calls)} AWS calls in all; "
+        f"every object reconciled {ready_s:.1f}s after process start"
+    )
+    print(f"operator RSS with {n} Secrets (+{n} AcmCertificates): {rss_mb(pid):.0f} MB")
+
+
+def rotation_latency(samples: int, api: Any, ca: CA, arns: dict[str, dict[str, str]]) -> None:
+    """Rotate one Secret at a time; time until every region's ImportCertificate is done."""
+    core = client.CoreV1Api(api)
+    names = sorted(arns)
+    latencies: list[float] = []
+    raw: list[float] = []
+    for i in range(samples):
+        name = names[(i * 7919) % len(names)]
+        cert, key = ca.issue(f"{name}.bench.example")
+        targets = set(arns[name].values())
+        t0 = time.time()
+        core.replace_namespaced_secret(name, NS, secret(name, cert, key))
+        done: dict[str, float] = {}
+        limit = time.monotonic() + 30
+        while len(done) < len(targets) and time.monotonic() < limit:
+            for start, end, _region, api_name, arn in list(_EMULATOR_TIME):
+                if api_name == "ImportCertificate" and arn in targets and start >= t0:
+                    done[arn] = end
+            time.sleep(0.002)
+        if len(done) < len(targets):
+            print(f"  sample {i}: not every region reimported within 30s")
+            continue
+        t_end = max(done.values())
+        # Regions run in parallel: the emulator's share is its time on the slowest region.
+        emulator = max(
+            sum(e - s for s, e, _r, _a, arn in _EMULATOR_TIME if arn == t and t0 <= s <= t_end)
+            for t in targets
+        )
+        raw.append(t_end - t0)
+        latencies.append(t_end - t0 - emulator)
+        time.sleep(1.1)  # ACM allows 1 import/s per region; the operator waits for it
+    if not latencies:
+        return
+    ms = [round(v * 1000) for v in latencies]
+    print(
+        f"rotation -> every region reimported ({len(ms)} samples, N={len(names)}, "
+        f"{len(REGIONS)} regions), emulator time subtracted: p50 {percentile(ms, 50):.0f} ms, "
+        f"p99 {percentile(ms, 99):.0f} ms, max {max(ms)} ms "
+        f"(raw p50 {percentile(raw, 50) * 1000:.0f} ms, mean {statistics.mean(raw) * 1000:.0f} ms)"
+    )
+
+
+def memory_with_more_secrets(total: int, n: int, api: Any, pid: int) -> None:
+    """Add plain TLS Secrets up to ``total``; print the operator's RSS once it settles."""
+    core = client.CoreV1Api(api)
+    cert, key = CA().issue("filler.bench.example")
+    body = secret("x", cert, key)
+
+    def create(i: int) -> None:
+        core.create_namespaced_secret(NS, {**body, "metadata": {"name": f"filler-{i:05d}"}})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(total - n)))
+    readings: list[float] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        readings.append(rss_mb(pid))
+        if len(readings) >= 4 and max(readings[-4:]) - min(readings[-4:]) < 1:
+            break
+        time.sleep(0.5)
+    print(f"operator RSS with {total} Secrets (+{n} AcmCertificates): {readings[-1]:.0f} MB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=1000, help="AcmCertificates (default 1000)")
+    parser.add_argument("--samples", type=int, default=30, help="rotations to time (default 30)")
+    parser.add_argument(
+        "--rss-n", type=int, default=10000, help="Secrets for the second RSS figure"
+    )
+    args = parser.parse_args()
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY=DUMMY)
+    with tempfile.TemporaryDirectory(prefix="acm-sync-bench-") as tmp:
+        kube = KubeEmulator().start()
+        acm = AcmEmulator().start()
+        kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig")
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        client.ApiextensionsV1Api(api).create_custom_resource_definition(
+            yaml.safe_load((ROOT / "crds" / "acmcertificate.yaml").read_text())
+        )
+        ca = CA()
+        t = time.monotonic()
+        arns = setup(args.n, api, acm.url, ca)
+        took = time.monotonic() - t
+        print(f"setup: {args.n} AcmCertificates x {len(REGIONS)} regions, synced, in {took:.1f}s")
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ACM_SYNC_"))}
+        env.update(AWS_ENDPOINT_URL=acm.url, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY=DUMMY,
+                   AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+        profile = os.environ.get("BENCH_PROFILE")
+        runner = (
+            [sys.executable, "-m", "cProfile", "-o", profile, "-m", "acm_sync"]
+            if profile
+            else [str(ACM_SYNC)]
+        )
+        command = [
+            *runner, "run", "--kubeconfig", str(kubeconfig), "--no-leader-election",
+            "--cluster-id", CLUSTER, "--namespace", NS, "--metrics-port", str(port),
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        log = (Path(tmp) / "operator.log").open("wb")
+        try:
+            # First start: the objects are new to this operator (kopf records that it has seen
+            # them); then the measured warm restart, as after a rollout.
+            for label in ("first start on the synced state", "warm restart"):
+                before = len(acm.calls())
+                started = time.monotonic()
+                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+                warm_restart(label, args.n, port, acm, before, started, process.pid)
+                if label != "warm restart":
+                    process.terminate()
+                    process.wait(30)
+            rotation_latency(args.samples, api, ca, arns)
+            if args.rss_n > args.n:
+                memory_with_more_secrets(args.rss_n, args.n, api, process.pid)
+        finally:
+            process.terminate()
+            process.wait(30)
+            log.close()
+            api.close()
+            acm.stop()
+            kube.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
