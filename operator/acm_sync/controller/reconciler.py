@@ -93,6 +93,9 @@ class Reconciler:
         # Regions whose record must be re-verified against ACM (drift found by the sweep).
         self._forced: dict[Key, set[str]] = {}
         self._failures: dict[Key, int] = {}
+        # The Secret resourceVersion each object last read: an event for that very version
+        # (the initial listing after a restart) needs no second reconcile.
+        self._secret_seen: dict[Key, str] = {}
         # Regions exported in the expiry gauge, to remove them when the object goes.
         self._regions_seen: dict[Key, set[str]] = {}
 
@@ -137,6 +140,13 @@ class Reconciler:
         else:
             self._ref_of.pop(key, None)
 
+    def secret_changed(self, key: Key, resource_version: str, deleted: bool) -> bool:
+        """Whether a Secret event shows something ``key``'s last reconcile did not read."""
+        seen = self._secret_seen.get(key)
+        if deleted:
+            return seen != ""
+        return seen != resource_version
+
     def referencing(self, namespace: str, secret_name: str) -> list[Key]:
         """The AcmCertificates reading a Secret."""
         return [(namespace, n) for n in sorted(self._refs.get((namespace, secret_name), ()))]
@@ -146,6 +156,7 @@ class Reconciler:
         self.register(key, None)
         self._forced.pop(key, None)
         self._failures.pop(key, None)
+        self._secret_seen.pop(key, None)
         self.queue.forget(key)
         self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
 
@@ -173,6 +184,7 @@ class Reconciler:
             if secret_name
             else None
         )
+        self._secret_seen[key] = str((secret or {}).get("metadata", {}).get("resourceVersion", ""))
         if secret is not None and self._annotations_removed(obj, secret):
             uid = obj.get("metadata", {}).get("uid")
             await self.in_kube_pool(self.kube.delete_acmcert, namespace, name, uid)

@@ -34,7 +34,8 @@ class SecretWatcher:
         meta = ann.SecretMeta.of(body, deleted=event_type == "DELETED")
         key = (meta.namespace, meta.name)
         for ref in self.reconciler.referencing(*key):
-            self.reconciler.queue.trigger(ref)
+            if self.reconciler.secret_changed(ref, meta.resource_version, meta.deleted):
+                self.reconciler.queue.trigger(ref)
         if meta.wants_certificate or key in self.generated:
             self._pending[key] = meta
             self.queue.trigger(key)
