@@ -140,3 +140,46 @@ def test_metrics_and_probes(env: Env, operator: OperatorProcess) -> None:
         "acmsync_reconcile_duration_seconds_bucket",
     ):
         assert name in text, name
+
+
+def test_one_secret_change_reconciles_every_acmcertificate_reading_it(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("shared", ca.issue("shared.example.com")))
+    c.create_cert(ns, "east", secretName="shared", regions=["us-east-1"])
+    c.create_cert(ns, "west", secretName="shared", regions=["eu-west-1"])
+    before = {n: _arns(c.wait_reason(ns, n, "Synced")) for n in ("east", "west")}
+    rotated = ca.issue("shared.example.com")
+    c.core.replace_namespaced_secret("shared", ns, tls_secret("shared", rotated))
+    for name in ("east", "west"):
+        wait_for(
+            lambda n=name: (
+                (c.cert(ns, n) or {}).get("status", {}).get("serialNumber")  # type: ignore[misc]
+                == serial_hex(rotated.serial)
+            ),
+            what=f"{name} reimported",
+        )
+        for region, arn in before[name].items():
+            assert env.acm.serial(region, arn) == serial_hex(rotated.serial)
+
+
+def test_quota_exceeded_is_reported_and_counted(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("quota", ca.issue("quota.example.com")))
+    env.acm.control("quota", {"import_quota": 0})
+    try:
+        c.create_cert(ns, "quota", secretName="quota", regions=["sa-east-1"])
+        c.wait_reason(ns, "quota", "QuotaExceeded")
+        assert c.condition(ns, "quota")["status"] == "False"
+        assert any(e[2] == "QuotaExceeded" for e in c.events(ns))
+        wait_for(
+            lambda: 'acmsync_quota_exceeded_total{region="sa-east-1"}' in operator.metrics(),
+            what="the quota metric",
+        )
+    finally:
+        env.acm.control("quota", {"import_quota": None})

@@ -1,0 +1,87 @@
+"""The sweep re-evaluates expiry on a timer and hands drift to the reconciler (no cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.settings import OperatorConfig
+from acm_sync.controller.sweep import Sweeper
+from acm_sync.core.planner import Drift, DriftKind
+from acm_sync.core.state import Owner
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+ARN = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+
+
+def _obj(name: str, not_after: datetime, expiring: str) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "ns", "name": name},
+        "status": {
+            "notAfter": not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "regions": [{"region": "us-east-1", "arn": ARN, "fingerprint": "f"}],
+            "conditions": [{"type": "Expiring", "status": expiring}],
+        },
+    }
+
+
+class FakeKube:
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self.objects = objects
+
+    def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
+        return self.objects
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.swept: list[tuple[str, int]] = []
+
+    def sweep(self, region: str, records: list[Any]) -> list[Drift]:
+        self.swept.append((region, len(records)))
+        owner = Owner("c", "ns", "drifted")
+        return [
+            Drift(owner, region, ARN, DriftKind.DELETED, "deleted out of band"),
+            Drift(Owner("c", "ns", "old"), region, ARN, DriftKind.EXPIRED, "expired"),
+        ]
+
+    def sync(self, *a: Any) -> dict[str, Any]:
+        raise AssertionError("the sweep itself never syncs")
+
+    def delete(self, *a: Any) -> dict[str, Any]:
+        raise AssertionError("the sweep never deletes")
+
+
+def test_sweep_flips_expiry_on_time_and_forwards_drift() -> None:
+    objects = [
+        # Was fine, is now within 30 days: must be re-evaluated although nothing changed.
+        _obj("aging", NOW + timedelta(days=20), "False"),
+        _obj("fine", NOW + timedelta(days=80), "False"),
+        _obj("drifted", NOW + timedelta(days=80), "False"),
+    ]
+    engine = FakeEngine()
+
+    async def scenario() -> tuple[Any, list[tuple[str, str]]]:
+        reconciler = Reconciler(
+            FakeKube(objects),  # type: ignore[arg-type]
+            engine,
+            OperatorConfig(expiry_warning_days=30),
+            "c",
+            Metrics(),
+            clock=lambda: NOW,
+        )
+        triggered: list[tuple[str, str]] = []
+        reconciler.queue.trigger = triggered.append  # type: ignore[method-assign]
+        report = await Sweeper(reconciler, 600).sweep_once()
+        await reconciler.close()
+        return report, triggered
+
+    report, triggered = asyncio.run(scenario())
+    assert report.objects == 3
+    assert engine.swept == [("us-east-1", 3)]  # one batched sweep per region
+    assert report.expiry_flips == [("ns", "aging")]
+    assert report.drifted == [(("ns", "drifted"), "us-east-1")]  # Expired alone is no drift
+    assert sorted(triggered) == [("ns", "aging"), ("ns", "drifted")]
