@@ -12,8 +12,9 @@ from typing import Any
 
 import kopf
 
+from acm_sync.controller.deletion import DeletionPending, Finalizer
 from acm_sync.controller.kubeapi import GROUP, PLURAL, VERSION
-from acm_sync.controller.reconciler import DeletionPending, Reconciler
+from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 
 FINALIZER = "acmsync.io/cleanup"
@@ -46,6 +47,7 @@ def build_settings() -> kopf.OperatorSettings:
 def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.OperatorRegistry:
     """Register every handler on a fresh registry (several operators may share a process)."""
     registry = kopf.OperatorRegistry()
+    finalizer = Finalizer(reconciler)
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="resume")
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="create")
@@ -56,7 +58,7 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
     async def deleted(namespace: str | None, name: str, retry: int, **_: Any) -> None:
         try:
-            await reconciler.finalize((namespace or "", name))
+            await finalizer.finalize((namespace or "", name))
         except DeletionPending as exc:
             # Short, growing delays: a switch of deletionPolicy to Retain is noticed quickly.
             backoff = min(2.0 ** (retry + 1), MAX_DELETE_BACKOFF)

@@ -47,14 +47,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class DeletionPending(Exception):
-    """The finalizer must run again later (a certificate is still in use, or AWS failed)."""
-
-    def __init__(self, message: str, delay: float) -> None:
-        super().__init__(message)
-        self.delay = delay
-
-
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     """What one pass produced, before it is turned into a status."""
@@ -377,86 +369,6 @@ class Reconciler:
         for outcome in result.outcomes or []:
             if outcome.reason == "QuotaExceeded":
                 self.metrics.quota_exceeded.labels(region=outcome.region).inc()
-
-    # -- deletion ---------------------------------------------------------------------------
-
-    def _in_use_by(
-        self, outcomes: list[RegionOutcome], records: dict[str, RegionRecord]
-    ) -> dict[str, list[str]]:
-        """What uses each certificate that could not be deleted (DescribeCertificate InUseBy)."""
-        describe = getattr(getattr(self.engine, "adapter", None), "describe", None)
-        users: dict[str, list[str]] = {}
-        for outcome in outcomes:
-            arn = records.get(outcome.region, RegionRecord(outcome.region)).arn
-            if outcome.reason != "ResourceInUse" or arn is None or describe is None:
-                continue
-            try:
-                users[outcome.region] = [
-                    str(u) for u in describe(outcome.region, arn).get("InUseBy") or []
-                ]
-            except Exception as exc:  # the reason alone is still useful
-                log.debug("DescribeCertificate for InUseBy failed: %s", exc)
-        return users
-
-    async def finalize(self, key: Key) -> None:
-        """Apply the deletion policy; raise :class:`DeletionPending` to be called again."""
-        await self.queue.run_exclusive(key, lambda: self._finalize(key))
-
-    async def _finalize(self, key: Key) -> None:
-        obj = await self.in_kube_pool(self.kube.get_acmcert, *key)
-        if obj is None:
-            self.forget(key)
-            return
-        if specs.deletion_policy_of(obj) is DeletionPolicy.RETAIN:
-            log.info("%s/%s deleted; Retain leaves its ACM certificates in place", *key)
-            self.forget(key)
-            return
-        status = obj.get("status") or {}
-        records = st.records_from_status(status)
-        for region in (obj.get("spec") or {}).get("regions") or []:
-            if isinstance(region, str) and region not in records:
-                # Never synced here, or the record was lost: let the engine look up by owner tag.
-                records[region] = RegionRecord(region=region)
-        outcomes = await self.in_aws_pool(self.engine.delete, self.owner(key), records)
-        remaining = [o for o in outcomes.values() if o.state is not RegionState.SYNCED]
-        if not remaining:
-            log.info("%s/%s: deleted its ACM certificates in %s", *key, ", ".join(sorted(records)))
-            self.forget(key)
-            return
-        now = self.clock()
-        users = await self.in_aws_pool(self._in_use_by, remaining, records)
-        detail = "; ".join(
-            f"{o.region}: {o.reason}: {o.message}"
-            + (f" In use by: {', '.join(users[o.region])}." if users.get(o.region) else "")
-            for o in remaining
-        )
-        message = f"deleting the ACM certificates: {detail}"
-        old_conditions = st.conditions_by_type(status)
-        generation = obj.get("metadata", {}).get("generation")
-        ready = st.condition(
-            st.READY,
-            "False",
-            specs.DELETION_BLOCKED,
-            message,
-            generation,
-            old_conditions.get(st.READY),
-            now,
-        )
-        old_entries = st.region_entries_by_name(status)
-        new_status = {
-            "regions": [st.region_entry(o, old_entries.get(o.region), now) for o in remaining],
-            "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
-        }
-        patch = st.merge_patch({k: status.get(k) for k in new_status}, new_status)
-        if patch:
-            await self.in_kube_pool(self.kube.patch_acmcert_status, *key, patch)
-        if (old_conditions.get(st.READY) or {}).get("reason") != specs.DELETION_BLOCKED:
-            ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
-            await self.in_kube_pool(
-                self.kube.post_event, ref, "Warning", specs.DELETION_BLOCKED, ready["message"]
-            )
-        hints = [o.retry_after for o in remaining if o.retry_after]
-        raise DeletionPending(message, max(min(hints), 1.0) if hints else 0.0)
 
 
 def describe(obj: JsonObj) -> str:
