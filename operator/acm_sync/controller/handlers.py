@@ -16,6 +16,7 @@ from acm_sync.controller.deletion import DeletionPending, Finalizer
 from acm_sync.controller.kubeapi import GROUP, PLURAL, VERSION
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
+from acm_sync.controller.spec import TLS_SECRET_TYPE
 
 FINALIZER = "acmsync.io/cleanup"
 # Our own annotation prefix for kopf's bookkeeping on AcmCertificates (never on Secrets).
@@ -41,6 +42,10 @@ def build_settings() -> kopf.OperatorSettings:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.scanning.disabled = True
+    # Only TLS Secrets matter (a Secret's type is immutable). Filtering on the server keeps the
+    # many others (service account tokens, Helm releases) out of the operator's memory; a
+    # referenced Secret of another type is still read, and reported as NotTLSSecret.
+    settings.watching.field_selectors["", "v1", "secrets"] = f"type={TLS_SECRET_TYPE}"
     return settings
 
 
