@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import base64
 import io
+import json
 import logging
 
 import pytest
@@ -141,3 +142,18 @@ def test_defaults_match_the_documented_table() -> None:
     assert config.adoption_enabled
     with pytest.raises(ValueError, match="mutually exclusive"):
         config_from_args(parser.parse_args(["--all-namespaces", "--namespace", "x"]))
+
+
+def test_json_logs_are_one_object_per_line_and_redacted(
+    capsys: pytest.CaptureFixture[str], issued: Issued
+) -> None:
+    configure_logging("INFO", "json")
+    try:
+        logging.getLogger("acm_sync.test.json").info("synced %s", issued.key_pem.decode())
+    finally:
+        configure_logging("WARNING")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["level"] == "INFO"
+    assert record["logger"] == "acm_sync.test.json"
+    assert record["message"].strip() == "synced [REDACTED]"
