@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -31,9 +32,13 @@ def main(args: argparse.Namespace) -> int:
         return 2
     configure_logging(config.log_level, config.log_format)
     runtime = OperatorRuntime(config)
+    stop = threading.Event()
+    # A standby (waiting for the Lease) stops on these; once kopf runs, it installs its own
+    # handlers on the loop and stops cleanly.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     try:
-        # kopf installs SIGINT/SIGTERM handlers on this (main-thread) loop and stops cleanly.
-        return asyncio.run(runtime.run(threading.Event()))
+        return asyncio.run(runtime.run(stop))
     except Exception as exc:
         log.error("acm-sync run failed: %s", exc, exc_info=config.log_level == "DEBUG")
         return EXIT_STARTUP_FAILED
