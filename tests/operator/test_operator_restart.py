@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,42 @@ def _needles(key_pem: bytes) -> list[str]:
         base64.b64encode(key_pem).decode()[10:50],  # as stored in Secret data
         "PRIVATE KEY-----",
     ]
+
+
+def test_a_leader_that_loses_its_lease_stops_acting_and_exits(env: Env) -> None:
+    ns = env.cluster.namespace("lost")
+    process = env.operator(
+        "--lease-duration", "3", "--leader-election-namespace", ns, name="lost"
+    ).start()
+    try:
+        from kubernetes import client
+
+        leases = client.CoordinationV1Api(env.cluster.api)
+        wait_for(lambda: _lease_holder(env, ns), what="the Lease")
+        # Another replica takes the Lease (as after a network partition healed).
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        leases.patch_namespaced_lease(
+            "acm-sync-leader", ns, {"spec": {"holderIdentity": "intruder", "renewTime": now}}
+        )
+        assert process.process is not None
+        code = process.process.wait(timeout=20)
+        assert code == 3, process.log_tail()
+        assert "Leadership lost" in process.log_tail(200)
+    finally:
+        process.stop()
+
+
+def test_namespace_flag_limits_what_is_watched(env: Env) -> None:
+    c = env.cluster
+    ca = TestCA()
+    watched, ignored = c.namespace("watched"), c.namespace("ignored")
+    for ns in (ignored, watched):  # the ignored one first: it would be synced first if seen
+        c.core.create_namespaced_secret(ns, tls_secret("app", ca.issue("app.example.com")))
+        c.create_cert(ns, "app", secretName="app", regions=["us-east-1"])
+    process = env.operator("--no-leader-election", "--namespace", watched, name="scoped").start()
+    try:
+        c.wait_reason(watched, "app", "Synced")
+        assert not (c.cert(ignored, "app") or {}).get("status")
+        assert env.acm.owned_by("us-east-1", f"{ignored}/app") == []
+    finally:
+        process.stop()
