@@ -227,3 +227,26 @@ def test_key_change_blocks_then_imports_new_on_request(
     assert entry["arn"] != arn
     assert entry["previousArn"] == arn
     assert env.acm.serial("us-east-1", entry["arn"]) == serial_hex(rsa.serial)
+
+
+def test_a_region_removed_from_the_spec_follows_the_deletion_policy(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(ns, tls_secret("shrink", ca.issue("shrink.example.com")))
+    c.create_cert(
+        ns,
+        "shrink",
+        secretName="shrink",
+        regions=["us-east-1", "eu-west-1"],
+        deletionPolicy="Delete",
+    )
+    arns = _arns(c.wait_reason(ns, "shrink", "Synced"))
+    c.patch_cert(ns, "shrink", {"regions": ["us-east-1"]})
+    wait_for(lambda: set(_arns(c.cert(ns, "shrink"))) == {"us-east-1"}, what="eu-west-1 dropped")
+    wait_for(
+        lambda: not env.acm.exists("eu-west-1", arns["eu-west-1"]), what="deleted in eu-west-1"
+    )
+    assert env.acm.exists("us-east-1", arns["us-east-1"])
+    assert c.condition(ns, "shrink")["reason"] == "Synced"

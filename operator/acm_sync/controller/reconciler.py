@@ -21,6 +21,7 @@ from acm_sync.controller import status as st
 from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.kubeapi import JsonObj, KubeApi, ObjectRef
 from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
 from acm_sync.core.model import CertificateFacts
@@ -244,9 +245,16 @@ class Reconciler:
             on_key_change=cert_spec.on_key_change,
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
-        by_region = self.engine.sync(desired, analysis.material, wanted)
-        outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
-        outcomes.extend(self._drop_regions(owner, cert_spec, records))
+        try:
+            by_region = self.engine.sync(desired, analysis.material, wanted)
+            outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
+            outcomes.extend(self._drop_regions(owner, cert_spec, records))
+        except Exception as exc:  # the engine reports AWS errors per region; this is a bug
+            log.exception("The ACM engine failed for %s/%s", *key)
+            message = redact(f"{type(exc).__name__}: {exc}")
+            verdict = st.Verdict(False, "AwsError", f"internal error talking to ACM: {message}")
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            return SyncResult(verdict, None, facts, min(2.0**failures, MAX_BACKOFF))
         verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
         return SyncResult(verdict, outcomes, facts, self._retry_delay(key, outcomes))
 
