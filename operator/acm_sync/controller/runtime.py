@@ -109,7 +109,7 @@ class OperatorRuntime:
                     return EXIT_OK
                 elector.keep_renewing(stop, self._on_leadership_lost)
             self.metrics.leader.set(1)
-            return await self._run_leader(kube, configuration, stop)
+            return await self._run_leader(kube, stop)
         finally:
             if elector is not None:
                 await loop.run_in_executor(None, elector.release)
@@ -121,14 +121,14 @@ class OperatorRuntime:
         self.health.alive = False
         self._lost.set()
 
-    async def _run_leader(self, kube: KubeApi, configuration: object, stop: threading.Event) -> int:
+    async def _run_leader(self, kube: KubeApi, stop: threading.Event) -> int:
         assert self.cluster_id is not None
         engine = self.engine_factory(self.config, self.metrics)
         reconciler = Reconciler(kube, engine, self.config, self.cluster_id, self.metrics)
         self.reconciler = reconciler
         watcher = SecretWatcher(reconciler)
         registry = build_registry(reconciler, watcher)
-        info = connection_info(configuration)  # type: ignore[arg-type]
+        info = connection_info(kube.configuration)
 
         @kopf.on.login(registry=registry)
         def login(**_: object) -> kopf.ConnectionInfo:
