@@ -13,6 +13,7 @@ help:
 	@echo "make bench       print the benchmark figures"
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "acm-sync needs Python 3.11+; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -40,7 +41,7 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 chart-check: $(STAMP)
-	@if [ -x .ci/chart-check ]; then .ci/chart-check; else echo "chart checks: not present yet"; fi
+	.ci/chart-check
 
 test: lint typecheck contracts chart-check unit
 
