@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,20 +17,57 @@ from opkit import GROUP, PLURAL, VERSION, Cluster
 
 from acm_sync.controller import annotations as ann
 from acm_sync.controller.spec import parse_spec
+from acm_sync.core.analyze import analyze
+from acm_sync.core.model import Analysis, CertificateFacts
 from acm_sync.emulators.kube.server import KubeEmulator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# The demo material must outlive releases made from today's tree by years, not weeks.
+MIN_REMAINING_VALIDITY = timedelta(days=5 * 365)
 
 
-def _docs(kind: str) -> list[dict[str, Any]]:
+def _docs(kind: str, root: Path = EXAMPLES) -> list[dict[str, Any]]:
+    """Every document of ``kind`` under ``root``, subfolders (cert-manager/, advanced/) too."""
     docs = [
         d
-        for path in sorted(EXAMPLES.glob("*.yaml"))
+        for path in sorted(root.rglob("*.yaml"))
         for d in yaml.safe_load_all(path.read_text())
         if d and d.get("kind") == kind
     ]
     assert docs, f"no {kind} example"
     return docs
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("examples_generate", EXAMPLES / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _analyzed_secrets(root: Path, now: datetime) -> dict[str, tuple[dict[str, Any], Analysis]]:
+    """Secret name -> (manifest without its PEM values, analyze() of its PEM values)."""
+    result = {}
+    for secret in _docs("Secret", root):
+        pem = {k: v.encode() for k, v in secret.pop("stringData").items()}
+        analysis = analyze(pem["tls.crt"], pem["tls.key"], pem.get("ca.crt"), now=now)
+        result[secret["metadata"]["name"]] = (secret, analysis)
+    return result
+
+
+def _shape(facts: CertificateFacts) -> tuple[object, ...]:
+    """What generate.py decides; the keys, serials and so fingerprints differ every run."""
+    return (
+        facts.domains,
+        facts.key_algorithm,
+        facts.not_before,
+        facts.not_after,
+        facts.issuer,
+        facts.subject,
+    )
 
 
 @pytest.fixture
@@ -79,3 +120,46 @@ def test_cert_manager_example_annotations_make_a_valid_spec() -> None:
     parsed = parse_spec(spec)
     assert parsed.regions == ("us-east-1", "eu-west-1")
     assert parsed.tags == {"team": "shop", "env": "prod"}
+
+
+def test_annotated_secret_example_makes_the_same_valid_spec_as_cert_manager_would() -> None:
+    (certificate,) = _docs("Certificate")
+    annotated = [
+        s
+        for s in _docs("Secret")
+        if ann.REGIONS_ANNOTATION in (s["metadata"].get("annotations") or {})
+    ]
+    assert [s["metadata"]["name"] for s in annotated] == [certificate["spec"]["secretName"]]
+    assert (
+        annotated[0]["metadata"]["annotations"]
+        == (certificate["spec"]["secretTemplate"]["annotations"])
+    )
+    spec = ann.desired_spec(ann.SecretMeta.of(annotated[0]))
+    assert parse_spec(spec).regions == ("us-east-1", "eu-west-1")
+
+
+def test_demo_material_is_what_generate_py_makes_and_stays_valid_for_years(
+    tmp_path: Path,
+) -> None:
+    later = datetime.now(UTC) + MIN_REMAINING_VALIDITY
+    committed = _analyzed_secrets(EXAMPLES, later)
+    generator = _generator()
+    assert sorted(committed) == sorted(demo.name for demo in generator.DEMOS)
+    for name, (_, analysis) in committed.items():
+        assert analysis.valid, (name, analysis.errors)
+        assert analysis.facts is not None
+        # ca.crt signed the leaf, so ACM gets it as the chain.
+        assert analysis.material is not None
+        assert analysis.material.chain is not None, name
+
+    fresh_dir = tmp_path / "fresh"
+    fresh_dir.mkdir()
+    generator.generate(fresh_dir)
+    fresh = _analyzed_secrets(fresh_dir, later)
+    assert sorted(fresh) == sorted(committed)
+    for name, (manifest, analysis) in committed.items():
+        fresh_manifest, fresh_analysis = fresh[name]
+        assert manifest == fresh_manifest, name
+        assert analysis.facts is not None
+        assert fresh_analysis.facts is not None
+        assert _shape(analysis.facts) == _shape(fresh_analysis.facts), name
