@@ -19,20 +19,12 @@ from acm_sync.aws.clients import AcmClients
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
 from acm_sync.aws.ratelimit import RateLimiter
 from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.keys import ACM_KEY_ALGORITHMS
 from acm_sync.core.model import Material
 
 CallObserver = Callable[[str, str, str], None]  # (api, region, outcome)
 T = TypeVar("T")
 
-ALL_KEY_TYPES = (
-    "RSA_1024",
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "EC_prime256v1",
-    "EC_secp384r1",
-    "EC_secp521r1",
-)
 PAGE_SIZE = 1000
 
 
@@ -206,7 +198,7 @@ class AcmAdapter:
         token: str | None = None
         while True:
             params: dict[str, Any] = {
-                "Includes": {"keyTypes": list(ALL_KEY_TYPES)},
+                "Includes": {"keyTypes": list(ACM_KEY_ALGORITHMS)},
                 "MaxItems": PAGE_SIZE,
             }
             if token:

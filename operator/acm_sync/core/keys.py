@@ -12,18 +12,18 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.pem import EC_PARAMETERS, KEY_LABELS, encode_pem, looks_like_der, parse_pem
 
-# ACM's KeyAlgorithm values for everything ImportCertificate accepts.
-SUPPORTED_KEY_ALGORITHMS = frozenset(
-    {
-        "RSA_1024",
-        "RSA_2048",
-        "RSA_3072",
-        "RSA_4096",
-        "EC_prime256v1",
-        "EC_secp384r1",
-        "EC_secp521r1",
-    }
+# ACM's KeyAlgorithm values for everything ImportCertificate accepts, in ACM's order (the
+# adapter names them all in ListCertificates; the emulator enforces them).
+ACM_KEY_ALGORITHMS = (
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
 )
+SUPPORTED_KEY_ALGORITHMS = frozenset(ACM_KEY_ALGORITHMS)
 # CloudFront takes RSA 1024-4096 and P-256 only (see the facts file, "Regions").
 CLOUDFRONT_KEY_ALGORITHMS = frozenset(
     {"RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1"}

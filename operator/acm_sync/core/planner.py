@@ -99,13 +99,6 @@ class Tag:
 
 
 @dataclass(frozen=True, slots=True)
-class Delete:
-    """Delete a certificate acm-sync owns."""
-
-    arn: str
-
-
-@dataclass(frozen=True, slots=True)
 class Noop:
     """ACM already holds the desired certificate and tags."""
 
@@ -120,7 +113,7 @@ class Blocked:
     message: str
 
 
-Action = Observe | Lookup | Import | Reimport | Adopt | Tag | Delete | Noop | Blocked
+Action = Observe | Lookup | Import | Reimport | Adopt | Tag | Noop | Blocked
 
 
 @dataclass(frozen=True, slots=True)

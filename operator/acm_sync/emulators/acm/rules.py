@@ -13,17 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from acm_sync.core.findings import Severity
+from acm_sync.core.keys import ACM_KEY_ALGORITHMS
 from acm_sync.core.reimport import check_reimport as core_check_reimport
 
-ALL_KEY_TYPES = (
-    "RSA_1024",
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "EC_prime256v1",
-    "EC_secp384r1",
-    "EC_secp521r1",
-)
 # What ListCertificates shows when Includes.keyTypes is absent (real ACM's default).
 DEFAULT_LISTED_KEY_TYPES = ("RSA_1024", "RSA_2048")
 _CURVES = {"secp256r1": "prime256v1", "secp384r1": "secp384r1", "secp521r1": "secp521r1"}
@@ -39,7 +31,7 @@ def key_algorithm(key: PublicKeyTypes | PrivateKeyTypes) -> str | None:
         name = f"EC_{_CURVES.get(key.curve.name, key.curve.name)}"
     else:
         return None
-    return name if name in ALL_KEY_TYPES else None
+    return name if name in ACM_KEY_ALGORITHMS else None
 
 
 def _public_der(key: PublicKeyTypes) -> bytes:
