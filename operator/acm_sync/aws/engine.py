@@ -15,13 +15,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
+from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
 from acm_sync.aws.execution import Execution, differs, drift, error_outcome, outcome_for
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.model import Material
 from acm_sync.core.planner import (
-    FOREIGN_CERTIFICATE,
     Drift,
     DriftKind,
     Lookup,
@@ -31,7 +31,6 @@ from acm_sync.core.planner import (
 )
 from acm_sync.core.regions import validate_region
 from acm_sync.core.state import (
-    OWNER_TAG,
     DesiredState,
     Owner,
     RegionOutcome,
@@ -70,7 +69,13 @@ class Engine:
         )
 
     def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
-        """Delete the recorded certificates (and previous ARNs) that ``owner`` owns."""
+        """Delete ``owner``'s certificates in every region of ``records``.
+
+        Pass a record (``RegionRecord(region)`` when nothing is known) for every region that
+        may hold one: where no ARN is recorded, or the recorded one is gone, the region is
+        searched by owner tag, so an import whose status write was lost is not orphaned.
+        Only certificates tagged with exactly this owner and the managed-by tag are deleted.
+        """
         return self._each_region(
             tuple(records),
             lambda region: self._delete_region(owner, records[region]),
@@ -226,52 +231,4 @@ class Engine:
 
     # ----- delete -----
     def _delete_region(self, owner: Owner, record: RegionRecord) -> RegionOutcome:
-        region = record.region
-        deleted: list[str] = []
-        gone: list[str] = []
-        for arn in dict.fromkeys(a for a in (record.arn, record.previous_arn) if a):
-            try:
-                tags = self.adapter.list_tags(region, arn)
-            except AwsCallError as err:
-                if err.error_class is ErrorClass.NOT_FOUND:
-                    gone.append(arn)
-                    continue
-                raise
-            if tags.get(OWNER_TAG) != owner.tag_value:
-                holder = tags.get(OWNER_TAG) or "nobody (untagged)"
-                return outcome_for(
-                    record,
-                    RegionState.BLOCKED,
-                    FOREIGN_CERTIFICATE,
-                    f"{arn} is owned by {holder}; acm-sync will not delete it",
-                )
-            try:
-                self.adapter.delete(region, arn)
-            except AwsCallError as err:
-                if err.error_class is ErrorClass.NOT_FOUND:
-                    gone.append(arn)
-                    continue
-                if err.error_class is ErrorClass.IN_USE:
-                    return replace(
-                        outcome_for(
-                            record,
-                            RegionState.PENDING,
-                            "ResourceInUse",
-                            f"{arn} is still in use by another AWS service; will retry. "
-                            f"ACM said: {err.message}",
-                        ),
-                        retry_after=self.settings.in_use_retry_after,
-                        wrote=bool(deleted),
-                    )
-                raise
-            deleted.append(arn)
-        parts = [f"deleted {', '.join(deleted)}"] if deleted else []
-        if gone:
-            parts.append(f"already gone: {', '.join(gone)}")
-        return RegionOutcome(
-            region=region,
-            state=RegionState.SYNCED,
-            reason="Deleted" if deleted else "NotFound",
-            message="; ".join(parts) or "nothing recorded to delete",
-            wrote=bool(deleted),
-        )
+        return RegionDeletion(self.adapter, self._finder, self.settings, owner, record).run()

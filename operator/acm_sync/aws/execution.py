@@ -35,8 +35,6 @@ from acm_sync.core.tags import tags_hash
 if TYPE_CHECKING:
     from acm_sync.aws.engine import Engine
 
-_SAME_INSTANT = 1.0  # seconds; ACM timestamps have second precision
-
 
 class BlockedByRulesError(Exception):
     """ACM's reimport rules forbid the reimport (found before sending it)."""
@@ -209,12 +207,18 @@ def error_outcome(settings: AwsSettings, record: RegionRecord, err: AwsCallError
 
 
 def differs(recorded: datetime | None, seen: datetime | None) -> bool:
-    """Whether ACM's ImportedAt shows a reimport after the one recorded."""
+    """Whether ACM's ImportedAt shows a reimport after the one recorded.
+
+    The record's ImportedAt is ACM's own (status keeps microseconds), so the two compare
+    exactly; only when one side has whole seconds (ACM and moto report those; a record may
+    be truncated) are both compared at the second. A reimport within the same second as
+    ours stays invisible: ImportedAt is all a summary offers that the record also holds.
+    """
     if recorded is None or seen is None:
         return seen is None and recorded is not None
-    # ACM (and moto) report whole seconds; a record stored with sub-second precision, or
-    # truncated to the second, still compares equal within one second.
-    return abs((seen - recorded).total_seconds()) >= _SAME_INSTANT
+    if recorded.microsecond == 0 or seen.microsecond == 0:
+        return recorded.replace(microsecond=0) != seen.replace(microsecond=0)
+    return recorded != seen
 
 
 def drift(

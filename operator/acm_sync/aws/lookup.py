@@ -103,7 +103,11 @@ class Finder:
     def by_owner(
         self, region: str, owner: Owner, material: Material | None
     ) -> tuple[ObservedCertificate, ...]:
-        """Every certificate in ``region`` whose owner tag is ``owner``'s, freshly read."""
+        """Every certificate in ``region`` whose owner tag is ``owner``'s, freshly read.
+
+        With ``material`` each match's content is read and compared (GetCertificate); with
+        None it is not (``content_matches`` is False).
+        """
         found = []
         for summary in self._adapter.list_all(region):
             arn = str(summary["CertificateArn"])
@@ -119,12 +123,14 @@ class Finder:
                 self._remember(arn, tags)
                 if tags.get(OWNER_TAG) != owner.tag_value:
                     continue
-                certificate, chain = self._adapter.get_pem(region, arn)
+                # Without material (a deletion) there is no content to compare.
+                matches = material is not None and same_content(
+                    material, *self._adapter.get_pem(region, arn)
+                )
             except AwsCallError as err:
                 if err.error_class is ErrorClass.NOT_FOUND:
                     continue  # deleted between the list and the read
                 raise
-            matches = material is not None and same_content(material, certificate, chain)
             found.append(observed(arn, summary, tags, content_matches=matches))
         return tuple(found)
 

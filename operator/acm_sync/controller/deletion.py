@@ -15,7 +15,7 @@ from acm_sync.controller import status as st
 from acm_sync.controller.kubeapi import ObjectRef
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key
-from acm_sync.core.state import DeletionPolicy, RegionOutcome, RegionRecord, RegionState
+from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +33,6 @@ class Finalizer:
 
     def __init__(self, reconciler: Reconciler) -> None:
         self.rec = reconciler
-
-    def _in_use_by(
-        self, outcomes: list[RegionOutcome], records: dict[str, RegionRecord]
-    ) -> dict[str, list[str]]:
-        """What uses each certificate that could not be deleted (DescribeCertificate InUseBy)."""
-        describe = getattr(getattr(self.rec.engine, "adapter", None), "describe", None)
-        users: dict[str, list[str]] = {}
-        for outcome in outcomes:
-            arn = records.get(outcome.region, RegionRecord(outcome.region)).arn
-            if outcome.reason != "ResourceInUse" or arn is None or describe is None:
-                continue
-            try:
-                users[outcome.region] = [
-                    str(u) for u in describe(outcome.region, arn).get("InUseBy") or []
-                ]
-            except Exception as exc:  # the reason alone is still useful
-                log.debug("DescribeCertificate for InUseBy failed: %s", exc)
-        return users
 
     async def finalize(self, key: Key) -> None:
         """Apply the deletion policy; raise :class:`DeletionPending` to be called again."""
@@ -74,16 +56,13 @@ class Finalizer:
         outcomes = await self.rec.in_aws_pool(self.rec.engine.delete, self.rec.owner(key), records)
         remaining = [o for o in outcomes.values() if o.state is not RegionState.SYNCED]
         if not remaining:
-            log.info("%s/%s: deleted its ACM certificates in %s", *key, ", ".join(sorted(records)))
+            done = "; ".join(f"{r}: {o.message}" for r, o in sorted(outcomes.items()))
+            log.info("%s/%s: Delete policy applied: %s", *key, done)
             self.rec.forget(key)
             return
         now = self.rec.clock()
-        users = await self.rec.in_aws_pool(self._in_use_by, remaining, records)
-        detail = "; ".join(
-            f"{o.region}: {o.reason}: {o.message}"
-            + (f" In use by: {', '.join(users[o.region])}." if users.get(o.region) else "")
-            for o in remaining
-        )
+        # A ResourceInUse message names what holds the certificate (the engine asked ACM).
+        detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in remaining)
         message = f"deleting the ACM certificates: {detail}"
         old_conditions = st.conditions_by_type(status)
         generation = obj.get("metadata", {}).get("generation")

@@ -26,7 +26,9 @@ from acm_sync.emulators.acm.throttle import Bucket, burst_of
 
 ACCOUNT_ID = "123456789012"
 MAX_PAGE = 1000
-_IN_USE_BY = "arn:aws:elasticloadbalancing:{region}:" + ACCOUNT_ID + ":loadbalancer/app/emulated/1"
+_IN_USE_BY = (
+    "arn:aws:elasticloadbalancing:{region}:" + ACCOUNT_ID + ":loadbalancer/app/emulated/{n}"
+)
 
 
 class AcmError(Exception):
@@ -83,11 +85,13 @@ class StrictAcm:
         with self._lock:
             self.import_quota = quota
 
-    def set_in_use(self, arn: str, in_use: bool = True) -> None:
-        """Mark a certificate as attached to a load balancer (or detach it)."""
+    def set_in_use(self, arn: str, in_use: bool = True, users: int = 1) -> None:
+        """Attach a certificate to ``users`` load balancers (or detach it from all)."""
         with self._lock:
-            bundle = self._bundle(self._region_for(arn), arn)
-            bundle.in_use_by = [_IN_USE_BY.format(region=self._region_for(arn))] if in_use else []
+            region = self._region_for(arn)
+            bundle = self._bundle(region, arn)
+            count = max(1, users) if in_use else 0
+            bundle.in_use_by = [_IN_USE_BY.format(region=region, n=n) for n in range(1, count + 1)]
 
     def calls(self) -> list[Call]:
         """Every API call so far, oldest first."""

@@ -107,9 +107,12 @@ class AcmEmulator:
         """Imports each region accepts before LimitExceededException."""
         self.acm.set_import_quota(quota)
 
-    def set_in_use(self, arn: str, in_use: bool = True) -> None:
-        """Mark a certificate in use (DeleteCertificate then fails with ResourceInUse)."""
-        self.acm.set_in_use(arn, in_use)
+    def set_in_use(self, arn: str, in_use: bool = True, users: int = 1) -> None:
+        """Mark a certificate in use by ``users`` load balancers, or free it.
+
+        While in use, DeleteCertificate fails with ResourceInUseException.
+        """
+        self.acm.set_in_use(arn, in_use, users)
 
     def lose_import_responses(self, count: int = 1, region: str | None = None) -> None:
         """Commit the next ``count`` new imports, then drop the connection unanswered."""
@@ -195,7 +198,9 @@ class AcmEmulator:
                 elif action == "quota":
                     self.set_import_quota(body.get("import_quota"))
                 elif action == "in-use":
-                    self.set_in_use(str(body["arn"]), bool(body.get("in_use", True)))
+                    self.set_in_use(
+                        str(body["arn"]), bool(body.get("in_use", True)), int(body.get("users", 1))
+                    )
                 elif action == "faults/lose-import-response":
                     self.lose_import_responses(int(body.get("count", 1)), body.get("region"))
                 elif action == "faults/fail":
