@@ -92,3 +92,14 @@ def test_the_deployment_passes_only_flags_acm_sync_run_documents() -> None:
     passed = set(re.findall(r"^\s+- (--[a-z-]+)", template, flags=re.MULTILINE))
     assert passed, "the Deployment passes no flag"
     assert passed <= documented, f"flags not in docs/architecture.md: {passed - documented}"
+
+
+def test_date_printer_columns_show_only_past_times() -> None:
+    # The API server renders a `date` column as the time elapsed since it; a future time such
+    # as a certificate's notAfter prints `<invalid>` on a real cluster.
+    crd = yaml.safe_load((ROOT / "crds" / "acmcertificate.yaml").read_text())
+    columns = [c for v in crd["spec"]["versions"] for c in v["additionalPrinterColumns"]]
+    dated = {c["name"]: c["jsonPath"] for c in columns if c["type"] == "date"}
+    assert dated == {"Age": ".metadata.creationTimestamp"}
+    not_after = next(c for c in columns if c["jsonPath"] == ".status.notAfter")
+    assert not_after["type"] == "string"
