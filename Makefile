@@ -12,11 +12,13 @@ help:
 	@echo "make playground  run a local Kubernetes API + ACM emulator + operator until Ctrl-C"
 	@echo "make bench       print the benchmark figures"
 
-$(STAMP): pyproject.toml
+# Runtime dependencies are constrained to requirements.lock, so the tests run against exactly
+# what the container image ships.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "acm-sync needs Python 3.11+; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
