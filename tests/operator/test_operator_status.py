@@ -85,3 +85,22 @@ def test_records_round_trip_through_the_status() -> None:
     entry = st.region_entry(outcome, None, T0)
     record = st.records_from_status({"regions": [entry]})["us-east-1"]
     assert record == outcome.record()
+
+
+def test_managed_tag_keys_survive_the_round_trip_through_the_status() -> None:
+    outcome = replace(_outcome("us-east-1"), managed_tag_keys=("CostCenter", "team"))
+    entry = st.region_entry(outcome, None, T0)
+    assert entry["managedTagKeys"] == ["CostCenter", "team"]
+    record = st.records_from_status({"regions": [entry]})["us-east-1"]
+    assert record.managed_tag_keys == ("CostCenter", "team")
+    # "none applied" is remembered, unlike a status written before the field existed.
+    none_applied = st.region_entry(replace(outcome, managed_tag_keys=()), None, T0)
+    assert st.records_from_status({"regions": [none_applied]})["us-east-1"].managed_tag_keys == ()
+    old = {k: v for k, v in entry.items() if k != "managedTagKeys"}
+    assert st.records_from_status({"regions": [old]})["us-east-1"].managed_tag_keys is None
+
+
+def test_learning_the_managed_tag_keys_updates_the_entry() -> None:
+    old = st.region_entry(_outcome("us-east-1"), None, T0)
+    learnt = replace(_outcome("us-east-1"), managed_tag_keys=("team",))
+    assert st.region_entry(learnt, old, T0 + timedelta(minutes=5))["managedTagKeys"] == ["team"]

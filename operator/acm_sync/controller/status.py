@@ -59,8 +59,16 @@ def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRec
             imported_at=parse_time(entry.get("importedAt")),
             previous_arn=entry.get("previousArn") or None,
             tags_hash=entry.get("tagsHash") or None,
+            managed_tag_keys=_managed_keys(entry.get("managedTagKeys")),
         )
     return records
+
+
+def _managed_keys(value: object) -> tuple[str, ...] | None:
+    """``managedTagKeys`` as recorded; None when absent or malformed (nothing is removed)."""
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        return None
+    return tuple(sorted(value))
 
 
 def region_entries_by_name(status: Mapping[str, Any] | None) -> dict[str, JsonObj]:
@@ -88,7 +96,18 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
         entry["previousArn"] = outcome.previous_arn
     if outcome.tags_hash:
         entry["tagsHash"] = outcome.tags_hash
-    facts = ("state", "arn", "fingerprint", "importedAt", "previousArn", "tagsHash")
+    if outcome.managed_tag_keys is not None:
+        # An empty list is kept: it says "none applied", unlike an absent field ("unknown").
+        entry["managedTagKeys"] = list(outcome.managed_tag_keys)
+    facts = (
+        "state",
+        "arn",
+        "fingerprint",
+        "importedAt",
+        "previousArn",
+        "tagsHash",
+        "managedTagKeys",
+    )
     if old is not None and not outcome.wrote and all(old.get(k) == entry.get(k) for k in facts):
         # A no-op sync learnt nothing new: keep the entry, and with it the status, unchanged
         # (the engine words "imported" and "in sync" differently; that is not a change).

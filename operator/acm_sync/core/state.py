@@ -93,6 +93,9 @@ class RegionRecord:
     previous_arn: str | None = None
     # The tags last applied, so that an unchanged tag set costs no AWS call.
     tags_hash: str | None = None
+    # The user tag keys acm-sync applied (sorted); only these are ever removed from ACM.
+    # None: not recorded (a status from an older version), so no user tag is removed.
+    managed_tag_keys: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ class RegionOutcome:
     wrote: bool = False
     # Retry hint for transient failures (throttling, ResourceInUse): seconds.
     retry_after: float | None = None
+    # See RegionRecord.managed_tag_keys.
+    managed_tag_keys: tuple[str, ...] | None = None
 
     def record(self) -> RegionRecord:
         """The record to keep in the status for the next sync."""
@@ -122,4 +127,5 @@ class RegionOutcome:
             imported_at=self.imported_at,
             previous_arn=self.previous_arn,
             tags_hash=self.tags_hash,
+            managed_tag_keys=self.managed_tag_keys,
         )
