@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from acm_sync.emulators.kube import discovery, protobuf, table
+from acm_sync.emulators.kube import discovery, openapi_pb, protobuf, table
 from acm_sync.emulators.kube.errors import ApiError, gone, not_found
 from acm_sync.emulators.kube.patch import APPLY, patch_object
 from acm_sync.emulators.kube.resources import ResourceType
@@ -125,9 +125,15 @@ class Api:
         if path == "/openapi/v3":
             return json_response(discovery.openapi_v3_index(types))
         if path == "/openapi/v2":
+            document = discovery.openapi_v2(types)
+            if openapi_pb.wants_protobuf(accept):
+                return web.Response(
+                    body=openapi_pb.encode_document(document),
+                    headers={"Content-Type": openapi_pb.CONTENT_TYPE},
+                )
             if "json" not in accept and accept not in ("", "*/*"):
-                raise ApiError(406, "only application/json is served")
-            return json_response(discovery.openapi_v2(types))
+                raise ApiError(406, "only application/json and protobuf are served")
+            return json_response(document)
         rest = path.removeprefix("/openapi/v3/").split("/")
         doc = None
         if rest[0] == "api" and len(rest) == 2:

@@ -18,8 +18,14 @@ def wants_table(accept: str) -> bool:
 
 
 def human_duration(seconds: float) -> str:
-    """The age format of ``k8s.io/apimachinery/pkg/util/duration.HumanDuration``."""
-    s = int(max(seconds, 0))
+    """The age format of ``k8s.io/apimachinery/pkg/util/duration.HumanDuration``.
+
+    A time up to 1 s ahead (clock skew) reads ``0s``; further in the future reads ``<invalid>``.
+    """
+    s = int(seconds)  # truncates toward zero, as Go's int(d.Seconds()) does
+    if s < -1:
+        return "<invalid>"
+    s = max(s, 0)
     if s < 120:
         return f"{s}s"
     minutes = s // 60
