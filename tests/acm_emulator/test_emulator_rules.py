@@ -192,3 +192,33 @@ def test_call_log_records_parameter_names_never_values(
     assert call["params"] == ["Certificate", "CertificateChain", "PrivateKey", "Tags"]
     assert "PRIVATE KEY" not in repr(acm.calls())
     assert acm.counts() == {"eu-central-1": {"ImportCertificate": 1}}
+
+
+def test_a_region_without_acm_is_refused_every_time(
+    acm: AcmEmulator, client: Callable[..., Any]
+) -> None:
+    nowhere = client("us-east-7")
+    for _ in range(2):
+        with pytest.raises(ClientError) as err:
+            _import(nowhere, leaf())
+        assert _code(err) == "InvalidSignatureException"
+        assert "valid region" in str(err.value)
+    assert acm.certificates() == []
+    assert [c["outcome"] for c in acm.calls()] == ["InvalidSignatureException"] * 2
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1", "il-central-1"])
+def test_every_partitions_regions_are_served(client: Callable[..., Any], region: str) -> None:
+    arn = _import(client(region), leaf())
+    assert f":{region}:" in arn
+
+
+def test_an_added_region_is_served_until_reset(
+    acm: AcmEmulator, client: Callable[..., Any]
+) -> None:
+    acm.add_regions(["us-east-7"])
+    assert ":us-east-7:" in _import(client("us-east-7"), leaf())
+    acm.reset()
+    with pytest.raises(ClientError) as err:
+        client("us-east-7").list_certificates()
+    assert _code(err) == "InvalidSignatureException"

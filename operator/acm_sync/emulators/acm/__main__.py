@@ -25,12 +25,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="API=PER_SECOND",
         help="throttle an API, e.g. --rate ImportCertificate=1 (repeatable)",
     )
+    parser.add_argument(
+        "--extra-region",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="serve a region the installed botocore does not know (repeatable)",
+    )
     args = parser.parse_args(argv)
     rates = {}
     for item in args.rate:
         api, _, value = item.partition("=")
         rates[api] = float(value)
-    emulator = AcmEmulator(args.host, args.port, rates=rates, import_quota=args.import_quota)
+    emulator = AcmEmulator(
+        args.host,
+        args.port,
+        rates=rates,
+        import_quota=args.import_quota,
+        extra_regions=args.extra_region,
+    )
     emulator.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

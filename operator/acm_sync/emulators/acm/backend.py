@@ -14,6 +14,7 @@ import base64
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from moto.acm.models import AWSCertificateManagerBackend
@@ -22,6 +23,7 @@ from acm_sync.core.regions import region_of_arn
 from acm_sync.emulators.acm import rules
 from acm_sync.emulators.acm.calllog import Call
 from acm_sync.emulators.acm.faults import DropConnection, Faults
+from acm_sync.emulators.acm.regions import acm_regions, unknown_region_message
 from acm_sync.emulators.acm.throttle import Bucket, burst_of
 
 ACCOUNT_ID = "123456789012"
@@ -50,8 +52,12 @@ class StrictAcm:
         rates: dict[str, float] | None = None,
         import_quota: int | None = None,
         reimport_counts_toward_quota: bool = False,
+        extra_regions: Iterable[str] = (),
     ) -> None:
         self._lock = threading.RLock()
+        # Regions served besides botocore's (a region newer than the installed botocore).
+        self._extra_regions = frozenset(extra_regions)
+        self.regions = acm_regions() | self._extra_regions
         self.faults = Faults()
         self._init_state()
         self.set_rates(rates or {})
@@ -73,6 +79,12 @@ class StrictAcm:
             self.faults.clear()
             self.set_rates({})
             self.import_quota = None
+            self.regions = acm_regions() | self._extra_regions
+
+    def add_regions(self, regions: Iterable[str]) -> None:
+        """Serve ``regions`` too, until reset (a region newer than the installed botocore)."""
+        with self._lock:
+            self.regions = self.regions | frozenset(regions)
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Per-API request rates (calls/s, per region); APIs not named are unlimited."""
@@ -136,6 +148,8 @@ class StrictAcm:
         with self._lock:
             outcome = "ok"
             try:
+                if region not in self.regions:
+                    raise AcmError("InvalidSignatureException", unknown_region_message(region))
                 if failure := self.faults.before_call(region, api):
                     status, error = failure
                     raise AcmError(error, f"Injected {error} (emulator fault).", status)

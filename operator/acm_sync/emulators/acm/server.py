@@ -50,7 +50,9 @@ class AcmEmulator:
     """A threaded HTTP server holding every region's certificates; start, use, stop.
 
     ``config`` goes to :class:`StrictAcm`: ``rates`` (API -> calls/s per region),
-    ``import_quota`` and ``reimport_counts_toward_quota``.
+    ``import_quota``, ``reimport_counts_toward_quota`` and ``extra_regions`` (served besides
+    the regions botocore knows ACM in; a request for any other region is refused with
+    ``InvalidSignatureException``, see :mod:`acm_sync.emulators.acm.regions`).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
@@ -96,12 +98,16 @@ class AcmEmulator:
 
     # ----- in-process control (the same operations as the HTTP control API) -----
     def reset(self) -> None:
-        """Forget certificates, calls, faults, rates and quota."""
+        """Forget certificates, calls, faults, rates, quota and added regions."""
         self.acm.reset()
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Per-API rate limits, calls/s per region; above them calls get ThrottlingException."""
         self.acm.set_rates(rates)
+
+    def add_regions(self, regions: list[str]) -> None:
+        """Serve ``regions`` as well as botocore's ACM regions, until reset."""
+        self.acm.add_regions(regions)
 
     def set_import_quota(self, quota: int | None) -> None:
         """Imports each region accepts before LimitExceededException."""
@@ -195,6 +201,8 @@ class AcmEmulator:
                     self.reset()
                 elif action == "rates":
                     self.set_rates(dict(body.get("rates", {})))
+                elif action == "regions":
+                    self.add_regions([str(r) for r in body.get("regions", [])])
                 elif action == "quota":
                     self.set_import_quota(body.get("import_quota"))
                 elif action == "in-use":
