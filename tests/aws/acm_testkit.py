@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -18,7 +19,7 @@ from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.model import Material
 from acm_sync.core.state import DesiredState, Owner
 
-KEY_ALGORITHMS = {
+KEY_ALGORITHMS: dict[str, Callable[[], CertificateIssuerPrivateKeyTypes]] = {
     "RSA_2048": lambda: rsa.generate_private_key(65537, 2048),
     "RSA_3072": lambda: rsa.generate_private_key(65537, 3072),
     "RSA_4096": lambda: rsa.generate_private_key(65537, 4096),
@@ -30,8 +31,7 @@ KEY_ALGORITHMS = {
 @cache
 def key(algorithm: str, index: int = 0) -> CertificateIssuerPrivateKeyTypes:
     """A private key of the given ACM algorithm; cached because RSA 4096 is slow to make."""
-    generated: CertificateIssuerPrivateKeyTypes = KEY_ALGORITHMS[algorithm]()
-    return generated
+    return KEY_ALGORITHMS[algorithm]()
 
 
 def _pem(cert: x509.Certificate) -> bytes:

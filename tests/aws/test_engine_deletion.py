@@ -150,3 +150,17 @@ def test_sweep_sees_a_reimport_in_the_next_second(acm: AcmEmulator, engine: Engi
 
     assert [d.kind for d in drifts] == [DriftKind.REIMPORTED]
     assert engine.sweep("us-east-1", [(OWNER, record)]) == []
+
+
+def test_a_recorded_certificate_without_the_managed_by_tag_is_not_deleted(
+    acm: AcmEmulator, engine: Engine
+) -> None:
+    # The owner tag alone, set by hand: the record points at it, but acm-sync never made it.
+    copied = _by_hand(acm, leaf(), {OWNER_TAG: OWNER.tag_value})
+
+    outcome = engine.delete(OWNER, {"us-east-1": RegionRecord("us-east-1", arn=copied)})
+
+    assert outcome["us-east-1"].state is RegionState.BLOCKED
+    assert outcome["us-east-1"].reason == "ForeignCertificate"
+    assert "acmsync.io/managed-by" in outcome["us-east-1"].message
+    assert _arns(acm) == {copied}

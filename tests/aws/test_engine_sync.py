@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
 from acm_testkit import OWNER, desired_for, fast_settings, leaf
 
 from acm_sync.aws.engine import Engine
-from acm_sync.core.state import OWNER_TAG, RegionRecord, RegionState
+from acm_sync.core.state import OWNER_TAG, RegionOutcome, RegionRecord, RegionState
 from acm_sync.emulators.acm.server import AcmEmulator
 
 
-def _records(outcomes: dict[str, object]) -> dict[str, RegionRecord]:
-    return {region: o.record() for region, o in outcomes.items()}  # type: ignore[attr-defined]
+def _records(outcomes: Mapping[str, RegionOutcome]) -> dict[str, RegionRecord]:
+    return {region: o.record() for region, o in outcomes.items()}
 
 
 def test_first_sync_imports_with_system_and_user_tags(acm: AcmEmulator, engine: Engine) -> None:

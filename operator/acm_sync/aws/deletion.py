@@ -1,11 +1,9 @@
-"""Deleting one region's certificates for an owner (deletionPolicy ``Delete``).
+"""Executing one region's deletion (deletionPolicy ``Delete``), as the planner decides it.
 
-The recorded ARN and previous ARN are deleted once their owner tag proves them ours. When no
-ARN is recorded, or the recorded one is gone, the region is searched by owner tag as well: a
-leader killed after ImportCertificate succeeded but before the status was written leaves a
-certificate that only its tags point to. Of what the search finds, only certificates whose
-owner tag is exactly this owner's and that carry the managed-by tag are deleted; anything
-else is left alone and named in the message.
+:func:`~acm_sync.core.planner.plan_deletion` owns every rule about what may be deleted; this
+module only reads what it asks for (a recorded ARN's tags, the owner-tag lookup), deletes
+what it says, and turns ACM's answers into an outcome: a certificate still in use is
+``ResourceInUse`` with what holds it, one deleted behind our back is "already gone".
 """
 
 from __future__ import annotations
@@ -17,20 +15,22 @@ from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.execution import error_outcome, outcome_for
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.settings import AwsSettings
-from acm_sync.core.planner import FOREIGN_CERTIFICATE
-from acm_sync.core.state import (
-    MANAGED_BY_TAG,
-    MANAGED_BY_VALUE,
-    OWNER_TAG,
-    Owner,
-    RegionOutcome,
-    RegionRecord,
-    RegionState,
+from acm_sync.core.planner import (
+    Blocked,
+    Delete,
+    DeletionObservation,
+    Lookup,
+    Observe,
+    RegionPlan,
+    plan_deletion,
 )
-from acm_sync.core.tags import owner_of
+from acm_sync.core.state import Owner, RegionOutcome, RegionRecord, RegionState
 
 RESOURCE_IN_USE = "ResourceInUse"
 USERS_SHOWN = 3  # InUseBy ARNs named in a message; the rest are counted
+# Two tag reads, a lookup and the deletes, plus a round for each recorded ARN that vanishes
+# between its read and its DeleteCertificate.
+_MAX_ROUNDS = 6
 
 
 def in_use_by(users: list[str]) -> str:
@@ -51,8 +51,7 @@ class RegionDeletion:
     record: RegionRecord
     deleted: list[str] = field(default_factory=list)  # recorded ARNs deleted
     found: list[str] = field(default_factory=list)  # deleted after the owner-tag lookup
-    gone: list[str] = field(default_factory=list)
-    left: list[str] = field(default_factory=list)  # owner tag but no managed-by tag
+    gone: list[str] = field(default_factory=list)  # found by owner tag, gone when deleted
 
     @property
     def region(self) -> str:
@@ -70,55 +69,54 @@ class RegionDeletion:
             )
 
     def _run(self) -> RegionOutcome:
-        record = self.record
-        for arn in dict.fromkeys(a for a in (record.arn, record.previous_arn) if a):
+        observation = DeletionObservation()
+        for _ in range(_MAX_ROUNDS):
+            region_plan = plan_deletion(self.owner, self.record, observation)
+            first = region_plan.actions[0] if region_plan.actions else None
+            if isinstance(first, Observe):
+                observation = self._observe(observation, first.arn)
+            elif isinstance(first, Lookup):
+                found = self.finder.by_owner(self.region, self.owner, None)
+                observation = replace(observation, candidates=found)
+            else:
+                result = self._execute(region_plan)
+                if isinstance(result, RegionOutcome):
+                    return result
+                # A recorded ARN deleted meanwhile: plan again knowing it is gone (the
+                # planner may now want the owner-tag lookup).
+                observation = replace(observation, tags={**observation.tags, result: None})
+        raise RuntimeError("the deletion planner did not settle")  # pragma: no cover
+
+    def _observe(self, observation: DeletionObservation, arn: str) -> DeletionObservation:
+        try:
+            tags: dict[str, str] | None = self.adapter.list_tags(self.region, arn)
+        except AwsCallError as err:
+            if err.error_class is not ErrorClass.NOT_FOUND:
+                raise
+            tags = None
+        return replace(observation, tags={**observation.tags, arn: tags})
+
+    def _execute(self, region_plan: RegionPlan) -> RegionOutcome | str:
+        """The outcome, or the recorded ARN DeleteCertificate found gone."""
+        for action in region_plan.actions:
+            if isinstance(action, Blocked):
+                outcome = outcome_for(self.record, RegionState.BLOCKED, action.code, action.message)
+                return replace(outcome, wrote=bool(self.deleted or self.found))
+            if not isinstance(action, Delete) or action.arn in (*self.deleted, *self.found):
+                continue  # Noop: already gone; or deleted in an earlier round
             try:
-                tags = self.adapter.list_tags(self.region, arn)
+                self.adapter.delete(self.region, action.arn)
             except AwsCallError as err:
+                if err.error_class is ErrorClass.IN_USE:
+                    return self._in_use(action.arn, err, found=action.found)
                 if err.error_class is not ErrorClass.NOT_FOUND:
                     raise
-                self.gone.append(arn)
+                if not action.found:
+                    return action.arn
+                self.gone.append(action.arn)
                 continue
-            if tags.get(OWNER_TAG) != self.owner.tag_value:
-                holder = tags.get(OWNER_TAG) or "nobody (untagged)"
-                return outcome_for(
-                    record,
-                    RegionState.BLOCKED,
-                    FOREIGN_CERTIFICATE,
-                    f"{arn} is owned by {holder}; acm-sync will not delete it",
-                )
-            if blocked := self._delete(arn, found=False):
-                return blocked
-        if record.arn is None or record.arn in self.gone:
-            # Costs one paginated ListCertificates (1,000 a page) plus ListTagsForCertificate
-            # for ARNs this engine has not seen yet, even for a region that never synced: the
-            # price of never orphaning a certificate whose import outlived its status write.
-            for cert in self.finder.by_owner(self.region, self.owner, None):
-                if cert.arn in self.deleted or cert.arn in self.gone:
-                    continue
-                if (
-                    owner_of(cert.tags) != self.owner.tag_value
-                    or cert.tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE
-                ):
-                    self.left.append(cert.arn)
-                    continue
-                if blocked := self._delete(cert.arn, found=True):
-                    return blocked
-        return self._done()
-
-    def _delete(self, arn: str, *, found: bool) -> RegionOutcome | None:
-        """Delete ``arn``; an outcome when it is in use, else None (deleted or gone)."""
-        try:
-            self.adapter.delete(self.region, arn)
-        except AwsCallError as err:
-            if err.error_class is ErrorClass.NOT_FOUND:
-                self.gone.append(arn)
-                return None
-            if err.error_class is ErrorClass.IN_USE:
-                return self._in_use(arn, err, found=found)
-            raise
-        (self.found if found else self.deleted).append(arn)
-        return None
+            (self.found if action.found else self.deleted).append(action.arn)
+        return self._done(region_plan.notes)
 
     def _in_use(self, arn: str, err: AwsCallError, *, found: bool) -> RegionOutcome:
         try:
@@ -140,7 +138,7 @@ class RegionDeletion:
             wrote=bool(self.deleted or self.found),
         )
 
-    def _done(self) -> RegionOutcome:
+    def _done(self, notes: tuple[str, ...]) -> RegionOutcome:
         parts = [f"deleted {', '.join(self.deleted)}"] if self.deleted else []
         if self.found:
             why = (
@@ -151,10 +149,7 @@ class RegionDeletion:
             parts.append(f"deleted {', '.join(self.found)}, found by owner tag ({why})")
         if self.gone:
             parts.append(f"already gone: {', '.join(self.gone)}")
-        if self.left:
-            parts.append(
-                f"left alone (owner tag but no {MANAGED_BY_TAG} tag): {', '.join(self.left)}"
-            )
+        parts.extend(notes)  # the planner's: recorded ARNs already gone, candidates left alone
         wrote = bool(self.deleted or self.found)
         return RegionOutcome(
             region=self.region,
