@@ -7,7 +7,7 @@ import base64
 from dataclasses import replace
 from datetime import timedelta
 
-from acm_testkit import OWNER, desired_for, leaf
+from acm_testkit import OWNER, desired_for, fast_settings, leaf
 
 from acm_sync.aws import DriftKind
 from acm_sync.aws.engine import Engine
@@ -164,3 +164,27 @@ def test_a_recorded_certificate_without_the_managed_by_tag_is_not_deleted(
     assert outcome["us-east-1"].reason == "ForeignCertificate"
     assert "acmsync.io/managed-by" in outcome["us-east-1"].message
     assert _arns(acm) == {copied}
+
+
+def test_a_recorded_certificate_deleted_meanwhile_still_gets_the_lookup(
+    acm: AcmEmulator,
+) -> None:
+    recorded = _orphan(acm)
+    newer = _orphan(acm)  # the status write of a later import was lost
+    vanish = [recorded]
+
+    def behind_our_back(api: str, region: str, outcome: str) -> None:
+        # Between reading the recorded ARN's tags and deleting it, someone deletes it.
+        if api == "ListTagsForCertificate" and vanish:
+            acm.acm.handle(region, "DeleteCertificate", {"CertificateArn": vanish.pop()})
+
+    engine = Engine(fast_settings(acm.url), behind_our_back)
+    try:
+        outcome = engine.delete(OWNER, {"us-east-1": RegionRecord("us-east-1", arn=recorded)})
+    finally:
+        engine.close()
+
+    assert outcome["us-east-1"].reason == "Deleted"
+    assert newer in outcome["us-east-1"].message
+    assert f"already gone: {recorded}" in outcome["us-east-1"].message
+    assert acm.certificates() == []
