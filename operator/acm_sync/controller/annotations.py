@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from acm_sync.controller.kubeapi import API_VERSION, KIND, JsonObj
+from acm_sync.core.regions import validate_region
+from acm_sync.core.tags import validate_tags
 
 ANNOTATION_PREFIX = "acmsync.io/"
 REGIONS_ANNOTATION = "acmsync.io/regions"
@@ -62,28 +64,43 @@ class SecretMeta:
 
 
 def parse_tags(text: str) -> dict[str, str]:
-    """``k=v,k2=v2`` -> dict; a key without ``=`` gets an empty value."""
+    """``k=v,k2=v2`` -> dict; ``k=`` is an empty value, an entry without ``=`` is an error."""
     tags: dict[str, str] = {}
     for item in text.split(","):
         item = item.strip()
         if not item:
             continue
-        key, _, value = item.partition("=")
+        key, sep, value = item.partition("=")
         key = key.strip()
+        if not sep:
+            raise AnnotationError(
+                f"{TAGS_ANNOTATION}: {item!r} has no '=' (write {item}=VALUE, or {item}= for an "
+                "empty value)"
+            )
         if not key:
             raise AnnotationError(f"{TAGS_ANNOTATION}: {item!r} has no key")
         tags[key] = value.strip()
     return tags
 
 
-def desired_spec(meta: SecretMeta) -> JsonObj:
-    """The spec the annotations ask for; raises AnnotationError when they are unusable."""
-    regions = [r.strip() for r in meta.annotations.get(REGIONS_ANNOTATION, "").split(",")]
-    regions = [r for r in regions if r]
+def parse_regions(text: str) -> list[str]:
+    """``us-east-1,eu-west-1`` -> unique region names in order; raises for a bad name."""
+    regions = list(dict.fromkeys(r.strip() for r in text.split(",") if r.strip()))
     if not regions:
         raise AnnotationError(f"{REGIONS_ANNOTATION} names no region")
-    spec: JsonObj = {"secretName": meta.name, "regions": list(dict.fromkeys(regions))}
+    problems = [p for p in map(validate_region, regions) if p is not None]
+    if problems:
+        raise AnnotationError(f"{REGIONS_ANNOTATION}: " + "; ".join(problems))
+    return regions
+
+
+def desired_spec(meta: SecretMeta) -> JsonObj:
+    """The spec the annotations ask for; raises AnnotationError when they are unusable."""
+    regions = parse_regions(meta.annotations.get(REGIONS_ANNOTATION, ""))
+    spec: JsonObj = {"secretName": meta.name, "regions": regions}
     tags = parse_tags(meta.annotations.get(TAGS_ANNOTATION, ""))
+    if problems := validate_tags(tags):
+        raise AnnotationError(f"{TAGS_ANNOTATION}: " + "; ".join(problems))
     if tags:
         spec["tags"] = tags
     policy = meta.annotations.get(DELETION_POLICY_ANNOTATION, "").strip()
@@ -146,6 +163,12 @@ def spec_patch(obj: Mapping[str, Any], spec: JsonObj, meta: SecretMeta) -> JsonO
             # The CRD defaults it to Retain; an absent annotation means "the default".
             if current.get(field, "Retain") != "Retain":
                 spec_changes[field] = "Retain"
+            continue
+        if field == "tags" and current.get(field) and spec.get(field):
+            if current[field] != spec[field]:
+                # A merge patch keeps the keys it does not mention: null removes a dropped tag.
+                removed = dict.fromkeys(k for k in current[field] if k not in spec[field])
+                spec_changes[field] = {**removed, **spec[field]}
             continue
         if current.get(field) != spec.get(field):
             spec_changes[field] = spec.get(field)

@@ -22,8 +22,38 @@ FINALIZER = "acmsync.io/cleanup"
 # Our own annotation prefix for kopf's bookkeeping on AcmCertificates (never on Secrets).
 KOPF_PREFIX = "kopf.acmsync.io"
 MAX_DELETE_BACKOFF = 30.0
+CLEANUP_ID = "cleanup"
 
 log = logging.getLogger(__name__)
+
+
+class ExpectedRetryFilter(logging.Filter):
+    """Log the finalizer's expected retries at WARNING instead of kopf's ERROR.
+
+    kopf logs every ``kopf.TemporaryError`` at ERROR (hard-coded in its handler execution, with
+    no setting), yet a Delete policy waiting for ACM (certificate in use, throttling) is the
+    documented way to wait and no error: alerting on ERROR lines would page for it.
+    """
+
+    PREFIX = f"Handler {CLEANUP_ID!r} failed temporarily: "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Downgrade the cleanup handler's retry line; pass every record through."""
+        if (
+            record.levelno == logging.ERROR
+            and isinstance(record.msg, str)
+            and record.msg.startswith(self.PREFIX)
+        ):
+            record.levelno = logging.WARNING
+            record.levelname = logging.getLevelName(logging.WARNING)
+        return True
+
+
+def install_log_filters() -> None:
+    """Attach ExpectedRetryFilter to kopf's per-object logger (once per process)."""
+    kopf_objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, ExpectedRetryFilter) for f in kopf_objects.filters):
+        kopf_objects.addFilter(ExpectedRetryFilter())
 
 
 def build_settings() -> kopf.OperatorSettings:
@@ -53,6 +83,7 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
     """Register every handler on a fresh registry (several operators may share a process)."""
     registry = kopf.OperatorRegistry()
     finalizer = Finalizer(reconciler)
+    install_log_filters()
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="resume")
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="create")
@@ -60,7 +91,7 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
     async def changed(namespace: str | None, name: str, **_: Any) -> None:
         reconciler.queue.trigger((namespace or "", name))
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id="cleanup")
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id=CLEANUP_ID)
     async def deleted(namespace: str | None, name: str, retry: int, **_: Any) -> None:
         try:
             await finalizer.finalize((namespace or "", name))

@@ -218,7 +218,12 @@ class Reconciler:
                 secret, now=now, expiry_warning_days=self.config.expiry_warning_days
             )
         except specs.SpecError as exc:
-            return SyncResult(st.Verdict(False, exc.reason, exc.message), None, None)
+            message = exc.message
+            if exc.reason == specs.SECRET_NOT_FOUND:
+                # spec.py does not know the namespace; the user needs to know which Secret.
+                secret_name = (obj.get("spec") or {}).get("secretName", "")
+                message = f"the Secret {key[0]}/{secret_name} does not exist"
+            return SyncResult(st.Verdict(False, exc.reason, message), None, None)
         if analysis.errors or analysis.material is None or analysis.facts is None:
             first = analysis.errors[0].code.value if analysis.errors else "NoCertificate"
             message = "; ".join(f.message for f in analysis.errors) or "no certificate"

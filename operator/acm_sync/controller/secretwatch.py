@@ -8,9 +8,10 @@ separate objects.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from acm_sync.controller import annotations as ann
-from acm_sync.controller.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key, WorkQueue
 
@@ -69,9 +70,13 @@ class SecretWatcher:
             await self._warn(meta, "InvalidAnnotations", str(exc))
             return None
         if existing is None:
-            created = await self.reconciler.in_kube_pool(
-                kube.create_acmcert, meta.namespace, ann.manifest(meta, spec)
-            )
+            try:
+                created = await self.reconciler.in_kube_pool(
+                    kube.create_acmcert, meta.namespace, ann.manifest(meta, spec)
+                )
+            except KubeError as exc:
+                await self._refused(meta, exc)
+                return None
             if created is None:
                 return 1.0  # created concurrently by someone else: look again
             log.info("%s/%s: AcmCertificate generated from the Secret's annotations", *key)
@@ -87,9 +92,25 @@ class SecretWatcher:
             return None
         patch = ann.spec_patch(existing, spec, meta)
         if patch is not None:
-            await self.reconciler.in_kube_pool(kube.patch_acmcert, *key, patch)
+            try:
+                await self.reconciler.in_kube_pool(kube.patch_acmcert, *key, patch)
+            except KubeError as exc:
+                await self._refused(meta, exc)
+                return None
             log.info("%s/%s: generated AcmCertificate updated from annotations", *key)
         return None
+
+    async def _refused(self, meta: ann.SecretMeta, exc: KubeError) -> None:
+        """The API server refused the generated spec (422): tell the Secret's owner."""
+        if exc.status != HTTPStatus.UNPROCESSABLE_ENTITY:
+            raise exc
+        # The CRD's schema is stricter in places than the annotation parser (lengths, counts).
+        message = str(exc).removeprefix(f"HTTP {exc.status}: ")
+        await self._warn(
+            meta,
+            "InvalidAnnotations",
+            f"the AcmCertificate generated from the annotations was refused: {message}",
+        )
 
     async def _warn(
         self, meta: ann.SecretMeta, reason: str, message: str, also: JsonObj | None = None
