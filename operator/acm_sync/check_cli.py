@@ -1,7 +1,10 @@
 """``acm-sync check``: would ACM accept this Secret (or these PEM files)?
 
 Exit codes: 0 when ACM would accept the material (warnings allowed), 1 when it would not, 2 for
-usage errors (missing file, unparsable manifest, not a ``kubernetes.io/tls`` Secret).
+usage errors (missing file, unparsable manifest, not a ``kubernetes.io/tls`` Secret, a
+``--previous-cert`` file without a certificate). Under ``--json`` a usage error also prints
+``{"valid": false, "usageError": "..."}`` on stdout (argparse's own errors, such as an unknown
+option, are reported by the dispatcher on stderr only).
 
 Startup matters here (people run it in loops and CI), so this module imports only the pure core
 and the standard library; PyYAML is imported only when a manifest is read.
@@ -32,11 +35,13 @@ class UsageError(Exception):
     """Bad invocation or unreadable input: exit code 2, message on stderr."""
 
 
+# --now and --expiry-warning-days are parsed in main() rather than by argparse, so that their
+# errors reach the caller as usage errors (JSON under --json), like every other usage error.
 def _timestamp(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from None
+        raise UsageError(f"--now: not an ISO 8601 timestamp: {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -44,9 +49,9 @@ def _non_negative(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+        raise UsageError(f"--expiry-warning-days: not a number of days: {text!r}") from None
     if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
+        raise UsageError("--expiry-warning-days must be 0 or more")
     return value
 
 
@@ -69,14 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--expiry-warning-days",
-        type=_non_negative,
-        default=30,
+        default="30",
         metavar="N",
         help="warn (ExpiresSoon) when the certificate expires within N days (default 30)",
     )
     parser.add_argument(
         "--now",
-        type=_timestamp,
         metavar="ISO8601",
         help="check as of this time instead of now (UTC if no offset is given)",
     )
@@ -186,20 +189,39 @@ def as_text(analysis: Analysis) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _previous(path: str) -> bytes:
+    """The ``--previous-cert`` file, which must hold a certificate (else a usage error)."""
+    from acm_sync.core.x509facts import first_certificate
+
+    raw = _read(path)
+    if first_certificate(raw) is None:
+        raise UsageError(f"--previous-cert {path} holds no PEM certificate")
+    return raw
+
+
+def usage_error_json(message: str) -> dict[str, Any]:
+    """What ``--json`` prints for a usage error (exit code 2): no verdict, the reason."""
+    return {"valid": False, "usageError": message}
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the check; print the verdict; return 0 (accepted), 1 (rejected) or 2 (usage)."""
     try:
+        now = _timestamp(args.now) if args.now else datetime.now(UTC)
+        warning_days = _non_negative(str(args.expiry_warning_days))
         cert, key, ca = _inputs(args)
-        previous = _read(args.previous_cert) if args.previous_cert else None
+        previous = _previous(args.previous_cert) if args.previous_cert else None
     except UsageError as exc:
         print(f"acm-sync check: error: {exc}", file=sys.stderr)
+        if args.json:
+            sys.stdout.write(json.dumps(usage_error_json(str(exc)), indent=2) + "\n")
         return EXIT_USAGE
     analysis = analyze(
         cert,
         key,
         ca,
-        now=args.now or datetime.now(UTC),
-        expiry_warning_days=args.expiry_warning_days,
+        now=now,
+        expiry_warning_days=warning_days,
         previous_certificate=previous,
     )
     if args.json:

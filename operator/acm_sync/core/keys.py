@@ -101,6 +101,13 @@ def _rsa_consistent(key: rsa.RSAPrivateKey) -> bool:
     )
 
 
+def _encryption_marker(label: str) -> str:
+    """How the encryption shows in the file: the PKCS#8 label, or PKCS#1's Proc-Type header."""
+    if label.startswith("ENCRYPTED"):
+        return f"-----BEGIN {label}-----"
+    return f"-----BEGIN {label}----- with Proc-Type: 4,ENCRYPTED"
+
+
 def load_private_key(data: bytes | None) -> tuple[LoadedKey | None, tuple[Finding, ...]]:
     """Load ``tls.key``: PKCS#1, PKCS#8 or SEC1, an optional EC PARAMETERS block ignored.
 
@@ -129,7 +136,8 @@ def load_private_key(data: bytes | None) -> tuple[LoadedKey | None, tuple[Findin
         return None, (
             Finding(
                 Code.ENCRYPTED_KEY,
-                f"tls.key is an encrypted {block.label}; ACM needs an unencrypted key",
+                f"tls.key is encrypted ({_encryption_marker(block.label)}); "
+                "ACM needs an unencrypted key",
             ),
         )
     try:
