@@ -26,6 +26,23 @@ CallObserver = Callable[[str, str, str], None]  # (api, region, outcome)
 T = TypeVar("T")
 
 PAGE_SIZE = 1000
+# The calls that change ACM: each is fenced by ``AwsSettings.write_guard``.
+WRITE_APIS = frozenset(
+    {"ImportCertificate", "DeleteCertificate", "AddTagsToCertificate", "RemoveTagsFromCertificate"}
+)
+
+
+class NotLeaderError(AwsCallError):
+    """A write refused before it was sent: the write guard said this process may not write."""
+
+    def __init__(self, api: str, region: str) -> None:
+        super().__init__(
+            api,
+            region,
+            ErrorClass.NOT_LEADER,
+            "NotLeader",
+            "this replica no longer holds the leader Lease; the call was not sent",
+        )
 
 
 def utc(value: Any) -> datetime | None:
@@ -75,7 +92,14 @@ class AcmAdapter:
     def _once(self, region: str, api: str, send: Callable[[Any], T]) -> T:
         self._limiter.acquire(region, api)
         try:
-            result = send(self._clients.get(region))
+            client = self._clients.get(region)
+            # Fencing, after the rate limiter's wait and right before the request: a leader
+            # that lost its Lease while waiting or retrying must not write any more.
+            if api in WRITE_APIS and not self.settings.may_write():
+                raise NotLeaderError(api, region)
+            result = send(client)
+        except NotLeaderError:
+            raise  # nothing was sent: not an AWS call
         except Exception as exc:
             err = classify(exc, api, region)
             self._record(api, region, err.code)

@@ -27,6 +27,7 @@ class ErrorClass(StrEnum):
     IN_USE = "ResourceInUse"
     ACCESS_DENIED = "AccessDenied"
     CREDENTIALS = "NoCredentials"
+    NOT_LEADER = "NotLeader"  # refused before sending: this replica may no longer write
 
 
 _THROTTLING = frozenset(

@@ -194,6 +194,7 @@ _RETRY_AFTER: dict[ErrorClass, Callable[[AwsSettings], float]] = {
     ErrorClass.THROTTLED: lambda s: s.throttled_retry_after,
     ErrorClass.RETRYABLE: lambda s: s.error_retry_after,
     ErrorClass.IN_USE: lambda s: s.in_use_retry_after,
+    ErrorClass.NOT_LEADER: lambda s: s.not_leader_retry_after,
 }
 
 

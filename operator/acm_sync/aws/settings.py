@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -43,11 +43,20 @@ class AwsSettings:
     throttled_retry_after: float = 30.0
     in_use_retry_after: float = 60.0
     error_retry_after: float = 60.0
+    # Fencing: asked right before every ACM write (import, delete, tag changes); False means
+    # this process may no longer write (a leader that lost its Lease) and the write is refused
+    # with NotLeaderError. None: always allowed.
+    write_guard: Callable[[], bool] | None = field(default=None, compare=False)
+    not_leader_retry_after: float = 15.0
 
     def rate(self, api: str) -> float | None:
         """The client-side rate for ``api``, or None when unlimited."""
         value = self.rates.get(api)
         return value if value and value > 0 else None
+
+    def may_write(self) -> bool:
+        """Whether an ACM write may be sent now (see ``write_guard``)."""
+        return self.write_guard is None or self.write_guard()
 
     def region_allowed(self, region: str) -> bool:
         """Whether acm-sync may touch ``region`` at all."""

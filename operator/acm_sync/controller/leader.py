@@ -7,6 +7,13 @@ The rules follow client-go's leaderelection package:
   pod restarts) when it could not renew for ``2/3 * lease_duration``, i.e. before any standby
   may take over;
 - on a clean shutdown the leader releases the Lease so that a standby takes over at once.
+
+Giving up stops kopf, but not work already running in the engine's threads (rate-limiter waits,
+read timeouts, retries). That work is fenced instead: :meth:`LeaderElector.may_write` is the
+engine's write guard, true only until ``lease_duration - write_margin`` after the start of the
+last successful renewal. A standby can acquire no earlier than ``lease_duration`` after that
+renewal reached the API server, so every ACM write is sent at least ``write_margin`` (a third
+of the lease by default, 5 s at 15 s) before another replica may start writing.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class LeaderElector:
         identity: str | None = None,
         name: str = LEASE_NAME,
         monotonic: Callable[[], float] = time.monotonic,
+        write_margin: float | None = None,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -55,6 +63,11 @@ class LeaderElector:
         self.retry_period = max(0.2, min(2.0, lease_duration / 5))
         self.renew_period = max(0.2, lease_duration / 3)
         self.renew_deadline = lease_duration * 2 / 3
+        # Standbys count the duration written in the Lease (whole seconds), so the fence does too.
+        held_for = min(lease_duration, float(max(1, round(lease_duration))))
+        margin = lease_duration - self.renew_deadline if write_margin is None else write_margin
+        self.write_window = max(0.0, held_for - margin)
+        self._write_until = float("-inf")  # our clock; see may_write()
         self._monotonic = monotonic
         # The last Lease record seen and when (our clock) it was first seen.
         self._observed: tuple[object, ...] | None = None
@@ -66,6 +79,15 @@ class LeaderElector:
     def is_leader(self) -> bool:
         """Whether this replica holds the Lease as of the last successful renewal."""
         return self._is_leader
+
+    def may_write(self) -> bool:
+        """The engine's write guard: whether this replica surely still holds the Lease.
+
+        True from a successful acquire or renew until ``write_window`` after that attempt
+        started (before its request reached the API server, so no standby's clock can have
+        started counting earlier). False as soon as leadership is lost or released.
+        """
+        return self._is_leader and self._monotonic() < self._write_until
 
     @property
     def _path(self) -> str:
@@ -96,6 +118,7 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt; True when this replica holds the Lease afterwards."""
+        started = self._monotonic()
         status, lease = self.kube.request("GET", self._path, timeout=max(1.0, self.renew_period))
         if status == 404:
             body = self._lease_body(None, acquire=True)
@@ -104,7 +127,7 @@ class LeaderElector:
                 f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases",
                 body,
             )
-            self._is_leader = status in (200, 201)
+            self._held(status in (200, 201), started)
             return self._is_leader
         if status != 200:
             raise RuntimeError(f"reading Lease {self.namespace}/{self.name}: HTTP {status}")
@@ -120,10 +143,15 @@ class LeaderElector:
             return False
         acquire = holder != self.identity
         status, _ = self.kube.request("PUT", self._path, self._lease_body(lease, acquire))
-        self._is_leader = status == 200
+        self._held(status == 200, started)
         if self._is_leader and acquire:
             log.info("Acquired Lease %s/%s as %s", self.namespace, self.name, self.identity)
         return self._is_leader
+
+    def _held(self, holds: bool, started: float) -> None:
+        self._is_leader = holds
+        if holds:
+            self._write_until = started + self.write_window
 
     def acquire(self, stop: threading.Event) -> bool:
         """Block until this replica leads (True) or ``stop`` is set (False)."""

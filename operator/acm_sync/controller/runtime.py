@@ -31,17 +31,26 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_LEADERSHIP_LOST = 3
 EXIT_STARTUP_FAILED = 1
-EngineFactory = Callable[[OperatorConfig, Metrics], EngineLike]
+WriteGuard = Callable[[], bool]
+# (config, metrics, write guard): the guard says whether ACM may be written to right now.
+EngineFactory = Callable[[OperatorConfig, Metrics, WriteGuard], EngineLike]
 
 
-def default_engine(config: OperatorConfig, metrics: Metrics) -> EngineLike:
-    """The real ACM engine, with the operator's region and adoption rules."""
+def always(*_: object) -> bool:
+    """The write guard without leader election: the only replica may always write."""
+    return True
+
+
+def default_engine(config: OperatorConfig, metrics: Metrics, write_guard: WriteGuard) -> EngineLike:
+    """The real ACM engine, with the operator's region and adoption rules, fenced by
+    ``write_guard`` (no ACM write is sent while it returns False)."""
     from acm_sync.aws.engine import Engine
     from acm_sync.aws.settings import AwsSettings
 
     settings = AwsSettings(
         adoption_enabled=config.adoption_enabled,
         allowed_regions=config.allowed_regions or None,
+        write_guard=write_guard,
         **rate_overrides(os.environ.get("ACM_SYNC_AWS_RATES", "")),
     )
     engine: EngineLike = Engine(settings, observer=metrics.observe_aws_call)
@@ -92,6 +101,7 @@ class OperatorRuntime:
             )
             self.metrics_server.start()
         elector: LeaderElector | None = None
+        write_guard: WriteGuard = always
         loop = asyncio.get_running_loop()
         try:
             self.cluster_id = self.config.cluster_id or await loop.run_in_executor(
@@ -108,8 +118,11 @@ class OperatorRuntime:
                 if not await loop.run_in_executor(None, elector.acquire, stop):
                     return EXIT_OK
                 elector.keep_renewing(stop, self._on_leadership_lost)
+                # Fencing: work still running in the engine's threads when leadership is lost
+                # (rate-limiter waits, timeouts, retries) sends no ACM write after it.
+                write_guard = elector.may_write
             self.metrics.leader.set(1)
-            return await self._run_leader(kube, stop)
+            return await self._run_leader(kube, stop, write_guard)
         finally:
             if elector is not None:
                 await loop.run_in_executor(None, elector.release)
@@ -121,9 +134,11 @@ class OperatorRuntime:
         self.health.alive = False
         self._lost.set()
 
-    async def _run_leader(self, kube: KubeApi, stop: threading.Event) -> int:
+    async def _run_leader(
+        self, kube: KubeApi, stop: threading.Event, write_guard: WriteGuard
+    ) -> int:
         assert self.cluster_id is not None
-        engine = self.engine_factory(self.config, self.metrics)
+        engine = self.engine_factory(self.config, self.metrics, write_guard)
         reconciler = Reconciler(kube, engine, self.config, self.cluster_id, self.metrics)
         self.reconciler = reconciler
         watcher = SecretWatcher(reconciler)
