@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from acm_sync.core.keys import ACM_KEY_ALGORITHMS
 from acm_sync.emulators.kube.server import KubeEmulator
 
 DEFAULT_KUBECONFIG = "playground.kubeconfig"
@@ -114,6 +116,20 @@ def _start_acm(host: str, port: int) -> Any | None:
     return server.AcmEmulator(host=host, port=port).start()
 
 
+class _ThreadSignalWarningFilter(logging.Filter):
+    """Drop kopf's "OS signals are ignored" warning: the playground handles signals itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("OS signals are ignored: running not in the main")
+
+
+def _quiet_kopf_signal_warning() -> None:
+    # kopf warns when its reactor runs outside the main thread, as the playground's operator does.
+    running = logging.getLogger("kopf._core.reactor.running")
+    if not any(isinstance(f, _ThreadSignalWarningFilter) for f in running.filters):
+        running.addFilter(_ThreadSignalWarningFilter())
+
+
 def _start_operator(kubeconfig: Path, acm_url: str) -> Callable[[], None] | None:
     """Start the operator in-process; returns a function that stops it, or None.
 
@@ -137,6 +153,7 @@ def _start_operator(kubeconfig: Path, acm_url: str) -> Callable[[], None] | None
             flush=True,
         )
         return None
+    _quiet_kopf_signal_warning()
     stop: Callable[[], None] = run_in_thread(kubeconfig=kubeconfig, acm_url=acm_url)
     return stop
 
@@ -157,8 +174,9 @@ def _instructions(kube: KubeEmulator, kubeconfig: Path, acm_url: str | None, ope
             "Point the AWS CLI or boto3 at it:",
             f"  export AWS_ENDPOINT_URL={acm_url}",
             "  export AWS_ACCESS_KEY_ID=playground AWS_SECRET_ACCESS_KEY=playground",
+            "  # without --includes, ListCertificates shows RSA_1024 and RSA_2048 only:",
             "  aws acm list-certificates --region us-east-1 \\",
-            "      --includes keyTypes=RSA_2048,EC_prime256v1,EC_secp384r1",
+            f"      --includes keyTypes={','.join(ACM_KEY_ALGORITHMS)}",
         ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
