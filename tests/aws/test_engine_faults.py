@@ -148,7 +148,9 @@ def test_delete_in_use_is_retried_then_reported(
     assert acm.certificates() == []
 
 
-def test_access_denied_on_tagging_keeps_the_adopted_arn(acm: AcmEmulator, engine: Engine) -> None:
+def test_access_denied_on_the_ownership_tags_reimports_nothing(
+    acm: AcmEmulator, engine: Engine
+) -> None:
     # A certificate someone imported by hand, untagged, adopted explicitly.
     material = leaf()
     arn = str(
@@ -163,16 +165,18 @@ def test_access_denied_on_tagging_keeps_the_adopted_arn(acm: AcmEmulator, engine
     )
     acm.fail_next(1, status=400, error="AccessDeniedException", api="AddTagsToCertificate")
     desired = desired_for(material, adopt_arns={"us-east-1": arn})
+    before = len(_imports(acm))
 
     outcome = engine.sync(desired, material, {})["us-east-1"]
 
     assert outcome.state is RegionState.ERROR
     assert outcome.reason == "AccessDenied"
-    assert outcome.arn == arn  # recorded: the retry only re-tags, never reimports
-    before = len(_imports(acm))
-    again = engine.sync(desired, material, {"us-east-1": outcome.record()})["us-east-1"]
-    assert again.state is RegionState.SYNCED
+    # The ownership tags come first: without them nothing is reimported (IAM would refuse).
     assert len(_imports(acm)) == before
+    assert outcome.arn is None
+    again = engine.sync(desired, material, {"us-east-1": outcome.record()})["us-east-1"]
+    assert (again.state, again.reason, again.arn) == (RegionState.SYNCED, "Adopted", arn)
+    assert len(_imports(acm)) == before + 1  # the chain ACM lacked, once
 
 
 def _b64(data: bytes) -> str:

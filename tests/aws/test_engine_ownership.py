@@ -82,22 +82,6 @@ def test_adopting_another_owners_certificate_is_refused(acm: AcmEmulator, engine
     assert _writes(acm) == ["ImportCertificate"]  # only the hand-made import
 
 
-def test_explicit_adoption_reimports_and_tags(acm: AcmEmulator, engine: Engine) -> None:
-    arn = _by_hand(acm, leaf(), {"cost-center": "42"})
-    material = leaf()
-
-    outcome = engine.sync(desired_for(material, adopt_arns={"us-east-1": arn}), material, {})[
-        "us-east-1"
-    ]
-
-    assert outcome.state is RegionState.SYNCED
-    assert outcome.reason == "Adopted"
-    assert outcome.arn == arn
-    (stored,) = acm.certificates()
-    assert stored["tags"][OWNER_TAG] == OWNER.tag_value
-    assert "cost-center" not in stored["tags"]  # acm-sync owns the tag set once adopted
-
-
 def test_adoption_disabled(acm: AcmEmulator, make_engine: Callable[..., Engine]) -> None:
     arn = _by_hand(acm, leaf())
     material = leaf()

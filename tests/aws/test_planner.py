@@ -129,10 +129,27 @@ CASES = [
         (Blocked("ForeignCertificate", "*"),),
     ),
     Case(
+        # Ownership tags before the reimport (IAM allows reimports only of tagged
+        # certificates); the adopted certificate's own tags are kept.
         "adopt-untagged",
         NONE,
         Observation(target=cert(ARN2, tags={"x": "1"})),
-        (Adopt(ARN2), Reimport(ARN2), Tag(ARN2, MY_TAGS, ("x",))),
+        (Adopt(ARN2, MY_TAGS), Reimport(ARN2), Tag(ARN2, {"team": "web"}, ())),
+        desired={"adopt_arns": {"us-east-1": ARN2}, "tags": {"team": "web"}},
+    ),
+    Case(
+        "adopt-with-ownership-tags-already-there",
+        NONE,
+        Observation(target=cert(ARN2, tags={**MY_TAGS, "x": "1"})),
+        (Adopt(ARN2, {}), Reimport(ARN2)),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
+    ),
+    Case(
+        # The recorded ARN's managed keys say nothing about a newly adopted certificate.
+        "adopt-ignores-the-recorded-arns-managed-keys",
+        replace(STALE, managed_tag_keys=("x",)),
+        Observation(target=cert(ARN2, tags={"x": "1"}, matches=True)),
+        (Adopt(ARN2, MY_TAGS),),
         desired={"adopt_arns": {"us-east-1": ARN2}},
     ),
     Case(
@@ -197,11 +214,30 @@ CASES = [
         previous=ARN,
     ),
     Case(
-        "tags-only",
+        "tags-only-old-status-removes-nothing",
         RegionRecord("us-east-1", ARN, "fp-new", tags_hash="old"),
         Observation(target=cert(matches=True, tags={**MY_TAGS, "gone": "1", "aws:x": "y"})),
+        (Tag(ARN, {"team": "web"}, ()),),
+        desired={"tags": {"team": "web"}},
+    ),
+    Case(
+        "tags-only-removes-what-acm-sync-applied",
+        RegionRecord("us-east-1", ARN, "fp-new", tags_hash="old", managed_tag_keys=("gone",)),
+        Observation(target=cert(matches=True, tags={**MY_TAGS, "gone": "1", "Name": "lb"})),
         (Tag(ARN, {"team": "web"}, ("gone",)),),
         desired={"tags": {"team": "web"}},
+    ),
+    Case(
+        "invalid-recorded-arn-looks-up-by-owner-tag",
+        replace(IN_SYNC, arn="not-an-arn"),
+        Observation(),
+        (Lookup(),),
+    ),
+    Case(
+        "recorded-arn-of-another-region-looks-up-by-owner-tag",
+        replace(STALE, arn=WEST),
+        Observation(candidates=(cert(),)),
+        (Reimport(ARN),),
     ),
     Case(
         "duplicates-keep-in-use",
@@ -252,6 +288,12 @@ def test_planner_rule(case: Case) -> None:
 def test_duplicates_are_named_in_the_notes() -> None:
     result = plan(DESIRED, NONE, Observation(candidates=(cert(ARN, year=2020), cert(ARN2))))
     assert any(ARN in note for note in result.notes)
+
+
+def test_an_ignored_recorded_arn_is_named_in_the_notes() -> None:
+    result = plan(DESIRED, replace(STALE, arn="not-an-arn"), Observation(candidates=()))
+    assert result.actions == (Import(MY_TAGS, None, "Imported"),)
+    assert any("'not-an-arn'" in note and "ignored" in note for note in result.notes)
 
 
 def test_key_change_message_says_how_to_proceed() -> None:

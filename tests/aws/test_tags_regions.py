@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from acm_sync.aws.regions import acm_regions
 from acm_sync.core.regions import region_of_arn, validate_region
 from acm_sync.core.tags import tag_delta, tags_hash, validate_tags
 
@@ -40,10 +41,24 @@ def test_tags_hash_ignores_order_and_sees_changes() -> None:
     assert tags_hash({"a": "1"}) != tags_hash({"a": "2"})
 
 
-def test_tag_delta_never_removes_aws_tags() -> None:
-    add, remove = tag_delta({"a": "1"}, {"a": "0", "b": "2", "aws:cloudformation:x": "y"})
+def test_tag_delta_removes_only_user_tags_acm_sync_applied() -> None:
+    observed = {
+        "a": "0",
+        "b": "2",
+        "CostCenter": "42",  # set by someone else: never acm-sync's to remove
+        "aws:cloudformation:x": "y",
+        "acmsync.io/stale": "1",  # the IAM policy forbids removing acmsync.io/ tags
+    }
+    managed = ("a", "b", "aws:cloudformation:x", "acmsync.io/stale")
+    add, remove = tag_delta({"a": "1"}, observed, managed)
     assert add == {"a": "1"}
     assert remove == ("b",)
+
+
+def test_tag_delta_without_recorded_keys_removes_nothing() -> None:
+    # A status written before managed keys were recorded: whose tags they are is unknown.
+    add, remove = tag_delta({"a": "1"}, {"a": "0", "b": "2", "Name": "prod-lb"}, None)
+    assert (add, remove) == ({"a": "1"}, ())
 
 
 @pytest.mark.parametrize(
@@ -56,10 +71,17 @@ def test_tag_delta_never_removes_aws_tags() -> None:
         "cn-north-1",
         "il-central-1",
         "us-isob-east-1",
+        "eusc-de-east-1",
     ],
 )
 def test_real_region_names_are_valid(region: str) -> None:
     assert validate_region(region) is None
+
+
+def test_every_region_botocore_knows_acm_in_is_well_formed() -> None:
+    known = acm_regions()
+    assert {"us-east-1", "cn-north-1", "us-gov-west-1"} <= known
+    assert [r for r in sorted(known) if validate_region(r) is not None] == []
 
 
 @pytest.mark.parametrize(

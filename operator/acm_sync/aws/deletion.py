@@ -23,6 +23,7 @@ from acm_sync.core.planner import (
     Observe,
     RegionPlan,
     plan_deletion,
+    recorded_arn_problem,
 )
 from acm_sync.core.state import Owner, RegionOutcome, RegionRecord, RegionState
 
@@ -142,8 +143,8 @@ class RegionDeletion:
         parts = [f"deleted {', '.join(self.deleted)}"] if self.deleted else []
         if self.found:
             why = (
-                "no ARN was recorded"
-                if self.record.arn is None
+                "no usable ARN was recorded"
+                if self.record.arn is None or recorded_arn_problem(self.record)
                 else f"the recorded {self.record.arn} was gone"
             )
             parts.append(f"deleted {', '.join(self.found)}, found by owner tag ({why})")

@@ -19,6 +19,7 @@ from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
 from acm_sync.aws.execution import Execution, differs, drift, error_outcome, outcome_for
 from acm_sync.aws.lookup import Finder
+from acm_sync.aws.regions import INVALID_REGION, unknown_region
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.model import Material
 from acm_sync.core.planner import (
@@ -28,6 +29,7 @@ from acm_sync.core.planner import (
     Observation,
     Observe,
     plan,
+    recorded_arn_problem,
 )
 from acm_sync.core.regions import validate_region
 from acm_sync.core.state import (
@@ -142,7 +144,7 @@ class Engine:
         for region in dict.fromkeys(regions):
             if problem := validate_region(region):
                 futures[region] = outcome_for(
-                    record_of(region), RegionState.BLOCKED, "InvalidRegion", problem
+                    record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
                 )
             elif not self.settings.region_allowed(region):
                 futures[region] = outcome_for(
@@ -150,6 +152,11 @@ class Engine:
                     RegionState.BLOCKED,
                     "RegionNotAllowed",
                     f"{region} is not in the operator's allowed regions",
+                )
+            elif problem := unknown_region(region, self.settings):
+                # Well-formed but without an ACM endpoint: every call would fail, forever.
+                futures[region] = outcome_for(
+                    record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
                 )
             else:
                 futures[region] = self._pool(region).submit(self._guarded, work, region, record_of)
@@ -196,9 +203,9 @@ class Engine:
                 found = self._finder.by_owner(region, desired.owner, material)
                 observation = replace(observation, candidates=found)
             else:
-                return Execution(self, desired, material, record, observation, pems).run(
-                    region_plan
-                )
+                # An unusable recorded ARN must not survive into the outcome either.
+                start = replace(record, arn=None) if recorded_arn_problem(record) else record
+                return Execution(self, desired, material, start, observation, pems).run(region_plan)
         raise RuntimeError("the planner did not settle")  # pragma: no cover
 
     def import_idempotently(

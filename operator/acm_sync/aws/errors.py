@@ -12,7 +12,9 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
+    ValidationError,
 )
 
 
@@ -125,6 +127,10 @@ def classify(exc: Exception, api: str, region: str) -> AwsCallError:
         return AwsCallError(api, region, ErrorClass.PERMANENT, code, message)
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
         return AwsCallError(api, region, ErrorClass.CREDENTIALS, type(exc).__name__, str(exc))
+    if isinstance(exc, ParamValidationError | ValidationError):
+        # botocore refused the request locally (e.g. a malformed ARN): nothing was sent, and
+        # the same request can never succeed.
+        return AwsCallError(api, region, ErrorClass.PERMANENT, type(exc).__name__, str(exc))
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
         # The request never left: retrying cannot duplicate anything.
         return AwsCallError(api, region, ErrorClass.RETRYABLE, type(exc).__name__, str(exc))

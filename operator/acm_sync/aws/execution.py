@@ -30,7 +30,7 @@ from acm_sync.core.planner import (
 )
 from acm_sync.core.reimport import check_reimport
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord, RegionState
-from acm_sync.core.tags import tags_hash
+from acm_sync.core.tags import tags_hash, user_tag_keys
 
 if TYPE_CHECKING:
     from acm_sync.aws.engine import Engine
@@ -68,6 +68,7 @@ class Execution:
         self.arn = record.arn
         self.fingerprint = record.fingerprint
         self.tags_hash = record.tags_hash
+        self.managed_tag_keys = record.managed_tag_keys
         self.imported_at = record.imported_at
         self.previous_arn = record.previous_arn
         self.wrote = False
@@ -91,7 +92,7 @@ class Execution:
                 self.apply(action)
             if not changes_tags:
                 # The planner saw the tags equal to the desired ones.
-                self.tags_hash = tags_hash(self.desired.all_tags())
+                self.tags_applied()
             self.previous_arn = region_plan.previous_arn
             if writes_content and self.arn:
                 described = self.adapter.describe(self.record.region, self.arn)
@@ -113,9 +114,13 @@ class Execution:
             self.wrote = True
             self.arn, self.fingerprint = arn, self.desired.fingerprint
             self.tags_hash = tags_hash(action.tags)
+            self.managed_tag_keys = user_tag_keys(action.tags)
             self.reason = action.reason
             self.said.append(f"imported as {arn}")
         elif isinstance(action, Adopt):
+            if action.tags:
+                self.adapter.add_tags(region, action.arn, action.tags)
+                self.wrote = True
             self.reason = "Adopted"
             self.said.append(f"adopted {action.arn}")
         elif isinstance(action, Reimport):
@@ -129,13 +134,22 @@ class Execution:
         elif isinstance(action, Tag):
             if action.add:
                 self.adapter.add_tags(region, action.arn, action.add)
+                self.wrote = True
+                # Ours from now on, even if the removal below fails.
+                added = user_tag_keys(action.add)
+                self.managed_tag_keys = tuple(sorted({*(self.managed_tag_keys or ()), *added}))
             if action.remove:
                 self.adapter.remove_tags(region, action.arn, action.remove)
             self.wrote = True
-            self.tags_hash = tags_hash(self.desired.all_tags())
+            self.tags_applied()
             if self.reason == "Synced":
                 self.reason = "TagsUpdated"
             self.said.append(f"tags updated on {action.arn}")
+
+    def tags_applied(self) -> None:
+        """Record that ACM holds the desired tags: their hash, and the user keys now ours."""
+        self.tags_hash = tags_hash(self.desired.all_tags())
+        self.managed_tag_keys = user_tag_keys(self.desired.all_tags())
 
     def check_rules(self, arn: str) -> None:
         """ACM's reimport rules, checked against the certificate ACM holds now."""
@@ -163,6 +177,7 @@ class Execution:
             imported_at=self.imported_at,
             previous_arn=self.previous_arn,
             tags_hash=self.tags_hash,
+            managed_tag_keys=self.managed_tag_keys,
         )
 
     def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:
@@ -187,6 +202,7 @@ def outcome_for(
         imported_at=record.imported_at,
         previous_arn=record.previous_arn,
         tags_hash=record.tags_hash,
+        managed_tag_keys=record.managed_tag_keys,
     )
 
 

@@ -17,7 +17,7 @@ owner tag) it looks and asks again; otherwise it executes the actions in order. 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -101,9 +101,14 @@ class Reimport:
 
 @dataclass(frozen=True, slots=True)
 class Adopt:
-    """Take over an explicitly adopted certificate (followed by Reimport and/or Tag)."""
+    """Take over an explicitly adopted certificate (followed by Reimport and/or Tag).
+
+    ``tags`` are the ownership tags to add first (none when it carries them already): the IAM
+    policy lets acm-sync reimport only a certificate that carries them.
+    """
 
     arn: str
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +181,20 @@ def target_arn(desired: DesiredState, record: RegionRecord) -> str | None:
     return desired.adopt_arns.get(record.region) or record.arn
 
 
+def recorded_arn_problem(record: RegionRecord) -> str | None:
+    """Why the recorded ARN cannot be used (not an ACM ARN in the record's region), or None.
+
+    Such a record (a status edited by hand, say) is treated as holding no ARN: sending the
+    ARN could only ever fail, while the owner-tag lookup finds the real certificate.
+    """
+    if record.arn is None or region_of_arn(record.arn) == record.region:
+        return None
+    return (
+        f"the recorded ARN {record.arn!r} is not an ACM certificate ARN in {record.region}; "
+        "it was ignored and the certificate looked up by owner tag"
+    )
+
+
 def in_sync(desired: DesiredState, record: RegionRecord) -> bool:
     """True when the record proves ACM already holds what is desired: no AWS call needed."""
     adopt = desired.adopt_arns.get(record.region)
@@ -195,6 +214,14 @@ def plan(
     adoption_enabled: bool = True,
 ) -> RegionPlan:
     """What to do in ``record.region`` to make ACM hold ``desired``."""
+    if problem := recorded_arn_problem(record):
+        result = plan(
+            desired,
+            replace(record, arn=None),
+            observation,
+            adoption_enabled=adoption_enabled,
+        )
+        return replace(result, notes=(problem, *result.notes))
     region = record.region
     adopt = desired.adopt_arns.get(region)
     if adopt is not None and not adoption_enabled:
@@ -218,8 +245,10 @@ def plan(
         return _blocked(FOREIGN_CERTIFICATE, problem)
     if cert.key_algorithm != desired.key_algorithm:
         return _key_change(desired, record, observation, cert)
-    adopting = adopt is not None and adopt != record.arn
-    return _update(desired, cert, adopting=adopting, previous_arn=record.previous_arn)
+    # Still adopting while the ownership tags are missing (the claim failed last time).
+    claimed = all(cert.tags.get(k) == v for k, v in desired.owner.system_tags().items())
+    adopting = adopt is not None and (adopt != record.arn or not claimed)
+    return _update(desired, record, cert, adopting=adopting, previous_arn=record.previous_arn)
 
 
 def _blocked(code: str, message: str) -> RegionPlan:
@@ -240,6 +269,7 @@ def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str |
 
 def _update(
     desired: DesiredState,
+    record: RegionRecord,
     cert: ObservedCertificate,
     *,
     adopting: bool,
@@ -247,11 +277,19 @@ def _update(
     notes: Sequence[str] = (),
 ) -> RegionPlan:
     actions: list[Action] = []
+    tags = cert.tags
     if adopting:
-        actions.append(Adopt(cert.arn))
+        # Ownership tags first: the reimport is allowed only on a certificate carrying them.
+        system = desired.owner.system_tags()
+        claim = system if any(tags.get(k) != v for k, v in system.items()) else {}
+        actions.append(Adopt(cert.arn, claim))
+        tags = {**tags, **claim}
     if not cert.content_matches:
         actions.append(Reimport(cert.arn))
-    add, remove = tag_delta(desired.all_tags(), cert.tags)
+    # The recorded keys describe the recorded certificate only; for any other (adopted,
+    # found by owner tag) nothing is known, so no user tag is removed from it.
+    managed = record.managed_tag_keys if cert.arn == record.arn else None
+    add, remove = tag_delta(desired.all_tags(), tags, managed)
     if add or remove:
         actions.append(Tag(cert.arn, add, remove))
     return RegionPlan(tuple(actions) or (Noop(cert.arn),), previous_arn, tuple(notes))
@@ -306,7 +344,9 @@ def _from_lookup(
             )
         action = Import(desired.all_tags(), chosen.arn, "ImportedNewKey")
         return RegionPlan((action,), chosen.arn, tuple(notes))
-    return _update(desired, chosen, adopting=False, previous_arn=record.previous_arn, notes=notes)
+    return _update(
+        desired, record, chosen, adopting=False, previous_arn=record.previous_arn, notes=notes
+    )
 
 
 def _key_message(desired: DesiredState, cert: ObservedCertificate) -> str:
@@ -337,6 +377,7 @@ def _key_change(
         chosen, _ = _choose(same_key, desired)
         return _update(
             desired,
+            record,
             chosen,
             adopting=False,
             previous_arn=cert.arn,
@@ -357,7 +398,20 @@ def plan_deletion(
     owner-tag lookup's candidates are deleted too, since a lost status write leaves a
     certificate only its tags point to; a candidate with our owner tag but without the
     managed-by tag is named in a note and left alone. No action at all: nothing to delete.
+    A recorded ARN that is not an ACM ARN in the region counts as not recorded.
     """
+    invalid = tuple(
+        a for a in (record.arn, record.previous_arn) if a and region_of_arn(a) != record.region
+    )
+    if invalid:
+        clean = replace(
+            record,
+            arn=None if record.arn in invalid else record.arn,
+            previous_arn=None if record.previous_arn in invalid else record.previous_arn,
+        )
+        result = plan_deletion(owner, clean, observation)
+        note = f"ignored recorded ARNs that are not ACM ARNs in {record.region}: "
+        return replace(result, notes=(note + ", ".join(map(repr, invalid)), *result.notes))
     actions: list[Action] = []
     gone: list[str] = []
     recorded = tuple(dict.fromkeys(a for a in (record.arn, record.previous_arn) if a))

@@ -2,14 +2,16 @@
 
 A fixed list of regions would reject every region AWS opens after a release, so the check is
 syntactic: ``<area>-<direction>-<number>`` with optional partition words (``us-gov-west-1``,
-``us-isob-east-1``, ``cn-north-1``).
+``us-isob-east-1``, ``cn-north-1``, ``eusc-de-east-1``). The engine also refuses regions that the
+installed botocore knows no ACM endpoint for (``acm_sync.aws.regions``).
 """
 
 from __future__ import annotations
 
 import re
 
-_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+){1,3}-[0-9]{1,2}$")
+# The area is two letters, or four in sovereign partitions (``eusc-de-east-1``).
+_REGION_RE = re.compile(r"^[a-z]{2,4}(?:-[a-z]+){1,3}-[0-9]{1,2}$")
 # arn:<partition>:acm:<region>:<12-digit account>:certificate/<id>
 _ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):acm:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12})"

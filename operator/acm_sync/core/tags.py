@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from acm_sync.core.state import OWNER_TAG, RESERVED_TAG_PREFIXES
 
@@ -19,6 +19,7 @@ MAX_VALUE_LENGTH = 255
 SYSTEM_TAG_COUNT = 3
 MAX_USER_TAGS = MAX_TAGS - SYSTEM_TAG_COUNT
 _ALLOWED_PUNCTUATION = frozenset("_.:/=+-@ ")
+SYSTEM_TAG_PREFIX = "acmsync.io/"
 
 
 def _bad_characters(text: str) -> str:
@@ -65,18 +66,39 @@ def tags_hash(tags: Mapping[str, str]) -> str:
 
 
 def tag_delta(
-    desired: Mapping[str, str], observed: Mapping[str, str]
+    desired: Mapping[str, str],
+    observed: Mapping[str, str],
+    managed_keys: Collection[str] | None = None,
 ) -> tuple[dict[str, str], tuple[str, ...]]:
-    """What to add (or overwrite) and which keys to remove so ``observed`` becomes ``desired``.
+    """What to add (or overwrite) and which keys to remove so ``observed`` holds ``desired``.
 
-    acm-sync owns the whole tag set of the certificates it manages; only ``aws:`` tags, which
-    no API call may change, are left alone.
+    Only user tags acm-sync applied itself (``managed_keys``, recorded by earlier syncs) are
+    removed. Tags someone else set, e.g. on a certificate adopted with ``CostCenter`` or
+    ``Name`` tags, are kept; ``managed_keys=None`` (nothing recorded) removes no user tag.
+    acm-sync's own ``acmsync.io/`` tags are always set, never removed (the IAM policy forbids
+    it, so that ownership cannot be dropped), and ``aws:`` tags no API call may change.
     """
     add = {k: v for k, v in desired.items() if observed.get(k) != v}
+    ours = set(managed_keys or ()) - set(desired)
     remove = tuple(
-        sorted(k for k in observed if k not in desired and not k.lower().startswith("aws:"))
+        sorted(k for k in observed if k in ours and not is_system_tag(k) and not is_aws_tag(k))
     )
     return add, remove
+
+
+def is_system_tag(key: str) -> bool:
+    """Whether ``key`` is one of acm-sync's own tags (``acmsync.io/...``)."""
+    return key.lower().startswith(SYSTEM_TAG_PREFIX)
+
+
+def is_aws_tag(key: str) -> bool:
+    """Whether ``key`` is reserved by AWS (``aws:...``): no API call may change it."""
+    return key.lower().startswith("aws:")
+
+
+def user_tag_keys(tags: Mapping[str, str]) -> tuple[str, ...]:
+    """The sorted keys of ``tags`` that are neither acm-sync's nor AWS's (for the record)."""
+    return tuple(sorted(k for k in tags if not is_system_tag(k) and not is_aws_tag(k)))
 
 
 def owner_of(tags: Mapping[str, str]) -> str | None:
