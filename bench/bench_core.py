@@ -108,7 +108,7 @@ def main() -> int:
         f"({cold / CERTS * 1e6:.0f} us each; P-256/P-384 verifications dominate)"
     )
 
-    cert, key, ca = secrets[0]
+    cert_pem, key_pem, ca_pem = secrets[0]
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -116,7 +116,7 @@ def main() -> int:
         "metadata": {"name": "bench-tls"},
         "data": {
             n: base64.b64encode(v).decode()
-            for n, v in (("tls.crt", cert), ("tls.key", key), ("ca.crt", ca))
+            for n, v in (("tls.crt", cert_pem), ("tls.key", key_pem), ("ca.crt", ca_pem))
         },
     }
     command = Path(sys.executable).with_name("acm-sync")

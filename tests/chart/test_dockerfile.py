@@ -49,7 +49,7 @@ def _stages(text: str) -> list[list[tuple[str, str]]]:
 
 
 def _lock_pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in LOCK.read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")

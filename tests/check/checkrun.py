@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ACM_SYNC = Path(sys.executable).with_name("acm-sync")
 
@@ -18,7 +19,7 @@ class Result:
     out: str
     err: str
 
-    def json(self) -> dict[str, object]:
+    def json(self) -> dict[str, Any]:
         parsed = json.loads(self.out)
         assert isinstance(parsed, dict)
         return parsed

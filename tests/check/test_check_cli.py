@@ -59,7 +59,7 @@ def test_json_manifest_on_stdin_with_string_data(pki: Pki) -> None:
     doc = result.json()
     assert doc["valid"] is True
     assert doc["errors"] == []
-    assert [w["code"] for w in doc["warnings"]] == ["ChainIncomplete"]  # type: ignore[union-attr]
+    assert [w["code"] for w in doc["warnings"]] == ["ChainIncomplete"]
     cert = doc["certificate"]
     assert isinstance(cert, dict)
     assert cert["keyAlgorithm"] == "RSA_2048"
@@ -95,7 +95,8 @@ def test_pem_files_with_ca_and_warnings(tmp_path: Path, pki: Pki) -> None:
 def test_rejected_material_exits_1_with_one_line_per_error(tmp_path: Path, pki: Pki) -> None:
     expired = make_cert(ec_key("P-256"), issuer=pki.intermediate, cn=None, sans=None)
     other_key = make_cert(ec_key("P-256", 1)).key_pem()
-    args = ["--cert", write(tmp_path, "c", expired.pem), "--key", write(tmp_path, "k", other_key)]
+    args: list[str | Path] = ["--cert", write(tmp_path, "c", expired.pem)]
+    args += ["--key", write(tmp_path, "k", other_key)]
     result = run_check(*args, "--now", (NOW + timedelta(days=400)).isoformat())
     assert result.code == 1
     codes = [line.split(":")[0] for line in result.out.splitlines() if not line.startswith("=>")]
@@ -103,7 +104,7 @@ def test_rejected_material_exits_1_with_one_line_per_error(tmp_path: Path, pki: 
     assert "fingerprint" not in result.out
     doc = run_check(*args, "--json", "--now", (NOW + timedelta(days=400)).isoformat()).json()
     assert doc["valid"] is False
-    assert {e["code"] for e in doc["errors"]} == {"KeyMismatch", "NoDomain", "Expired"}  # type: ignore[union-attr]
+    assert {e["code"] for e in doc["errors"]} == {"KeyMismatch", "NoDomain", "Expired"}
     assert_no_key(result, other_key)
     assert_no_key(result, expired.key_pem())
 
@@ -127,7 +128,7 @@ def test_encrypted_and_der_inputs(tmp_path: Path, pki: Pki) -> None:
 
 def test_previous_certificate_applies_reimport_rules(tmp_path: Path, pki: Pki) -> None:
     renewed = make_pki(ec_key("P-256"))
-    args = [
+    args: list[str | Path] = [
         "--cert", write(tmp_path, "c", renewed.leaf.pem + renewed.intermediate.pem),
         "--key", write(tmp_path, "k", renewed.leaf.key_pem()),
         "--now", NOW_ARG,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from certkit import NOW, Issued, Pki, ec_key, make_cert, make_pki, rsa_key
+from certkit import NOW, Issued, Key, Pki, ec_key, make_cert, make_pki, rsa_key
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
@@ -163,7 +163,7 @@ def test_every_textual_variant_of_one_bundle_has_one_fingerprint(pki: Pki) -> No
     assert shorter.fingerprint not in results
 
 
-KEYS = {
+KEYS: dict[str, Callable[[], Key]] = {
     "RSA_1024": lambda: rsa_key(1024),
     "RSA_2048": lambda: rsa_key(2048),
     "RSA_3072": lambda: rsa_key(3072),

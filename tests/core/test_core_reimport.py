@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -25,7 +26,7 @@ class Spec:
 
 
 def key_for(name: str) -> Key:
-    builders = {
+    builders: dict[str, Callable[[], Key]] = {
         "rsa2048": lambda: rsa_key(2048),
         "rsa2048b": lambda: rsa_key(2048, 1),
         "rsa4096": lambda: rsa_key(4096),

@@ -182,7 +182,11 @@ ERRORS: dict[str, Case] = {
         "'CN=Test Intermediate 5'",
     ),
     "extra certificate beyond a complete chain": Case(
-        lambda p: (ok(p)[0] + p.root.pem + make_pki(slot=5).root.pem, p.leaf.key_pem(), None),
+        lambda p: (
+            p.leaf.pem + p.intermediate.pem + p.root.pem + make_pki(slot=5).root.pem,
+            p.leaf.key_pem(),
+            None,
+        ),
         Code.BROKEN_CHAIN,
         "'CN=Test Root 5'",
     ),

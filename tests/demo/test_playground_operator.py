@@ -10,7 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography import x509
@@ -85,9 +85,11 @@ def test_playground_syncs_an_acmcertificate(tmp_path: Path) -> None:
             if "playground is ready" in line or not line:
                 break
         assert any("playground is ready" in line for line in seen), "".join(seen)
-        api = config.new_client_from_config(config_file=str(kubeconfig))
+        # The client leaves new_client_from_config unannotated; it returns an ApiClient.
+        api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-        core.create_namespaced_secret("default", _self_signed_secret("pg"))
+        # validate_call builds the V1Secret the client declares from the manifest dict.
+        core.create_namespaced_secret("default", cast(client.V1Secret, _self_signed_secret("pg")))
         custom.create_namespaced_custom_object(
             "acmsync.io", "v1alpha1", "default", "acmcertificates",
             {"apiVersion": "acmsync.io/v1alpha1", "kind": "AcmCertificate",
@@ -95,9 +97,11 @@ def test_playground_syncs_an_acmcertificate(tmp_path: Path) -> None:
         )  # fmt: skip
         reason = None
         while time.monotonic() < deadline + 30:
-            obj = custom.get_namespaced_custom_object(
+            raw = custom.get_namespaced_custom_object(
                 "acmsync.io", "v1alpha1", "default", "acmcertificates", "pg"
             )
+            assert isinstance(raw, dict)  # a custom object is its JSON dict
+            obj: dict[str, Any] = raw
             conditions = (obj.get("status") or {}).get("conditions") or []
             reason = next((c["reason"] for c in conditions if c["type"] == "Ready"), None)
             if reason == "Synced":

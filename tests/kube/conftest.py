@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubekit import close, new_client
+from kubernetes import client
 
 from acm_sync.emulators.kube.server import KubeEmulator
 
@@ -34,11 +35,11 @@ def kubeconfig(kube: KubeEmulator, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def api(kubeconfig: Path) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    api_client = new_client(kubeconfig)
     try:
         yield api_client
     finally:
-        api_client.close()
+        close(api_client)
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import base64
 import json
 
 import pytest
+from kubekit import as_model, list_meta, meta, name, raw_json, resource_version
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from acm_sync.emulators.kube.server import KubeEmulator
 
@@ -17,19 +18,20 @@ def _secret(name: str, **fields: object) -> dict[str, object]:
 
 
 def _status(error: ApiException) -> dict[str, object]:
+    assert error.body is not None, "the API server answered an error without a Status body"
     body: dict[str, object] = json.loads(error.body)
     return body
 
 
 def test_create_fills_metadata_and_folds_string_data(core: client.CoreV1Api) -> None:
     created = core.create_namespaced_secret(
-        "default", _secret("tls", stringData={"tls.crt": "pem"})
+        "default", as_model(client.V1Secret, _secret("tls", stringData={"tls.crt": "pem"}))
     )
-    meta = created.metadata
-    assert meta.uid
-    assert meta.creation_timestamp is not None
-    assert meta.namespace == "default"
-    assert int(meta.resource_version) > 0
+    metadata = meta(created)
+    assert metadata.uid
+    assert metadata.creation_timestamp is not None
+    assert metadata.namespace == "default"
+    assert resource_version(created) > 0
     assert created.data == {"tls.crt": base64.b64encode(b"pem").decode()}
     assert created.string_data is None
     assert created.type == "Opaque"
@@ -38,20 +40,24 @@ def test_create_fills_metadata_and_folds_string_data(core: client.CoreV1Api) -> 
 def test_create_answers_201_and_409_on_a_second_create(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
     _, status, _ = core.create_namespaced_config_map_with_http_info(
-        "default", {"metadata": {"name": "cm"}, "data": {"a": "1"}}
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "cm"}, "data": {"a": "1"}})
     )
     assert status == 201
     with pytest.raises(ApiException) as caught:
-        core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}})
+        core.create_namespaced_config_map(
+            "default", as_model(client.V1ConfigMap, {"metadata": {"name": "cm"}})
+        )
     assert caught.value.status == 409
     assert _status(caught.value)["reason"] == "AlreadyExists"
 
 
 def test_generate_name_gives_unique_names(core: client.CoreV1Api) -> None:
     names = {
-        core.create_namespaced_config_map(
-            "default", {"metadata": {"generateName": "gen-"}}
-        ).metadata.name
+        name(
+            core.create_namespaced_config_map(
+                "default", as_model(client.V1ConfigMap, {"metadata": {"generateName": "gen-"}})
+            )
+        )
         for _ in range(5)
     }
     assert len(names) == 5
@@ -59,10 +65,12 @@ def test_generate_name_gives_unique_names(core: client.CoreV1Api) -> None:
 
 
 def test_resource_versions_come_from_one_cluster_wide_counter(core: client.CoreV1Api) -> None:
-    first = core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
-    second = core.create_namespace({"metadata": {"name": "other"}})
-    third = core.create_namespaced_secret("other", _secret("b"))
-    versions = [int(o.metadata.resource_version) for o in (first, second, third)]
+    first = core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "a"}})
+    )
+    second = core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": "other"}}))
+    third = core.create_namespaced_secret("other", as_model(client.V1Secret, _secret("b")))
+    versions = [resource_version(o) for o in (first, second, third)]
     assert versions == sorted(versions)
     assert len(set(versions)) == 3
 
@@ -80,18 +88,19 @@ def test_missing_object_is_a_404_status(core: client.CoreV1Api) -> None:
 def test_namespace_comes_from_the_url_and_must_exist(core: client.CoreV1Api) -> None:
     with pytest.raises(ApiException) as mismatch:
         core.create_namespaced_secret(
-            "default", {"metadata": {"name": "s", "namespace": "kube-system"}}
+            "default",
+            as_model(client.V1Secret, {"metadata": {"name": "s", "namespace": "kube-system"}}),
         )
     assert mismatch.value.status == 400
     with pytest.raises(ApiException) as missing:
-        core.create_namespaced_secret("ghost", _secret("s"))
+        core.create_namespaced_secret("ghost", as_model(client.V1Secret, _secret("s")))
     assert missing.value.status == 404
     assert _status(missing.value)["message"] == 'namespaces "ghost" not found'
 
 
 def test_invalid_names_are_422(core: client.CoreV1Api) -> None:
     with pytest.raises(ApiException) as caught:
-        core.create_namespaced_secret("default", _secret("Not_Valid"))
+        core.create_namespaced_secret("default", as_model(client.V1Secret, _secret("Not_Valid")))
     assert caught.value.status == 422
     assert _status(caught.value)["reason"] == "Invalid"
 
@@ -100,21 +109,32 @@ def test_list_has_kind_api_version_and_selectors(
     core: client.CoreV1Api, api: client.ApiClient
 ) -> None:
     core.create_namespaced_secret(
-        "default", {**_secret("a"), "metadata": {"name": "a", "labels": {"app": "x"}}}
-    )
-    core.create_namespaced_secret(
-        "default", {**_secret("b"), "metadata": {"name": "b", "labels": {"app": "y"}}}
+        "default",
+        as_model(
+            client.V1Secret, {**_secret("a"), "metadata": {"name": "a", "labels": {"app": "x"}}}
+        ),
     )
     core.create_namespaced_secret(
         "default",
-        {**_secret("c"), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}},
+        as_model(
+            client.V1Secret, {**_secret("b"), "metadata": {"name": "b", "labels": {"app": "y"}}}
+        ),
     )
-    raw = core.list_namespaced_secret("default", _preload_content=False)
-    body = json.loads(raw.data)
+    core.create_namespaced_secret(
+        "default",
+        as_model(
+            client.V1Secret,
+            {**_secret("c"), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}},
+        ),
+    )
+    body = raw_json(core.list_namespaced_secret("default", _preload_content=False))
     assert body["kind"] == "SecretList"
     assert body["apiVersion"] == "v1"
     assert body["metadata"]["resourceVersion"]
-    names = lambda items: sorted(i.metadata.name for i in items)  # noqa: E731
+
+    def names(items: list[client.V1Secret]) -> list[str]:
+        return sorted(name(i) for i in items)
+
     assert names(core.list_namespaced_secret("default", label_selector="app=x").items) == ["a"]
     assert names(core.list_namespaced_secret("default", label_selector="app in (x,y)").items) == [
         "a",
@@ -130,16 +150,18 @@ def test_list_has_kind_api_version_and_selectors(
 
 def test_list_paginates_with_limit_and_continue(core: client.CoreV1Api) -> None:
     for i in range(5):
-        core.create_namespaced_config_map("default", {"metadata": {"name": f"cm{i}"}})
+        core.create_namespaced_config_map(
+            "default", as_model(client.V1ConfigMap, {"metadata": {"name": f"cm{i}"}})
+        )
     first = core.list_namespaced_config_map("default", limit=3)
-    rest = core.list_namespaced_config_map("default", limit=3, _continue=first.metadata._continue)
-    assert [c.metadata.name for c in first.items + rest.items] == [f"cm{i}" for i in range(5)]
-    assert not rest.metadata._continue
+    rest = core.list_namespaced_config_map("default", limit=3, _continue=list_meta(first)._continue)
+    assert [meta(c).name for c in first.items + rest.items] == [f"cm{i}" for i in range(5)]
+    assert not list_meta(rest)._continue
 
 
 def test_update_with_a_stale_resource_version_is_a_409(core: client.CoreV1Api) -> None:
     created = core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "c"}, "data": {"k": "1"}}
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "c"}, "data": {"k": "1"}})
     )
     created.data = {"k": "2"}
     updated = core.replace_namespaced_config_map("c", "default", created)
@@ -157,44 +179,53 @@ def test_lease_leader_election_sees_409_on_stale_replace(api: client.ApiClient) 
         "metadata": {"name": "acm-sync"},
         "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15},
     }
-    lease = leases.create_namespaced_lease("default", body)
+    lease = leases.create_namespaced_lease("default", as_model(client.V1Lease, body))
     mine = leases.read_namespaced_lease("acm-sync", "default")
     theirs = leases.read_namespaced_lease("acm-sync", "default")
+    assert mine.spec is not None
+    assert theirs.spec is not None
     mine.spec.holder_identity = "b"
     leases.replace_namespaced_lease("acm-sync", "default", mine)
     theirs.spec.holder_identity = "c"
     with pytest.raises(ApiException) as caught:
         leases.replace_namespaced_lease("acm-sync", "default", theirs)
     assert caught.value.status == 409
-    assert leases.read_namespaced_lease("acm-sync", "default").spec.holder_identity == "b"
-    assert lease.metadata.name == "acm-sync"
+    reread = leases.read_namespaced_lease("acm-sync", "default").spec
+    assert reread is not None
+    assert reread.holder_identity == "b"
+    assert meta(lease).name == "acm-sync"
 
 
 def test_generation_moves_on_spec_changes_only(api: client.ApiClient) -> None:
     apps = client.AppsV1Api(api)
     spec = {"replicas": 1, "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {}}}
-    apps.create_namespaced_deployment("default", {"metadata": {"name": "d"}, "spec": spec})
+    apps.create_namespaced_deployment(
+        "default", as_model(client.V1Deployment, {"metadata": {"name": "d"}, "spec": spec})
+    )
     labelled = apps.patch_namespaced_deployment(
         "d", "default", {"metadata": {"labels": {"x": "y"}}}
     )
-    assert labelled.metadata.generation == 1
+    assert meta(labelled).generation == 1
     scaled = apps.patch_namespaced_deployment("d", "default", {"spec": {"replicas": 3}})
-    assert scaled.metadata.generation == 2
+    assert meta(scaled).generation == 2
     status = apps.patch_namespaced_deployment_status("d", "default", {"status": {"replicas": 3}})
-    assert status.metadata.generation == 2
+    assert meta(status).generation == 2
+    assert status.status is not None
     assert status.status.replicas == 3
 
 
 def test_no_op_writes_keep_the_resource_version(core: client.CoreV1Api) -> None:
     created = core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "c"}, "data": {"k": "1"}}
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "c"}, "data": {"k": "1"}})
     )
     same = core.patch_namespaced_config_map("c", "default", {"data": {"k": "1"}})
-    assert same.metadata.resource_version == created.metadata.resource_version
+    assert meta(same).resource_version == meta(created).resource_version
 
 
 def test_json_patch_test_failure_is_422(core: client.CoreV1Api, kube: KubeEmulator) -> None:
-    core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"k": "1"}})
+    core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "c"}, "data": {"k": "1"}})
+    )
     ok = [
         {"op": "test", "path": "/data/k", "value": "1"},
         {"op": "replace", "path": "/data/k", "value": "2"},
@@ -208,7 +239,9 @@ def test_json_patch_test_failure_is_422(core: client.CoreV1Api, kube: KubeEmulat
 
 
 def test_merge_patch_with_resource_version_is_a_precondition(core: client.CoreV1Api) -> None:
-    core.create_namespaced_config_map("default", {"metadata": {"name": "c"}, "data": {"k": "1"}})
+    core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "c"}, "data": {"k": "1"}})
+    )
     with pytest.raises(ApiException) as caught:
         core.patch_namespaced_config_map(
             "c", "default", {"metadata": {"resourceVersion": "1"}, "data": {"k": "2"}}
@@ -217,10 +250,12 @@ def test_merge_patch_with_resource_version_is_a_precondition(core: client.CoreV1
 
 
 def test_finalizers_keep_a_deleted_object_until_removed(core: client.CoreV1Api) -> None:
-    core.create_namespaced_config_map("default", {"metadata": {"name": "c", "finalizers": ["x/y"]}})
+    core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "c", "finalizers": ["x/y"]}})
+    )
     core.delete_namespaced_config_map("c", "default")
     kept = core.read_namespaced_config_map("c", "default")
-    assert kept.metadata.deletion_timestamp is not None
+    assert meta(kept).deletion_timestamp is not None
     core.patch_namespaced_config_map("c", "default", {"metadata": {"finalizers": None}})
     with pytest.raises(ApiException) as caught:
         core.read_namespaced_config_map("c", "default")
@@ -230,23 +265,28 @@ def test_finalizers_keep_a_deleted_object_until_removed(core: client.CoreV1Api) 
 def test_owner_references_garbage_collect_in_the_background(
     core: client.CoreV1Api, kube: KubeEmulator
 ) -> None:
-    owner = core.create_namespaced_config_map("default", {"metadata": {"name": "owner"}})
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid}
-    core.create_namespaced_secret(
-        "default", {"metadata": {"name": "dep", "ownerReferences": [ref]}}
+    owner = core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "owner"}})
     )
-    core.create_namespaced_secret("default", {"metadata": {"name": "free"}})
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": meta(owner).uid}
+    core.create_namespaced_secret(
+        "default",
+        as_model(client.V1Secret, {"metadata": {"name": "dep", "ownerReferences": [ref]}}),
+    )
+    core.create_namespaced_secret(
+        "default", as_model(client.V1Secret, {"metadata": {"name": "free"}})
+    )
     core.delete_namespaced_config_map("owner", "default")
     remaining = _eventually(
-        lambda: sorted(s.metadata.name for s in core.list_namespaced_secret("default").items),
+        lambda: sorted(name(s) for s in core.list_namespaced_secret("default").items),
         ["free"],
     )
     assert remaining == ["free"]
 
 
 def test_deleting_a_namespace_deletes_its_contents(core: client.CoreV1Api) -> None:
-    core.create_namespace({"metadata": {"name": "doomed"}})
-    core.create_namespaced_secret("doomed", _secret("s"))
+    core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": "doomed"}}))
+    core.create_namespaced_secret("doomed", as_model(client.V1Secret, _secret("s")))
     core.delete_namespace("doomed")
     assert core.list_namespaced_secret("doomed").items == []
     with pytest.raises(ApiException):
@@ -258,12 +298,15 @@ def test_events_core_and_events_k8s_io(api: client.ApiClient) -> None:
     involved = {"kind": "Secret", "name": "s", "namespace": "default", "uid": "u1"}
     core.create_namespaced_event(
         "default",
-        {
-            "metadata": {"generateName": "s."},
-            "involvedObject": involved,
-            "reason": "Synced",
-            "message": "m",
-        },
+        as_model(
+            client.CoreV1Event,
+            {
+                "metadata": {"generateName": "s."},
+                "involvedObject": involved,
+                "reason": "Synced",
+                "message": "m",
+            },
+        ),
     )
     found = core.list_namespaced_event(
         "default", field_selector="involvedObject.uid=u1,involvedObject.kind=Secret"
@@ -272,18 +315,21 @@ def test_events_core_and_events_k8s_io(api: client.ApiClient) -> None:
     events = client.EventsV1Api(api)
     created = events.create_namespaced_event(
         "default",
-        {
-            "metadata": {"name": "e1"},
-            "eventTime": "2026-01-01T00:00:00.000000Z",
-            "reportingController": "c",
-            "reportingInstance": "i",
-            "action": "Sync",
-            "reason": "Synced",
-            "type": "Normal",
-            "regarding": involved,
-        },
+        as_model(
+            client.EventsV1Event,
+            {
+                "metadata": {"name": "e1"},
+                "eventTime": "2026-01-01T00:00:00.000000Z",
+                "reportingController": "c",
+                "reportingInstance": "i",
+                "action": "Sync",
+                "reason": "Synced",
+                "type": "Normal",
+                "regarding": involved,
+            },
+        ),
     )
-    assert created.metadata.name == "e1"
+    assert meta(created).name == "e1"
 
 
 def _eventually(read: object, expected: object, attempts: int = 100) -> object:
@@ -301,14 +347,22 @@ def _eventually(read: object, expected: object, attempts: int = 100) -> object:
 def test_a_namespace_terminates_until_its_finalized_contents_are_gone(
     core: client.CoreV1Api,
 ) -> None:
-    core.create_namespace({"metadata": {"name": "held"}})
-    core.create_namespaced_config_map("held", {"metadata": {"name": "c", "finalizers": ["x/y"]}})
-    core.create_namespaced_config_map("held", {"metadata": {"name": "plain"}})
+    core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": "held"}}))
+    core.create_namespaced_config_map(
+        "held", as_model(client.V1ConfigMap, {"metadata": {"name": "c", "finalizers": ["x/y"]}})
+    )
+    core.create_namespaced_config_map(
+        "held", as_model(client.V1ConfigMap, {"metadata": {"name": "plain"}})
+    )
     core.delete_namespace("held")
-    assert core.read_namespace("held").status.phase == "Terminating"
-    assert [c.metadata.name for c in core.list_namespaced_config_map("held").items] == ["c"]
+    terminating = core.read_namespace("held").status
+    assert terminating is not None
+    assert terminating.phase == "Terminating"
+    assert [meta(c).name for c in core.list_namespaced_config_map("held").items] == ["c"]
     with pytest.raises(ApiException) as refused:
-        core.create_namespaced_config_map("held", {"metadata": {"name": "new"}})
+        core.create_namespaced_config_map(
+            "held", as_model(client.V1ConfigMap, {"metadata": {"name": "new"}})
+        )
     assert refused.value.status == 403
     core.patch_namespaced_config_map("c", "held", {"metadata": {"finalizers": None}})
     with pytest.raises(ApiException) as caught:
@@ -317,17 +371,17 @@ def test_a_namespace_terminates_until_its_finalized_contents_are_gone(
 
 
 def test_delete_answers_a_status_or_the_kept_object(core: client.CoreV1Api) -> None:
-    core.create_namespaced_config_map("default", {"metadata": {"name": "gone"}})
-    status = json.loads(
-        core.delete_namespaced_config_map("gone", "default", _preload_content=False).data
+    core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "gone"}})
     )
+    status = raw_json(core.delete_namespaced_config_map("gone", "default", _preload_content=False))
     assert status["kind"] == "Status"
     assert status["status"] == "Success"
     assert status["details"]["name"] == "gone"
     core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "kept", "finalizers": ["x/y"]}}
+        "default",
+        as_model(client.V1ConfigMap, {"metadata": {"name": "kept", "finalizers": ["x/y"]}}),
     )
-    raw = core.delete_namespaced_config_map("kept", "default", _preload_content=False)
-    kept = json.loads(raw.data)
+    kept = raw_json(core.delete_namespaced_config_map("kept", "default", _preload_content=False))
     assert kept["kind"] == "ConfigMap"
     assert kept["metadata"]["deletionTimestamp"]

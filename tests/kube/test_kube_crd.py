@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from kubekit import as_dict, meta
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from acm_sync.emulators.kube.server import KubeEmulator
 
@@ -29,19 +31,18 @@ def _widget(name: str, **spec: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def crd(api: client.ApiClient) -> dict[str, object]:
-    created: dict[str, object] = (
+def crd(api: client.ApiClient) -> dict[str, Any]:
+    return as_dict(
         client.ApiextensionsV1Api(api)
         .create_custom_resource_definition(SAMPLE_CRD, _preload_content=False)
         .json()
     )
-    return created
 
 
 def test_crd_reports_established_and_is_discoverable(
-    crd: dict[str, object], api: client.ApiClient
+    crd: dict[str, Any], api: client.ApiClient
 ) -> None:
-    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}  # type: ignore[index]
+    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
     assert conditions == {"NamesAccepted": "True", "Established": "True"}
     resources = client.CustomObjectsApi(api).get_api_resources(GROUP, VERSION).resources
     by_name = {r.name: r for r in resources}
@@ -52,8 +53,10 @@ def test_crd_reports_established_and_is_discoverable(
 def test_custom_resources_are_pruned_and_defaulted(
     crd: object, custom: client.CustomObjectsApi
 ) -> None:
-    created = custom.create_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, {**_widget("w", size=2, bogus=1), "top": 1}
+    created = as_dict(
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, {**_widget("w", size=2, bogus=1), "top": 1}
+        )
     )
     assert created["spec"] == {"size": 2, "color": "blue"}
     assert "top" not in created
@@ -87,18 +90,20 @@ def test_status_subresource_splits_spec_and_status(
     ready = {
         "status": {"conditions": [{"type": "Ready", "status": "True"}], "observedGeneration": 1}
     }
-    patched = custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, "default", PLURAL, "w", ready
+    patched = as_dict(
+        custom.patch_namespaced_custom_object_status(GROUP, VERSION, "default", PLURAL, "w", ready)
     )
     assert patched["status"] == ready["status"]
     assert patched["metadata"]["generation"] == 1
-    ignored = custom.patch_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        "default",
-        PLURAL,
-        "w",
-        {"spec": {"size": 4}, "status": {"observedGeneration": 9}},
+    ignored = as_dict(
+        custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            "default",
+            PLURAL,
+            "w",
+            {"spec": {"size": 4}, "status": {"observedGeneration": 9}},
+        )
     )
     assert ignored["status"]["observedGeneration"] == 1
     assert ignored["spec"]["size"] == 4
@@ -172,20 +177,21 @@ def test_the_projects_crd_is_served_with_its_rules(api: client.ApiClient) -> Non
     group, version = crd["spec"]["group"], crd["spec"]["versions"][0]["name"]
     custom = client.CustomObjectsApi(api)
 
-    def create(name: str, spec: dict[str, object]) -> dict[str, object]:
+    def create(name: str, spec: Mapping[str, object]) -> dict[str, Any]:
         body = {
             "apiVersion": f"{group}/{version}",
             "kind": "AcmCertificate",
             "metadata": {"name": name},
             "spec": spec,
         }
-        created: dict[str, object] = custom.create_namespaced_custom_object(
-            group, version, "default", "acmcertificates", body
+        return as_dict(
+            custom.create_namespaced_custom_object(
+                group, version, "default", "acmcertificates", body
+            )
         )
-        return created
 
     created = create("web", {"secretName": "web-tls", "regions": ["us-east-1", "eu-west-1"]})
-    assert created["spec"]["deletionPolicy"] == "Retain"  # type: ignore[index]
+    assert created["spec"]["deletionPolicy"] == "Retain"
     for bad in (
         {"secretName": "web-tls", "regions": []},
         {"secretName": "web-tls", "regions": ["us-east-1", "us-east-1"]},
@@ -210,13 +216,11 @@ def test_deleting_a_crd_waits_for_finalized_custom_resources(
     extensions = client.ApiextensionsV1Api(api)
     extensions.delete_custom_resource_definition(f"{PLURAL}.{GROUP}")
     # Still served while a finalizer holds one of its resources, so the finalizer can go.
-    left = custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)["items"]
+    left = as_dict(custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL))["items"]
     assert [
         (w["metadata"]["name"], bool(w["metadata"].get("deletionTimestamp"))) for w in left
     ] == [("held", True)]
-    assert extensions.read_custom_resource_definition(
-        f"{PLURAL}.{GROUP}"
-    ).metadata.deletion_timestamp
+    assert meta(extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}")).deletion_timestamp
     custom.patch_namespaced_custom_object(
         GROUP, VERSION, "default", PLURAL, "held", {"metadata": {"finalizers": None}}
     )

@@ -12,12 +12,18 @@ from typing import Any
 import kopf
 import pytest
 import yaml
+from kubekit import as_dict
 from kubernetes import client
 
 from acm_sync.emulators.kube.server import KubeEmulator
 
 SAMPLE_CRD = yaml.safe_load(Path(__file__).with_name("sample-crd.yaml").read_text())
 GROUP, VERSION, PLURAL = "example.acm-sync.dev", "v1", "widgets"
+
+
+def _items(custom_object_list: object) -> list[Any]:
+    items: list[Any] = as_dict(custom_object_list)["items"]
+    return items
 
 
 def _wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
@@ -86,10 +92,7 @@ def test_kopf_handles_create_status_events_and_finalized_delete(
     )
 
     def read() -> dict[str, Any]:
-        obj: dict[str, Any] = custom.get_namespaced_custom_object(
-            GROUP, VERSION, "default", PLURAL, "w"
-        )
-        return obj
+        return as_dict(custom.get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w"))
 
     # kopf writes the handler's result into status through the status subresource.
     _wait_for(lambda: read().get("status", {}).get("created") == {"observedSize": 3})
@@ -106,5 +109,5 @@ def test_kopf_handles_create_status_events_and_finalized_delete(
     custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w")
     _wait_for(lambda: operator == ["w"])
     _wait_for(
-        lambda: not custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)["items"]
+        lambda: not _items(custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL))
     )

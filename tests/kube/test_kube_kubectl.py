@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from kubekit import as_dict, as_model, meta
 from kubernetes import client
 
 from acm_sync.emulators.kube.server import KubeEmulator
@@ -49,14 +50,15 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 def test_apply_get_describe_delete_a_tls_secret(kubectl: Kubectl, core: client.CoreV1Api) -> None:
     assert "secret/web-tls created" in _ok(kubectl("apply", "-f", "-", stdin=TLS_SECRET))
     secret = core.read_namespaced_secret("web-tls", "default")
+    assert secret.data is not None
     assert set(secret.data) == {"tls.crt", "tls.key"}
     changed = TLS_SECRET.replace("app: web", "app: web2")
     assert "secret/web-tls configured" in _ok(kubectl("apply", "-f", "-", stdin=changed))
-    version = core.read_namespaced_secret("web-tls", "default").metadata.resource_version
+    version = meta(core.read_namespaced_secret("web-tls", "default")).resource_version
     # stringData is never stored, so kubectl re-sends it ("configured"), as on a real cluster;
     # the write changes nothing, so the resourceVersion stays.
     _ok(kubectl("apply", "-f", "-", stdin=changed))
-    assert core.read_namespaced_secret("web-tls", "default").metadata.resource_version == version
+    assert meta(core.read_namespaced_secret("web-tls", "default")).resource_version == version
     table = _ok(kubectl("get", "secrets"))
     assert table.split("\n")[0].split() == ["NAME", "TYPE", "DATA", "AGE"]
     assert table.split("\n")[1].split()[:3] == ["web-tls", "kubernetes.io/tls", "2"]
@@ -94,8 +96,10 @@ def test_label_annotate_describe_events_and_wait(
     _ok(kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w1", size=3)))
     _ok(kubectl("label", "widget", "w1", "tier=gold"))
     _ok(kubectl("annotate", "widget", "w1", "note=hello"))
-    widget = custom.get_namespaced_custom_object(
-        "example.acm-sync.dev", "v1", "default", "widgets", "w1"
+    widget = as_dict(
+        custom.get_namespaced_custom_object(
+            "example.acm-sync.dev", "v1", "default", "widgets", "w1"
+        )
     )
     assert widget["metadata"]["labels"] == {"tier": "gold"}
     assert widget["metadata"]["annotations"]["note"] == "hello"
@@ -108,13 +112,16 @@ def test_label_annotate_describe_events_and_wait(
     }
     core.create_namespaced_event(
         "default",
-        {
-            "metadata": {"generateName": "w1."},
-            "involvedObject": involved,
-            "reason": "Imported",
-            "message": "into 3 regions",
-            "type": "Normal",
-        },
+        as_model(
+            client.CoreV1Event,
+            {
+                "metadata": {"generateName": "w1."},
+                "involvedObject": involved,
+                "reason": "Imported",
+                "message": "into 3 regions",
+                "type": "Normal",
+            },
+        ),
     )
     described = _ok(kubectl("describe", "widget", "w1"))
     assert "Imported" in described
@@ -160,17 +167,18 @@ def test_server_side_apply(kubectl: Kubectl, core: client.CoreV1Api) -> None:
     assert "serverside-applied" in _ok(
         kubectl("apply", "--server-side", "-f", "-", stdin=manifest.replace("app: web", "app: v2"))
     )
-    assert core.read_namespaced_secret("ssa", "default").metadata.labels == {"app": "v2"}
+    assert meta(core.read_namespaced_secret("ssa", "default")).labels == {"app": "v2"}
 
 
 def test_finalizer_keeps_the_object_until_removed(kubectl: Kubectl, core: client.CoreV1Api) -> None:
     core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "held", "finalizers": ["acm-sync.dev/x"]}}
+        "default",
+        as_model(
+            client.V1ConfigMap, {"metadata": {"name": "held", "finalizers": ["acm-sync.dev/x"]}}
+        ),
     )
     _ok(kubectl("delete", "configmap", "held", "--wait=false"))
-    assert (
-        core.read_namespaced_config_map("held", "default").metadata.deletion_timestamp is not None
-    )
+    assert meta(core.read_namespaced_config_map("held", "default")).deletion_timestamp is not None
     _ok(
         kubectl(
             "patch",

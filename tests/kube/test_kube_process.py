@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubekit import as_model, close, meta, new_client
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +51,11 @@ def test_process_writes_a_kubeconfig_serves_and_takes_faults_over_http(tmp_path:
         ready = process.stdout.readline()
         assert ready.startswith("Kubernetes API emulator ready at http://127.0.0.1:")
         url = ready.rsplit(" ", 1)[1].strip()
-        api = config.new_client_from_config(config_file=str(kubeconfig))
+        api = new_client(kubeconfig)
         core = client.CoreV1Api(api)
-        core.create_namespaced_config_map("default", {"metadata": {"name": "kept"}})
+        core.create_namespaced_config_map(
+            "default", as_model(client.V1ConfigMap, {"metadata": {"name": "kept"}})
+        )
 
         assert _control(url, "POST", "fail-next", {"count": 1, "status": 500}) == {"queued": 1}
         with pytest.raises(ApiException) as caught:
@@ -63,14 +66,14 @@ def test_process_writes_a_kubeconfig_serves_and_takes_faults_over_http(tmp_path:
         deadline = time.monotonic() + 10
         while True:  # The restart closes connections; the state survives it.
             try:
-                assert core.read_namespaced_config_map("kept", "default").metadata.name == "kept"
+                assert meta(core.read_namespaced_config_map("kept", "default")).name == "kept"
                 break
             except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
         assert _control(url, "GET", "state")["state"]["objects"]["configmaps"] == 1
-        api.close()
+        close(api)
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
     finally:

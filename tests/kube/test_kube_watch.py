@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
+from kubekit import WatchEvent, as_model, list_meta, meta, name, stream
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from acm_sync.emulators.kube.server import KubeEmulator
 
@@ -20,18 +21,20 @@ def _cm(name: str) -> dict[str, object]:
     return {"metadata": {"name": name}, "data": {"k": name}}
 
 
-def _stream(core: client.CoreV1Api, **kwargs: object) -> Iterator[dict[str, object]]:
-    return watch.Watch().stream(core.list_namespaced_config_map, "default", **kwargs)
+def _stream(core: client.CoreV1Api, **kwargs: object) -> Iterator[WatchEvent[client.V1ConfigMap]]:
+    return stream(client.V1ConfigMap, core.list_namespaced_config_map, "default", **kwargs)
 
 
 def test_watch_from_a_resource_version_replays_later_events(core: client.CoreV1Api) -> None:
     listed = core.list_namespaced_config_map("default")
-    core.create_namespaced_config_map("default", _cm("a"))
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("a")))
     core.patch_namespaced_config_map("a", "default", {"data": {"k": "b"}})
     core.delete_namespaced_config_map("a", "default")
     seen = [
-        (e["type"], e["object"].metadata.name)  # type: ignore[union-attr]
-        for e in _stream(core, resource_version=listed.metadata.resource_version, timeout_seconds=1)
+        (e["type"], meta(e["object"]).name)
+        for e in _stream(
+            core, resource_version=list_meta(listed).resource_version, timeout_seconds=1
+        )
     ]
     assert seen == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
 
@@ -39,22 +42,24 @@ def test_watch_from_a_resource_version_replays_later_events(core: client.CoreV1A
 def test_watch_without_resource_version_starts_with_the_current_state(
     core: client.CoreV1Api,
 ) -> None:
-    core.create_namespaced_config_map("default", _cm("x"))
-    seen = [(e["type"], e["object"].metadata.name) for e in _stream(core, timeout_seconds=1)]  # type: ignore[union-attr]
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("x")))
+    seen = [(e["type"], meta(e["object"]).name) for e in _stream(core, timeout_seconds=1)]
     assert seen == [("ADDED", "x")]
 
 
 def test_watch_resumes_after_a_dropped_connection_without_losing_events(
     core: client.CoreV1Api, kube: KubeEmulator
 ) -> None:
-    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    rv = list_meta(core.list_namespaced_config_map("default")).resource_version
     seen: list[str] = []
     total = 40
     writer_done = threading.Event()
 
     def writer() -> None:
         for i in range(total):
-            core.create_namespaced_config_map("default", _cm(f"cm{i}"))
+            core.create_namespaced_config_map(
+                "default", as_model(client.V1ConfigMap, _cm(f"cm{i}"))
+            )
             if i % 10 == 5:
                 kube.drop_watches()
         writer_done.set()
@@ -66,8 +71,8 @@ def test_watch_resumes_after_a_dropped_connection_without_losing_events(
         try:
             for event in _stream(core, resource_version=rv, timeout_seconds=2):
                 obj = event["object"]
-                seen.append(obj.metadata.name)  # type: ignore[union-attr]
-                rv = obj.metadata.resource_version  # type: ignore[union-attr]
+                seen.append(name(obj))
+                rv = meta(obj).resource_version
                 if len(seen) == total:
                     break
         except Exception:  # A dropped connection surfaces as a protocol error: resume from rv.
@@ -80,20 +85,20 @@ def test_watch_resumes_after_a_dropped_connection_without_losing_events(
 def test_too_old_resource_version_is_410_and_a_relist_recovers(
     core: client.CoreV1Api, kube: KubeEmulator
 ) -> None:
-    old = core.list_namespaced_config_map("default").metadata.resource_version
-    core.create_namespaced_config_map("default", _cm("before"))
+    old = list_meta(core.list_namespaced_config_map("default")).resource_version
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("before")))
     kube.compact()
-    core.create_namespaced_config_map("default", _cm("after"))
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("after")))
     with pytest.raises(ApiException) as caught:
         list(_stream(core, resource_version=old, timeout_seconds=1))
     assert caught.value.status == 410
     relisted = core.list_namespaced_config_map("default")
-    assert sorted(c.metadata.name for c in relisted.items) == ["after", "before"]
-    core.create_namespaced_config_map("default", _cm("later"))
+    assert sorted(name(c) for c in relisted.items) == ["after", "before"]
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("later")))
     resumed = [
-        e["object"].metadata.name
-        for e in _stream(  # type: ignore[union-attr]
-            core, resource_version=relisted.metadata.resource_version, timeout_seconds=1
+        meta(e["object"]).name
+        for e in _stream(
+            core, resource_version=list_meta(relisted).resource_version, timeout_seconds=1
         )
     ]
     assert resumed == ["later"]
@@ -170,7 +175,7 @@ def test_429_carries_retry_after_which_the_client_honours(
 
 def test_restart_keeps_state_and_port(core: client.CoreV1Api, kube: KubeEmulator) -> None:
     port = kube.port
-    core.create_namespaced_config_map("default", _cm("kept"))
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("kept")))
     kube.restart()
     assert kube.port == port
     assert core.read_namespaced_config_map("kept", "default").data == {"k": "kept"}
@@ -195,7 +200,8 @@ def test_selector_watch_sees_objects_enter_and_leave_the_selection(
 ) -> None:
     rv = kube.store.rv
     core.create_namespaced_config_map(
-        "default", {"metadata": {"name": "c", "labels": {"tier": "a"}}}
+        "default",
+        as_model(client.V1ConfigMap, {"metadata": {"name": "c", "labels": {"tier": "a"}}}),
     )
     core.patch_namespaced_config_map("c", "default", {"metadata": {"labels": {"tier": "b"}}})
     core.patch_namespaced_config_map("c", "default", {"data": {"x": "1"}})
@@ -209,8 +215,12 @@ def test_watch_asked_for_tables_streams_table_rows(
     core: client.CoreV1Api, kube: KubeEmulator, http: Http
 ) -> None:
     rv = kube.store.rv
-    core.create_namespaced_config_map("default", {"metadata": {"name": "a"}, "data": {"k": "v"}})
-    core.create_namespaced_config_map("default", {"metadata": {"name": "b"}})
+    core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "a"}, "data": {"k": "v"}})
+    )
+    core.create_namespaced_config_map(
+        "default", as_model(client.V1ConfigMap, {"metadata": {"name": "b"}})
+    )
     status, _, body = http(
         "GET",
         f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# The typed helpers for the kubernetes client (kubekit) live with the Kubernetes API tests.
+# Appended, not prepended: `from conftest import Env` must keep finding this directory's conftest.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "kube"))
+
 from opkit import Acm, Cluster, OperatorProcess
 
 from acm_sync.emulators.acm.server import AcmEmulator

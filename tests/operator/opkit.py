@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 import boto3
 import yaml
-from kubernetes import client, config
+from kubekit import as_dict, as_model, close, new_client
+from kubernetes import client
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "acmcertificate.yaml"
@@ -154,7 +155,7 @@ class Cluster:
     """The official client on a kubeconfig, with the helpers the tests share."""
 
     def __init__(self, kubeconfig: Path) -> None:
-        self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        self.api = new_client(kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
 
@@ -170,13 +171,15 @@ class Cluster:
     def namespace(self, prefix: str = "t") -> str:
         """A fresh namespace."""
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        self.core.create_namespace({"metadata": {"name": name}})
+        self.core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": name}}))
         return name
 
     def cert(self, ns: str, name: str) -> dict[str, Any] | None:
         """An AcmCertificate, or None."""
         try:
-            return dict(self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name))
+            return as_dict(
+                self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+            )
         except client.ApiException as err:
             if err.status == 404:
                 return None
@@ -190,7 +193,9 @@ class Cluster:
             "metadata": {"name": name},
             "spec": spec,
         }
-        return dict(self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
+        return as_dict(
+            self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+        )
 
     def patch_cert(self, ns: str, name: str, spec: dict[str, Any]) -> None:
         """Merge-patch an AcmCertificate's spec."""
@@ -219,14 +224,19 @@ class Cluster:
 
     def events(self, ns: str) -> list[tuple[str, str, str, str]]:
         """(kind of involved object, name, reason, message) of every Event in ``ns``."""
-        return [
-            (e.involved_object.kind, e.involved_object.name, e.reason, e.message or "")
-            for e in self.core.list_namespaced_event(ns).items
-        ]
+        found: list[tuple[str, str, str, str]] = []
+        for e in self.core.list_namespaced_event(ns).items:
+            # Every Event the operator writes names its object and a reason.
+            kind, name, reason = e.involved_object.kind, e.involved_object.name, e.reason
+            assert kind is not None, e
+            assert name is not None, e
+            assert reason is not None, e
+            found.append((kind, name, reason, e.message or ""))
+        return found
 
     def close(self) -> None:
         """Release the client."""
-        self.api.close()
+        close(self.api)
 
 
 class Acm:

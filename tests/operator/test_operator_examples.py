@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubekit import as_dict
 from kubernetes import client
 from opkit import GROUP, PLURAL, VERSION, Cluster
 
@@ -85,8 +86,10 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 def test_acmcertificate_examples_pass_the_crd_and_the_operator(cluster: Cluster) -> None:
     for doc in _docs("AcmCertificate"):
         parse_spec(doc["spec"])
-        created = cluster.custom.create_namespaced_custom_object(
-            GROUP, VERSION, doc["metadata"]["namespace"], PLURAL, doc
+        created = as_dict(
+            cluster.custom.create_namespaced_custom_object(
+                GROUP, VERSION, doc["metadata"]["namespace"], PLURAL, doc
+            )
         )
         assert created["spec"]["secretName"] == doc["spec"]["secretName"]
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from conftest import Env
+from kubekit import as_model, meta
+from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
 from opkit import OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def _deleted(env: Env, region: str, arn: str) -> Callable[[], bool]:
+    """A probe: the certificate is gone from the ACM emulator."""
+    return lambda: not env.acm.exists(region, arn)
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +26,8 @@ def ca() -> TestCA:
     return TestCA()
 
 
-def _arns(obj: dict[str, object] | None) -> dict[str, str]:
-    regions = ((obj or {}).get("status") or {}).get("regions") or []  # type: ignore[attr-defined]
+def _arns(obj: dict[str, Any] | None) -> dict[str, str]:
+    regions = ((obj or {}).get("status") or {}).get("regions") or []
     return {r["region"]: r["arn"] for r in regions if r.get("arn")}
 
 
@@ -33,14 +42,18 @@ def test_annotation_mode_generates_updates_and_deletes(
         "acmsync.io/deletion-policy": "Delete",
     }
     c.core.create_namespaced_secret(
-        ns, tls_secret("shop", ca.issue("shop.example.com"), annotations=annotations)
+        ns,
+        as_model(
+            client.V1Secret,
+            tls_secret("shop", ca.issue("shop.example.com"), annotations=annotations),
+        ),
     )
     obj = c.wait_reason(ns, "shop", "Synced")
-    meta = obj["metadata"]
-    assert meta["labels"] == {"acmsync.io/generated": "true"}
-    secret = c.core.read_namespaced_secret("shop", ns)
-    assert [(r["kind"], r["name"], r["uid"]) for r in meta["ownerReferences"]] == [
-        ("Secret", "shop", secret.metadata.uid)
+    generated = obj["metadata"]
+    assert generated["labels"] == {"acmsync.io/generated": "true"}
+    secret_meta = meta(c.core.read_namespaced_secret("shop", ns))
+    assert [(r["kind"], r["name"], r["uid"]) for r in generated["ownerReferences"]] == [
+        ("Secret", "shop", secret_meta.uid)
     ]
     assert obj["spec"]["tags"] == {"team": "payments", "env": "prod"}
     first_arn = _arns(obj)["us-east-1"]
@@ -48,9 +61,10 @@ def test_annotation_mode_generates_updates_and_deletes(
     assert {"Key": "team", "Value": "payments"} in tags
 
     # Changing the annotations updates the generated object, which then syncs the new region.
-    secret.metadata.annotations["acmsync.io/regions"] = "us-east-1,eu-west-1"
+    assert secret_meta.annotations is not None
+    secret_meta.annotations["acmsync.io/regions"] = "us-east-1,eu-west-1"
     c.core.patch_namespaced_secret(
-        "shop", ns, {"metadata": {"annotations": secret.metadata.annotations}}
+        "shop", ns, {"metadata": {"annotations": secret_meta.annotations}}
     )
     wait_for(lambda: set(_arns(c.cert(ns, "shop"))) == {"us-east-1", "eu-west-1"}, what="eu-west-1")
     arns = _arns(c.wait_reason(ns, "shop", "Synced"))
@@ -62,7 +76,7 @@ def test_annotation_mode_generates_updates_and_deletes(
     )
     wait_for(lambda: c.cert(ns, "shop") is None, what="generated AcmCertificate deleted")
     for region, arn in arns.items():
-        wait_for(lambda r=region, a=arn: not env.acm.exists(r, a), what=f"{arn} deleted")
+        wait_for(_deleted(env, region, arn), what=f"{arn} deleted")
 
 
 def test_user_made_object_is_never_overwritten(
@@ -71,7 +85,7 @@ def test_user_made_object_is_never_overwritten(
     c = env.cluster
     ns = c.namespace()
     issued = ca.issue("mine.example.com")
-    c.core.create_namespaced_secret(ns, tls_secret("mine", issued))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("mine", issued)))
     c.create_cert(ns, "mine", secretName="mine", regions=["us-east-1"])
     c.wait_reason(ns, "mine", "Synced")
     c.core.patch_namespaced_secret(
@@ -91,7 +105,9 @@ def test_delete_policy_waits_while_in_use_and_can_be_released(
 ) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("lb", ca.issue("lb.example.com")))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("lb", ca.issue("lb.example.com")))
+    )
     c.create_cert(
         ns, "lb", secretName="lb", regions=["us-east-1", "eu-west-1"], deletionPolicy="Delete"
     )
@@ -114,7 +130,9 @@ def test_delete_policy_waits_while_in_use_and_can_be_released(
 def test_retain_leaves_acm_untouched(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("keep", ca.issue("keep.example.com")))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("keep", ca.issue("keep.example.com")))
+    )
     c.create_cert(ns, "keep", secretName="keep", regions=["us-east-1"])
     arn = _arns(c.wait_reason(ns, "keep", "Synced"))["us-east-1"]
     seq = env.acm.last_seq()
@@ -128,7 +146,7 @@ def test_drift_is_repaired_by_the_sweep(env: Env, operator: OperatorProcess, ca:
     c = env.cluster
     ns = c.namespace()
     issued = ca.issue("drift.example.com")
-    c.core.create_namespaced_secret(ns, tls_secret("drift", issued))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("drift", issued)))
     c.create_cert(ns, "drift", secretName="drift", regions=["us-east-1", "eu-west-1"])
     arns = _arns(c.wait_reason(ns, "drift", "Synced"))
     # Out of band: one certificate deleted, the other replaced by someone else's.
@@ -161,7 +179,9 @@ def test_drift_is_repaired_by_the_sweep(env: Env, operator: OperatorProcess, ca:
 def test_expiring_condition_and_event(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("soon", ca.issue("soon.example.com", days=10)))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("soon", ca.issue("soon.example.com", days=10)))
+    )
     c.create_cert(ns, "soon", secretName="soon", regions=["us-east-1"])
     c.wait_reason(ns, "soon", "Synced")
     expiring = c.condition(ns, "soon", "Expiring")
@@ -185,7 +205,7 @@ def test_adoption_and_foreign_certificates(env: Env, operator: OperatorProcess, 
         Tags=[{"Key": "acmsync.io/owner", "Value": "other-cluster/x/y"}],
     )["CertificateArn"]
     renewed = ca.issue("legacy.example.com")
-    c.core.create_namespaced_secret(ns, tls_secret("legacy", renewed))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("legacy", renewed)))
     c.create_cert(
         ns,
         "legacy",
@@ -197,7 +217,7 @@ def test_adoption_and_foreign_certificates(env: Env, operator: OperatorProcess, 
     assert _arns(obj) == {"us-east-1": adopted}
     assert env.acm.serial("us-east-1", adopted) == serial_hex(renewed.serial)
 
-    c.core.create_namespaced_secret(ns, tls_secret("theirs", renewed))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("theirs", renewed)))
     c.create_cert(
         ns,
         "theirs",
@@ -214,11 +234,13 @@ def test_key_change_blocks_then_imports_new_on_request(
 ) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("kc", ca.issue("kc.example.com")))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("kc", ca.issue("kc.example.com")))
+    )
     c.create_cert(ns, "kc", secretName="kc", regions=["us-east-1"])
     arn = _arns(c.wait_reason(ns, "kc", "Synced"))["us-east-1"]
     rsa = ca.issue("kc.example.com", rsa_bits=2048)
-    c.core.replace_namespaced_secret("kc", ns, tls_secret("kc", rsa))
+    c.core.replace_namespaced_secret("kc", ns, as_model(client.V1Secret, tls_secret("kc", rsa)))
     c.wait_reason(ns, "kc", "ReimportKeyChange")
     assert _arns(c.cert(ns, "kc")) == {"us-east-1": arn}
     c.patch_cert(ns, "kc", {"onKeyChange": "ImportNew"})
@@ -234,7 +256,9 @@ def test_a_region_removed_from_the_spec_follows_the_deletion_policy(
 ) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("shrink", ca.issue("shrink.example.com")))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("shrink", ca.issue("shrink.example.com")))
+    )
     c.create_cert(
         ns,
         "shrink",

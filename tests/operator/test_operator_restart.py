@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Env
+from kubekit import as_dict, as_model, meta
+from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
 from opkit import GROUP, PLURAL, VERSION, wait_for
 
@@ -26,7 +28,9 @@ def test_restart_in_sync_makes_no_aws_call_and_catches_up_on_rotation(env: Env) 
     names = [f"svc{i}" for i in range(4)]
     issued = {n: ca.issue(f"{n}.example.com") for n in names}
     for name in names:
-        c.core.create_namespaced_secret(ns, tls_secret(name, issued[name]))
+        c.core.create_namespaced_secret(
+            ns, as_model(client.V1Secret, tls_secret(name, issued[name]))
+        )
         c.create_cert(ns, name, secretName=name, regions=["us-east-1", "eu-west-1"])
     first = env.operator("--no-leader-election", name="restart-1").start()
     try:
@@ -63,7 +67,9 @@ def test_restart_in_sync_makes_no_aws_call_and_catches_up_on_rotation(env: Env) 
 
     # A Secret rotated while no operator runs is reimported when one starts.
     rotated = ca.issue("svc0.example.com")
-    c.core.replace_namespaced_secret("svc0", ns, tls_secret("svc0", rotated))
+    c.core.replace_namespaced_secret(
+        "svc0", ns, as_model(client.V1Secret, tls_secret("svc0", rotated))
+    )
     third = env.operator("--no-leader-election", name="restart-3").start()
     try:
         wait_for(
@@ -96,7 +102,9 @@ def test_two_replicas_one_leader_failover_without_duplicates(env: Env) -> None:
         )
         names = [f"app{i}" for i in range(12)]
         for name in names:
-            c.core.create_namespaced_secret(ns, tls_secret(name, ca.issue(f"{name}.example.com")))
+            c.core.create_namespaced_secret(
+                ns, as_model(client.V1Secret, tls_secret(name, ca.issue(f"{name}.example.com")))
+            )
             c.create_cert(ns, name, secretName=name, regions=["us-east-1", "eu-west-1"])
         leader = wait_for(
             lambda: next((p for p in replicas if "acmsync_leader 1.0" in p.metrics()), None),
@@ -123,14 +131,13 @@ def test_two_replicas_one_leader_failover_without_duplicates(env: Env) -> None:
 
 
 def _lease_holder(env: Env, ns: str) -> str | None:
-    from kubernetes import client
-
     try:
         lease = client.CoordinationV1Api(env.cluster.api).read_namespaced_lease(
             "acm-sync-leader", ns
         )
     except client.ApiException:
         return None
+    assert lease.spec is not None
     return lease.spec.holder_identity or None
 
 
@@ -143,20 +150,22 @@ def test_no_key_material_anywhere_after_a_debug_run(env: Env) -> None:
     annotated = ca.issue("leak2.example.com")
     operator = env.operator("--no-leader-election", "--sweep-interval", "1", name="leak").start()
     try:
-        c.core.create_namespaced_secret(ns, tls_secret("leak", issued))
+        c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("leak", issued)))
         c.create_cert(ns, "leak", secretName="leak", regions=["us-east-1"], deletionPolicy="Delete")
         c.core.create_namespaced_secret(
             ns,
-            tls_secret("leak2", annotated, annotations={"acmsync.io/regions": "eu-west-1"}),
+            as_model(
+                client.V1Secret,
+                tls_secret("leak2", annotated, annotations={"acmsync.io/regions": "eu-west-1"}),
+            ),
         )
         c.wait_reason(ns, "leak", "Synced")
         c.wait_reason(ns, "leak2", "Synced")
         versions = {
-            s.metadata.name: s.metadata.resource_version
-            for s in c.core.list_namespaced_secret(ns).items
+            meta(s).name: meta(s).resource_version for s in c.core.list_namespaced_secret(ns).items
         }
         bad = tls_secret("leak3", issued, secret_type="Opaque")
-        c.core.create_namespaced_secret(ns, bad)
+        c.core.create_namespaced_secret(ns, as_model(client.V1Secret, bad))
         c.create_cert(ns, "leak3", secretName="leak3", regions=["us-east-1"])
         c.wait_reason(ns, "leak3", "NotTLSSecret")
         c.delete_cert(ns, "leak")
@@ -167,17 +176,19 @@ def test_no_key_material_anywhere_after_a_debug_run(env: Env) -> None:
     haystacks = {"operator log": Path(operator.log_path).read_text(errors="replace")}
     for event in c.core.list_namespaced_event(ns).items:
         haystacks[f"event {event.metadata.name}"] = f"{event.reason} {event.message}"
-    for obj in c.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]:
+    for obj in as_dict(c.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL))["items"]:
         haystacks[f"acmcert {obj['metadata']['name']}"] = repr(obj)
     for secret in c.core.list_namespaced_secret(ns).items:
-        meta = secret.metadata
-        haystacks[f"secret {meta.name} metadata"] = repr((meta.annotations, meta.labels))
-        assert not meta.annotations or set(meta.annotations) <= {"acmsync.io/regions"}
+        metadata = meta(secret)
+        haystacks[f"secret {metadata.name} metadata"] = repr(
+            (metadata.annotations, metadata.labels)
+        )
+        assert not metadata.annotations or set(metadata.annotations) <= {"acmsync.io/regions"}
         # The operator never writes to a Secret: not an annotation, label or finalizer.
-        assert not meta.labels
-        assert not meta.finalizers
-        if meta.name in versions:
-            assert meta.resource_version == versions[meta.name], meta.name
+        assert not metadata.labels
+        assert not metadata.finalizers
+        if metadata.name in versions:
+            assert metadata.resource_version == versions[metadata.name], metadata.name
     assert "DEBUG" in haystacks["operator log"]  # the run really was at DEBUG
     for where, text in haystacks.items():
         for needle in needles:
@@ -221,7 +232,9 @@ def test_namespace_flag_limits_what_is_watched(env: Env) -> None:
     ca = TestCA()
     watched, ignored = c.namespace("watched"), c.namespace("ignored")
     for ns in (ignored, watched):  # the ignored one first: it would be synced first if seen
-        c.core.create_namespaced_secret(ns, tls_secret("app", ca.issue("app.example.com")))
+        c.core.create_namespaced_secret(
+            ns, as_model(client.V1Secret, tls_secret("app", ca.issue("app.example.com")))
+        )
         c.create_cert(ns, "app", secretName="app", regions=["us-east-1"])
     process = env.operator("--no-leader-election", "--namespace", watched, name="scoped").start()
     try:

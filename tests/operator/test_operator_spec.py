@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from acm_sync.controller import spec as specs
 ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 
 
-def _reason(spec: dict[str, object], **kwargs: object) -> str:
+def _reason(spec: Mapping[str, object], **kwargs: object) -> str:
     with pytest.raises(specs.SpecError) as caught:
         specs.parse_spec(spec, **kwargs)  # type: ignore[arg-type]
     return caught.value.reason

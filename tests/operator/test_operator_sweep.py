@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.sweep import Sweeper
 from acm_sync.core.planner import Drift, DriftKind
-from acm_sync.core.state import Owner
+from acm_sync.core.state import Owner, RegionRecord
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 ARN = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
@@ -40,7 +43,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.swept: list[tuple[str, int]] = []
 
-    def sweep(self, region: str, records: list[Any]) -> list[Drift]:
+    def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Drift]:
         self.swept.append((region, len(records)))
         owner = Owner("c", "ns", "drifted")
         return [
@@ -55,7 +58,7 @@ class FakeEngine:
         raise AssertionError("the sweep never deletes")
 
 
-def test_sweep_flips_expiry_on_time_and_forwards_drift() -> None:
+def test_sweep_flips_expiry_on_time_and_forwards_drift(monkeypatch: pytest.MonkeyPatch) -> None:
     objects = [
         # Was fine, is now within 30 days: must be re-evaluated although nothing changed.
         _obj("aging", NOW + timedelta(days=20), "False"),
@@ -74,7 +77,8 @@ def test_sweep_flips_expiry_on_time_and_forwards_drift() -> None:
             clock=lambda: NOW,
         )
         triggered: list[tuple[str, str]] = []
-        reconciler.queue.trigger = triggered.append  # type: ignore[method-assign]
+        # Record what the sweep hands over instead of queueing it for a worker.
+        monkeypatch.setattr(reconciler.queue, "trigger", triggered.append)
         report = await Sweeper(reconciler, 600).sweep_once()
         await reconciler.close()
         return report, triggered

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from conftest import Env
+from kubekit import as_model, meta, resource_version
+from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
 from opkit import OperatorProcess, wait_for
 
@@ -16,8 +20,8 @@ def ca() -> TestCA:
     return TestCA()
 
 
-def _arns(obj: dict[str, object]) -> dict[str, str]:
-    regions = (obj.get("status") or {}).get("regions") or []  # type: ignore[union-attr]
+def _arns(obj: dict[str, Any]) -> dict[str, str]:
+    regions = (obj.get("status") or {}).get("regions") or []
     return {r["region"]: r["arn"] for r in regions if r.get("arn")}
 
 
@@ -27,7 +31,7 @@ def test_import_then_rotation_reimports_into_the_same_arns(
     c = env.cluster
     ns = c.namespace()
     first = ca.issue("web.example.com")
-    c.core.create_namespaced_secret(ns, tls_secret("web", first))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("web", first)))
     c.create_cert(ns, "web", secretName="web", regions=REGIONS, tags={"team": "web"})
     obj = c.wait_reason(ns, "web", "Synced")
     status = obj["status"]
@@ -42,10 +46,12 @@ def test_import_then_rotation_reimports_into_the_same_arns(
         assert arn.split(":")[3] == region
         assert env.acm.serial(region, arn) == serial_hex(first.serial)
         assert env.acm.owned_by(region, f"{ns}/web") == [arn]
-    secret_version = c.core.read_namespaced_secret("web", ns).metadata.resource_version
+    secret_version = resource_version(c.core.read_namespaced_secret("web", ns))
 
     second = ca.issue("web.example.com", "www.example.com")
-    c.core.replace_namespaced_secret("web", ns, tls_secret("web", second))
+    c.core.replace_namespaced_secret(
+        "web", ns, as_model(client.V1Secret, tls_secret("web", second))
+    )
     wait_for(
         lambda: (
             (c.cert(ns, "web") or {}).get("status", {}).get("serialNumber")
@@ -63,10 +69,10 @@ def test_import_then_rotation_reimports_into_the_same_arns(
     assert reasons.count("Reimported") == 2
     assert "Synced" in reasons
     # The operator never wrote to the Secret: the only change is the one this test made.
-    after = c.core.read_namespaced_secret("web", ns).metadata
-    assert int(after.resource_version) > int(secret_version)
-    assert not (after.annotations)
-    assert not ({})
+    after_secret = c.core.read_namespaced_secret("web", ns)
+    assert resource_version(after_secret) > secret_version
+    after = meta(after_secret)
+    assert not after.annotations
     assert not after.labels
     assert not after.finalizers
 
@@ -87,14 +93,18 @@ def test_invalid_input_sets_a_clear_condition_and_makes_no_aws_call(
     ns = c.namespace()
     good = ca.issue("bad.example.com")
     if secret == "opaque":
-        c.core.create_namespaced_secret(ns, tls_secret("bad", good, secret_type="Opaque"))
+        c.core.create_namespaced_secret(
+            ns, as_model(client.V1Secret, tls_secret("bad", good, secret_type="Opaque"))
+        )
     elif secret == "expired":
-        c.core.create_namespaced_secret(ns, tls_secret("bad", ca.issue("bad.example.com", days=-1)))
+        c.core.create_namespaced_secret(
+            ns, as_model(client.V1Secret, tls_secret("bad", ca.issue("bad.example.com", days=-1)))
+        )
     elif secret == "mismatch":
         other = ca.issue("bad.example.com")
         manifest = tls_secret("bad", good)
         manifest["data"]["tls.key"] = tls_secret("x", other)["data"]["tls.key"]
-        c.core.create_namespaced_secret(ns, manifest)
+        c.core.create_namespaced_secret(ns, as_model(client.V1Secret, manifest))
     seq = env.acm.last_seq()
     c.create_cert(ns, "bad", secretName="bad", regions=REGIONS)
     c.wait_reason(ns, "bad", reason)
@@ -114,7 +124,7 @@ def test_deleted_secret_leaves_acm_alone_and_recovers(
     c = env.cluster
     ns = c.namespace()
     issued = ca.issue("gone.example.com")
-    c.core.create_namespaced_secret(ns, tls_secret("gone", issued))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("gone", issued)))
     c.create_cert(ns, "gone", secretName="gone", regions=["us-east-1"])
     arns = _arns(c.wait_reason(ns, "gone", "Synced"))
     c.core.delete_namespaced_secret("gone", ns)
@@ -122,7 +132,7 @@ def test_deleted_secret_leaves_acm_alone_and_recovers(
     assert env.acm.exists("us-east-1", arns["us-east-1"])
     assert _arns(c.cert(ns, "gone") or {}) == arns  # the record survives
     renewed = ca.issue("gone.example.com")
-    c.core.create_namespaced_secret(ns, tls_secret("gone", renewed))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("gone", renewed)))
     obj = c.wait_reason(ns, "gone", "Synced")
     assert _arns(obj) == arns
     assert env.acm.serial("us-east-1", arns["us-east-1"]) == serial_hex(renewed.serial)
@@ -147,12 +157,16 @@ def test_one_secret_change_reconciles_every_acmcertificate_reading_it(
 ) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("shared", ca.issue("shared.example.com")))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("shared", ca.issue("shared.example.com")))
+    )
     c.create_cert(ns, "east", secretName="shared", regions=["us-east-1"])
     c.create_cert(ns, "west", secretName="shared", regions=["eu-west-1"])
     before = {n: _arns(c.wait_reason(ns, n, "Synced")) for n in ("east", "west")}
     rotated = ca.issue("shared.example.com")
-    c.core.replace_namespaced_secret("shared", ns, tls_secret("shared", rotated))
+    c.core.replace_namespaced_secret(
+        "shared", ns, as_model(client.V1Secret, tls_secret("shared", rotated))
+    )
     for name in ("east", "west"):
         wait_for(
             lambda n=name: (
@@ -170,7 +184,9 @@ def test_quota_exceeded_is_reported_and_counted(
 ) -> None:
     c = env.cluster
     ns = c.namespace()
-    c.core.create_namespaced_secret(ns, tls_secret("quota", ca.issue("quota.example.com")))
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("quota", ca.issue("quota.example.com")))
+    )
     env.acm.control("quota", {"import_quota": 0})
     try:
         c.create_cert(ns, "quota", secretName="quota", regions=["sa-east-1"])
