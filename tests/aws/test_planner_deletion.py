@@ -13,15 +13,14 @@ from typing import Any
 
 import pytest
 
+from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion
 from acm_sync.core.planner import (
     Blocked,
     Delete,
-    DeletionObservation,
     Lookup,
     Noop,
     Observe,
     ObservedCertificate,
-    plan_deletion,
 )
 from acm_sync.core.state import MANAGED_BY_TAG, OWNER_TAG, Owner, RegionRecord
 

@@ -1,9 +1,9 @@
 """Executing one region's deletion (deletionPolicy ``Delete``), as the planner decides it.
 
-:func:`~acm_sync.core.planner.plan_deletion` owns every rule about what may be deleted; this
-module only reads what it asks for (a recorded ARN's tags, the owner-tag lookup), deletes
-what it says, and turns ACM's answers into an outcome: a certificate still in use is
-``ResourceInUse`` with what holds it, one deleted behind our back is "already gone".
+:func:`~acm_sync.core.deletion_planner.plan_deletion` owns every rule about what may be
+deleted; this module only reads what it asks for (a recorded ARN's tags, the owner-tag
+lookup), deletes what it says, and turns ACM's answers into an outcome: a certificate still
+in use is ``ResourceInUse`` with what holds it, one deleted behind our back is "already gone".
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.execution import error_outcome, outcome_for
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion
 from acm_sync.core.planner import (
     Blocked,
     Delete,
-    DeletionObservation,
     Lookup,
     Observe,
     RegionPlan,
-    plan_deletion,
     recorded_arn_problem,
 )
 from acm_sync.core.state import Owner, RegionOutcome, RegionRecord, RegionState
