@@ -151,3 +151,37 @@ def test_the_evaluator_refuses_operators_it_does_not_model() -> None:
     }
     with pytest.raises(NotImplementedError):
         allowed(odd, Request("acm:ListCertificates", "*"))
+
+
+def test_the_planners_adoption_writes_are_allowed_in_order(policy: dict[str, Any]) -> None:
+    # Walks the planner's actions for adopting an untagged certificate (someone else's tags
+    # on it, spec.tags set), tracking the certificate's tags, and asks IAM about every write.
+    from acm_sync.core.planner import Adopt, Observation, ObservedCertificate, Reimport, Tag, plan
+    from acm_sync.core.state import DesiredState, Owner, RegionRecord
+
+    owner = Owner(CLUSTER, "web", "www")
+    desired = DesiredState(
+        owner=owner,
+        fingerprint="fp",
+        key_algorithm="RSA_2048",
+        regions=("eu-west-1",),
+        tags={"team": "web"},
+        adopt_arns={"eu-west-1": ARN},
+    )
+    tags = {"CostCenter": "42"}
+    seen = ObservedCertificate(ARN, "RSA_2048", tags=dict(tags))
+    actions = plan(desired, RegionRecord("eu-west-1"), Observation(target=seen)).actions
+    assert [type(a) for a in actions] == [Adopt, Reimport, Tag]
+    for action in actions:
+        if isinstance(action, Adopt | Tag):
+            add = action.tags if isinstance(action, Adopt) else action.add
+            assert allowed(policy, Request("acm:AddTagsToCertificate", ARN, add, dict(tags)))
+            tags |= add
+        if isinstance(action, Tag) and action.remove:
+            removal = Request(
+                "acm:RemoveTagsFromCertificate", ARN, {}, dict(tags), list(action.remove)
+            )
+            assert allowed(policy, removal)
+        if isinstance(action, Reimport):
+            assert allowed(policy, Request("acm:ImportCertificate", ARN, {}, dict(tags)))
+    assert tags == {"CostCenter": "42", "team": "web", **OURS}
