@@ -83,3 +83,16 @@ def test_a_region_listed_in_allowed_regions_is_trusted_over_botocore(
 
     assert outcome.state is RegionState.SYNCED
     assert ":us-east-7:" in str(outcome.arn)
+
+
+def test_the_sweep_skips_an_unusable_recorded_arn_and_still_sees_drift(
+    acm: AcmEmulator, engine: Engine
+) -> None:
+    material = leaf()
+    outcome = engine.sync(desired_for(material), material, {})["us-east-1"]
+    acm.acm.handle("us-east-1", "DeleteCertificate", {"CertificateArn": outcome.arn})
+    edited = RegionRecord("us-east-1", arn="not-an-arn")
+
+    drifts = engine.sweep("us-east-1", [(OWNER, edited), (OWNER, outcome.record())])
+
+    assert [(d.arn, d.kind.value) for d in drifts] == [(outcome.arn, "Deleted")]

@@ -93,7 +93,8 @@ class Engine:
         summaries = {str(s["CertificateArn"]): s for s in self.adapter.list_all(region)}
         drifts: list[Drift] = []
         for owner, record in records:
-            if record.arn is None or record.region != region:
+            if record.arn is None or record.region != region or recorded_arn_problem(record):
+                # An unusable ARN cannot be described; its next sync looks up by owner tag.
                 continue
             summary = summaries.get(record.arn)
             seen_at = utc(summary.get("ImportedAt")) if summary else None
