@@ -77,12 +77,24 @@ class Engine:
         may hold one: where no ARN is recorded, or the recorded one is gone, the region is
         searched by owner tag, so an import whose status write was lost is not orphaned.
         Only certificates tagged with exactly this owner and the managed-by tag are deleted.
+        An invalid region without a recorded ARN holds nothing: it is done, not blocked (a
+        typo in spec.regions must not keep the object from being deleted).
         """
-        return self._each_region(
+        outcomes = self._each_region(
             tuple(records),
             lambda region: self._delete_region(owner, records[region]),
             lambda region: records[region],
         )
+        for region, outcome in outcomes.items():
+            record = records[region]
+            if outcome.reason == INVALID_REGION and not (record.arn or record.previous_arn):
+                outcomes[region] = replace(
+                    outcome,
+                    state=RegionState.SYNCED,
+                    reason="NotFound",
+                    message=f"nothing to delete: {outcome.message}",
+                )
+        return outcomes
 
     def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Drift]:
         """Find recorded certificates deleted, reimported out of band or expired in ``region``.
