@@ -49,7 +49,10 @@ def test_throttling_storm_ends_in_success_with_bounded_retries(
 ) -> None:
     acm.set_rates({"ImportCertificate": 2, "ListCertificates": 4, "ListTagsForCertificate": 8})
     # No client-side limit here, so the emulator throttles and the retries must absorb it.
-    engine = make_engine(max_attempts=8, backoff_base=0.2, backoff_cap=1.0, region_workers=8)
+    # Enough attempts and backoff that the storm drains even on a loaded 2-core CI machine
+    # (10 imports at 2/s need 5 s of retrying); still a hard bound per certificate.
+    attempts = 12
+    engine = make_engine(max_attempts=attempts, backoff_base=0.2, backoff_cap=2.0, region_workers=8)
     owners = [Owner("c-1234", "web", f"site-{i}") for i in range(10)]
     materials = [leaf() for _ in owners]
 
@@ -66,7 +69,7 @@ def test_throttling_storm_ends_in_success_with_bounded_retries(
     calls = acm.calls()
     throttled = sum(c["outcome"] == "ThrottlingException" for c in calls)
     assert throttled > 0  # there was a storm (10 concurrent lookups at 4 lists/s)
-    assert len(_imports(acm)) <= len(owners) * 8  # bounded by max_attempts per certificate
+    assert len(_imports(acm)) <= len(owners) * attempts  # bounded per certificate
     # the engine's counters (for metrics) saw the same storm
     counted = sum(
         n for (_, _, outcome), n in engine.call_counts().items() if outcome == "ThrottlingException"
