@@ -43,9 +43,10 @@ typecheck: $(STAMP)
 	MYPYPATH=tests/kube:tests/core:tests/chart:tests/chart/helm $(BIN)/mypy \
 		tests/kube tests/core tests/chart tests/demo tests/playground tests/test_cli.py \
 		bench examples/generate.py
-	MYPYPATH=tests/operator:tests/kube $(BIN)/mypy \
-		--exclude 'tests/operator/test_operator_orphans\.py$$' tests/operator
+	MYPYPATH=tests/operator:tests/kube $(BIN)/mypy tests/operator
 	MYPYPATH=tests/check:tests/core $(BIN)/mypy tests/check
+	MYPYPATH=tests/aws $(BIN)/mypy tests/aws
+	MYPYPATH=tests/acm_emulator:tests/aws $(BIN)/mypy tests/acm_emulator
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import Env
+from kubekit import as_model
+from kubernetes import client
 from opcerts import TestCA, tls_secret
 from opkit import OperatorProcess, wait_for
 
@@ -79,7 +81,10 @@ def test_an_orphan_in_use_blocks_deletion_saying_by_what(
     ns = c.namespace("orphan")
     ca = TestCA()
     c.core.create_namespaced_secret(
-        ns, tls_secret("bad", ca.issue("lb.example.com"), secret_type="Opaque")
+        ns,
+        as_model(
+            client.V1Secret, tls_secret("bad", ca.issue("lb.example.com"), secret_type="Opaque")
+        ),
     )
     c.create_cert(ns, "lb", secretName="bad", regions=["us-east-1"], deletionPolicy="Delete")
     c.wait_reason(ns, "lb", "NotTLSSecret")
