@@ -9,20 +9,10 @@ request fails every time and nothing is stored.
 
 from __future__ import annotations
 
-from functools import cache
+# The same endpoint data the operator's engine consults, so the two can never disagree.
+from acm_sync.aws.regions import acm_regions
 
-import boto3
-
-
-@cache
-def acm_regions() -> frozenset[str]:
-    """Every region of every partition (aws, aws-cn, aws-us-gov, ISO, ...) with ACM."""
-    session = boto3.session.Session()
-    return frozenset(
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("acm", partition_name=partition)
-    )
+__all__ = ["acm_regions", "unknown_region_message"]
 
 
 def unknown_region_message(region: str) -> str:
