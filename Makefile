@@ -40,10 +40,11 @@ lint: $(STAMP)
 # Not yet listed: tests/aws, tests/acm_emulator, tests/operator/test_operator_orphans.py.
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	MYPYPATH=tests/kube:tests/core:tests/chart:tests/chart/helm $(BIN)/mypy \
-		tests/kube tests/core tests/chart tests/demo tests/playground tests/test_cli.py \
+	MYPYPATH=tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
+		tests/kube tests/core tests/chart tests/playground tests/test_cli.py \
 		bench examples/generate.py
-	MYPYPATH=tests/operator:tests/kube $(BIN)/mypy tests/operator
+	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
+	MYPYPATH=tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
 	MYPYPATH=tests/check:tests/core $(BIN)/mypy tests/check
 	MYPYPATH=tests/aws $(BIN)/mypy tests/aws
 	MYPYPATH=tests/acm_emulator:tests/aws $(BIN)/mypy tests/acm_emulator

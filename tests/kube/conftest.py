@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import http.client as http_client
-import os
-import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from kubekit import close, new_client
 from kubernetes import client
+
+# The kubectl runner (run_kubectl) is shared with the playground tests, in their kit.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
+
+from playkit import kubectl_binary, run_kubectl
 
 from acm_sync.emulators.kube.server import KubeEmulator
 
@@ -55,26 +59,12 @@ def custom(api: client.ApiClient) -> client.CustomObjectsApi:
 @pytest.fixture
 def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
     """Run stock kubectl against the emulator with default flags; never raises on failure."""
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.fail("kubectl is required for these tests and is not on PATH")
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kubeconfig),
-        # A private discovery/OpenAPI cache: ports are reused across tests.
-        "KUBECACHEDIR": str(tmp_path / "kube-cache"),
-        "HOME": str(tmp_path),
-    }
+    kubectl_binary()  # fail at setup, not at the first call, when kubectl is missing
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [binary, *args],
-            input=stdin,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+        # HOME too: kubectl must not read or write the user's ~/.kube.
+        return run_kubectl(
+            kubeconfig, *args, cache=tmp_path / "kube-cache", stdin=stdin, home=tmp_path
         )
 
     return run

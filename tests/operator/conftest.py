@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-# The typed helpers for the kubernetes client (kubekit) live with the Kubernetes API tests.
+# The typed helpers for the kubernetes client (kubekit) live with the Kubernetes API tests, the
+# examples' generator loader (playkit) with the playground tests.
 # Appended, not prepended: `from conftest import Env` must keep finding this directory's conftest.
 sys.path.append(str(Path(__file__).resolve().parents[1] / "kube"))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
 
 from opkit import Acm, Cluster, OperatorProcess
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,6 +12,7 @@ import yaml
 from kubekit import as_dict
 from kubernetes import client
 from opkit import GROUP, PLURAL, VERSION, Cluster
+from playkit import EXAMPLES, examples_generator
 
 from acm_sync.controller import annotations as ann
 from acm_sync.controller.spec import parse_spec
@@ -22,7 +20,6 @@ from acm_sync.core.analyze import analyze
 from acm_sync.core.model import Analysis, CertificateFacts
 from acm_sync.emulators.kube.server import KubeEmulator
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # The demo material must outlive releases made from today's tree by years, not weeks.
 MIN_REMAINING_VALIDITY = timedelta(days=5 * 365)
 
@@ -37,16 +34,6 @@ def _docs(kind: str, root: Path = EXAMPLES) -> list[dict[str, Any]]:
     ]
     assert docs, f"no {kind} example"
     return docs
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("examples_generate", EXAMPLES / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
 
 
 def _analyzed_secrets(root: Path, now: datetime) -> dict[str, tuple[dict[str, Any], Analysis]]:
@@ -146,7 +133,7 @@ def test_demo_material_is_what_generate_py_makes_and_stays_valid_for_years(
 ) -> None:
     later = datetime.now(UTC) + MIN_REMAINING_VALIDITY
     committed = _analyzed_secrets(EXAMPLES, later)
-    generator = _generator()
+    generator = examples_generator()
     assert sorted(committed) == sorted(demo.name for demo in generator.DEMOS)
     for name, (_, analysis) in committed.items():
         assert analysis.valid, (name, analysis.errors)
