@@ -234,6 +234,26 @@ class Cluster:
             found.append((kind, name, reason, e.message or ""))
         return found
 
+    def wait_event(
+        self, ns: str, reason: str, name: str | None = None, timeout: float = 20.0
+    ) -> list[tuple[str, str, str, str]]:
+        """Wait until an Event with ``reason`` (about ``name``, if given) exists; return all.
+
+        The operator posts Events after it writes the status, so a test that has just seen a
+        condition must wait for the matching Event rather than expect it already listed.
+        """
+
+        def probe() -> list[tuple[str, str, str, str]] | None:
+            found = self.events(ns)
+            hit = any(e[2] == reason and (name is None or e[1] == name) for e in found)
+            return found if hit else None
+
+        return wait_for(
+            probe,
+            timeout=timeout,
+            what=f"an Event {reason} in {ns}" + (f" about {name}" if name else ""),
+        )
+
     def close(self) -> None:
         """Release the client."""
         close(self.api)

@@ -187,8 +187,11 @@ def test_expiring_condition_and_event(env: Env, operator: OperatorProcess, ca: T
     expiring = c.condition(ns, "soon", "Expiring")
     assert expiring["status"] == "True"
     assert expiring["reason"] == "ExpiresSoon"
-    assert any(e[2] == "ExpiresSoon" for e in c.events(ns))
-    assert 'acmsync_certificate_not_after_timestamp_seconds{name="soon"' in operator.metrics()
+    c.wait_event(ns, "ExpiresSoon", "soon")
+    wait_for(
+        lambda: 'acmsync_certificate_not_after_timestamp_seconds{name="soon"' in operator.metrics(),
+        what="the expiry metric",
+    )
 
 
 def test_adoption_and_foreign_certificates(env: Env, operator: OperatorProcess, ca: TestCA) -> None:

@@ -64,6 +64,11 @@ def test_import_then_rotation_reimports_into_the_same_arns(
     for region, arn in arns.items():
         assert env.acm.serial(region, arn) == serial_hex(second.serial)
         assert env.acm.owned_by(region, f"{ns}/web") == [arn]
+    c.wait_event(ns, "Synced", "web")
+    wait_for(
+        lambda: [e[2] for e in c.events(ns) if e[1] == "web"].count("Reimported") == 2,
+        what="a Reimported Event per region",
+    )
     reasons = [e[2] for e in c.events(ns) if e[1] == "web"]
     assert reasons.count("Imported") == 2
     assert reasons.count("Reimported") == 2
@@ -111,8 +116,7 @@ def test_invalid_input_sets_a_clear_condition_and_makes_no_aws_call(
     cond = c.condition(ns, "bad")
     assert cond["status"] == "False"
     assert cond["message"]
-    events = [e for e in c.events(ns) if e[1] == "bad"]
-    assert any(e[2] == reason for e in events)
+    c.wait_event(ns, reason, "bad")
     assert env.acm.writes_since(seq) == []
     for region in REGIONS:
         assert env.acm.owned_by(region, f"{ns}/bad") == []
@@ -192,7 +196,7 @@ def test_quota_exceeded_is_reported_and_counted(
         c.create_cert(ns, "quota", secretName="quota", regions=["sa-east-1"])
         c.wait_reason(ns, "quota", "QuotaExceeded")
         assert c.condition(ns, "quota")["status"] == "False"
-        assert any(e[2] == "QuotaExceeded" for e in c.events(ns))
+        c.wait_event(ns, "QuotaExceeded", "quota")
         wait_for(
             lambda: 'acmsync_quota_exceeded_total{region="sa-east-1"}' in operator.metrics(),
             what="the quota metric",
