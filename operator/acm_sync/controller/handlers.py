@@ -86,10 +86,16 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
     install_log_filters()
 
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="resume")
+    async def resumed(namespace: str | None, name: str, **_: Any) -> None:
+        # After a restart every object resumes at once: upkeep, served after user changes.
+        reconciler.queue.trigger((namespace or "", name))
+
+    # kopf calls update only when the essence changed (spec, labels, our annotations), never
+    # for its own bookkeeping writes: each call is a user's edit, which the user waits for.
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="create")
     @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="update")
     async def changed(namespace: str | None, name: str, **_: Any) -> None:
-        reconciler.queue.trigger((namespace or "", name))
+        reconciler.queue.trigger((namespace or "", name), urgent=True)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id=CLEANUP_ID)
     async def deleted(namespace: str | None, name: str, retry: int, **_: Any) -> None:

@@ -140,6 +140,10 @@ class Reconciler:
             return seen != ""
         return seen != resource_version
 
+    def has_read_secret(self, key: Key) -> bool:
+        """Whether ``key`` was reconciled since the start (a Secret event is then a change)."""
+        return key in self._secret_seen
+
     def referencing(self, namespace: str, secret_name: str) -> list[Key]:
         """The AcmCertificates reading a Secret."""
         return [(namespace, n) for n in sorted(self._refs.get((namespace, secret_name), ()))]

@@ -36,10 +36,13 @@ class SecretWatcher:
         key = (meta.namespace, meta.name)
         for ref in self.reconciler.referencing(*key):
             if self.reconciler.secret_changed(ref, meta.resource_version, meta.deleted):
-                self.reconciler.queue.trigger(ref)
+                # A rotation is what users wait for: ahead of routine re-syncs. The listing
+                # after a restart, before the object's first reconcile, is no change: routine.
+                urgent = self.reconciler.has_read_secret(ref)
+                self.reconciler.queue.trigger(ref, urgent=urgent)
         if meta.wants_certificate or key in self.generated:
             self._pending[key] = meta
-            self.queue.trigger(key)
+            self.queue.trigger(key, urgent=True)
 
     def on_acmcert_event(self, event_type: str | None, body: JsonObj) -> None:
         """Track which AcmCertificates are generated ones."""

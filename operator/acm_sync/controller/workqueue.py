@@ -4,12 +4,18 @@ Every trigger (kopf handler, Secret event, sweep, retry timer) lands here. For o
 one run is in flight; triggers that arrive during a run collapse into exactly one more run. Two
 syncs of the same object therefore never overlap, which is what keeps a certificate from being
 imported twice by one replica.
+
+Triggers come in two lanes. An urgent one (a Secret change, a new object or a spec change) is
+what a user waits for; a routine one (kopf's resume after a restart, the sweep, retry timers)
+is upkeep. Runs waiting for a concurrency slot take it urgent lane first, so that a rotation
+does not wait behind a restart's backlog of routine re-syncs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -22,14 +28,81 @@ T = TypeVar("T")
 Runner = Callable[[Key], Awaitable[float | None]]
 
 
+class PriorityGate:
+    """A counting semaphore whose waiters are served urgent first, FIFO within a lane.
+
+    Each waiter is a key (a key waits at most once at a time), so that a routine waiter can be
+    promoted when an urgent trigger for the same key arrives while it waits.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._urgent: OrderedDict[Key, asyncio.Future[None]] = OrderedDict()
+        self._routine: OrderedDict[Key, asyncio.Future[None]] = OrderedDict()
+
+    async def acquire(self, key: Key, urgent: bool) -> None:
+        """Take a slot for ``key``: at once if one is free and nobody waits, else in line."""
+        if self._free > 0 and not self._urgent and not self._routine:
+            self._free -= 1
+            return
+        await self._wait(key, self._line_up(key, urgent))
+
+    async def requeue(self, key: Key, urgent: bool) -> None:
+        """Give up the slot held for ``key`` and wait in line for another one.
+
+        Lining up before the slot is released means an urgent rerun is not overtaken by
+        routine waiters (nor does it overtake urgent ones that waited longer).
+        """
+        waiter = self._line_up(key, urgent)
+        self.release()
+        await self._wait(key, waiter)
+
+    def _line_up(self, key: Key, urgent: bool) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._routine)[key] = waiter
+        return waiter
+
+    async def _wait(self, key: Key, waiter: asyncio.Future[None]) -> None:
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            self._urgent.pop(key, None)
+            self._routine.pop(key, None)
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just as we were cancelled
+            raise
+
+    def promote(self, key: Key) -> None:
+        """Move ``key`` to the end of the urgent lane if it waits in the routine one."""
+        waiter = self._routine.pop(key, None)
+        if waiter is not None:
+            self._urgent[key] = waiter
+
+    def release(self) -> None:
+        """Give the slot to the first urgent waiter, else the first routine one."""
+        for lane in (self._urgent, self._routine):
+            if lane:
+                _key, waiter = lane.popitem(last=False)
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    @property
+    def waiting(self) -> list[Key]:
+        """Keys waiting for a slot, in the order they will get one."""
+        return [*self._urgent, *self._routine]
+
+
 class WorkQueue:
     """Coalescing per-key scheduler with bounded concurrency."""
 
     def __init__(self, runner: Runner, concurrency: int = 16) -> None:
         self._runner = runner
-        self._concurrency = asyncio.Semaphore(concurrency)
+        self._gate = PriorityGate(concurrency)
         self._locks: dict[Key, asyncio.Lock] = {}
         self._dirty: set[Key] = set()
+        # Keys whose next run was asked for urgently (see the module docstring).
+        self._urgent: set[Key] = set()
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._closed = False
@@ -38,13 +111,20 @@ class WorkQueue:
         """The lock every run of ``key`` holds; the finalizer takes it too."""
         return self._locks.setdefault(key, asyncio.Lock())
 
-    def trigger(self, key: Key) -> None:
-        """Run ``key`` soon; if it is running, run it once more afterwards."""
+    def trigger(self, key: Key, urgent: bool = False) -> None:
+        """Run ``key`` soon; if it is running, run it once more afterwards.
+
+        ``urgent``: a change a user waits for (Secret, spec); its run is served before routine
+        ones waiting for a slot.
+        """
         if self._closed:
             return
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
+        if urgent:
+            self._urgent.add(key)
+            self._gate.promote(key)
         if key in self._tasks:
             self._dirty.add(key)
             return
@@ -71,6 +151,12 @@ class WorkQueue:
         lock = self._locks.get(key)
         if lock is not None and not lock.locked() and key not in self._tasks:
             del self._locks[key]
+            self._urgent.discard(key)
+
+    @property
+    def waiting(self) -> list[Key]:
+        """Keys waiting for a concurrency slot, in the order they will get one."""
+        return self._gate.waiting
 
     @property
     def busy(self) -> int:
@@ -80,19 +166,30 @@ class WorkQueue:
     async def _drive(self, key: Key) -> None:
         retry: float | None = None
         try:
+            await self._gate.acquire(key, key in self._urgent)
             while True:
-                self._dirty.discard(key)
-                async with self._concurrency, self.lock(key):
-                    try:
-                        retry = await self._runner(key)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("Reconciling %s/%s failed unexpectedly", *key)
-                        retry = 30.0
+                try:
+                    async with self.lock(key):
+                        # Triggers that came while this run waited for its slot are served by
+                        # it (it reads everything afresh); only those during the run count.
+                        # Urgency is spent the same way.
+                        self._dirty.discard(key)
+                        self._urgent.discard(key)
+                        try:
+                            retry = await self._runner(key)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            log.exception("Reconciling %s/%s failed unexpectedly", *key)
+                            retry = 30.0
+                except BaseException:
+                    self._gate.release()
+                    raise
                 if key not in self._dirty:
+                    self._gate.release()
                     break
                 retry = None
+                await self._gate.requeue(key, key in self._urgent)
         finally:
             self._tasks.pop(key, None)
         if retry is not None and not self._closed:
