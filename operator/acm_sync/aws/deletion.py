@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.errors import AwsCallError, ErrorClass
-from acm_sync.aws.execution import error_outcome, outcome_for
+from acm_sync.aws.execution import error_outcome
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion
@@ -100,7 +100,9 @@ class RegionDeletion:
         """The outcome, or the recorded ARN DeleteCertificate found gone."""
         for action in region_plan.actions:
             if isinstance(action, Blocked):
-                outcome = outcome_for(self.record, RegionState.BLOCKED, action.code, action.message)
+                outcome = RegionOutcome.from_record(
+                    self.record, RegionState.BLOCKED, action.code, action.message
+                )
                 return replace(outcome, wrote=bool(self.deleted or self.found))
             if not isinstance(action, Delete) or action.arn in (*self.deleted, *self.found):
                 continue  # Noop: already gone; or deleted in an earlier round
@@ -129,7 +131,9 @@ class RegionDeletion:
             message = (
                 f"{arn} is still in use by another AWS service; will retry. ACM said: {err.message}"
             )
-        outcome = outcome_for(self.record, RegionState.PENDING, RESOURCE_IN_USE, message)
+        outcome = RegionOutcome.from_record(
+            self.record, RegionState.PENDING, RESOURCE_IN_USE, message
+        )
         return replace(
             outcome,
             # A certificate found by owner tag is recorded, so the next attempt goes to it.

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
 from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
-from acm_sync.aws.execution import Execution, differs, drift, error_outcome, outcome_for
+from acm_sync.aws.execution import Execution, differs, drift, error_outcome
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.regions import INVALID_REGION, unknown_region
 from acm_sync.aws.settings import AwsSettings
@@ -156,11 +156,11 @@ class Engine:
         futures: dict[str, Future[RegionOutcome] | RegionOutcome] = {}
         for region in dict.fromkeys(regions):
             if problem := validate_region(region):
-                futures[region] = outcome_for(
+                futures[region] = RegionOutcome.from_record(
                     record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
                 )
             elif not self.settings.region_allowed(region):
-                futures[region] = outcome_for(
+                futures[region] = RegionOutcome.from_record(
                     record_of(region),
                     RegionState.BLOCKED,
                     "RegionNotAllowed",
@@ -168,7 +168,7 @@ class Engine:
                 )
             elif problem := unknown_region(region, self.settings):
                 # Well-formed but without an ACM endpoint: every call would fail, forever.
-                futures[region] = outcome_for(
+                futures[region] = RegionOutcome.from_record(
                     record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
                 )
             else:
@@ -186,7 +186,7 @@ class Engine:
         except AwsCallError as err:
             return error_outcome(self.settings, record_of(region), err)
         except Exception as exc:  # a bug must not take the other regions down
-            return outcome_for(
+            return RegionOutcome.from_record(
                 record_of(region),
                 RegionState.ERROR,
                 "InternalError",

@@ -183,27 +183,9 @@ class Execution:
     def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:
         """The outcome with the progress so far."""
         return replace(
-            outcome_for(self.progress(), state, reason, "; ".join(parts) or reason),
+            RegionOutcome.from_record(self.progress(), state, reason, "; ".join(parts) or reason),
             wrote=self.wrote,
         )
-
-
-def outcome_for(
-    record: RegionRecord, state: RegionState, reason: str, message: str
-) -> RegionOutcome:
-    """An outcome that keeps the record's fields (nothing changed, or what got done)."""
-    return RegionOutcome(
-        region=record.region,
-        state=state,
-        reason=reason,
-        message=message,
-        arn=record.arn,
-        fingerprint=record.fingerprint,
-        imported_at=record.imported_at,
-        previous_arn=record.previous_arn,
-        tags_hash=record.tags_hash,
-        managed_tag_keys=record.managed_tag_keys,
-    )
 
 
 _RETRY_AFTER: dict[ErrorClass, Callable[[AwsSettings], float]] = {
@@ -219,7 +201,7 @@ def error_outcome(settings: AwsSettings, record: RegionRecord, err: AwsCallError
     retry = _RETRY_AFTER.get(err.error_class)
     state = RegionState.PENDING if retry else RegionState.ERROR
     message = f"{err.api} failed in {err.region}: {err.code}: {err.message}"
-    outcome = outcome_for(record, state, err.reason, message)
+    outcome = RegionOutcome.from_record(record, state, err.reason, message)
     return replace(outcome, retry_after=retry(settings) if retry else None)
 
 

@@ -8,9 +8,10 @@ one :class:`RegionRecord` per region in the resource's status. The engine return
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 MANAGED_BY_TAG = "acmsync.io/managed-by"
 MANAGED_BY_VALUE = "acm-sync"
@@ -118,14 +119,19 @@ class RegionOutcome:
     # See RegionRecord.managed_tag_keys.
     managed_tag_keys: tuple[str, ...] | None = None
 
+    @classmethod
+    def from_record(
+        cls, record: RegionRecord, state: RegionState, reason: str, message: str
+    ) -> RegionOutcome:
+        """An outcome that keeps every field of ``record`` (nothing changed, or what got done)."""
+        return cls(state=state, reason=reason, message=message, **_record_fields(record))
+
     def record(self) -> RegionRecord:
         """The record to keep in the status for the next sync."""
-        return RegionRecord(
-            region=self.region,
-            arn=self.arn,
-            fingerprint=self.fingerprint,
-            imported_at=self.imported_at,
-            previous_arn=self.previous_arn,
-            tags_hash=self.tags_hash,
-            managed_tag_keys=self.managed_tag_keys,
-        )
+        return RegionRecord(**_record_fields(self))
+
+
+def _record_fields(source: RegionRecord | RegionOutcome) -> dict[str, Any]:
+    # Derived from RegionRecord's own definition, so that a field added to the record travels
+    # through every outcome without a hand-written copy to forget.
+    return {f.name: getattr(source, f.name) for f in fields(RegionRecord)}
