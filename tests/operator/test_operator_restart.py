@@ -196,12 +196,20 @@ def test_no_key_material_anywhere_after_a_debug_run(env: Env) -> None:
 
 
 def _needles(key_pem: bytes) -> list[str]:
+    """Every 32-character window of the key, in both forms it can travel in, plus its header.
+
+    Windows tile the whole key, so a leak of any part of it longer than 63 characters (one PEM
+    line, a slice of the Secret's base64) contains at least one needle.
+    """
     body = "".join(key_pem.decode().strip().splitlines()[1:-1])
-    return [
-        body[10:50],  # the PEM body
-        base64.b64encode(key_pem).decode()[10:50],  # as stored in Secret data
-        "PRIVATE KEY-----",
+    as_secret_data = base64.b64encode(key_pem).decode()
+    width = 32
+    windows = [
+        text[i : i + width]
+        for text in (body, as_secret_data)
+        for i in range(0, len(text) - width + 1, width)
     ]
+    return [*windows, "PRIVATE KEY-----"]
 
 
 def test_a_leader_that_loses_its_lease_stops_acting_and_exits(env: Env) -> None:
