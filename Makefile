@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench fmt clean
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench fmt clean cluster-bins
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
 	@echo "make test        run linters, type checks, import contracts, chart checks and all tests"
 	@echo "make playground  run a local Kubernetes API + ACM emulator + operator until Ctrl-C"
 	@echo "make bench       print the benchmark figures"
+	@echo "make cluster-bins build etcd, kube-apiserver, kube-controller-manager, cert-manager,"
+	@echo "                 helm and promtool from pinned Go modules (the real-cluster test bed)"
 
 # Runtime dependencies are constrained to requirements.lock, so the tests run against exactly
 # what the container image ships.
@@ -52,7 +54,28 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# The real programs the operator meets in production, built from testbed/cluster/'s pinned Go
+# modules into a cache outside the checkout (reused while the pins are unchanged). The folder
+# holding them is the last line printed.
+cluster-bins:
+	testbed/cluster/build.sh
+
+# pytest on every cluster backend this machine can have (tests/cluster_backends.py): the
+# emulator always, the real cluster whenever Go can build it. Without Go the real backend is
+# left out locally (the one-line summary says so); in CI (CI=true) that is a failure.
+# ACM_SYNC_TEST_BACKENDS set by the caller wins (e.g. "kubeconfig" for any cluster).
 unit: $(STAMP)
+	@set -e; backends=emulator; \
+	if [ -z "$$ACM_SYNC_TEST_BACKENDS" ]; then \
+	  if out=$$(testbed/cluster/build.sh); then \
+	    echo "$$out"; backends=emulator,real; \
+	    export ACM_SYNC_CLUSTER_BIN_DIR="$$(echo "$$out" | tail -n 1)"; \
+	  else rc=$$?; echo "$$out"; \
+	    if [ $$rc -ne 3 ] || [ "$$CI" = true ]; then exit $$rc; fi; \
+	    echo "real cluster: not built here (no Go); running on the emulator only"; \
+	  fi; \
+	  export ACM_SYNC_TEST_BACKENDS=$$backends; \
+	fi; \
 	$(BIN)/pytest
 
 chart-check: $(STAMP)

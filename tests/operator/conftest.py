@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,52 +14,21 @@ import pytest
 sys.path.append(str(Path(__file__).resolve().parents[1] / "kube"))
 sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
 
-from opkit import Acm, Cluster, OperatorProcess
+from opkit import Env, OperatorProcess, open_env
 
-from acm_sync.emulators.acm.server import AcmEmulator
-from acm_sync.emulators.kube.server import KubeEmulator
-
-
-@dataclass
-class Env:
-    """One Kubernetes API emulator and one ACM emulator, with clients on both."""
-
-    kube: KubeEmulator
-    acm_server: AcmEmulator
-    kubeconfig: Path
-    cluster: Cluster
-    acm: Acm
-    workdir: Path
-
-    def operator(self, *extra: str, name: str = "operator", **env: str) -> OperatorProcess:
-        """A not-yet-started ``acm-sync run`` on these emulators."""
-        return OperatorProcess(
-            self.kubeconfig,
-            self.acm_server.url,
-            self.workdir / f"{name}.log",
-            *extra,
-            env={"ACM_SYNC_AWS_RATES": "ImportCertificate=50", **env},
-        )
-
-
-def _env(tmp: Path) -> Iterator[Env]:
-    kube = KubeEmulator(bookmark_interval=1.0).start()
-    acm_server = AcmEmulator().start()
-    try:
-        kubeconfig = kube.write_kubeconfig(tmp / "kubeconfig")
-        cluster = Cluster(kubeconfig)
-        cluster.install_crd()
-        yield Env(kube, acm_server, kubeconfig, cluster, Acm(acm_server.url), tmp)
-        cluster.close()
-    finally:
-        acm_server.stop()
-        kube.stop()
+from cluster_backends import RealApi
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """Emulators shared by one test module (tests use their own namespaces)."""
-    yield from _env(tmp_path_factory.mktemp("operator-env"))
+def env(
+    backend: str,
+    real_api_servers: dict[str, RealApi],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Env]:
+    """The module's cluster (per backend) and its own ACM emulator; tests use own namespaces."""
+    yield from open_env(
+        tmp_path_factory.mktemp(f"operator-env-{backend}"), backend, real_api_servers
+    )
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,10 @@ import boto3
 import yaml
 from kubekit import as_dict, as_model, close, new_client
 from kubernetes import client
+
+from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync.emulators.kube.server import KubeEmulator
+from cluster_backends import RealApi
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "acmcertificate.yaml"
@@ -158,21 +163,58 @@ class Cluster:
         self.api = new_client(kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
+        self.created_namespaces: list[str] = []
 
     def install_crd(self) -> None:
         """Apply the CRD from crds/ (the single source)."""
         ext = client.ApiextensionsV1Api(self.api)
+        manifest = yaml.safe_load(CRD.read_text())
         try:
-            ext.create_custom_resource_definition(yaml.safe_load(CRD.read_text()))
+            ext.create_custom_resource_definition(manifest)
         except client.ApiException as err:
             if err.status != 409:
                 raise
+
+        # A real API server serves a new CRD only once it is Established (the emulator at once).
+        def established() -> bool:
+            crd = ext.read_custom_resource_definition(manifest["metadata"]["name"])
+            conditions = (crd.status.conditions if crd.status else None) or []
+            return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+        wait_for(established, timeout=30, what="the AcmCertificate CRD to be Established")
 
     def namespace(self, prefix: str = "t") -> str:
         """A fresh namespace."""
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": name}}))
+        self.created_namespaces.append(name)
         return name
+
+    def remove_namespaces(self) -> None:
+        """Delete the namespaces this client made, releasing their AcmCertificates first.
+
+        A shared cluster outlives the test module: left behind, those objects would be picked
+        up by the next module's operator (and synced into its own ACM emulator). Their
+        finalizers are removed because this module's operator has already stopped.
+        """
+        for ns in self.created_namespaces:
+            items = as_dict(self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL))
+            for obj in items.get("items") or []:
+                name = obj["metadata"]["name"]
+                try:
+                    self.custom.patch_namespaced_custom_object(
+                        GROUP, VERSION, ns, PLURAL, name, {"metadata": {"finalizers": None}}
+                    )
+                    self.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+                except client.ApiException as err:
+                    if err.status != 404:
+                        raise
+            try:
+                self.core.delete_namespace(ns)
+            except client.ApiException as err:
+                if err.status != 404:
+                    raise
+        self.created_namespaces.clear()
 
     def cert(self, ns: str, name: str) -> dict[str, Any] | None:
         """An AcmCertificate, or None."""
@@ -339,3 +381,52 @@ class Acm:
         """The sequence number of the newest call (0 when none)."""
         calls = self.calls()
         return int(calls[-1]["seq"]) if calls else 0
+
+
+@dataclass
+class Env:
+    """A Kubernetes API (the emulator or a real cluster) and the ACM emulator, with clients.
+
+    ``kube`` is the emulator when the backend is ``emulator`` and None on a real API server:
+    tests that need the emulator's fault hooks say so by reading it.
+    """
+
+    backend: str
+    kube: KubeEmulator | None
+    acm_server: AcmEmulator
+    kubeconfig: Path
+    cluster: Cluster
+    acm: Acm
+    workdir: Path
+
+    def operator(self, *extra: str, name: str = "operator", **env: str) -> OperatorProcess:
+        """A not-yet-started ``acm-sync run`` on these emulators."""
+        return OperatorProcess(
+            self.kubeconfig,
+            self.acm_server.url,
+            self.workdir / f"{name}.log",
+            *extra,
+            env={"ACM_SYNC_AWS_RATES": "ImportCertificate=50", **env},
+        )
+
+
+def open_env(tmp: Path, backend: str, servers: Mapping[str, RealApi]) -> Iterator[Env]:
+    """An Env on ``backend`` (an emulator of its own, or one of ``servers``); closes after."""
+    kube = KubeEmulator(bookmark_interval=1.0).start() if backend == "emulator" else None
+    acm_server = AcmEmulator().start()
+    try:
+        kubeconfig = (
+            kube.write_kubeconfig(tmp / "kubeconfig")
+            if kube is not None
+            else servers[backend].kubeconfig
+        )
+        cluster = Cluster(kubeconfig)
+        cluster.install_crd()
+        yield Env(backend, kube, acm_server, kubeconfig, cluster, Acm(acm_server.url), tmp)
+        if kube is None:
+            cluster.remove_namespaces()
+        cluster.close()
+    finally:
+        acm_server.stop()
+        if kube is not None:
+            kube.stop()

@@ -1,0 +1,132 @@
+"""The clusters the integration tests run on, chosen by ``ACM_SYNC_TEST_BACKENDS``.
+
+One suite, several clusters: tests ask for a backend-parametrized fixture (``backend``) and run
+once per backend listed (comma-separated) in ``ACM_SYNC_TEST_BACKENDS``:
+
+- ``emulator``: the project's Kubernetes API emulator, in-process (the default; needs nothing).
+- ``real``: a real etcd, kube-apiserver, kube-controller-manager and cert-manager built from
+  the pinned Go modules (``make cluster-bins``), started once per session on loopback.
+- ``kubeconfig``: any cluster the file named by ``ACM_SYNC_TEST_KUBECONFIG`` points at (kind,
+  EKS, ...). Tests use namespaces of their own and leave the rest of the cluster alone.
+
+``make test`` lists ``real`` whenever the binaries could be built. A test that only a real
+cluster can answer (RBAC, CEL, admission, garbage collection, cert-manager) asks for
+``real_backend``, which is an error, not a skip, when ``CI=true`` and the real cluster is off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BACKENDS_VAR = "ACM_SYNC_TEST_BACKENDS"
+KUBECONFIG_VAR = "ACM_SYNC_TEST_KUBECONFIG"
+KNOWN = ("emulator", "real", "kubeconfig")
+ROOT = Path(__file__).resolve().parents[1]
+CRDS = ROOT / "crds"
+
+
+def selected() -> list[str]:
+    """The backends this run uses, in order; refuses unknown names."""
+    names = [n.strip() for n in os.environ.get(BACKENDS_VAR, "emulator").split(",") if n.strip()]
+    unknown = [n for n in names if n not in KNOWN]
+    if unknown:
+        raise pytest.UsageError(f"{BACKENDS_VAR}: unknown backend(s) {unknown}; known: {KNOWN}")
+    return names or ["emulator"]
+
+
+def remote_backends() -> list[str]:
+    """The selected backends that are real API servers (every one but the emulator)."""
+    return [n for n in selected() if n != "emulator"]
+
+
+@dataclass
+class RealApi:
+    """A real API server the tests share: its admin kubeconfig and, for ``real``, the cluster."""
+
+    name: str
+    kubeconfig: Path
+    cluster: object | None = None  # acm_sync_testbed.realcluster.cluster.RealCluster
+
+
+def _start_real(workdir: Path) -> Iterator[RealApi]:
+    from acm_sync_testbed.realcluster import bins
+    from acm_sync_testbed.realcluster.cluster import RealCluster
+
+    cluster = RealCluster(bins.find(), workdir=workdir / "cluster", crds=[CRDS])
+    cluster.start()
+    try:
+        yield RealApi("real", cluster.write_kubeconfig(workdir / "admin.kubeconfig"), cluster)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def real_api_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RealApi]]:
+    """Every selected non-emulator backend, started once for the whole session."""
+    servers: dict[str, RealApi] = {}
+    generators: list[Iterator[RealApi]] = []
+    try:
+        for name in remote_backends():
+            if name == "real":
+                gen = _start_real(tmp_path_factory.mktemp("real-cluster"))
+                generators.append(gen)
+                servers[name] = next(gen)
+            else:
+                path = os.environ.get(KUBECONFIG_VAR)
+                if not path:
+                    raise pytest.UsageError(f"backend 'kubeconfig' needs {KUBECONFIG_VAR}")
+                servers[name] = RealApi(name, Path(path))
+        yield servers
+    finally:
+        for gen in reversed(generators):
+            gen.close()
+
+
+@pytest.fixture(scope="session")
+def real_backend(real_api_servers: dict[str, RealApi]) -> RealApi:
+    """The ``real`` cluster, for the tests only a real API server can answer."""
+    if "real" not in real_api_servers:
+        reason = f"the real cluster is not selected ({BACKENDS_VAR}={','.join(selected())})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " but CI must run it: make test builds it (make cluster-bins)")
+        pytest.skip(reason + "; run `make test`, or `make cluster-bins` then add 'real'")
+    return real_api_servers["real"]
+
+
+_ran: Counter[str] = Counter()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that asks for ``backend`` once per selected backend."""
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", selected(), scope="module", indirect=True)
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of the backend this module's tests are running on."""
+    return str(request.param)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count the tests that passed per backend, for the closing summary line."""
+    if report.when != "call" or not report.passed:
+        return
+    if "real_cluster" in report.keywords:
+        _ran["real"] += 1
+        return
+    for name in KNOWN:
+        if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid:
+            _ran[name] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying which cluster backends ran and how many tests passed on each."""
+    parts = [f"{name} ({_ran[name]} passed)" for name in selected()]
+    terminalreporter.write_line("cluster backends that ran: " + ", ".join(parts))
