@@ -388,9 +388,6 @@ DISAGREE: dict[str, tuple[bool, str]] = {
     # acm-facts.md, "What ImportCertificate accepts": at least one FQDN or IP. "localhost"
     # is neither; the core accepts any non-empty name.
     "no-fqdn-single-label": (True, "core accepts a single-label name; the emulator is right"),
-    # acm-facts.md, "Reimport (same ARN)": the new certificate cannot drop all of the previous
-    # domain names. The core has no domain-name rule for reimports.
-    "re-all-domain-names-replaced": (True, "core has no domain-name rule; the emulator is right"),
 }
 
 # Inputs ACM would refuse as sent, that the core accepts because the operator rewrites them
