@@ -382,13 +382,11 @@ CASES: list[Case] = [
     Case("re-mismatched-key", False, REIMPORT, RSA, RSA, key="mismatch"),
 ]
 
-# Cases where the core's verdict differs from ACM's on the same bytes and ACM's verdict (the
-# emulator's) is the right one per the documentation. Case name -> the core's verdict and why.
-DISAGREE: dict[str, tuple[bool, str]] = {
-    # acm-facts.md, "What ImportCertificate accepts": at least one FQDN or IP. "localhost"
-    # is neither; the core accepts any non-empty name.
-    "no-fqdn-single-label": (True, "core accepts a single-label name; the emulator is right"),
-}
+# Cases where the core's verdict differs from ACM's on the same bytes: case name -> the
+# core's verdict and which side the documentation backs. Empty since the core learnt the two
+# rules this test found missing (a lone single-label name, in "What ImportCertificate
+# accepts"; a reimport dropping every previous domain name, in "Reimport (same ARN)").
+DISAGREE: dict[str, tuple[bool, str]] = {}
 
 # Inputs ACM would refuse as sent, that the core accepts because the operator rewrites them
 # (re-encodes PEM, orders and completes the chain from ca.crt, drops certificates that are

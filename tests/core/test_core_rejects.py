@@ -164,6 +164,9 @@ ERRORS: dict[str, Case] = {
         "5,120",
     ),
     "no names at all": Case(leaf_with(cn=None, sans=None), Code.NO_DOMAIN),
+    "single-label name only": Case(
+        leaf_with(cn="localhost", sans=("localhost",)), Code.NO_DOMAIN, "fully qualified"
+    ),
     "empty issuer": Case(
         lambda p: (
             (c := make_cert(ec_key("P-256", 9), issuer_cn="")).pem,
