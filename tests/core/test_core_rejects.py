@@ -328,3 +328,9 @@ def test_cloudfront_warning_names_the_algorithm() -> None:
 def test_naive_now_is_a_caller_bug(pki: Pki) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         analyze(pki.leaf.pem, pki.leaf.key_pem(), now=NOW.replace(tzinfo=None))
+
+
+def test_a_fully_qualified_cn_beside_single_label_sans_is_enough(pki: Pki) -> None:
+    # ACM shows the CN as the certificate's DomainName, so it names the site too.
+    cert, key, ca = leaf_with(cn="app.example.com", sans=("localhost",))(pki)
+    assert analyze(cert, key, ca, now=NOW).valid

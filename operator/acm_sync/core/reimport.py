@@ -13,8 +13,8 @@ from cryptography import x509
 
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.x509facts import (
+    acm_names,
     certificate_key_algorithm,
-    domains,
     extended_key_usages,
     first_certificate,
     key_usages,
@@ -43,8 +43,8 @@ def compare_certificates(previous: x509.Certificate, new: x509.Certificate) -> t
             )
         )
     # DNS names are case-insensitive and a trailing dot names the same host.
-    old_names = {name.lower().rstrip(".") for name in domains(previous)}
-    new_names = {name.lower().rstrip(".") for name in domains(new)}
+    old_names = {name.lower().rstrip(".") for name in acm_names(previous)}
+    new_names = {name.lower().rstrip(".") for name in acm_names(new)}
     if old_names and not old_names & new_names:
         findings.append(
             Finding(

@@ -16,6 +16,7 @@ from acm_sync.core.keys import (
     LoadedKey,
 )
 from acm_sync.core.x509facts import (
+    acm_names,
     certificate_key_algorithm,
     domains,
     name_string,
@@ -57,13 +58,13 @@ def structure_rules(cert: x509.Certificate) -> list[Finding]:
                 "(neither in subjectAltName nor as CN)",
             )
         )
-    elif not any(_fully_qualified(name) for name in domains(cert)):
+    elif not any(_fully_qualified(name) for name in acm_names(cert)):
         # ACM wants an FQDN or IP; a lone "localhost" or "app" is refused at import.
         findings.append(
             Finding(
                 Code.NO_DOMAIN,
                 f"the certificate '{name_string(cert.subject)}' names no fully qualified domain "
-                f"name or IP address (only {', '.join(domains(cert))})",
+                f"name or IP address (only {', '.join(acm_names(cert))})",
             )
         )
     for url in ocsp_urls(cert):
