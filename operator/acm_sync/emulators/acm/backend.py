@@ -2,10 +2,11 @@
 
 moto (``moto.acm.models``) parses certificates and keys and renders descriptions; this class
 keeps one moto backend per region and adds what real ACM does and moto does not: tags refused
-together with ``CertificateArn``, tags and in-use marks kept on reimport, key-algorithm changes,
-mismatched keys and broken chains refused, ``ResourceInUseException`` on delete,
-``ThrottlingException`` above per-API rates, ``LimitExceededException`` past an import quota,
-real ACM's ListCertificates key-type default and pagination. It also injects faults.
+together with ``CertificateArn``, tags and in-use marks kept on reimport, ACM's documented
+import and reimport rules (rules.py, written from the documentation, not the operator's
+code), ``ResourceInUseException`` on delete, ``ThrottlingException`` above per-API rates,
+``LimitExceededException`` past an import quota, real ACM's ListCertificates key-type default
+and pagination. It also injects faults.
 """
 
 from __future__ import annotations
