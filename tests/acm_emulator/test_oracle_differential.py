@@ -208,8 +208,9 @@ def _key_pem(key: Key, fmt: str = "pkcs8", password: bytes | None = None) -> byt
 class Case:
     """One ImportCertificate request and ACM's documented verdict on it.
 
-    ``key``: own (PKCS#8), traditional, ec-parameters, encrypted, mismatch.
-    ``chain``: issuer, none, full (intermediate + root), wrong-order, with-leaf, unrelated.
+    ``key``: own (PKCS#8), traditional, ec-parameters, encrypted, mismatch, der.
+    ``chain``: issuer, none, full (intermediate + root), wrong-order, with-leaf, unrelated,
+    root-only, der.
     ``form``: pem, der, blank-line, leading-space, two-certs, crlf.
     """
 
@@ -245,6 +246,11 @@ def build(case: Case) -> Request:
         ),
         "encrypted": lambda: _key_pem(key, password=b"secret"),
         "mismatch": lambda: _key_pem(make_key(case.new.key, case.new.key_slot + 1)),
+        "der": lambda: key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
     }
     private_key = keys[case.key]()
     unrelated = Leaf(self_signed=True, key="EC_prime256v1", key_slot=7, cn="other.example.org")
@@ -255,6 +261,8 @@ def build(case: Case) -> Request:
         "wrong-order": lambda: root().pem + intermediate().pem,
         "with-leaf": lambda: _pem(cert) + intermediate().pem,
         "unrelated": lambda: _pem(unrelated.build()),
+        "root-only": lambda: root().pem,
+        "der": lambda: intermediate().cert.public_bytes(serialization.Encoding.DER),
     }
     chain = chains[case.chain]()
     if case.new.self_signed and case.chain == "issuer":
@@ -302,6 +310,9 @@ CASES: list[Case] = [
     Case("chain-wrong-order", False, IMPORT, chain="wrong-order"),
     Case("chain-repeats-leaf", False, IMPORT, chain="with-leaf"),
     Case("chain-unrelated", False, IMPORT, chain="unrelated"),
+    Case("chain-root-only", False, IMPORT, chain="root-only"),
+    Case("chain-der", False, IMPORT, chain="der"),
+    Case("key-der", False, IMPORT, key="der"),
     Case("cert-der", False, IMPORT, form="der"),
     Case("cert-extra-blank-line", False, IMPORT, form="blank-line"),
     Case("cert-leading-space", False, IMPORT, form="leading-space"),
@@ -404,6 +415,7 @@ REPAIRED: dict[str, str] = {
     "chain-wrong-order": "the core orders the chain from ca.crt, leaf's issuer first",
     "chain-repeats-leaf": "the core drops the leaf from the chain",
     "chain-unrelated": "the core ignores a ca.crt that did not issue the leaf",
+    "chain-root-only": "the core ignores a ca.crt that did not issue the leaf",
     "cert-extra-blank-line": "the core re-encodes every PEM block",
     "cert-leading-space": "the core re-encodes every PEM block",
     "cert-field-two-certificates": "the core splits tls.crt into leaf and chain",
