@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ from acm_testkit import ca, leaf
 from botocore.exceptions import ClientError
 
 from acm_sync.core.model import Material
+from acm_sync.emulators.acm import rules
+from acm_sync.emulators.acm.backend import AcmError, StrictAcm
 from acm_sync.emulators.acm.server import AcmEmulator
 
 
@@ -222,3 +225,17 @@ def test_an_added_region_is_served_until_reset(
     with pytest.raises(ClientError) as err:
         client("us-east-7").list_certificates()
     assert _code(err) == "InvalidSignatureException"
+
+
+def test_unverified_size_limits_are_settings() -> None:
+    material = leaf()
+    params = {
+        "Certificate": base64.b64encode(material.certificate).decode(),
+        "PrivateKey": base64.b64encode(material.private_key).decode(),
+    }
+    tight = StrictAcm(limits=rules.Limits(certificate_bytes=len(material.certificate) - 1))
+    with pytest.raises(AcmError) as err:
+        tight.handle("us-east-1", "ImportCertificate", params)
+    assert err.value.error_type == "ValidationException"
+    assert "exceeds" in err.value.message
+    assert StrictAcm().handle("us-east-1", "ImportCertificate", params)["CertificateArn"]

@@ -137,6 +137,25 @@ def test_analyze_applies_reimport_rules_when_given_the_previous_certificate(pki:
     assert analyze(renewed.pem + pki.intermediate.pem, renewed.key_pem(), now=NOW).valid
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (("www.example.com", "example.com"), ("api.example.com", "example.com"), set()),
+        (("www.example.com",), ("WWW.example.com.", "api.example.com"), set()),
+        (("www.example.com", "example.com"), ("new.example.net",), {Code.REIMPORT_DOMAINS_REMOVED}),
+        # The CN is the certificate's DomainName in ACM, so keeping it keeps a name.
+        (("www.example.com", "api.example.com"), ("www.example.com", "new.example.net"), set()),
+    ],
+)
+def test_domain_names_may_change_but_not_all_go(
+    pki: Pki, before: tuple[str, ...], after: tuple[str, ...], expected: set[Code]
+) -> None:
+    key = rsa_key(2048)
+    old = make_cert(key, cn=before[0], sans=before[1:] or before, issuer=pki.intermediate)
+    new = make_cert(key, cn=after[0], sans=after[1:] or after, issuer=pki.intermediate)
+    assert {f.code for f in check_reimport(old.pem, new.pem)} == expected
+
+
 def test_unreadable_input_is_a_finding_not_an_exception(pki: Pki) -> None:
     assert [f.code for f in check_reimport(b"garbage", pki.leaf.pem)] == [Code.NO_CERTIFICATE]
     assert [f.code for f in check_reimport(pki.leaf.pem, b"")] == [Code.NO_CERTIFICATE]

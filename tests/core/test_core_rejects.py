@@ -164,6 +164,9 @@ ERRORS: dict[str, Case] = {
         "5,120",
     ),
     "no names at all": Case(leaf_with(cn=None, sans=None), Code.NO_DOMAIN),
+    "single-label name only": Case(
+        leaf_with(cn="localhost", sans=("localhost",)), Code.NO_DOMAIN, "fully qualified"
+    ),
     "empty issuer": Case(
         lambda p: (
             (c := make_cert(ec_key("P-256", 9), issuer_cn="")).pem,
@@ -325,3 +328,9 @@ def test_cloudfront_warning_names_the_algorithm() -> None:
 def test_naive_now_is_a_caller_bug(pki: Pki) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         analyze(pki.leaf.pem, pki.leaf.key_pem(), now=NOW.replace(tzinfo=None))
+
+
+def test_a_fully_qualified_cn_beside_single_label_sans_is_enough(pki: Pki) -> None:
+    # ACM shows the CN as the certificate's DomainName, so it names the site too.
+    cert, key, ca = leaf_with(cn="app.example.com", sans=("localhost",))(pki)
+    assert analyze(cert, key, ca, now=NOW).valid

@@ -39,6 +39,7 @@ class Code(StrEnum):
     REIMPORT_KEY_CHANGE = "ReimportKeyChange"
     REIMPORT_USAGE_REMOVED = "ReimportUsageRemoved"
     REIMPORT_EXTENSION_ADDED = "ReimportExtensionAdded"
+    REIMPORT_DOMAINS_REMOVED = "ReimportDomainsRemoved"
     # Warnings: ACM accepts it, but a human should know.
     EXPIRES_SOON = "ExpiresSoon"
     CLOUDFRONT_INCOMPATIBLE = "CloudFrontIncompatible"

@@ -1,9 +1,10 @@
 """ACM's reimport rules: what may change when a certificate replaces another under one ARN.
 
-Source: the facts file, "Reimport (same ARN)". Key algorithm and size are fixed; key usage and
-extended key usage values may be added but not removed, except keyEncipherment on an EC
-certificate and clientAuth; a KeyUsage or ExtendedKeyUsage extension the previous certificate
-did not carry at all cannot appear.
+Source: the facts file, "Reimport (same ARN)". Key algorithm and size are fixed; domain names
+may be added or removed but not all of the previous ones dropped; key usage and extended key
+usage values may be added but not removed, except keyEncipherment on an EC certificate and
+clientAuth; a KeyUsage or ExtendedKeyUsage extension the previous certificate did not carry at
+all cannot appear.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from cryptography import x509
 
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.x509facts import (
+    acm_names,
     certificate_key_algorithm,
     extended_key_usages,
     first_certificate,
@@ -38,6 +40,18 @@ def compare_certificates(previous: x509.Certificate, new: x509.Certificate) -> t
                 Code.REIMPORT_KEY_CHANGE,
                 f"the key algorithm changes from {old_alg} to {new_alg}; ACM keeps it fixed "
                 "per ARN, so this needs a new certificate ARN",
+            )
+        )
+    # DNS names are case-insensitive and a trailing dot names the same host.
+    old_names = {name.lower().rstrip(".") for name in acm_names(previous)}
+    new_names = {name.lower().rstrip(".") for name in acm_names(new)}
+    if old_names and not old_names & new_names:
+        findings.append(
+            Finding(
+                Code.REIMPORT_DOMAINS_REMOVED,
+                "the new certificate drops every domain name of the previous one ("
+                + ", ".join(sorted(old_names))
+                + "); ACM lets a reimport add or remove names but not remove all of them",
             )
         )
     old_ku, new_ku = key_usages(previous), key_usages(new)

@@ -3,6 +3,7 @@ accepts"). Each function returns findings; none raises on a well-parsed certific
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -15,6 +16,7 @@ from acm_sync.core.keys import (
     LoadedKey,
 )
 from acm_sync.core.x509facts import (
+    acm_names,
     certificate_key_algorithm,
     domains,
     name_string,
@@ -22,6 +24,15 @@ from acm_sync.core.x509facts import (
 )
 
 MAX_OCSP_URL_CHARS = 1000
+
+
+def _fully_qualified(name: str) -> bool:
+    """An IP address, or a DNS name of two or more labels (not counting a wildcard)."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return "." in name.removeprefix("*.").strip(".")
+    return True
 
 
 def _when(moment: datetime) -> str:
@@ -45,6 +56,15 @@ def structure_rules(cert: x509.Certificate) -> list[Finding]:
                 Code.NO_DOMAIN,
                 f"the certificate '{name_string(cert.subject)}' names no DNS name or IP address "
                 "(neither in subjectAltName nor as CN)",
+            )
+        )
+    elif not any(_fully_qualified(name) for name in acm_names(cert)):
+        # ACM wants an FQDN or IP; a lone "localhost" or "app" is refused at import.
+        findings.append(
+            Finding(
+                Code.NO_DOMAIN,
+                f"the certificate '{name_string(cert.subject)}' names no fully qualified domain "
+                f"name or IP address (only {', '.join(acm_names(cert))})",
             )
         )
     for url in ocsp_urls(cert):

@@ -120,6 +120,20 @@ def domains(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def acm_names(cert: x509.Certificate) -> tuple[str, ...]:
+    """Every name ACM lists for the certificate: the subject CN (its DomainName) and the SANs.
+
+    Unlike :func:`domains`, the CN counts even beside SANs, because ACM shows it as the
+    certificate's DomainName; the FQDN and reimport-name rules judge these.
+    """
+    cns = (
+        str(attr.value).strip()
+        for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if str(attr.value).strip()
+    )
+    return tuple(dict.fromkeys((*cns, *domains(cert))))
+
+
 def ocsp_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """OCSP responder URLs from Authority Information Access."""
     aia = _extension_value(cert, x509.AuthorityInformationAccess)

@@ -2,10 +2,11 @@
 
 moto (``moto.acm.models``) parses certificates and keys and renders descriptions; this class
 keeps one moto backend per region and adds what real ACM does and moto does not: tags refused
-together with ``CertificateArn``, tags and in-use marks kept on reimport, key-algorithm changes,
-mismatched keys and broken chains refused, ``ResourceInUseException`` on delete,
-``ThrottlingException`` above per-API rates, ``LimitExceededException`` past an import quota,
-real ACM's ListCertificates key-type default and pagination. It also injects faults.
+together with ``CertificateArn``, tags and in-use marks kept on reimport, ACM's documented
+import and reimport rules (rules.py, written from the documentation, not the operator's
+code), ``ResourceInUseException`` on delete, ``ThrottlingException`` above per-API rates,
+``LimitExceededException`` past an import quota, real ACM's ListCertificates key-type default
+and pagination. It also injects faults.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from typing import Any
 
 from moto.acm.models import AWSCertificateManagerBackend
 
-from acm_sync.core.regions import region_of_arn
 from acm_sync.emulators.acm import rules
 from acm_sync.emulators.acm.calllog import Call
 from acm_sync.emulators.acm.faults import DropConnection, Faults
-from acm_sync.emulators.acm.regions import acm_regions, unknown_region_message
+from acm_sync.emulators.acm.regions import acm_regions, region_of_arn, unknown_region_message
 from acm_sync.emulators.acm.throttle import Bucket, burst_of
 
 ACCOUNT_ID = "123456789012"
@@ -53,6 +53,7 @@ class StrictAcm:
         import_quota: int | None = None,
         reimport_counts_toward_quota: bool = False,
         extra_regions: Iterable[str] = (),
+        limits: rules.Limits = rules.DEFAULT_LIMITS,
     ) -> None:
         self._lock = threading.RLock()
         # Regions served besides botocore's (a region newer than the installed botocore).
@@ -63,6 +64,8 @@ class StrictAcm:
         self.set_rates(rates or {})
         self.import_quota = import_quota
         self.reimport_counts_toward_quota = reimport_counts_toward_quota
+        # The certificate and chain size limits are unverified, hence settable.
+        self.limits = limits
 
     def _init_state(self) -> None:
         self._regions: dict[str, AWSCertificateManagerBackend] = {}
@@ -254,12 +257,8 @@ class StrictAcm:
             tags = self._validate_tags(tags)
             if len(tags) > 50:
                 raise AcmError("TooManyTagsException", "The request contains too many tags.")
-        for problem in (
-            rules.check_key(certificate, private_key),
-            rules.check_chain(certificate, chain),
-        ):
-            if problem:
-                raise AcmError(*problem)
+        if problem := rules.check_import(certificate, private_key, chain, limits=self.limits):
+            raise AcmError(*problem)
         old = self._bundle(region, arn) if arn is not None else None
         if old is not None and (problem := rules.check_reimport(old.cert, certificate)):
             raise AcmError(*problem)
@@ -272,7 +271,14 @@ class StrictAcm:
             )
         backend = self._backend(region)
         try:
-            new_arn = backend.import_certificate(certificate, private_key, chain, arn, [])
+            # moto reads LF-only PEM and no EC PARAMETERS block; ACM accepts both.
+            new_arn = backend.import_certificate(
+                certificate.replace(b"\r\n", b"\n"),
+                rules.stored_private_key(private_key),
+                chain.replace(b"\r\n", b"\n") if chain is not None else None,
+                arn,
+                [],
+            )
         except Exception as err:  # moto's own validation (dates, PEM): pass its text on
             raise AcmError(
                 getattr(err, "error_type", "ValidationException"),

@@ -9,10 +9,36 @@ request fails every time and nothing is stored.
 
 from __future__ import annotations
 
-# The same endpoint data the operator's engine consults, so the two can never disagree.
-from acm_sync.aws.regions import acm_regions
+import re
+from functools import cache
 
-__all__ = ["acm_regions", "unknown_region_message"]
+import boto3
+
+# arn:<partition>:acm:<region>:<account>:certificate/<id>
+_ARN_RE = re.compile(
+    r"arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]+):[0-9]{12}:certificate/[^/\s]+"
+)
+
+
+@cache
+def acm_regions() -> frozenset[str]:
+    """Every region of every partition (aws, aws-cn, aws-us-gov, ISO, ...) with ACM.
+
+    Read from botocore's own endpoint data rather than from the operator's AWS adapter, so
+    the emulator stays an independent judge of the operator.
+    """
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("acm", partition_name=partition)
+    )
+
+
+def region_of_arn(arn: str) -> str | None:
+    """The region of an ACM certificate ARN, or None when ``arn`` is not one."""
+    match = _ARN_RE.fullmatch(arn)
+    return match.group("region") if match else None
 
 
 def unknown_region_message(region: str) -> str:

@@ -50,9 +50,11 @@ class AcmEmulator:
     """A threaded HTTP server holding every region's certificates; start, use, stop.
 
     ``config`` goes to :class:`StrictAcm`: ``rates`` (API -> calls/s per region),
-    ``import_quota``, ``reimport_counts_toward_quota`` and ``extra_regions`` (served besides
+    ``import_quota``, ``reimport_counts_toward_quota``, ``extra_regions`` (served besides
     the regions botocore knows ACM in; a request for any other region is refused with
-    ``InvalidSignatureException``, see :mod:`acm_sync.emulators.acm.regions`).
+    ``InvalidSignatureException``, see :mod:`acm_sync.emulators.acm.regions`) and ``limits``
+    (:class:`acm_sync.emulators.acm.rules.Limits`: the key, certificate, chain and OCSP URL
+    size limits; the certificate and chain ones are unverified, hence settable).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
