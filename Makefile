@@ -13,12 +13,14 @@ help:
 	@echo "make bench       print the benchmark figures"
 
 # Runtime dependencies are constrained to requirements.lock, so the tests run against exactly
-# what the container image ships.
-$(STAMP): pyproject.toml requirements.lock
+# what the container image ships. The operator and its test bed (testbed/, a distribution of its
+# own) go in one pip call: the dev extra names acm-sync-testbed, which must resolve to ./testbed,
+# never to a package index.
+$(STAMP): pyproject.toml testbed/pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "acm-sync needs Python 3.11+; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]' -e ./testbed
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -30,10 +32,11 @@ playground: $(STAMP)
 	$(BIN)/acm-sync playground
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator testbed/acm_sync_testbed tests bench
+	$(BIN)/ruff format --check operator testbed/acm_sync_testbed tests bench
 
-# The package, then tests/, bench/ and examples/generate.py, all strict (pyproject's [tool.mypy]).
+# Both packages (acm_sync, acm_sync_testbed), then tests/, bench/ and examples/generate.py, all
+# strict (pyproject's [tool.mypy]).
 # tests/ has no __init__.py: pytest puts each test directory on sys.path, so its helper modules
 # (kubekit, opkit, certkit, ...) are imported by bare name; MYPYPATH does the same for mypy. A
 # directory with a conftest.py gets its own run, as one run cannot hold two modules named conftest.
@@ -64,8 +67,9 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fmt: $(STAMP)
-	$(BIN)/ruff format operator tests bench
-	$(BIN)/ruff check --fix operator tests bench
+	$(BIN)/ruff format operator testbed/acm_sync_testbed tests bench
+	$(BIN)/ruff check --fix operator testbed/acm_sync_testbed tests bench
 
 clean:
-	rm -rf $(VENV) .venv-chart .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info
+	rm -rf $(VENV) .venv-chart .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info \
+		testbed/build testbed/*.egg-info

@@ -17,8 +17,8 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
 
 from opkit import Acm, Cluster, OperatorProcess
 
-from acm_sync.emulators.acm.server import AcmEmulator
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 
 @dataclass
