@@ -47,7 +47,8 @@ def plugin_modules() -> dict[str, str]:
 
     Built-in names win: a plugin cannot replace ``check`` or ``run``.
     """
-    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    # An entry names a module; any ":attr" part is ignored, as the module is the command.
+    found = {ep.name: ep.module for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return {name: module for name, module in sorted(found.items()) if name not in BUILTIN}
 
 
