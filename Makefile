@@ -15,12 +15,14 @@ help:
 	@echo "                 helm and promtool from pinned Go modules (the real-cluster test bed)"
 
 # Runtime dependencies are constrained to requirements.lock, so the tests run against exactly
-# what the container image ships.
-$(STAMP): pyproject.toml requirements.lock
+# what the container image ships. The operator and its test bed (testbed/, a distribution of its
+# own) go in one pip call: the dev extra names acm-sync-testbed, which must resolve to ./testbed,
+# never to a package index.
+$(STAMP): pyproject.toml testbed/pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "acm-sync needs Python 3.11+; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]' -e ./testbed
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -32,21 +34,24 @@ playground: $(STAMP)
 	$(BIN)/acm-sync playground
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator testbed/acm_sync_testbed tests bench
+	$(BIN)/ruff format --check operator testbed/acm_sync_testbed tests bench
 
-# The package, then tests/, bench/ and examples/generate.py, all strict (pyproject's [tool.mypy]).
+# Both packages (acm_sync, acm_sync_testbed), then tests/, bench/ and examples/generate.py, all
+# strict (pyproject's [tool.mypy]).
 # tests/ has no __init__.py: pytest puts each test directory on sys.path, so its helper modules
 # (kubekit, opkit, certkit, ...) are imported by bare name; MYPYPATH does the same for mypy. A
 # directory with a conftest.py gets its own run, as one run cannot hold two modules named conftest.
 # Not yet listed: tests/aws, tests/acm_emulator, tests/operator/test_operator_orphans.py.
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	MYPYPATH=tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
+	MYPYPATH=tests:tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
 		tests/kube tests/core tests/chart tests/playground tests/test_cli.py \
-		bench examples/generate.py
+		tests/cluster_backends.py bench examples/generate.py
 	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
-	MYPYPATH=tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
+	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
+	MYPYPATH=tests:tests/realcluster:tests/operator:tests/kube:tests/playground $(BIN)/mypy \
+		tests/realcluster
 	MYPYPATH=tests/check:tests/core $(BIN)/mypy tests/check
 	MYPYPATH=tests/aws $(BIN)/mypy tests/aws
 	MYPYPATH=tests/acm_emulator:tests/aws $(BIN)/mypy tests/acm_emulator
@@ -87,8 +92,9 @@ bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fmt: $(STAMP)
-	$(BIN)/ruff format operator tests bench
-	$(BIN)/ruff check --fix operator tests bench
+	$(BIN)/ruff format operator testbed/acm_sync_testbed tests bench
+	$(BIN)/ruff check --fix operator testbed/acm_sync_testbed tests bench
 
 clean:
-	rm -rf $(VENV) .venv-chart .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info
+	rm -rf $(VENV) .venv-chart .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info \
+		testbed/build testbed/*.egg-info

@@ -28,7 +28,7 @@ from acm_sync.aws.engine import Engine
 from acm_sync.aws.settings import DEFAULT_RATES, AwsSettings
 from acm_sync.core.model import Material
 from acm_sync.core.state import DesiredState, Owner, RegionRecord, RegionState
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 NOOP_N = 100
 SWEEP_N = 1000

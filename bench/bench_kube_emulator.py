@@ -13,7 +13,7 @@ import os
 import threading
 import time
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 # A TLS Secret of realistic size: an RSA-2048 leaf plus one intermediate, and its key.
 PEM_SIZE = {"tls.crt": 2_600, "tls.key": 1_700, "ca.crt": 1_300}

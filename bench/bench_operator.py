@@ -49,9 +49,9 @@ from acm_sync.controller.status import format_precise_time
 from acm_sync.core.analyze import analyze
 from acm_sync.core.state import Owner
 from acm_sync.core.tags import tags_hash
-from acm_sync.emulators.acm.backend import StrictAcm
-from acm_sync.emulators.acm.server import AcmEmulator
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.acm.backend import StrictAcm
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 READS = ("ListCertificates", "DescribeCertificate", "ListTagsForCertificate", "GetCertificate")

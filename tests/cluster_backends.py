@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class RealApi:
     cluster: object | None = None  # acm_sync_testbed.realcluster.cluster.RealCluster
 
 
-def _start_real(workdir: Path) -> Iterator[RealApi]:
+def _start_real(workdir: Path) -> Generator[RealApi, None, None]:
     from acm_sync_testbed.realcluster import bins
     from acm_sync_testbed.realcluster.cluster import RealCluster
 
@@ -70,7 +70,7 @@ def _start_real(workdir: Path) -> Iterator[RealApi]:
 def real_api_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RealApi]]:
     """Every selected non-emulator backend, started once for the whole session."""
     servers: dict[str, RealApi] = {}
-    generators: list[Iterator[RealApi]] = []
+    generators: list[Generator[RealApi, None, None]] = []
     try:
         for name in remote_backends():
             if name == "real":

@@ -14,7 +14,7 @@ from botocore.config import Config
 # The certificate kit is shared with the engine tests next door.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "aws"))
 
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 @pytest.fixture(scope="session")

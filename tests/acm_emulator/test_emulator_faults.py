@@ -17,7 +17,7 @@ from acm_testkit import leaf
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 def _import(client: Any) -> str:
@@ -121,7 +121,7 @@ def test_runs_as_a_process_with_aws_endpoint_url(
         "AWS_CONFIG_FILE": str(tmp_path / "none"),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "acm_sync.emulators.acm", "--port", "0"],
+        [sys.executable, "-m", "acm_sync_testbed.emulators.acm", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

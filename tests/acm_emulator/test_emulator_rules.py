@@ -11,9 +11,9 @@ from acm_testkit import ca, leaf
 from botocore.exceptions import ClientError
 
 from acm_sync.core.model import Material
-from acm_sync.emulators.acm import rules
-from acm_sync.emulators.acm.backend import AcmError, StrictAcm
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm import rules
+from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 def _import(client: Any, material: Material, **extra: Any) -> str:

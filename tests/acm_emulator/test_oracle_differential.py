@@ -34,8 +34,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Severity
 from acm_sync.core.reimport import check_reimport as core_check_reimport
-from acm_sync.emulators.acm import rules
-from acm_sync.emulators.acm.backend import AcmError, StrictAcm
+from acm_sync_testbed.emulators.acm import rules
+from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 
 NOW = datetime.now(UTC)
 Key = CertificateIssuerPrivateKeyTypes
@@ -520,7 +520,7 @@ def test_regions_and_arns_agree() -> None:
     """The emulator reads regions and ARNs on its own; the operator must read them alike."""
     from acm_sync.aws.regions import acm_regions as operator_regions
     from acm_sync.core.regions import region_of_arn as operator_region_of_arn
-    from acm_sync.emulators.acm.regions import acm_regions, region_of_arn
+    from acm_sync_testbed.emulators.acm.regions import acm_regions, region_of_arn
 
     assert acm_regions() == operator_regions()
     for arn in (

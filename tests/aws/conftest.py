@@ -9,7 +9,7 @@ import pytest
 from acm_testkit import fast_settings
 
 from acm_sync.aws.engine import Engine
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 @pytest.fixture(scope="session")

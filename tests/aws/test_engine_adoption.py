@@ -10,7 +10,7 @@ from acm_testkit import OWNER, desired_for, leaf
 from acm_sync.aws.engine import Engine
 from acm_sync.core.model import Material
 from acm_sync.core.state import RegionState
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 WRITES = {"ImportCertificate", "AddTagsToCertificate", "RemoveTagsFromCertificate"}
 

@@ -9,7 +9,7 @@ from acm_testkit import OWNER, desired_for, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import Owner, RegionState
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 def _imports(acm: AcmEmulator) -> list[dict[str, object]]:

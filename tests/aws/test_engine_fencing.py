@@ -14,7 +14,7 @@ from acm_testkit import desired_for, fast_settings, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 WRITES = {
     "ImportCertificate",

@@ -12,7 +12,7 @@ from botocore.exceptions import ParamValidationError
 from acm_sync.aws.engine import Engine
 from acm_sync.aws.errors import ErrorClass, classify
 from acm_sync.core.state import RegionRecord, RegionState
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 def test_a_request_botocore_refuses_locally_is_permanent_and_was_never_sent() -> None:

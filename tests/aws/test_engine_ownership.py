@@ -20,7 +20,7 @@ from acm_sync.core.state import (
     RegionRecord,
     RegionState,
 )
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 WRITES = {
     "ImportCertificate",

@@ -10,7 +10,7 @@ from acm_testkit import OWNER, desired_for, fast_settings, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import OWNER_TAG, RegionOutcome, RegionRecord, RegionState
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 def _records(outcomes: Mapping[str, RegionOutcome]) -> dict[str, RegionRecord]:

@@ -17,7 +17,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
 
 from playkit import kubectl_binary, run_kubectl
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]

@@ -10,7 +10,7 @@ from kubekit import as_model, list_meta, meta, name, raw_json, resource_version
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 
 def _secret(name: str, **fields: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ from kubekit import as_dict, meta
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 Http = Callable[..., tuple[int, dict[str, str], bytes]]
 

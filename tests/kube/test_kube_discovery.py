@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 Http = Callable[..., tuple[int, dict[str, str], bytes]]
 AGGREGATED = (

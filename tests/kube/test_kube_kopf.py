@@ -15,7 +15,7 @@ import yaml
 from kubekit import as_dict
 from kubernetes import client
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 SAMPLE_CRD = yaml.safe_load(Path(__file__).with_name("sample-crd.yaml").read_text())
 GROUP, VERSION, PLURAL = "example.acm-sync.dev", "v1", "widgets"

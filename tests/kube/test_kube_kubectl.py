@@ -12,16 +12,16 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from cluster_backends import RealApi
-from kubekit import as_dict, as_model, meta, new_client
+from kubekit import as_dict, as_model, close, meta, new_client
 from kubernetes import client
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from cluster_backends import RealApi
 
 SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -51,18 +51,18 @@ spec:
 
 
 @pytest.fixture
-def ns(
-    backend: str, real_api_servers: dict[str, RealApi], request: pytest.FixtureRequest
-) -> str:
+def ns(backend: str, real_api_servers: dict[str, RealApi]) -> Iterator[str]:
     """The test's namespace: ``default`` on a fresh emulator, a new one on a shared cluster."""
     if backend == "emulator":
-        return "default"
+        yield "default"
+        return
     name = f"kubectl-{uuid.uuid4().hex[:8]}"
     api = new_client(real_api_servers[backend].kubeconfig)
     core = client.CoreV1Api(api)
     core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": name}}))
-    request.addfinalizer(lambda: core.delete_namespace(name))
-    return name
+    yield name
+    core.delete_namespace(name)
+    close(api)
 
 
 @pytest.fixture
@@ -117,9 +117,11 @@ def test_apply_get_describe_delete_a_tls_secret(
 def test_crd_apply_then_custom_resources_with_columns(kubectl: Kubectl) -> None:
     _ok(kubectl("apply", "-f", str(SAMPLE_CRD)))
     crds = [line.split() for line in _ok(kubectl("get", "crds")).strip().split("\n")]
-    assert crds[0] == ["NAME", "CREATED", "AT"]
+    assert crds[0] == ["NAME", "SCOPE", "VERSIONS", "CREATED", "AT"]
     # A shared cluster lists other CRDs too (cert-manager's, acm-sync's).
-    assert "widgets.example.acm-sync.dev" in [row[0] for row in crds[1:]]
+    assert ["widgets.example.acm-sync.dev", "Namespaced", "v1(storage)"] in [
+        row[:3] for row in crds[1:]
+    ]
     assert "widget.example.acm-sync.dev/w1 created" in _ok(
         kubectl("apply", "-f", "-", stdin=WIDGET.format(name="w1", size=3))
     )
@@ -143,9 +145,7 @@ def test_label_annotate_describe_events_and_wait(
     _ok(kubectl("label", "widget", "w1", "tier=gold"))
     _ok(kubectl("annotate", "widget", "w1", "note=hello"))
     widget = as_dict(
-        custom.get_namespaced_custom_object(
-            "example.acm-sync.dev", "v1", ns, "widgets", "w1"
-        )
+        custom.get_namespaced_custom_object("example.acm-sync.dev", "v1", ns, "widgets", "w1")
     )
     assert widget["metadata"]["labels"] == {"tier": "gold"}
     assert widget["metadata"]["annotations"]["note"] == "hello"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from acm_sync.emulators.kube.errors import ApiError
-from acm_sync.emulators.kube.patch import json_patch, merge_patch, strategic_merge_patch
-from acm_sync.emulators.kube.selectors import field_matcher, jsonpath, label_matcher
+from acm_sync_testbed.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.patch import json_patch, merge_patch, strategic_merge_patch
+from acm_sync_testbed.emulators.kube.selectors import field_matcher, jsonpath, label_matcher
 
 DEPLOYMENT: dict[str, Any] = {
     "metadata": {"name": "web", "labels": {"a": "1", "b": "2"}},

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import yaml
 from conftest import Kubectl
 
-from acm_sync.emulators.kube.table import human_duration
+from acm_sync_testbed.emulators.kube.table import human_duration
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

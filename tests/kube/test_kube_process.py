@@ -1,4 +1,4 @@
-"""`python -m acm_sync.emulators.kube` as a process, driven over its control endpoint."""
+"""`python -m acm_sync_testbed.emulators.kube` as a process, driven over its control endpoint."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_process_writes_a_kubeconfig_serves_and_takes_faults_over_http(tmp_path:
         [
             sys.executable,
             "-m",
-            "acm_sync.emulators.kube",
+            "acm_sync_testbed.emulators.kube",
             "--port",
             "0",
             "--kubeconfig",

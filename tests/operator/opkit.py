@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,8 +26,8 @@ import yaml
 from kubekit import as_dict, as_model, close, new_client
 from kubernetes import client
 
-from acm_sync.emulators.acm.server import AcmEmulator
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 from cluster_backends import RealApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -410,7 +410,7 @@ class Env:
         )
 
 
-def open_env(tmp: Path, backend: str, servers: Mapping[str, RealApi]) -> Iterator[Env]:
+def open_env(tmp: Path, backend: str, servers: Mapping[str, RealApi]) -> Generator[Env, None, None]:
     """An Env on ``backend`` (an emulator of its own, or one of ``servers``); closes after."""
     kube = KubeEmulator(bookmark_interval=1.0).start() if backend == "emulator" else None
     acm_server = AcmEmulator().start()

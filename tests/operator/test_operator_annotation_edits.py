@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from conftest import Env
 from kubernetes import client
 from opcerts import TestCA, tls_secret
-from opkit import OperatorProcess, wait_for
+from opkit import Env, OperatorProcess, wait_for
 
 from acm_sync.controller import annotations as ann
 

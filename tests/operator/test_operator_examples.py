@@ -18,7 +18,7 @@ from acm_sync.controller import annotations as ann
 from acm_sync.controller.spec import parse_spec
 from acm_sync.core.analyze import analyze
 from acm_sync.core.model import Analysis, CertificateFacts
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 # The demo material must outlive releases made from today's tree by years, not weeks.
 MIN_REMAINING_VALIDITY = timedelta(days=5 * 365)

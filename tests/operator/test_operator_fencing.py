@@ -21,8 +21,8 @@ from acm_sync.controller.runtime import OperatorThread
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.core.model import Material
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord
-from acm_sync.emulators.kube.server import KubeEmulator
-from acm_sync.playground import apply_crds, find_crds
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.playground import apply_crds, find_crds
 
 STEP = 0.25  # seconds of fake time between two looks at the guard
 
@@ -46,7 +46,7 @@ def unreachable(*_: object, **__: object) -> tuple[int, JsonObj]:
 def kube() -> Iterator[KubeEmulator]:
     emulator = KubeEmulator().start()
     crds = find_crds(None)
-    assert crds is not None, "the crds/ directory was not found"
+    assert crds is not None, "the CRDs installed with the test bed were not found"
     apply_crds(emulator, crds)
     try:
         yield emulator

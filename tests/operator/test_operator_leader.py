@@ -10,7 +10,7 @@ import pytest
 
 from acm_sync.controller.kubeapi import KubeApi, load_configuration
 from acm_sync.controller.leader import LeaderElector
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 
 class FakeClock:

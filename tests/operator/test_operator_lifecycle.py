@@ -7,11 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Env
 from kubekit import as_model, meta
 from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
-from opkit import OperatorProcess, wait_for
+from opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Env
 from kubekit import as_model
 from kubernetes import client
 from opcerts import TestCA, tls_secret
-from opkit import OperatorProcess, wait_for
+from opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

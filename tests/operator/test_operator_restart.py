@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import Env
 from kubekit import as_dict, as_model, meta
 from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
-from opkit import GROUP, PLURAL, VERSION, wait_for
+from opkit import GROUP, PLURAL, VERSION, Env, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Env
 from kubekit import as_model, meta, resource_version
 from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
-from opkit import OperatorProcess, wait_for
+from opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 REGIONS = ["us-east-1", "eu-west-1"]

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 import yaml
+
 from acm_sync_testbed.realcluster import pki as pki_module
 from acm_sync_testbed.realcluster.bins import ClusterBins
 from acm_sync_testbed.realcluster.processes import ProcessFailed, Supervised

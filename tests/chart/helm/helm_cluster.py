@@ -133,7 +133,7 @@ class Api:
 
 
 class Emulator:
-    """``python -m acm_sync.emulators.kube`` as a child process, on a free loopback port."""
+    """``python -m acm_sync_testbed.emulators.kube`` as a child process, on a free loopback port."""
 
     def __init__(self, workdir: Path) -> None:
         self.kubeconfig = workdir / "kubeconfig"
@@ -143,7 +143,7 @@ class Emulator:
         self._proc = subprocess.Popen(
             [
                 python,
-                *("-m", "acm_sync.emulators.kube", "--host", "127.0.0.1", "--port", "0"),
+                *("-m", "acm_sync_testbed.emulators.kube", "--host", "127.0.0.1", "--port", "0"),
                 *("--kubeconfig", str(self.kubeconfig)),
             ],
             stdout=self._log_file,

@@ -1,4 +1,4 @@
-"""A Kubernetes API server emulator for tests and the playground (``acm-sync[local]``).
+"""A Kubernetes API server emulator for tests and the playground (in ``acm-sync-testbed``).
 
 It serves what the operator (kopf and the official client), stock kubectl and Helm use:
 discovery (legacy and aggregated), OpenAPI v3, built-in kinds from a table, CRDs as served

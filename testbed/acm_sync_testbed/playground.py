@@ -17,14 +17,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from acm_sync.core.keys import ACM_KEY_ALGORITHMS
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed import packagedata
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
+HELP = "run a local Kubernetes API emulator, ACM emulator and the operator"
 DEFAULT_KUBECONFIG = "playground.kubeconfig"
 DEFAULT_PORT = 6443
 DEFAULT_ACM_PORT = 4566
@@ -63,19 +66,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crds",
         type=Path,
-        help="directory of CRD manifests to apply (default: the project's crds/)",
+        help="directory of CRD manifests to apply (default: the CRDs installed with acm-sync)",
     )
     parser.add_argument("--no-operator", action="store_true", help="run only the emulators")
 
 
-def find_crds(explicit: Path | None) -> Path | None:
-    """The CRD directory: the flag, else ./crds, else the source checkout's crds/."""
-    if explicit is not None:
-        return explicit
-    for candidate in (Path.cwd() / "crds", Path(__file__).resolve().parents[2] / "crds"):
-        if candidate.is_dir():
-            return candidate
-    return None
+def find_crds(explicit: Path | None) -> Traversable | None:
+    """The CRD directory: the ``--crds`` flag, else the CRDs installed with the test bed.
+
+    The installed copy (package data) makes the playground work from any directory and from a
+    wheel, not only from a checkout. None if neither is a directory.
+    """
+    directory = explicit if explicit is not None else packagedata.crds()
+    return directory if directory.is_dir() else None
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -96,10 +99,15 @@ def _as_kubectl_applied(doc: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def apply_crds(kube: KubeEmulator, directory: Path) -> list[str]:
+def apply_crds(kube: KubeEmulator, directory: Traversable) -> list[str]:
     """Create every manifest of ``directory`` (``*.yaml``/``*.yml``) as ``kubectl apply`` would."""
+    # A Traversable, not a Path: the default directory is package data (importlib.resources).
+    paths = sorted(
+        (p for p in directory.iterdir() if p.is_file() and p.name.endswith((".yaml", ".yml"))),
+        key=lambda p: p.name,
+    )
     documents: list[dict[str, Any]] = []
-    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+    for path in paths:
         documents.extend(
             _as_kubectl_applied(doc) for doc in yaml.safe_load_all(path.read_text()) if doc
         )
@@ -109,7 +117,7 @@ def apply_crds(kube: KubeEmulator, directory: Path) -> list[str]:
 def _start_acm(host: str, port: int) -> Any | None:
     """Start the strict ACM emulator; None (with a note) if it is not available."""
     try:
-        server = importlib.import_module("acm_sync.emulators.acm.server")
+        server = importlib.import_module("acm_sync_testbed.emulators.acm.server")
     except ImportError as error:
         print(f"note: the ACM emulator is not available ({error}); running without it", flush=True)
         return None
@@ -167,6 +175,10 @@ def _instructions(kube: KubeEmulator, kubeconfig: Path, acm_url: str | None, ope
         f"  export KUBECONFIG={kubeconfig}",
         "  kubectl get acmcertificates --all-namespaces",
     ]
+    examples = packagedata.examples()
+    # Only a directory on disk can be handed to kubectl (not one inside a zip).
+    if isinstance(examples, Path) and examples.is_dir():
+        lines.append(f"  kubectl apply -f {examples}   # example Secrets and AcmCertificates")
     if acm_url:
         lines += [
             "",
@@ -200,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         crds = find_crds(args.crds)
         if crds is None:
-            print("note: no crds/ directory found; no CRDs applied (use --crds DIR)", flush=True)
+            print("note: no CRD directory found; no CRDs applied (use --crds DIR)", flush=True)
         else:
             for created in apply_crds(kube, crds):
                 print(f"applied {created}", flush=True)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from acm_sync.emulators.kube.resources import ResourceType
+from acm_sync_testbed.emulators.kube.resources import ResourceType
 
 JSON = dict[str, Any]
 

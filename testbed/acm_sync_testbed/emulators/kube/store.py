@@ -14,13 +14,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from acm_sync.emulators.kube import crd as crds
-from acm_sync.emulators.kube import semantics
-from acm_sync.emulators.kube.deletion import Deletions, Loc
-from acm_sync.emulators.kube.errors import ApiError, already_exists, conflict, not_found
-from acm_sync.emulators.kube.eventlog import EventLog, WatchEvent
-from acm_sync.emulators.kube.resources import BUILTIN_TYPES, CRDS, NAMESPACES, Key, ResourceType
-from acm_sync.emulators.kube.semantics import now_rfc3339
+from acm_sync_testbed.emulators.kube import crd as crds
+from acm_sync_testbed.emulators.kube import semantics
+from acm_sync_testbed.emulators.kube.deletion import Deletions, Loc
+from acm_sync_testbed.emulators.kube.errors import ApiError, already_exists, conflict, not_found
+from acm_sync_testbed.emulators.kube.eventlog import EventLog, WatchEvent
+from acm_sync_testbed.emulators.kube.resources import (
+    BUILTIN_TYPES,
+    CRDS,
+    NAMESPACES,
+    Key,
+    ResourceType,
+)
+from acm_sync_testbed.emulators.kube.semantics import now_rfc3339
 
 JSON = dict[str, Any]
 

@@ -19,8 +19,8 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from acm_sync.emulators.acm.backend import AcmError, StrictAcm
-from acm_sync.emulators.acm.faults import DropConnection
+from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
+from acm_sync_testbed.emulators.acm.faults import DropConnection
 
 CONTROL_PREFIX = "/_acm_emulator/"
 _SCOPE_RE = re.compile(r"Credential=[^/,]+/[0-9]{8}/([a-z0-9-]+)/acm/")
@@ -52,8 +52,8 @@ class AcmEmulator:
     ``config`` goes to :class:`StrictAcm`: ``rates`` (API -> calls/s per region),
     ``import_quota``, ``reimport_counts_toward_quota``, ``extra_regions`` (served besides
     the regions botocore knows ACM in; a request for any other region is refused with
-    ``InvalidSignatureException``, see :mod:`acm_sync.emulators.acm.regions`) and ``limits``
-    (:class:`acm_sync.emulators.acm.rules.Limits`: the key, certificate, chain and OCSP URL
+    ``InvalidSignatureException``, see :mod:`acm_sync_testbed.emulators.acm.regions`) and ``limits``
+    (:class:`acm_sync_testbed.emulators.acm.rules.Limits`: the key, certificate, chain and OCSP URL
     size limits; the certificate and chain ones are unverified, hence settable).
     """
 

@@ -1,4 +1,4 @@
-"""``python -m acm_sync.emulators.kube --port N --kubeconfig PATH``: the emulator as a process."""
+"""``python -m acm_sync_testbed.emulators.kube --port N --kubeconfig PATH``: the emulator."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from acm_sync.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM; exit 0 after a clean shutdown."""
-    parser = argparse.ArgumentParser(prog="python -m acm_sync.emulators.kube", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m acm_sync_testbed.emulators.kube", description=__doc__
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--kubeconfig", help="write a kubeconfig for the emulator here")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from acm_sync.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.errors import ApiError
 
 if TYPE_CHECKING:
-    from acm_sync.emulators.kube.resources import ResourceType
-    from acm_sync.emulators.kube.store import Store
+    from acm_sync_testbed.emulators.kube.resources import ResourceType
+    from acm_sync_testbed.emulators.kube.store import Store
 
 JSON = dict[str, Any]
 MERGE = "application/merge-patch+json"

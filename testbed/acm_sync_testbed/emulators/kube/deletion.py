@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from acm_sync.emulators.kube.errors import ApiError, conflict
-from acm_sync.emulators.kube.resources import CRDS, NAMESPACES, Key, ResourceType
-from acm_sync.emulators.kube.semantics import now_rfc3339
+from acm_sync_testbed.emulators.kube.errors import ApiError, conflict
+from acm_sync_testbed.emulators.kube.resources import CRDS, NAMESPACES, Key, ResourceType
+from acm_sync_testbed.emulators.kube.semantics import now_rfc3339
 
 JSON = dict[str, Any]
 Loc = tuple[Key, str, str]  # (key, namespace, name)

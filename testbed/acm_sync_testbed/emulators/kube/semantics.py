@@ -8,9 +8,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from acm_sync.emulators.kube import crd as crds
-from acm_sync.emulators.kube.errors import ApiError, invalid
-from acm_sync.emulators.kube.resources import ResourceType
+from acm_sync_testbed.emulators.kube import crd as crds
+from acm_sync_testbed.emulators.kube.errors import ApiError, invalid
+from acm_sync_testbed.emulators.kube.resources import ResourceType
 
 JSON = dict[str, Any]
 

@@ -20,11 +20,15 @@ from typing import Any
 
 from moto.acm.models import AWSCertificateManagerBackend
 
-from acm_sync.emulators.acm import rules
-from acm_sync.emulators.acm.calllog import Call
-from acm_sync.emulators.acm.faults import DropConnection, Faults
-from acm_sync.emulators.acm.regions import acm_regions, region_of_arn, unknown_region_message
-from acm_sync.emulators.acm.throttle import Bucket, burst_of
+from acm_sync_testbed.emulators.acm import rules
+from acm_sync_testbed.emulators.acm.calllog import Call
+from acm_sync_testbed.emulators.acm.faults import DropConnection, Faults
+from acm_sync_testbed.emulators.acm.regions import (
+    acm_regions,
+    region_of_arn,
+    unknown_region_message,
+)
+from acm_sync_testbed.emulators.acm.throttle import Bucket, burst_of
 
 ACCOUNT_ID = "123456789012"
 MAX_PAGE = 1000

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+HELP = "walk through the whole product on the embedded emulators"
 T = TypeVar("T")
 GROUP, VERSION, PLURAL = "acmsync.io", "v1alpha1", "acmcertificates"
 NS = "demo"
@@ -255,9 +256,9 @@ def main(args: argparse.Namespace) -> int:
     from acm_sync.controller.redaction import configure_logging
     from acm_sync.controller.runtime import OperatorThread
     from acm_sync.controller.settings import OperatorConfig
-    from acm_sync.emulators.acm.server import AcmEmulator
-    from acm_sync.emulators.kube.server import KubeEmulator
-    from acm_sync.playground import PLAYGROUND_AWS_ENV, apply_crds, find_crds
+    from acm_sync_testbed.emulators.acm.server import AcmEmulator
+    from acm_sync_testbed.emulators.kube.server import KubeEmulator
+    from acm_sync_testbed.playground import PLAYGROUND_AWS_ENV, apply_crds, find_crds
 
     configure_logging("ERROR")
     print("acm-sync demo: a local Kubernetes API, a strict ACM emulator and the operator")
@@ -268,7 +269,7 @@ def main(args: argparse.Namespace) -> int:
             stoppers.append(kube.stop)
             crds = find_crds(None)
             if crds is None:
-                print("FAILED: the crds/ directory was not found")
+                print("FAILED: the CRDs installed with the test bed were not found")
                 return 1
             apply_crds(kube, crds)
             acm = AcmEmulator().start()

@@ -14,13 +14,18 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from acm_sync.emulators.kube import discovery, openapi_pb, protobuf, table
-from acm_sync.emulators.kube.errors import ApiError, gone, not_found
-from acm_sync.emulators.kube.patch import APPLY, patch_object
-from acm_sync.emulators.kube.resources import ResourceType
-from acm_sync.emulators.kube.selectors import field_matcher, label_matcher
-from acm_sync.emulators.kube.store import Store
-from acm_sync.emulators.kube.watch import DEFAULT_TIMEOUT, WatchHub, WatchRequest, serve_watch
+from acm_sync_testbed.emulators.kube import discovery, openapi_pb, protobuf, table
+from acm_sync_testbed.emulators.kube.errors import ApiError, gone, not_found
+from acm_sync_testbed.emulators.kube.patch import APPLY, patch_object
+from acm_sync_testbed.emulators.kube.resources import ResourceType
+from acm_sync_testbed.emulators.kube.selectors import field_matcher, label_matcher
+from acm_sync_testbed.emulators.kube.store import Store
+from acm_sync_testbed.emulators.kube.watch import (
+    DEFAULT_TIMEOUT,
+    WatchHub,
+    WatchRequest,
+    serve_watch,
+)
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
-from acm_sync.emulators.kube.errors import ApiError
-from acm_sync.emulators.kube.eventlog import WatchEvent
-from acm_sync.emulators.kube.resources import ResourceType
-from acm_sync.emulators.kube.selectors import Matcher
-from acm_sync.emulators.kube.store import Store
+from acm_sync_testbed.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.eventlog import WatchEvent
+from acm_sync_testbed.emulators.kube.resources import ResourceType
+from acm_sync_testbed.emulators.kube.selectors import Matcher
+from acm_sync_testbed.emulators.kube.store import Store
 
 JSON = dict[str, Any]
 DEFAULT_TIMEOUT = 1800.0

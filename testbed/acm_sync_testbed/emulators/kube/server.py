@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from acm_sync.emulators.kube.errors import ApiError
-from acm_sync.emulators.kube.handlers import Api, error_response, json_response
-from acm_sync.emulators.kube.store import Store
-from acm_sync.emulators.kube.watch import WatchHub
+from acm_sync_testbed.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.handlers import Api, error_response, json_response
+from acm_sync_testbed.emulators.kube.store import Store
+from acm_sync_testbed.emulators.kube.watch import WatchHub
 
 _START_TIMEOUT = 15.0
 _CONTROL = "/_emulator/"

@@ -75,6 +75,23 @@ def _data_count(obj: JSON) -> int:
     return len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
 
 
+def _crd_versions(obj: JSON) -> str:
+    # kube-apiserver 1.33+: served versions, the storage one marked, comma-separated.
+    versions = (obj.get("spec") or {}).get("versions") or []
+    return ",".join(
+        v["name"] + ("(storage)" if v.get("storage") else "") for v in versions if v.get("served")
+    )
+
+
+def _crd_established(obj: JSON) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def _crd_short_names(obj: JSON) -> str:
+    return ",".join(((obj.get("spec") or {}).get("names") or {}).get("shortNames") or [])
+
+
 def _event_object(obj: JSON) -> str:
     ref = obj.get("involvedObject") or {}
     return f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}"
@@ -198,8 +215,16 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "customresourcedefinitions",
         namespaced=False,
         short=("crd", "crds"),
+        # The columns of kube-apiserver's CRD table (checked against the real one by
+        # tests/kube/test_kube_kubectl.py on the real backend).
         columns=(
+            Column("Scope", json_path=".spec.scope", description="Cluster/Namespaced"),
+            Column("Versions", compute=_crd_versions, description="Served versions"),
             Column("Created At", "string", ".metadata.creationTimestamp", format="date-time"),
+            Column("Group", json_path=".spec.group", priority=1, description="API group"),
+            Column("Kind", json_path=".spec.names.kind", priority=1),
+            Column("ShortNames", compute=_crd_short_names, priority=1),
+            Column("Established", "boolean", compute=_crd_established, priority=1),
         ),
         age=False,
         generation=True,

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from acm_sync.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.errors import ApiError
 
 Matcher = Callable[[dict[str, Any]], bool]
 

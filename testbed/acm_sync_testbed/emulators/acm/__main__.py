@@ -1,4 +1,4 @@
-"""``python -m acm_sync.emulators.acm --port N``: the strict ACM emulator as a process."""
+"""``python -m acm_sync_testbed.emulators.acm --port N``: the strict ACM emulator as a process."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from acm_sync.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM; prints one JSON line with the URL once listening."""
-    parser = argparse.ArgumentParser(prog="python -m acm_sync.emulators.acm")
+    parser = argparse.ArgumentParser(prog="python -m acm_sync_testbed.emulators.acm")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--import-quota", type=int, default=None, help="imports per region")

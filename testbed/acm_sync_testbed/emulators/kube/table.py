@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from acm_sync.emulators.kube.resources import ResourceType
-from acm_sync.emulators.kube.selectors import jsonpath
+from acm_sync_testbed.emulators.kube.resources import ResourceType
+from acm_sync_testbed.emulators.kube.selectors import jsonpath
 
 JSON = dict[str, Any]
 

@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from acm_sync.emulators.kube.errors import ApiError
-from acm_sync.emulators.kube.resources import Column, ResourceType
+from acm_sync_testbed.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.resources import Column, ResourceType
 
 JSON = dict[str, Any]
 

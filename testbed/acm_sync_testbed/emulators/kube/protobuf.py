@@ -12,7 +12,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any, Union
 
-from acm_sync.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.errors import ApiError
 
 MAGIC = b"k8s\x00"
 

@@ -11,7 +11,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
-from acm_sync.emulators.kube.errors import gone
+from acm_sync_testbed.emulators.kube.errors import gone
 
 JSON = dict[str, Any]
 
