@@ -79,6 +79,10 @@ def _secret_serial(env: Env, ns: str, name: str) -> str | None:
     return serial_hex(x509.load_pem_x509_certificate(pem).serial_number)
 
 
+def _secret_data(env: Env, ns: str, name: str) -> dict[str, Any]:
+    return dict(env.cluster.core.read_namespaced_secret(name, ns).data or {})
+
+
 def _arns(obj: dict[str, Any]) -> dict[str, str]:
     return {
         r["region"]: r["arn"]
@@ -115,6 +119,7 @@ def test_an_issued_secret_is_imported_and_a_renewal_keeps_the_arns(
         what="cert-manager to issue shop-tls",
     )
     secret = env.cluster.core.read_namespaced_secret("shop-tls", ns)
+    assert secret.metadata is not None
     assert (secret.metadata.annotations or {})["acmsync.io/regions"] == ANNOTATIONS[
         "acmsync.io/regions"
     ]
@@ -144,14 +149,14 @@ def test_rotation_policy_always_with_the_same_algorithm_reimports(
     )
     first = wait_for(lambda: _secret_serial(env, ns, "always-tls"), timeout=60, what="issued")
     arns = _wait_synced_to(env, ns, "always-tls", first)
-    key_before = env.cluster.core.read_namespaced_secret("always-tls", ns).data["tls.key"]
+    key_before = _secret_data(env, ns, "always-tls")["tls.key"]
     renew(env.cluster.custom, ns, "always")
     second = wait_for(
         lambda: (s := _secret_serial(env, ns, "always-tls")) != first and s,
         timeout=60,
         what="renewed with a new key",
     )
-    assert env.cluster.core.read_namespaced_secret("always-tls", ns).data["tls.key"] != key_before
+    assert _secret_data(env, ns, "always-tls")["tls.key"] != key_before
     assert _wait_synced_to(env, ns, "always-tls", str(second)) == arns
 
 
@@ -187,7 +192,6 @@ def test_a_key_algorithm_change_is_refused_or_imported_new(
     else:
         new_arns = _wait_synced_to(env, ns, name, str(second))
         assert set(new_arns.values()).isdisjoint(arns.values())
-        previous = {
-            r["region"]: r.get("previousArn") for r in c.cert(ns, name)["status"]["regions"]
-        }
+        status = (c.cert(ns, name) or {})["status"]
+        previous = {r["region"]: r.get("previousArn") for r in status["regions"]}
         assert previous == arns

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def test_sync_rotate_delete_under_the_charts_rbac_and_no_secret_writes(
         "--from-literal=k=v",
     )
     denied: dict[str, int] = {}
-    attempts = {
+    attempts: dict[str, Callable[[str], object]] = {
         "patch": lambda ns: core.patch_namespaced_secret("s", ns, {"data": {"k": "eA=="}}),
         "update": lambda ns: core.replace_namespaced_secret(
             "s", ns, as_model(client.V1Secret, {"metadata": {"name": "s"}, "data": {"k": "eA=="}})
