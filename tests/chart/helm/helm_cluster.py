@@ -1,5 +1,5 @@
 """Helpers for the chart checks: the Kubernetes API emulator as a process, a tiny REST client,
-and Helm (helm-sdkpy) actions.
+Helm (helm-sdkpy) actions, and the real Helm binary for lint and template where it is built.
 
 This module runs in .venv-chart (Python >= 3.12, helm-sdkpy); the emulator runs from the main
 .venv (Python 3.11) as a subprocess, so the two environments never share an interpreter.
@@ -8,8 +8,11 @@ This module runs in .venv-chart (Python >= 3.12, helm-sdkpy); the emulator runs 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
+import re
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -25,6 +28,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "acm-sync"
 START_TIMEOUT = 30.0
+# The real Helm binary (make cluster-bins), set by .ci/chart-check when it is built.
+HELM_BIN_VAR = "ACM_SYNC_HELM_BIN"
+HELM_SEVERITY_WARNING = 2  # helm-sdkpy's lint message severities: 1 info, 2 warning, 3 error
 
 # kind -> (API path prefix, plural, namespaced) for every kind the chart can render, plus the
 # ones the checks create themselves.
@@ -234,11 +240,96 @@ class Helm:
         asyncio.run(uninstall.run(release, wait=False, timeout=60))
 
 
-def helm_lint(chart: Path) -> dict[str, Any]:
-    """``helm lint CHART`` (with the chart's own values.yaml)."""
+def helm_binary() -> Path | None:
+    """The real Helm binary .ci/chart-check found, or None (helm-sdkpy lints then)."""
+    path = os.environ.get(HELM_BIN_VAR)
+    return Path(path) if path else None
+
+
+def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real Helm binary with ``args``; never raises on failure. Only when it is built."""
+    binary = helm_binary()
+    if binary is None:
+        raise RuntimeError(f"no real Helm binary ({HELM_BIN_VAR} is not set)")
+    return subprocess.run(
+        [str(binary), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@dataclass
+class LintReport:
+    """What ``helm lint`` said, whichever Helm ran it."""
+
+    helm: str
+    charts_linted: int
+    problems: list[str]  # warnings and errors; infos (e.g. "icon is recommended") are not
+
+
+def merged_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` deep-merged over ``base``, as Helm merges --values over values.yaml."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = merged_values(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def helm_lint(
+    chart: Path, values: Mapping[str, Any], workdir: Path, kube_version: str
+) -> LintReport:
+    """``helm lint CHART --values`` (``values`` over the chart's values.yaml): by the real Helm
+    binary where it is built, for Kubernetes ``kube_version``; else by helm-sdkpy."""
+    if helm_binary() is not None:
+        values_file = workdir / "lint-values.yaml"
+        values_file.write_text(yaml.safe_dump(dict(values)))
+        result = run_helm(
+            "lint", str(chart), "--values", str(values_file), "--kube-version", kube_version
+        )
+        problems = [
+            line
+            for line in (result.stdout + result.stderr).splitlines()
+            if line.startswith(("[WARNING]", "[ERROR]"))
+        ]
+        if result.returncode != 0 and not problems:
+            problems.append(f"exit {result.returncode}: {result.stderr.strip()}")
+        linted = re.search(r"^(\d+) chart\(s\) linted", result.stdout, re.MULTILINE)
+        return LintReport(
+            f"real Helm {helm_binary()}", int(linted.group(1)) if linted else 0, problems
+        )
+    # helm-sdkpy's Lint takes no values: lint a copy whose values.yaml carries them.
+    if values:
+        copied = workdir / chart.name
+        shutil.copytree(chart, copied)
+        defaults = yaml.safe_load((chart / "values.yaml").read_text())
+        (copied / "values.yaml").write_text(yaml.safe_dump(merged_values(defaults, values)))
+        chart = copied
     config = helm_sdkpy.Configuration(namespace="default")
-    result: dict[str, Any] = asyncio.run(helm_sdkpy.Lint(config).run(str(chart)))
-    return result
+    report: dict[str, Any] = asyncio.run(helm_sdkpy.Lint(config).run(str(chart)))
+    problems = [
+        f"{m['Severity']}: {m}"
+        for m in report["Messages"]
+        if m["Severity"] >= HELM_SEVERITY_WARNING
+    ]
+    problems += [str(e) for e in report["Errors"] or []]
+    return LintReport("helm-sdkpy", report["TotalChartsLinted"], problems)
+
+
+def helm_template(
+    release: str, namespace: str, values: Mapping[str, Any], workdir: Path, kube_version: str
+) -> subprocess.CompletedProcess[str]:
+    """``helm template RELEASE CHART -n NAMESPACE --values ... --kube-version`` by the real
+    Helm binary."""
+    values_file = workdir / f"template-{release}.yaml"
+    values_file.write_text(yaml.safe_dump(dict(values)))
+    # Always explicit: without it Helm assumes the Kubernetes version baked in at build time by
+    # -ldflags, which a plain `go build` of the module leaves at 1.20, older than the chart's
+    # kubeVersion (>=1.25), so every render would be refused.
+    return run_helm(
+        *("template", release, str(CHART), "--namespace", namespace),
+        *("--values", str(values_file), "--kube-version", kube_version),
+    )
 
 
 def manifest_objects(release: Mapping[str, Any]) -> list[dict[str, Any]]:
