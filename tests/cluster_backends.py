@@ -40,6 +40,11 @@ def selected() -> list[str]:
     return names or ["emulator"]
 
 
+def playground_apiservers() -> list[str]:
+    """``acm-sync playground --apiserver`` values to test: the emulator, and real if selected."""
+    return ["emulator", *(["real"] if "real" in selected() else [])]
+
+
 def remote_backends() -> list[str]:
     """The selected backends that are real API servers (every one but the emulator)."""
     return [n for n in selected() if n != "emulator"]

@@ -1,9 +1,13 @@
 """``acm-sync playground``: a local Kubernetes API, the strict ACM emulator and the operator.
 
-Everything runs in this one process until Ctrl-C or SIGTERM: the Kubernetes API emulator with
-the project's CRDs applied, the ACM emulator serving every region, and (once the operator
-provides ``acm_sync.controller.main.run_in_thread``) the operator itself. It writes a
+Everything runs until Ctrl-C or SIGTERM: a Kubernetes API with the project's CRDs applied, the
+ACM emulator serving every region, and the operator itself (in this process). It writes a
 kubeconfig and prints how to point kubectl and the AWS CLI or boto3 at them.
+
+The Kubernetes API is the embedded emulator by default (nothing to install). With
+``--apiserver real`` it is a real etcd, kube-apiserver, kube-controller-manager and cert-manager
+started as child processes from the binaries ``make cluster-bins`` builds (see
+``acm_sync_testbed.realcluster``).
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import threading
 from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from acm_sync.core.keys import ACM_KEY_ALGORITHMS
 from acm_sync_testbed import packagedata
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.realcluster import bins
+from acm_sync_testbed.realcluster.cluster import RealCluster
+from acm_sync_testbed.realcluster.processes import ProcessFailed
 
 HELP = "run a local Kubernetes API emulator, ACM emulator and the operator"
 DEFAULT_KUBECONFIG = "playground.kubeconfig"
@@ -69,6 +76,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory of CRD manifests to apply (default: the CRDs installed with acm-sync)",
     )
     parser.add_argument("--no-operator", action="store_true", help="run only the emulators")
+    parser.add_argument(
+        "--apiserver",
+        choices=("emulator", "real"),
+        default="emulator",
+        help="emulator: the embedded Kubernetes API emulator (default); real: etcd, "
+        "kube-apiserver, kube-controller-manager and cert-manager built by `make cluster-bins`",
+    )
+    parser.add_argument(
+        "--cluster-bin-dir",
+        type=Path,
+        help="with --apiserver real: the folder `make cluster-bins` printed last "
+        "(default: $ACM_SYNC_CLUSTER_BIN_DIR, else .cluster-bins in this checkout)",
+    )
 
 
 def find_crds(explicit: Path | None) -> Traversable | None:
@@ -166,9 +186,90 @@ def _start_operator(kubeconfig: Path, acm_url: str) -> Callable[[], None] | None
     return stop
 
 
-def _instructions(kube: KubeEmulator, kubeconfig: Path, acm_url: str | None, operator: bool) -> str:
+class _KubeApi(Protocol):
+    """What the playground needs of its Kubernetes API, emulated or real."""
+
+    label: str
+    url: str
+
+    def apply_crds(self, directory: Traversable) -> list[str]: ...
+
+    def write_kubeconfig(self, path: Path) -> Path: ...
+
+    def stop(self) -> None: ...
+
+
+class _Emulated:
+    """The embedded emulator."""
+
+    label = "Kubernetes API emulator"
+
+    def __init__(self, kube: KubeEmulator) -> None:
+        self.kube = kube
+        self.url = kube.url
+
+    def apply_crds(self, directory: Traversable) -> list[str]:
+        return apply_crds(self.kube, directory)
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        return self.kube.write_kubeconfig(path)
+
+    def stop(self) -> None:
+        self.kube.stop()
+
+
+class _Real:
+    """A real cluster (acm_sync_testbed.realcluster), started as child processes."""
+
+    label = "Kubernetes API server, real (kube-apiserver, etcd, controller-manager, cert-manager)"
+
+    def __init__(self, cluster: RealCluster) -> None:
+        self.cluster = cluster
+        self.url = cluster.url
+
+    def apply_crds(self, directory: Traversable) -> list[str]:
+        documents = [
+            doc
+            for path in sorted(directory.iterdir(), key=lambda p: p.name)
+            if path.is_file() and path.name.endswith((".yaml", ".yml"))
+            for doc in yaml.safe_load_all(path.read_text())
+        ]
+        return [f"customresourcedefinition/{name}" for name in self.cluster.apply_crds(documents)]
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        return self.cluster.write_kubeconfig(path)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+
+def _start_kube(args: argparse.Namespace) -> _KubeApi | str:
+    """Start the chosen Kubernetes API; a one-line error message when it cannot start."""
+    if args.apiserver == "real":
+        if args.host not in ("127.0.0.1", "localhost"):
+            return "--apiserver real serves on loopback only (127.0.0.1); drop --host"
+        try:
+            cluster = RealCluster(
+                bins.find(args.cluster_bin_dir),
+                port=args.port,
+                say=lambda line: print(line, flush=True),
+            )
+            return _Real(cluster.start())
+        except bins.BinariesMissing as error:
+            return str(error)
+        except ProcessFailed as error:
+            return f"the real cluster did not start: {error}"
+    kube = KubeEmulator(host=args.host, port=args.port)
+    try:
+        kube.start()
+    except RuntimeError as error:
+        return f"{error} (is port {args.port} in use? try --port 0)"
+    return _Emulated(kube)
+
+
+def _instructions(kube: _KubeApi, kubeconfig: Path, acm_url: str | None, operator: bool) -> str:
     lines = [
-        f"Kubernetes API emulator: {kube.url}",
+        f"{kube.label}: {kube.url}",
         "Operator: " + ("running in this process" if operator else "not running"),
         "",
         "Point kubectl at it (in another terminal):",
@@ -199,14 +300,9 @@ def main(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    kube = KubeEmulator(host=args.host, port=args.port)
-    try:
-        kube.start()
-    except RuntimeError as error:
-        print(
-            f"acm-sync playground: {error} (is port {args.port} in use? try --port 0)",
-            file=sys.stderr,
-        )
+    kube = _start_kube(args)
+    if isinstance(kube, str):
+        print(f"acm-sync playground: {kube}", file=sys.stderr)
         return 1
     stoppers: list[Callable[[], None]] = [kube.stop]
     try:
@@ -214,7 +310,7 @@ def main(args: argparse.Namespace) -> int:
         if crds is None:
             print("note: no CRD directory found; no CRDs applied (use --crds DIR)", flush=True)
         else:
-            for created in apply_crds(kube, crds):
+            for created in kube.apply_crds(crds):
                 print(f"applied {created}", flush=True)
         acm = _start_acm(args.host, args.acm_port)
         acm_url = acm.url if acm is not None else None

@@ -3,6 +3,8 @@
 This is what the README promises a first-time user: start the playground, apply the examples
 with stock kubectl, and every AcmCertificate (the hand-written one and the one generated from
 the annotated Secret) turns Ready with ARNs that the ACM emulator knows, for the right domains.
+It runs on the embedded emulator and, when the real cluster is selected, with
+``--apiserver real`` (a real kube-apiserver, etcd, controller-manager and cert-manager).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 from playkit import ACM_SYNC, EXAMPLES, Playground, examples_generator, running_playground
+
+from cluster_backends import playground_apiservers
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
@@ -60,14 +64,17 @@ def _acmcerts(playground: Playground) -> dict[str, dict[str, Any]]:
     return {item["metadata"]["name"]: item for item in listed["items"]}
 
 
+@pytest.mark.parametrize("apiserver", playground_apiservers())
 def test_kubectl_apply_examples_yields_synced_certificates_in_the_acm_emulator(
-    tmp_path: Path,
+    tmp_path: Path, apiserver: str
 ) -> None:
     expected = _expected()
     assert len(expected) >= 2, "the examples should show both modes"
 
     # Leaving the block sends SIGTERM and asserts that the playground exits 0.
-    with running_playground(tmp_path) as playground:
+    with running_playground(tmp_path, "--apiserver", apiserver) as playground:
+        assert playground.lines[-1] == "acm-sync playground is ready"
+        assert any(line.startswith("Kubernetes API") for line in playground.lines)
         applied = playground.kubectl("apply", "-f", str(EXAMPLES), timeout=KUBECTL_TIMEOUT)
         for name in expected:
             assert name in applied

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
-from playkit import running_playground, tls_secret
+from playkit import ACM_SYNC, running_playground, tls_secret
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
@@ -59,3 +60,27 @@ def test_playground_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     # Leaving the block sends SIGINT and asserts that the playground exits 0.
     with running_playground(tmp_path, "--no-operator", stop=signal.SIGINT) as playground:
         assert "Operator: not running" in playground.lines
+
+
+def test_real_apiserver_without_binaries_says_what_to_run(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            str(ACM_SYNC),
+            "playground",
+            "--apiserver",
+            "real",
+            "--cluster-bin-dir",
+            str(tmp_path / "not-built"),
+            "--port",
+            "0",
+            "--acm-port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "make cluster-bins" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -79,6 +79,7 @@ class RealCluster:
         workdir: Path | None = None,
         cert_manager: bool = True,
         crds: Iterable[Path] = (),
+        port: int = 0,
         say: Callable[[str], None] | None = None,
     ) -> None:
         self.bins = bins
@@ -87,6 +88,7 @@ class RealCluster:
         self.with_cert_manager = cert_manager
         self.crd_paths = list(crds)
         self.say = say or (lambda _line: None)
+        self.requested_port = port
         self.port = 0
         self.processes: list[Supervised] = []
         self.pki: pki_module.ClusterPki | None = None
@@ -112,7 +114,8 @@ class RealCluster:
 
     def _start(self) -> None:
         self.pki = pki_module.generate(self.workdir / "pki", SERVICE_IP)
-        etcd_port, peer_port, self.port = free_port(), free_port(), free_port()
+        etcd_port, peer_port = free_port(), free_port()
+        self.port = self.requested_port or free_port()
         etcd = self._run("etcd", self._etcd_args(etcd_port, peer_port))
         _wait(lambda: self._etcd_healthy(etcd_port), "etcd", [etcd], _START_TIMEOUT)
         apiserver = self._run("kube-apiserver", self._apiserver_args(etcd_port))
@@ -320,17 +323,24 @@ class RealCluster:
     def apply_crd_dir(self, directory: Path) -> list[str]:
         """Create the CRDs in ``directory`` (or one file) and wait until they are Established."""
         files = [directory] if directory.is_file() else sorted(directory.glob("*.y*ml"))
+        return self.apply_crds(
+            doc for path in files for doc in yaml.safe_load_all(path.read_text())
+        )
+
+    def apply_crds(self, documents: Iterable[Any]) -> list[str]:
+        """Create the CustomResourceDefinitions among ``documents``; wait until Established."""
         names: list[str] = []
-        for path in files:
-            for doc in yaml.safe_load_all(path.read_text()):
-                if not doc or doc.get("kind") != "CustomResourceDefinition":
-                    continue
-                status, body = self.request(
-                    "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", doc
-                )
-                if status not in (201, 409):
-                    raise ProcessFailed(f"creating CRD from {path}: {status} {body}")
-                names.append(doc["metadata"]["name"])
+        served: list[str] = []
+        for doc in documents:
+            if not doc or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            status, body = self.request(
+                "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", doc
+            )
+            if status not in (201, 409):
+                raise ProcessFailed(f"creating CRD {doc['metadata']['name']}: {status} {body}")
+            names.append(doc["metadata"]["name"])
+            served.append(self._list_path(doc))
         for name in names:
             _wait(
                 lambda n=name: self._established(n),  # type: ignore[misc]
@@ -338,7 +348,23 @@ class RealCluster:
                 self.processes,
                 30,
             )
+        # Established is not yet servable: for a moment the new resource's watch cache is
+        # initializing and a LIST answers 429 "storage is (re)initializing". A client started
+        # right now (the playground's operator) would log that as an error; wait it out here.
+        for path in served:
+            _wait(
+                lambda p=path: self.request("GET", p)[0] == 200,  # type: ignore[misc]
+                f"{path} to be served",
+                self.processes,
+                30,
+            )
         return names
+
+    @staticmethod
+    def _list_path(crd: dict[str, Any]) -> str:
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+        return f"/apis/{spec['group']}/{version}/{spec['names']['plural']}?limit=1"
 
     def _established(self, name: str) -> bool:
         status, body = self.request(
