@@ -1,0 +1,339 @@
+"""The operator on the real cluster next to the emulator, printed (never asserted).
+
+For each Kubernetes API backend (the embedded emulator, and the real kube-apiserver + etcd +
+kube-controller-manager + cert-manager that ``make cluster-bins`` builds), with the ACM emulator
+in this process and the operator as a real ``acm-sync run`` subprocess:
+
+1. start to ready: the API server up, the AcmCertificate CRD served;
+2. first sync: N AcmCertificates x 2 regions created at once (with their Secrets), until the
+   operator counted N syncs. ACM's 1 import/s per region is lifted in the ACM emulator and in
+   the operator, so the figure is the operator and the API server, not the AWS quota;
+3. rotation latency: one Secret at a time replaced; the time until both regions' ARNs hold the
+   new serial (polled through boto3, so it includes a few ms of polling);
+4. warm restart: the operator stopped and started on that state; the time until every object
+   was reconciled once, and the AWS writes it made (0 expected).
+
+The cold build time of the binaries is the one ``testbed/cluster/build.sh`` recorded when it
+built them (a cold build takes tens of minutes, so it is not redone here).
+
+Usage: python bench/bench_real_cluster.py [--n 200] [--samples 41] [--backends emulator,real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import boto3
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from kubernetes import client, config
+
+from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from acm_sync_testbed.realcluster import bins
+from acm_sync_testbed.realcluster.cluster import RealCluster
+
+ROOT = Path(__file__).resolve().parents[1]
+CRD = ROOT / "crds" / "acmcertificate.yaml"
+ACM_SYNC = Path(sys.executable).with_name("acm-sync")
+REGIONS = ("us-east-1", "eu-west-1")
+NS = "bench"
+GROUP, VERSION, PLURAL = "acmsync.io", "v1alpha1", "acmcertificates"
+UNLIMITED = {"ImportCertificate": 10_000.0}
+DUMMY = "bench"  # the ACM emulator accepts any credentials
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class CA:
+    """An EC P-256 CA issuing leaves (fast to make by the hundred)."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+        now = datetime.now(UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.name)
+            .issuer_name(self.name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def issue(self, dns: str) -> tuple[bytes, bytes, int]:
+        """(certificate PEM, key PEM, serial) of a new leaf for ``dns``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns)]))
+            .issuer_name(self.name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        pem = serialization.Encoding.PEM
+        key_pem = key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cert.public_bytes(pem), key_pem, cert.serial_number
+
+
+def serial_hex(serial: int) -> str:
+    raw = f"{serial:x}"
+    raw = raw if len(raw) % 2 == 0 else "0" + raw
+    return ":".join(raw[i : i + 2] for i in range(0, len(raw), 2))
+
+
+def secret(name: str, cert: bytes, key: bytes) -> client.V1Secret:
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(cert).decode(),
+            "tls.key": base64.b64encode(key).decode(),
+        },
+    }
+    return cast(client.V1Secret, manifest)
+
+
+def metric_sum(port: int, prefix: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    )
+
+
+def wait(probe: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Operator:
+    """``acm-sync run`` on a kubeconfig and the ACM emulator, restricted to the bench namespace."""
+
+    def __init__(self, kubeconfig: Path, acm_url: str, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.args = [
+            str(ACM_SYNC), "run", "--kubeconfig", str(kubeconfig), "--namespace", NS,
+            "--metrics-port", str(self.port), "--no-leader-election", "--cluster-id", "bench",
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env.update(
+            AWS_ENDPOINT_URL=acm_url, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY=DUMMY,
+            AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+            ACM_SYNC_AWS_RATES="ImportCertificate=1000",
+        )  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+
+    def start(self) -> Operator:
+        with self.log.open("ab") as out:
+            self.started = time.monotonic()
+            self.process = subprocess.Popen(
+                self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env
+            )
+        return self
+
+    def syncs(self) -> float:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise SystemExit(f"the operator exited {self.process.returncode}; see {self.log}")
+        return metric_sum(self.port, "acmsync_sync_total{")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_api(backend: str, workdir: Path) -> tuple[Path, Callable[[], None], float]:
+    """Start the backend; (admin kubeconfig, stop, seconds from start to the CRD served)."""
+    began = time.monotonic()
+    if backend == "real":
+        cluster = RealCluster(bins.find(), workdir=workdir / "cluster", crds=[CRD])
+        cluster.start()
+        return (
+            cluster.write_kubeconfig(workdir / "kubeconfig"),
+            cluster.stop,
+            time.monotonic() - began,
+        )
+    kube = KubeEmulator().start()
+    kube.create_objects([yaml.safe_load(CRD.read_text())])
+    return kube.write_kubeconfig(workdir / "kubeconfig"), kube.stop, time.monotonic() - began
+
+
+def run_backend(backend: str, n: int, samples: int, workdir: Path) -> dict[str, str]:
+    """Every figure for one backend, as printable strings."""
+    figures: dict[str, str] = {}
+    workdir.mkdir(parents=True)
+    kubeconfig, stop_api, ready_s = start_api(backend, workdir)
+    figures["start to ready"] = f"{ready_s:.1f} s"
+    acm_server = AcmEmulator(rates=UNLIMITED).start()
+    # The client leaves new_client_from_config unannotated; it returns an ApiClient.
+    api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    acm = {r: boto3.client("acm", region_name=r, endpoint_url=acm_server.url,
+                           aws_access_key_id="bench", aws_secret_access_key=DUMMY)
+           for r in REGIONS}  # fmt: skip
+    operator = Operator(kubeconfig, acm_server.url, workdir / f"operator-{backend}.log").start()
+    try:
+        core.create_namespace(cast(client.V1Namespace, {"metadata": {"name": NS}}))
+        wait(lambda: metric_sum(operator.port, "acmsync_") > 0, 60, "the operator's metrics")
+        ca = CA()
+        leaves = {f"cert-{i:04d}": ca.issue(f"cert-{i:04d}.bench.example") for i in range(n)}
+
+        def create(name: str) -> None:
+            cert, key, _serial = leaves[name]
+            core.create_namespaced_secret(NS, secret(name, cert, key))
+            custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "AcmCertificate",
+                "metadata": {"name": name}, "spec": {"secretName": name, "regions": list(REGIONS)},
+            })  # fmt: skip
+
+        began = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, leaves))
+        wait(lambda: operator.syncs() >= n, 600, f"{n} first syncs")
+        first = time.monotonic() - began
+        figures[f"first sync, N={n} x {len(REGIONS)} regions"] = (
+            f"{first:.1f} s ({n * len(REGIONS) / first:.0f} imports/s)"
+        )
+        arns: dict[str, dict[str, str]] = {}
+        for item in cast(
+            dict[str, Any], custom.list_namespaced_custom_object(GROUP, VERSION, NS, PLURAL)
+        )["items"]:
+            regions = (item.get("status") or {}).get("regions") or []
+            arns[item["metadata"]["name"]] = {r["region"]: r["arn"] for r in regions}
+
+        latencies: list[float] = []
+        for i in range(samples):
+            name = f"cert-{i % n:04d}"
+            cert, key, serial = ca.issue(f"{name}.bench.example")
+            want = serial_hex(serial)
+            t0 = time.monotonic()
+            core.replace_namespaced_secret(name, NS, secret(name, cert, key))
+
+            def rotated(name: str = name, want: str = want) -> bool:
+                return all(
+                    acm[r].describe_certificate(CertificateArn=a)["Certificate"]["Serial"] == want
+                    for r, a in arns[name].items()
+                )
+
+            wait(rotated, 30, f"the rotation of {name}")
+            latencies.append((time.monotonic() - t0) * 1000)
+        figures[f"rotation p50 / p99 ({samples} samples)"] = (
+            f"{statistics.median(latencies):.0f} / {percentile(latencies, 99):.0f} ms"
+        )
+
+        operator.stop()
+        writes_before = len(acm_server.calls())
+        operator = Operator(
+            kubeconfig, acm_server.url, workdir / f"operator-{backend}-2.log"
+        ).start()
+        wait(lambda: operator.syncs() >= n, 600, "the warm restart")
+        restart = time.monotonic() - operator.started
+        reads = {
+            "ListCertificates",
+            "DescribeCertificate",
+            "ListTagsForCertificate",
+            "GetCertificate",
+        }
+        writes = [c for c in acm_server.calls()[writes_before:] if c["api"] not in reads]
+        figures[f"warm restart, N={n}"] = f"{restart:.1f} s, {len(writes)} AWS writes"
+    finally:
+        operator.stop()
+        acm_server.stop()
+        api.close()
+        stop_api()
+    return figures
+
+
+def cold_build_time() -> str:
+    """The cold build time ``build.sh`` recorded, if it recorded one."""
+    try:
+        folder = bins.find().folder
+    except bins.BinariesMissing:
+        return "not built"
+    record = folder / "build-times.txt"
+    if not record.exists():
+        return f"not recorded in {folder}"
+    return record.read_text().strip().splitlines()[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=41)
+    parser.add_argument("--backends", default="emulator,real")
+    args = parser.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
+    print(f"cold build of the real-cluster binaries: {cold_build_time()}")
+    results: dict[str, dict[str, str]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-real-cluster-") as tmp:
+        for backend in backends:
+            try:
+                results[backend] = run_backend(backend, args.n, args.samples, Path(tmp) / backend)
+            except bins.BinariesMissing as error:
+                print(f"{backend}: skipped: {error}")
+    if not results:
+        return 1
+    names = list(next(iter(results.values())))
+    width = max(len(n) for n in names)
+    print(f"{'figure':<{width}}  " + "  ".join(f"{b:>24}" for b in results))
+    for name in names:
+        print(f"{name:<{width}}  " + "  ".join(f"{results[b].get(name, '-'):>24}" for b in results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
