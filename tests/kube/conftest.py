@@ -1,16 +1,27 @@
-"""Fixtures: a fresh emulator per test, the official client on it, and stock kubectl."""
+"""Fixtures: a fresh emulator per test, the official client on it, and stock kubectl.
+
+A module that marks itself ``pytest.mark.usefixtures("backend")`` runs on every selected cluster
+backend (tests/cluster_backends.py): its ``kubeconfig`` (and ``api``, ``core``, ``custom``,
+``kubectl``) then point at the emulator or at the shared real cluster, and ``ns`` is where the
+test may write (``default`` on its fresh emulator; a namespace of its own, also set as the
+kubeconfig's context namespace, on a shared cluster).
+"""
 
 from __future__ import annotations
 
 import http.client as http_client
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kubekit import close, new_client
+import yaml
+from kubekit import as_model, close, new_client
 from kubernetes import client
+
+from cluster_backends import RealApi
 
 # The kubectl runner (run_kubectl) is shared with the playground tests, in their kit.
 sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
@@ -32,9 +43,43 @@ def kube() -> Iterator[KubeEmulator]:
         emulator.stop()
 
 
+def _backend(request: pytest.FixtureRequest) -> str:
+    if "backend" not in request.fixturenames:
+        return "emulator"
+    return str(request.getfixturevalue("backend"))
+
+
 @pytest.fixture
-def kubeconfig(kube: KubeEmulator, tmp_path: Path) -> Path:
-    return kube.write_kubeconfig(tmp_path / "kubeconfig")
+def ns(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The namespace the test writes to (see the module docstring)."""
+    backend = _backend(request)
+    if backend == "emulator":
+        yield "default"
+        return
+    servers: dict[str, RealApi] = request.getfixturevalue("real_api_servers")
+    name = f"kube-{uuid.uuid4().hex[:8]}"
+    api_client = new_client(servers[backend].kubeconfig)
+    core_api = client.CoreV1Api(api_client)
+    core_api.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": name}}))
+    yield name
+    core_api.delete_namespace(name)
+    close(api_client)
+
+
+@pytest.fixture
+def kubeconfig(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The emulator's kubeconfig, or the shared cluster's with ``ns`` as context namespace."""
+    backend = _backend(request)
+    if backend == "emulator":
+        kube: KubeEmulator = request.getfixturevalue("kube")
+        return kube.write_kubeconfig(tmp_path / "kubeconfig")
+    servers: dict[str, RealApi] = request.getfixturevalue("real_api_servers")
+    config = yaml.safe_load(servers[backend].kubeconfig.read_text())
+    for context in config["contexts"]:
+        context["context"]["namespace"] = request.getfixturevalue("ns")
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.fixture

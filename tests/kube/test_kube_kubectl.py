@@ -11,22 +11,17 @@ import json
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
-from kubekit import as_dict, as_model, close, meta, new_client
+from kubekit import as_dict, as_model, meta
 from kubernetes import client
-
-from acm_sync_testbed.emulators.kube.server import KubeEmulator
-from cluster_backends import RealApi
 
 SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
-pytestmark = pytest.mark.kubectl
+pytestmark = [pytest.mark.kubectl, pytest.mark.usefixtures("backend")]
 
 TLS_SECRET = """
 apiVersion: v1
@@ -48,41 +43,6 @@ metadata:
 spec:
   size: {size}
 """
-
-
-@pytest.fixture
-def ns(backend: str, real_api_servers: dict[str, RealApi]) -> Iterator[str]:
-    """The test's namespace: ``default`` on a fresh emulator, a new one on a shared cluster."""
-    if backend == "emulator":
-        yield "default"
-        return
-    name = f"kubectl-{uuid.uuid4().hex[:8]}"
-    api = new_client(real_api_servers[backend].kubeconfig)
-    core = client.CoreV1Api(api)
-    core.create_namespace(as_model(client.V1Namespace, {"metadata": {"name": name}}))
-    yield name
-    core.delete_namespace(name)
-    close(api)
-
-
-@pytest.fixture
-def kubeconfig(
-    backend: str,
-    ns: str,
-    real_api_servers: dict[str, RealApi],
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-) -> Path:
-    """The backend's kubeconfig, its context namespace set to ``ns``."""
-    if backend == "emulator":
-        kube: KubeEmulator = request.getfixturevalue("kube")
-        return kube.write_kubeconfig(tmp_path / "kubeconfig")
-    config = yaml.safe_load(real_api_servers[backend].kubeconfig.read_text())
-    for context in config["contexts"]:
-        context["context"]["namespace"] = ns
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -70,6 +70,22 @@ def validate_metadata(rtype: ResourceType, obj: JSON) -> None:
             raise ApiError(400, f"annotation {key!r} must be a string")
 
 
+# metav1.MicroTime as kube-apiserver parses it: RFC 3339 with exactly six fraction digits.
+_MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+
+def _check_event_time(rtype: ResourceType, obj: JSON) -> None:
+    """An Event's eventTime is a MicroTime: without the six fraction digits it is a 400."""
+    value = obj.get("eventTime")
+    if value is None or (isinstance(value, str) and _MICRO_TIME.match(value)):
+        return
+    raise ApiError(
+        400,
+        f'Event in version "{rtype.version}" cannot be handled as a Event: parsing time '
+        f'"{value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse it as a MicroTime',
+    )
+
+
 def _normalize_secret(obj: JSON) -> None:
     string_data = obj.pop("stringData", None) or {}
     data = dict(obj.get("data") or {})
@@ -101,6 +117,8 @@ def normalize(rtype: ResourceType, obj: JSON, field_validation: str = "") -> JSO
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"][
             "name"
         ]
+    elif kind == "Event" and group in ("", "events.k8s.io"):
+        _check_event_time(rtype, obj)
     elif group == "apiextensions.k8s.io" and kind == "CustomResourceDefinition":
         crds.validate_crd(obj)
         obj["status"] = crds.crd_status(obj)
