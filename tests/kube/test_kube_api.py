@@ -310,7 +310,7 @@ def test_deleting_a_namespace_deletes_its_contents(core: client.CoreV1Api, ns: s
         try:
             core.read_namespace(doomed)
         except ApiException as error:
-            return error.status == 404
+            return bool(error.status == 404)
         return False
 
     assert _eventually(gone, True, attempts=1000)
@@ -402,7 +402,7 @@ def test_a_namespace_terminates_until_its_finalized_contents_are_gone(
         try:
             core.read_namespace(held)
         except ApiException as error:
-            return error.status == 404
+            return bool(error.status == 404)
         return False
 
     assert _eventually(gone, True, attempts=1000)
