@@ -72,6 +72,7 @@ build() {
     (cd "$here/$dir" && go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$out/.$name.tmp" "$pkg")
     mv -f "$out/.$name.tmp" "$out/$name"
     log "built $name in $((SECONDS - t0)) s"
+    built+=("$name $((SECONDS - t0)) s")
 }
 
 all=(etcd kube-apiserver kube-controller-manager cert-manager-controller cert-manager-crds helm promtool)
@@ -82,6 +83,7 @@ complete() {
 }
 
 t_start=$SECONDS
+built=()
 if complete; then
     for name in "${all[@]}"; do log "reusing $name"; done
 else
@@ -93,6 +95,14 @@ else
     kflags="-X k8s.io/component-base/version.gitVersion=$kv -X k8s.io/component-base/version.gitMajor=$kmaj -X k8s.io/component-base/version.gitMinor=$kmin -X k8s.io/component-base/version.gitTreeState=clean"
     cmv=$(modversion cert-manager github.com/cert-manager/cert-manager)
     hv=$(modversion helm helm.sh/helm/v3)
+    # Helm's own Makefile stamps the Kubernetes version its client libraries speak (from its
+    # k8s.io/client-go v0.N.x: Kubernetes 1.N); without it `helm template` assumes 1.20 and
+    # refuses charts that require a newer kubeVersion.
+    hk=$(modversion helm k8s.io/client-go); hk=${hk#v0.}; hkmin=${hk%%.*}
+    hflags="-X helm.sh/helm/v3/internal/version.version=$hv"
+    for pkg in pkg/lint/rules pkg/chartutil; do
+        hflags="$hflags -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$hkmin"
+    done
     pv=$(modversion prometheus github.com/prometheus/prometheus)
 
     # Sequential on purpose: each `go build` already uses every core.
@@ -100,7 +110,7 @@ else
     build kube-apiserver          kubernetes   k8s.io/kubernetes/cmd/kube-apiserver          "$kflags"
     build kube-controller-manager kubernetes   k8s.io/kubernetes/cmd/kube-controller-manager "$kflags"
     build cert-manager-controller cert-manager .  "-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cmv"
-    build helm                    helm         helm.sh/helm/v3/cmd/helm     "-X helm.sh/helm/v3/internal/version.version=$hv"
+    build helm                    helm         helm.sh/helm/v3/cmd/helm     "$hflags"
     build promtool                prometheus   github.com/prometheus/prometheus/cmd/promtool "-X github.com/prometheus/common/version.Version=${pv#v}"
 
     # cert-manager's CRDs from the very module version the controller was built from.
@@ -118,8 +128,20 @@ else
         log "copied cert-manager-crds ($cmv)"
     fi
     go version > "$out/.complete"
+    # What this build cost, for bench/bench_real_cluster.py (cold only if the Go build cache
+    # was empty: the line says which tools were built here and how long each took).
+    {
+        printf '%s: built %s in %d s total (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+            "${#built[@]} tools" "$((SECONDS - t_start))" "$(IFS=,; echo "${built[*]:-none}")"
+    } >> "$out/build-times.txt"
 fi
 
 ln -sfn "$out" "$repo/.cluster-bins"
+# Each change of the pins leaves a ~700 MB folder behind: keep this one and the two most
+# recently used others (another checkout on the machine may still use them), drop the rest.
+for old in $(ls -1dt "$root"/*/ 2>/dev/null | grep -vx "$out/" | tail -n +3); do
+    log "removing the unused cluster-bins folder $old"
+    rm -rf "$old"
+done
 log "total $((SECONDS - t_start)) s"
 printf '%s\n' "$out"
