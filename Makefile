@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench fmt clean cluster-bins
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench fmt clean cluster-bins test-bins
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
@@ -65,25 +65,24 @@ contracts: $(STAMP)
 cluster-bins:
 	testbed/cluster/build.sh
 
-# pytest on every cluster backend this machine can have (tests/cluster_backends.py): the
-# emulator always, the real cluster whenever Go can build it. Without Go the real backend is
-# left out locally (the one-line summary says so); in CI (CI=true) that is a failure.
-# ACM_SYNC_TEST_BACKENDS set by the caller wins (e.g. "kubeconfig" for any cluster).
-unit: $(STAMP)
-	@set -e; backends=emulator; \
-	if [ -z "$$ACM_SYNC_TEST_BACKENDS" ]; then \
-	  if out=$$(testbed/cluster/build.sh); then \
-	    echo "$$out"; backends=emulator,real; \
-	    export ACM_SYNC_CLUSTER_BIN_DIR="$$(echo "$$out" | tail -n 1)"; \
-	  else rc=$$?; echo "$$out"; \
-	    if [ $$rc -ne 3 ] || [ "$$CI" = true ]; then exit $$rc; fi; \
-	    echo "real cluster: not built here (no Go); running on the emulator only"; \
-	  fi; \
-	  export ACM_SYNC_TEST_BACKENDS=$$backends; \
+# The real-cluster programs for the tests, built wherever Go is (reused when cached). Without
+# Go they are left out locally (the chart checks use helm-sdkpy, pytest the emulator only); in
+# CI (CI=true) that is a failure. Writes .cluster-bins, which chart-check and unit read.
+test-bins:
+	@testbed/cluster/build.sh >/dev/null || { rc=$$?; \
+	  if [ $$rc -ne 3 ] || [ "$$CI" = true ]; then exit $$rc; fi; \
+	  rm -f .cluster-bins; echo "real cluster: not built here (no Go); the emulator only"; }
+
+# pytest on every cluster backend this machine has (tests/cluster_backends.py): the emulator,
+# and the real cluster when test-bins built it. ACM_SYNC_TEST_BACKENDS set by the caller wins
+# (e.g. "kubeconfig" with ACM_SYNC_TEST_KUBECONFIG for any cluster).
+unit: $(STAMP) test-bins
+	@if [ -z "$$ACM_SYNC_TEST_BACKENDS" ] && [ -x .cluster-bins/kube-apiserver ]; then \
+	  export ACM_SYNC_TEST_BACKENDS=emulator,real ACM_SYNC_CLUSTER_BIN_DIR=$$(readlink -f .cluster-bins); \
 	fi; \
 	$(BIN)/pytest
 
-chart-check: $(STAMP)
+chart-check: $(STAMP) test-bins
 	.ci/chart-check
 
 test: lint typecheck contracts chart-check unit

@@ -133,5 +133,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line saying which cluster backends ran and how many tests passed on each."""
+    if not _ran:
+        return  # no cluster test in this run (e.g. the chart checks)
     parts = [f"{name} ({_ran[name]} passed)" for name in selected()]
     terminalreporter.write_line("cluster backends that ran: " + ", ".join(parts))
