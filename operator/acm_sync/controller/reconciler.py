@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from acm_sync.controller import annotations as ann
+from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.engine_api import EngineLike
@@ -56,6 +57,8 @@ class SyncResult:
     outcomes: list[RegionOutcome] | None  # None: no AWS call was made (invalid input)
     facts: CertificateFacts | None
     retry: float | None = None
+    # Certificates deleted or left in ACM because their region left spec.regions.
+    notices: list[nt.Notice] = field(default_factory=list)
 
 
 class Reconciler:
@@ -89,8 +92,6 @@ class Reconciler:
         # The Secret resourceVersion each object last read: an event for that very version
         # (the initial listing after a restart) needs no second reconcile.
         self._secret_seen: dict[Key, str] = {}
-        # Regions exported in the expiry gauge, to remove them when the object goes.
-        self._regions_seen: dict[Key, set[str]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class Reconciler:
         self._failures.pop(key, None)
         self._secret_seen.pop(key, None)
         self.queue.forget(key)
-        self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
+        self.metrics.forget(key[0], key[1])
 
     def force_verify(self, key: Key, region: str) -> None:
         """Make the next reconcile of ``key`` re-check ``region`` against ACM (drift repair)."""
@@ -234,7 +235,8 @@ class Reconciler:
             retry = None
             if first == NOT_YET_VALID and analysis.facts is not None:
                 retry = min(max((analysis.facts.not_before - now).total_seconds(), 1.0), 3600.0)
-            return SyncResult(st.Verdict(False, first, message), None, None, retry)
+            # The facts still describe the Secret (an expired certificate, say) in the status.
+            return SyncResult(st.Verdict(False, first, message), None, analysis.facts, retry)
         facts = analysis.facts
         records = st.records_from_status(obj.get("status"))
         for region in forced:
@@ -252,12 +254,15 @@ class Reconciler:
             deletion_policy=cert_spec.deletion_policy,
             adopt_arns=cert_spec.adopt_arns,
             on_key_change=cert_spec.on_key_change,
+            serial=facts.serial,
+            not_after=facts.not_after,
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
         try:
             by_region = self.engine.sync(desired, analysis.material, wanted)
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
-            outcomes.extend(self._drop_regions(owner, cert_spec, records))
+            kept, notices = self._drop_regions(owner, cert_spec, records)
+            outcomes.extend(kept)
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
             log.exception("The ACM engine failed for %s/%s", *key)
             message = redact(f"{type(exc).__name__}: {exc}")
@@ -265,18 +270,26 @@ class Reconciler:
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             return SyncResult(verdict, None, facts, min(2.0**failures, MAX_BACKOFF))
         verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
-        return SyncResult(verdict, outcomes, facts, self._retry_delay(key, outcomes))
+        retry = self._retry_delay(key, outcomes)
+        return SyncResult(verdict, outcomes, facts, retry, notices)
 
     def _drop_regions(
         self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
-    ) -> list[RegionOutcome]:
-        """Regions removed from the spec: delete there under ``Delete``, forget under ``Retain``."""
+    ) -> tuple[list[RegionOutcome], list[nt.Notice]]:
+        """Regions removed from the spec: delete there under ``Delete``, forget under ``Retain``.
+
+        Returns the outcomes to keep in the status (deletions still to retry) and what to say.
+        """
         dropped = {r: rec for r, rec in records.items() if r not in cert_spec.regions}
-        if not dropped or cert_spec.deletion_policy is DeletionPolicy.RETAIN:
-            return []
+        if not dropped:
+            return [], []
+        if cert_spec.deletion_policy is DeletionPolicy.RETAIN:
+            why = "the region left spec.regions"
+            return [], nt.retained_notices(dropped.values(), why)
         results = self.engine.delete(owner, dropped)
         # Regions whose deletion failed stay in the status so that it is retried.
-        return [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
+        kept = [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
+        return kept, nt.deletion_notices(results.values(), dropped)
 
     def _retry_delay(self, key: Key, outcomes: list[RegionOutcome]) -> float | None:
         hints = [o.retry_after for o in outcomes if o.retry_after]
@@ -297,7 +310,7 @@ class Reconciler:
         old = obj.get("status") or {}
         generation = obj.get("metadata", {}).get("generation")
         new: JsonObj = {}
-        new.update(st.facts_fields(result.facts, old))
+        new.update(st.secret_fields(result.facts, old))
         if generation is not None:
             new["observedGeneration"] = generation
         old_entries = st.region_entries_by_name(old)
@@ -308,6 +321,10 @@ class Reconciler:
             new["regions"] = [
                 st.region_entry(o, old_entries.get(o.region), now) for o in result.outcomes
             ]
+        # The top-level notAfter (the printer column) is what ACM serves, soonest first.
+        served = st.served_not_after(new)
+        if served is not None:
+            new["notAfter"] = st.format_time(served)
         old_conditions = st.conditions_by_type(old)
         verdict = result.verdict
         ready = st.condition(
@@ -319,9 +336,8 @@ class Reconciler:
             old_conditions.get(st.READY),
             now,
         )
-        not_after = st.parse_time(new.get("notAfter"))
         expiring = st.expiring_condition(
-            not_after,
+            st.expiry_basis(new),
             self.config.expiry_warning_days,
             generation,
             old_conditions.get(st.EXPIRING),
@@ -331,26 +347,22 @@ class Reconciler:
         patch = st.merge_patch(old, new)
         if patch:
             await self.in_kube_pool(self.kube.patch_acmcert_status, key[0], key[1], patch)
-        await self._post_events(obj, old_entries, old_conditions, ready, expiring, result)
-        self._export_expiry(key, new)
+        notices = [*nt.sync_notices(result.outcomes or [], old_entries), *result.notices]
+        for notice in notices:
+            nt.log_notice(key[0], key[1], notice)
+        await self._post_events(obj, notices, old_conditions, ready, expiring)
+        self._export(key, new, verdict)
 
     async def _post_events(
         self,
         obj: JsonObj,
-        old_entries: dict[str, JsonObj],
+        notices: list[nt.Notice],
         old_conditions: dict[str, JsonObj],
         ready: JsonObj,
         expiring: JsonObj,
-        result: SyncResult,
     ) -> None:
         ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
-        events: list[tuple[str, str, str]] = []
-        for outcome in result.outcomes or []:
-            if not (outcome.wrote and outcome.state is RegionState.SYNCED and outcome.arn):
-                continue
-            before = old_entries.get(outcome.region, {}).get("arn")
-            what = "Reimported" if before == outcome.arn else "Imported"
-            events.append(("Normal", what, f"{what} into {outcome.arn} in {outcome.region}"))
+        events = [(n.type, n.reason, n.message) for n in notices]
         old_ready = old_conditions.get(st.READY) or {}
         if (old_ready.get("status"), old_ready.get("reason")) != (
             ready["status"],
@@ -359,22 +371,19 @@ class Reconciler:
             kind = "Normal" if ready["status"] == "True" else "Warning"
             events.append((kind, ready["reason"], ready["message"]))
         old_expiring = old_conditions.get(st.EXPIRING) or {}
-        if expiring["status"] == "True" and old_expiring.get("status") != "True":
+        if expiring["status"] == "True" and (
+            old_expiring.get("status"),
+            old_expiring.get("reason"),
+        ) != ("True", expiring["reason"]):
             events.append(("Warning", expiring["reason"], expiring["message"]))
         for kind, reason, message in events:
             await self.in_kube_pool(self.kube.post_event, ref, kind, reason, message)
 
-    def _export_expiry(self, key: Key, status: JsonObj) -> None:
-        not_after = st.parse_time(status.get("notAfter"))
-        seen = self._regions_seen.setdefault(key, set())
-        for entry in status.get("regions") or []:
-            region = entry.get("region")
-            if not_after is None or not entry.get("arn") or not isinstance(region, str):
-                continue
-            self.metrics.not_after.labels(namespace=key[0], name=key[1], region=region).set(
-                not_after.timestamp()
-            )
-            seen.add(region)
+    def _export(self, key: Key, status: JsonObj, verdict: st.Verdict) -> None:
+        """Per region: notAfter of what ACM holds, and whether it is the Secret's certificate."""
+        secret_known = verdict.reason != specs.SECRET_NOT_FOUND
+        gauges = st.region_gauges(status, verdict.reason, secret_known=secret_known)
+        self.metrics.export_object(key[0], key[1], gauges)
 
     def _count(self, key: Key, result: SyncResult) -> None:
         verdict = result.verdict

@@ -84,11 +84,13 @@ class Sweeper:
             for region, record in st.records_from_status(status).items():
                 if record.arn:
                     by_region.setdefault(region, []).append((rec.owner(key), record))
-            should = st.is_expiring(
-                st.parse_time(status.get("notAfter")), rec.config.expiry_warning_days, now
-            )
-            current = st.conditions_by_type(status).get(st.EXPIRING, {}).get("status")
-            if should is not None and current != ("True" if should else "False"):
+            should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
+            condition = st.conditions_by_type(status).get(st.EXPIRING, {})
+            shown = (condition.get("status"), condition.get("reason"))
+            # ExpiresSoon -> Expired is a change too; the reason of a False one is not.
+            if should is not None and (
+                should[0] != shown[0] or (should[0] == "True" and should != shown)
+            ):
                 report.expiry_flips.append(key)
                 rec.queue.trigger(key)
         report.regions = len(by_region)

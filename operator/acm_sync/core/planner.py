@@ -54,6 +54,8 @@ class ObservedCertificate:
     not_after: datetime | None = None
     # True when ACM already holds exactly the desired certificate and chain.
     content_matches: bool = False
+    serial: str | None = None  # colon-separated hex; a ListCertificates summary has none
+    in_use_by: tuple[str, ...] | None = None  # None: not read (a summary)
 
 
 @dataclass(frozen=True, slots=True)
