@@ -100,7 +100,7 @@ def test_rejected_material_exits_1_with_one_line_per_error(tmp_path: Path, pki: 
     result = run_check(*args, "--now", (NOW + timedelta(days=400)).isoformat())
     assert result.code == 1
     codes = [line.split(":")[0] for line in result.out.splitlines() if not line.startswith("=>")]
-    assert set(codes) == {"KeyMismatch", "NoDomain", "Expired", "ChainIncomplete"}
+    assert set(codes) == {"KeyMismatch", "NoDomain", "Expired", "IntermediateMissing"}
     assert "fingerprint" not in result.out
     doc = run_check(*args, "--json", "--now", (NOW + timedelta(days=400)).isoformat()).json()
     assert doc["valid"] is False

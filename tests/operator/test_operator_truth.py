@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import Env
+from cryptography.hazmat.primitives.asymmetric import ec
 from kubekit import as_model
 from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
@@ -164,3 +165,41 @@ def test_import_new_warns_that_the_old_arn_may_still_be_served(
     assert "detached" in message
     warnings = [e for e in c.core.list_namespaced_event(ns).items if e.reason == "KeyTypeChanged"]
     assert warnings[0].type == "Warning"
+
+
+def test_warnings_acm_accepts_show_on_the_object(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    # P-384 for us-east-1: imports fine, but CloudFront cannot use it.
+    p384 = ca.issue("cf.example.com", key=ec.generate_private_key(ec.SECP384R1()))
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("cf", p384)))
+    c.create_cert(ns, "cf", secretName="cf", regions=["us-east-1"])
+    c.wait_reason(ns, "cf", "Synced")
+    wait_for(
+        lambda: c.condition(ns, "cf", "Warnings").get("status") == "True",
+        what="the Warnings condition",
+    )
+    warnings = c.condition(ns, "cf", "Warnings")
+    assert warnings["reason"] == "CloudFrontIncompatible"
+    assert "CloudFront" in warnings["message"]
+    c.wait_event(ns, "CloudFrontIncompatible", "cf")
+    # The same key outside us-east-1 is no CloudFront concern.
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("eu", p384)))
+    c.create_cert(ns, "eu", secretName="eu", regions=["eu-west-1"])
+    c.wait_reason(ns, "eu", "Synced")
+    assert c.condition(ns, "eu", "Warnings")["status"] == "False"
+    # A leaf without its intermediate (no ca.crt, issuer no public root): IntermediateMissing.
+    lone = tls_secret("lone", ca.issue("lone.example.com"))
+    del lone["data"]["ca.crt"]
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, lone))
+    c.create_cert(ns, "lone", secretName="lone", regions=["eu-west-1"])
+    c.wait_reason(ns, "lone", "Synced")
+    wait_for(
+        lambda: c.condition(ns, "lone", "Warnings").get("reason") == "IntermediateMissing",
+        what="IntermediateMissing on the object",
+    )
+    c.wait_event(ns, "IntermediateMissing", "lone")
+    kinds = {e.reason: e.type for e in c.core.list_namespaced_event(ns).items}
+    assert kinds["IntermediateMissing"] == "Warning"

@@ -8,10 +8,11 @@ from the engine's redacted texts and the status).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from acm_sync.core.findings import Finding
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 
 log = logging.getLogger("acm_sync.controller.notices")
@@ -132,3 +133,47 @@ def retained_notices(records: Iterable[RegionRecord], why: str) -> list[Notice]:
         for r in records
         if r.arn
     ]
+
+
+def condition_events(
+    old_conditions: Mapping[str, Mapping[str, Any]], new_conditions: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str, str]]:
+    """Events for condition changes: (type, reason, message).
+
+    Ready on every change of status or reason; Expiring when it turns True or its reason
+    moves (ExpiresSoon -> Expired); one Warning per warning code that was not listed before.
+    """
+    events: list[tuple[str, str, str]] = []
+    old_ready = old_conditions.get("Ready") or {}
+    ready = new_conditions.get("Ready") or {}
+    if ready and (old_ready.get("status"), old_ready.get("reason")) != (
+        ready.get("status"),
+        ready.get("reason"),
+    ):
+        kind = NORMAL if ready.get("status") == "True" else WARNING
+        events.append((kind, str(ready.get("reason")), str(ready.get("message"))))
+    old_expiring = old_conditions.get("Expiring") or {}
+    expiring = new_conditions.get("Expiring") or {}
+    if expiring.get("status") == "True" and (
+        old_expiring.get("status"),
+        old_expiring.get("reason"),
+    ) != ("True", expiring.get("reason")):
+        events.append((WARNING, str(expiring.get("reason")), str(expiring.get("message"))))
+    return events
+
+
+def warning_events(
+    findings: Sequence[Finding] | None, old_warnings: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """One Warning Event per warning code the Warnings condition did not list before."""
+    before = _codes(old_warnings)
+    seen: dict[str, str] = {}
+    for finding in findings or ():
+        seen.setdefault(finding.code.value, finding.message)
+    return [(WARNING, code, message) for code, message in seen.items() if code not in before]
+
+
+def _codes(cond: Mapping[str, Any] | None) -> set[str]:
+    if not cond or cond.get("status") != "True":
+        return set()
+    return {c for c in str(cond.get("reason", "")).split(",") if c}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.state import (
     DeletionPolicy,
@@ -42,6 +43,7 @@ R = TypeVar("R")
 MAX_BACKOFF = 300.0
 # Findings that fix themselves with time: retry when the certificate becomes valid.
 NOT_YET_VALID = "NotYetValid"
+CLOUDFRONT_REGION = "us-east-1"
 
 
 def utcnow() -> datetime:
@@ -59,6 +61,8 @@ class SyncResult:
     retry: float | None = None
     # Certificates deleted or left in ACM because their region left spec.regions.
     notices: list[nt.Notice] = field(default_factory=list)
+    # Warnings about the Secret's certificate; None when it could not be read.
+    warnings: tuple[Finding, ...] | None = None
 
 
 class Reconciler:
@@ -236,7 +240,9 @@ class Reconciler:
             if first == NOT_YET_VALID and analysis.facts is not None:
                 retry = min(max((analysis.facts.not_before - now).total_seconds(), 1.0), 3600.0)
             # The facts still describe the Secret (an expired certificate, say) in the status.
-            return SyncResult(st.Verdict(False, first, message), None, analysis.facts, retry)
+            verdict = st.Verdict(False, first, message)
+            warnings = relevant_warnings(analysis.warnings, cert_spec.regions)
+            return SyncResult(verdict, None, analysis.facts, retry, warnings=warnings)
         facts = analysis.facts
         records = st.records_from_status(obj.get("status"))
         for region in forced:
@@ -268,10 +274,13 @@ class Reconciler:
             message = redact(f"{type(exc).__name__}: {exc}")
             verdict = st.Verdict(False, "AwsError", f"internal error talking to ACM: {message}")
             failures = self._failures[key] = self._failures.get(key, 0) + 1
-            return SyncResult(verdict, None, facts, min(2.0**failures, MAX_BACKOFF))
+            retry = min(2.0**failures, MAX_BACKOFF)
+            warnings = relevant_warnings(analysis.warnings, cert_spec.regions)
+            return SyncResult(verdict, None, facts, retry, warnings=warnings)
         verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
         retry = self._retry_delay(key, outcomes)
-        return SyncResult(verdict, outcomes, facts, retry, notices)
+        warnings = relevant_warnings(analysis.warnings, cert_spec.regions)
+        return SyncResult(verdict, outcomes, facts, retry, notices, warnings)
 
     def _drop_regions(
         self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
@@ -343,41 +352,23 @@ class Reconciler:
             old_conditions.get(st.EXPIRING),
             now,
         )
-        new["conditions"] = [ready, expiring]
+        old_warnings = old_conditions.get(st.WARNINGS)
+        warnings = st.warnings_condition(result.warnings, generation, old_warnings, now)
+        new["conditions"] = [ready, expiring, warnings]
         patch = st.merge_patch(old, new)
         if patch:
             await self.in_kube_pool(self.kube.patch_acmcert_status, key[0], key[1], patch)
         notices = [*nt.sync_notices(result.outcomes or [], old_entries), *result.notices]
         for notice in notices:
             nt.log_notice(key[0], key[1], notice)
-        await self._post_events(obj, notices, old_conditions, ready, expiring)
-        self._export(key, new, verdict)
-
-    async def _post_events(
-        self,
-        obj: JsonObj,
-        notices: list[nt.Notice],
-        old_conditions: dict[str, JsonObj],
-        ready: JsonObj,
-        expiring: JsonObj,
-    ) -> None:
-        ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
         events = [(n.type, n.reason, n.message) for n in notices]
-        old_ready = old_conditions.get(st.READY) or {}
-        if (old_ready.get("status"), old_ready.get("reason")) != (
-            ready["status"],
-            ready["reason"],
-        ):
-            kind = "Normal" if ready["status"] == "True" else "Warning"
-            events.append((kind, ready["reason"], ready["message"]))
-        old_expiring = old_conditions.get(st.EXPIRING) or {}
-        if expiring["status"] == "True" and (
-            old_expiring.get("status"),
-            old_expiring.get("reason"),
-        ) != ("True", expiring["reason"]):
-            events.append(("Warning", expiring["reason"], expiring["message"]))
+        events += nt.condition_events(old_conditions, st.conditions_by_type(new))
+        if result.warnings is not None:
+            events += nt.warning_events(result.warnings, old_warnings)
+        ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
         for kind, reason, message in events:
             await self.in_kube_pool(self.kube.post_event, ref, kind, reason, message)
+        self._export(key, new, verdict)
 
     def _export(self, key: Key, status: JsonObj, verdict: st.Verdict) -> None:
         """Per region: notAfter of what ACM holds, and whether it is the Secret's certificate."""
@@ -395,6 +386,15 @@ class Reconciler:
         for outcome in result.outcomes or []:
             if outcome.reason == "QuotaExceeded":
                 self.metrics.quota_exceeded.labels(region=outcome.region).inc()
+
+
+def relevant_warnings(findings: Sequence[Finding], regions: Sequence[str]) -> tuple[Finding, ...]:
+    """The core's warnings that matter for these regions (CloudFront uses us-east-1 only)."""
+    return tuple(
+        f
+        for f in findings
+        if f.code is not Code.CLOUDFRONT_INCOMPATIBLE or CLOUDFRONT_REGION in regions
+    )
 
 
 def describe(obj: JsonObj) -> str:

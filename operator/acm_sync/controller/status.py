@@ -13,6 +13,7 @@ from typing import Any
 
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
+from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 
@@ -20,6 +21,8 @@ JsonObj = dict[str, Any]
 
 READY = "Ready"
 EXPIRING = "Expiring"
+WARNINGS = "Warnings"
+NO_WARNINGS = "NoWarnings"
 EXPIRES_SOON = "ExpiresSoon"
 EXPIRED = "Expired"
 NOT_EXPIRING = "NotExpiring"
@@ -317,6 +320,26 @@ def region_gauges(
         reason = SYNCED if synced else ready_reason if region_ok else str(entry.get("reason"))
         gauges[region] = (not_after.timestamp() if not_after else None, synced, reason)
     return gauges
+
+
+def warnings_condition(
+    findings: Sequence[Finding] | None,
+    generation: int | None,
+    old: Mapping[str, Any] | None,
+    now: datetime,
+) -> JsonObj:
+    """``Warnings``: True while ACM accepts the certificate but something will bite.
+
+    The reason lists the codes, comma-separated (CloudFrontIncompatible, IntermediateMissing,
+    ExpiresSoon, ChainIncomplete); None findings (the Secret could not be read) keep the old.
+    """
+    if findings is None and old:
+        return dict(old)
+    if not findings:
+        return condition(WARNINGS, "False", NO_WARNINGS, "no warnings", generation, old, now)
+    reason = ",".join(dict.fromkeys(f.code.value for f in findings))
+    message = "; ".join(f"{f.code.value}: {f.message}" for f in findings)
+    return condition(WARNINGS, "True", reason, message, generation, old, now)
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> JsonObj:
