@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -203,3 +204,45 @@ def test_warnings_acm_accepts_show_on_the_object(
     c.wait_event(ns, "IntermediateMissing", "lone")
     kinds = {e.reason: e.type for e in c.core.list_namespaced_event(ns).items}
     assert kinds["IntermediateMissing"] == "Warning"
+
+
+def test_suspend_makes_no_aws_call_while_the_secret_rotates(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    region = "ap-southeast-4"  # no other test uses it: every call there would be this object's
+    first = ca.issue("pause.example.com")
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("pause", first)))
+    c.create_cert(ns, "pause", secretName="pause", regions=[region])
+    arn = _arns(c.wait_reason(ns, "pause", "Synced"))[region]
+    c.patch_cert(ns, "pause", {"suspend": True})
+    c.wait_reason(ns, "pause", "Suspended")
+    seq = env.acm.last_seq()
+    rotated = ca.issue("pause.example.com")
+    c.core.replace_namespaced_secret(
+        "pause", ns, as_model(client.V1Secret, tls_secret("pause", rotated))
+    )
+    wait_for(
+        lambda: (
+            ((c.cert(ns, "pause") or {}).get("status") or {}).get("secret", {}).get("serialNumber")
+            == serial_hex(rotated.serial)
+        ),
+        what="the rotated Secret read",
+    )
+    time.sleep(5)  # two sweeps (every 2 s in these tests)
+    calls = [x for x in env.acm.calls() if x["seq"] > seq and x.get("region") == region]
+    assert calls == []
+    assert env.acm.serial(region, arn) == serial_hex(first.serial)
+    assert "suspend" in c.condition(ns, "pause")["message"]
+    # Resumed: the rotation is reimported into the same ARN.
+    c.patch_cert(ns, "pause", {"suspend": False})
+    obj = c.wait_reason(ns, "pause", "Synced")
+    assert _arns(obj) == {region: arn}
+    assert env.acm.serial(region, arn) == serial_hex(rotated.serial)
+    # Suspended again, deleting still applies deletionPolicy: Delete.
+    c.patch_cert(ns, "pause", {"suspend": True, "deletionPolicy": "Delete"})
+    c.wait_reason(ns, "pause", "Suspended")
+    c.delete_cert(ns, "pause")
+    wait_for(lambda: c.cert(ns, "pause") is None, timeout=30, what="deleted")
+    assert not env.acm.exists(region, arn)

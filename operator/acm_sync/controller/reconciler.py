@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.core.findings import Code, Finding
+from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.state import (
     DeletionPolicy,
@@ -43,7 +43,6 @@ R = TypeVar("R")
 MAX_BACKOFF = 300.0
 # Findings that fix themselves with time: retry when the certificate becomes valid.
 NOT_YET_VALID = "NotYetValid"
-CLOUDFRONT_REGION = "us-east-1"
 
 
 def utcnow() -> datetime:
@@ -241,9 +240,15 @@ class Reconciler:
                 retry = min(max((analysis.facts.not_before - now).total_seconds(), 1.0), 3600.0)
             # The facts still describe the Secret (an expired certificate, say) in the status.
             verdict = st.Verdict(False, first, message)
-            warnings = relevant_warnings(analysis.warnings, cert_spec.regions)
+            warnings = specs.relevant_warnings(analysis.warnings, cert_spec.regions)
             return SyncResult(verdict, None, analysis.facts, retry, warnings=warnings)
         facts = analysis.facts
+        warnings = specs.relevant_warnings(analysis.warnings, cert_spec.regions)
+        if specs.is_suspended(obj):
+            message = "spec.suspend is true: no AWS call is made until it is false"
+            return SyncResult(
+                st.Verdict(False, specs.SUSPENDED, message), None, facts, None, [], warnings
+            )
         records = st.records_from_status(obj.get("status"))
         for region in forced:
             if region in records:
@@ -275,11 +280,9 @@ class Reconciler:
             verdict = st.Verdict(False, "AwsError", f"internal error talking to ACM: {message}")
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             retry = min(2.0**failures, MAX_BACKOFF)
-            warnings = relevant_warnings(analysis.warnings, cert_spec.regions)
             return SyncResult(verdict, None, facts, retry, warnings=warnings)
         verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
         retry = self._retry_delay(key, outcomes)
-        warnings = relevant_warnings(analysis.warnings, cert_spec.regions)
         return SyncResult(verdict, outcomes, facts, retry, notices, warnings)
 
     def _drop_regions(
@@ -386,15 +389,6 @@ class Reconciler:
         for outcome in result.outcomes or []:
             if outcome.reason == "QuotaExceeded":
                 self.metrics.quota_exceeded.labels(region=outcome.region).inc()
-
-
-def relevant_warnings(findings: Sequence[Finding], regions: Sequence[str]) -> tuple[Finding, ...]:
-    """The core's warnings that matter for these regions (CloudFront uses us-east-1 only)."""
-    return tuple(
-        f
-        for f in findings
-        if f.code is not Code.CLOUDFRONT_INCOMPATIBLE or CLOUDFRONT_REGION in regions
-    )
 
 
 def describe(obj: JsonObj) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key
@@ -81,7 +82,9 @@ class Sweeper:
                 continue
             key: Key = (str(meta.get("namespace")), str(meta.get("name")))
             status = obj.get("status") or {}
-            for region, record in st.records_from_status(status).items():
+            # A suspended object gets no AWS call, not even the sweep's drift check.
+            recorded = {} if specs.is_suspended(obj) else st.records_from_status(status)
+            for region, record in recorded.items():
                 if record.arn:
                     by_region.setdefault(region, []).append((rec.owner(key), record))
             should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
