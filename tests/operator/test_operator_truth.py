@@ -246,3 +246,29 @@ def test_suspend_makes_no_aws_call_while_the_secret_rotates(
     c.delete_cert(ns, "pause")
     wait_for(lambda: c.cert(ns, "pause") is None, timeout=30, what="deleted")
     assert not env.acm.exists(region, arn)
+
+
+def test_the_sweep_shows_which_resources_use_each_arn(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("used", ca.issue("used.example.com")))
+    )
+    c.create_cert(ns, "used", secretName="used", regions=["us-east-1", "eu-west-1"])
+    arns = _arns(c.wait_reason(ns, "used", "Synced"))
+
+    def entries() -> dict[str, dict[str, Any]]:
+        status = (c.cert(ns, "used") or {}).get("status") or {}
+        return {e["region"]: e for e in status.get("regions") or []}
+
+    assert all(e.get("inUseCount") == 0 for e in entries().values())
+    env.acm.control("in-use", {"arn": arns["us-east-1"], "in_use": True})
+    wait_for(lambda: entries()["us-east-1"].get("inUseCount") == 1, what="inUseBy refreshed")
+    users = entries()["us-east-1"]["inUseBy"]
+    assert len(users) == 1
+    assert "loadbalancer" in users[0]
+    assert entries()["eu-west-1"]["inUseCount"] == 0
+    env.acm.control("in-use", {"arn": arns["us-east-1"], "in_use": False})
+    wait_for(lambda: entries()["us-east-1"].get("inUseCount") == 0, what="no longer in use")

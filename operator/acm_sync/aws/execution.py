@@ -259,7 +259,9 @@ def drift(
     arn = str(record.arn)
     imported_at = utc(seen.get("ImportedAt")) if seen else None
     not_after = utc(seen.get("NotAfter")) if seen else None
+    facts = observed(arn, dict(seen), {}, content_matches=False) if seen else None
     messages = {
+        DriftKind.REFRESHED: f"{arn}: notAfter or what uses it changed",
         DriftKind.DELETED: f"{arn} was deleted from ACM outside acm-sync",
         DriftKind.REIMPORTED: (
             f"{arn} was reimported outside acm-sync"
@@ -267,4 +269,28 @@ def drift(
         ),
         DriftKind.EXPIRED: f"{arn} has expired in ACM",
     }
-    return Drift(owner, record.region, arn, kind, messages[kind], imported_at, not_after)
+    return Drift(
+        owner,
+        record.region,
+        arn,
+        kind,
+        messages[kind],
+        imported_at,
+        not_after,
+        in_use_by=facts.in_use_by if facts else None,
+        serial=facts.serial if facts else None,
+    )
+
+
+def stale(record: RegionRecord, summary: Mapping[str, object]) -> bool:
+    """Whether a ListCertificates summary shows the record's notAfter or in-use facts outdated.
+
+    A summary says only whether the certificate is in use; a change there (or a record that
+    never read InUseBy) is worth one DescribeCertificate for the list.
+    """
+    in_use = bool(summary.get("InUse"))
+    return (
+        record.in_use_by is None
+        or bool(record.in_use_by) != in_use
+        or (record.not_after is not None and utc(summary.get("NotAfter")) != record.not_after)
+    )

@@ -89,6 +89,14 @@ class Metrics:
         if api == "ImportCertificate" and outcome in ("success", "ok", "Success"):
             self.imports.labels(region=region).inc()
 
+    def count_sync(self, ready: bool, reason: str, quota_exceeded: list[str]) -> None:
+        """One reconciliation: its result and reason, and the regions refused for quota."""
+        self.syncs.labels(result="success" if ready else "failure", reason=reason).inc()
+        if not ready:
+            self.failures.labels(reason=reason).inc()
+        for region in quota_exceeded:
+            self.quota_exceeded.labels(region=region).inc()
+
     def export_object(
         self, namespace: str, name: str, regions: dict[str, tuple[float | None, bool, str]]
     ) -> None:

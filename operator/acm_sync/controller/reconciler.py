@@ -27,6 +27,7 @@ from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
+from acm_sync.core.planner import Drift
 from acm_sync.core.state import (
     DeletionPolicy,
     DesiredState,
@@ -91,6 +92,8 @@ class Reconciler:
         self._ref_of: dict[Key, str] = {}
         # Regions whose record must be re-verified against ACM (drift found by the sweep).
         self._forced: dict[Key, set[str]] = {}
+        # Facts the sweep read from ACM (notAfter, InUseBy) for the next reconcile to record.
+        self._refreshed: dict[Key, dict[str, Drift]] = {}
         self._failures: dict[Key, int] = {}
         # The Secret resourceVersion each object last read: an event for that very version
         # (the initial listing after a restart) needs no second reconcile.
@@ -161,6 +164,12 @@ class Reconciler:
         self.queue.forget(key)
         self.metrics.forget(key[0], key[1])
 
+    def refresh(self, drift: Drift) -> None:
+        """Record what the sweep read from ACM about a certificate (no repair needed)."""
+        key = (drift.owner.namespace, drift.owner.name)
+        self._refreshed.setdefault(key, {})[drift.region] = drift
+        self.queue.trigger(key)
+
     def force_verify(self, key: Key, region: str) -> None:
         """Make the next reconcile of ``key`` re-check ``region`` against ACM (drift repair)."""
         self._forced.setdefault(key, set()).add(region)
@@ -192,10 +201,12 @@ class Reconciler:
             log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
             return None
         forced = self._forced.pop(key, set())
+        fresh = self._refreshed.pop(key, {})
         now = self.clock()
-        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, now)
+        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, fresh, now)
         await self._write_status(key, obj, result, now)
-        self._count(key, result)
+        quota = [o.region for o in result.outcomes or [] if o.reason == "QuotaExceeded"]
+        self.metrics.count_sync(result.verdict.ready, result.verdict.reason, quota)
         self.metrics.reconcile_duration.observe(time.monotonic() - started)
         return result.retry
 
@@ -214,6 +225,7 @@ class Reconciler:
         obj: JsonObj,
         secret: JsonObj | None,
         forced: set[str],
+        fresh: dict[str, Drift],
         now: datetime,
     ) -> SyncResult:
         try:
@@ -250,6 +262,9 @@ class Reconciler:
                 st.Verdict(False, specs.SUSPENDED, message), None, facts, None, [], warnings
             )
         records = st.records_from_status(obj.get("status"))
+        for region, seen in fresh.items():
+            if region in records and records[region].arn == seen.arn:
+                records[region] = st.refreshed(records[region], seen)
         for region in forced:
             if region in records:
                 # Drift: the certificate under this ARN is not ours any more (or is gone), so
@@ -378,17 +393,6 @@ class Reconciler:
         secret_known = verdict.reason != specs.SECRET_NOT_FOUND
         gauges = st.region_gauges(status, verdict.reason, secret_known=secret_known)
         self.metrics.export_object(key[0], key[1], gauges)
-
-    def _count(self, key: Key, result: SyncResult) -> None:
-        verdict = result.verdict
-        self.metrics.syncs.labels(
-            result="success" if verdict.ready else "failure", reason=verdict.reason
-        ).inc()
-        if not verdict.ready:
-            self.metrics.failures.labels(reason=verdict.reason).inc()
-        for outcome in result.outcomes or []:
-            if outcome.reason == "QuotaExceeded":
-                self.metrics.quota_exceeded.labels(region=outcome.region).inc()
 
 
 def describe(obj: JsonObj) -> str:

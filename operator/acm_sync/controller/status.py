@@ -7,7 +7,7 @@ comparison of two values.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from acm_sync.controller.redaction import redact
 from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
+from acm_sync.core.planner import Drift
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 
 JsonObj = dict[str, Any]
@@ -71,6 +72,16 @@ def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRec
             in_use_by=_strings(entry.get("inUseBy")),
         )
     return records
+
+
+def refreshed(record: RegionRecord, seen: Drift) -> RegionRecord:
+    """``record`` with the notAfter, serial and InUseBy the sweep read from ACM."""
+    return replace(
+        record,
+        not_after=seen.not_after or record.not_after,
+        serial=seen.serial or record.serial,
+        in_use_by=seen.in_use_by if seen.in_use_by is not None else record.in_use_by,
+    )
 
 
 def _strings(value: object) -> tuple[str, ...] | None:

@@ -14,6 +14,7 @@ from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key
+from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,12 @@ class SweepReport:
     regions: int = 0
     drifted: list[tuple[Key, str]] = field(default_factory=list)
     expiry_flips: list[Key] = field(default_factory=list)
+    refreshed: list[tuple[Key, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
 def _drift_target(drift: object, region: str) -> tuple[Key, str] | None:
-    if str(getattr(drift, "kind", "")) == "Expired":
+    if str(getattr(drift, "kind", "")) in ("Expired", "Refreshed"):
         # Expired in ACM with our fingerprint: only a renewed Secret can help, and its change
         # triggers a sync anyway.
         return None
@@ -105,6 +107,9 @@ class Sweeper:
                 log.warning("Sweep of %s failed: %s", region, exc)
                 continue
             for drift in drifts:
+                if isinstance(drift, Drift) and drift.kind is DriftKind.REFRESHED:
+                    report.refreshed.append(((drift.owner.namespace, drift.owner.name), region))
+                    rec.refresh(drift)
                 target = _drift_target(drift, region)
                 if target is None:
                     continue

@@ -157,6 +157,8 @@ class DriftKind(StrEnum):
     DELETED = "Deleted"
     REIMPORTED = "ReimportedOutOfBand"
     EXPIRED = "Expired"
+    # Nothing to repair: the record's notAfter or in-use facts are out of date.
+    REFRESHED = "Refreshed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,8 @@ class Drift:
     message: str
     imported_at: datetime | None = None
     not_after: datetime | None = None
+    in_use_by: tuple[str, ...] | None = None  # from DescribeCertificate; None: not read
+    serial: str | None = None
 
 
 def target_arn(desired: DesiredState, record: RegionRecord) -> str | None:
