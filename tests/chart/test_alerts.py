@@ -9,6 +9,7 @@ without Helm. promtool is looked up in $ACM_SYNC_CLUSTER_BIN_DIR, the checkout's
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -207,3 +208,51 @@ def test_the_service_monitor_keeps_the_metrics_namespace_label() -> None:
     # exported_namespace, and every alert grouped by namespace would show the operator's.
     monitor = (CHART / "templates" / "servicemonitor.yaml").read_text()
     assert re.search(r"^\s+honorLabels: true$", monitor, re.M)
+
+
+DASHBOARD = CHART / "dashboards" / "acm-sync.json"
+
+
+def dashboard_targets() -> list[dict[str, Any]]:
+    """Every query of the shipped Grafana dashboard."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [t for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_every_dashboard_query_uses_only_exported_metrics_and_labels() -> None:
+    allowed = exported()
+    targets = dashboard_targets()
+    assert targets
+    for target in targets:
+        expr = target["expr"]
+        assert not query_problems(expr, allowed), expr
+        metrics = set(re.findall(r"\b(acmsync_[a-z_]+)\b", expr))
+        labels = set().union(*(allowed[m] for m in metrics))
+        for label in re.findall(r"\{\{(\w+)\}\}", target.get("legendFormat", "")):
+            assert label in labels, f"legend {label} is not a label of {sorted(metrics)}"
+
+
+def test_the_dashboard_shows_what_operators_need() -> None:
+    exprs = " ".join(t["expr"] for t in dashboard_targets())
+    for needed in (
+        "acmsync_certificate_in_sync",  # certificates by state
+        "acmsync_certificate_not_after_timestamp_seconds",  # soonest expiries per region
+        "sum by (api, outcome) (rate(acmsync_aws_calls_total",  # calls by API and outcome
+        'outcome="ThrottlingException"',  # throttling
+        "acmsync_quota_exceeded_total",  # quota
+        "acmsync_reconcile_duration_seconds_bucket",  # latency
+    ):
+        assert needed in exprs, needed
+
+
+def test_the_dashboard_configmap_is_off_by_default_and_labelled_for_the_sidecar() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["metrics"]["grafanaDashboard"]
+    assert values["enabled"] is False
+    assert values["labels"] == {"grafana_dashboard": "1"}
+    template = (CHART / "templates" / "grafana-dashboard.yaml").read_text()
+    assert template.startswith("{{- if .Values.metrics.grafanaDashboard.enabled }}")
+    assert '.Files.Get "dashboards/acm-sync.json"' in template
+
+
+def test_the_query_check_does_catch_a_wrong_legend_or_label() -> None:
+    assert query_problems('sum by (pod) (rate(acmsync_aws_calls_total{api="x"}[5m]))', exported())
