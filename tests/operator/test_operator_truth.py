@@ -7,12 +7,11 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Env
 from cryptography.hazmat.primitives.asymmetric import ec
 from kubekit import as_model
 from kubernetes import client
 from opcerts import TestCA, serial_hex, tls_secret
-from opkit import OperatorProcess, wait_for
+from opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
