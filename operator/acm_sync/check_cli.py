@@ -109,7 +109,11 @@ def _secret_value(secret: Mapping[str, Any], name: str) -> bytes | None:
         raise UsageError(f"data[{name!r}] is not valid base64") from None
 
 
-def _load_manifest(raw: bytes, path: str) -> tuple[bytes | None, bytes | None, bytes | None]:
+Material = tuple[bytes | None, bytes | None, bytes | None]
+
+
+def _load_manifest(raw: bytes, path: str) -> list[tuple[str | None, Material]]:
+    """The Secret's material, or each TLS Secret's of a List (labelled namespace/name)."""
     import yaml  # only manifests need it; keeps `check --cert/--key` startup lean
 
     try:
@@ -121,6 +125,31 @@ def _load_manifest(raw: bytes, path: str) -> tuple[bytes | None, bytes | None, b
     if len(documents) != 1:
         raise UsageError(f"{path} must hold exactly one Secret, found {len(documents)} documents")
     secret = documents[0]
+    if isinstance(secret, Mapping) and str(secret.get("kind", "")).endswith("List"):
+        return _list_items(secret, path)
+    return [(None, _material(secret, path))]
+
+
+def _list_items(listing: Mapping[str, Any], path: str) -> list[tuple[str | None, Material]]:
+    """Every kubernetes.io/tls Secret of a List (``kubectl get secrets -o yaml``)."""
+    items = listing.get("items") or []
+    if not isinstance(items, list):
+        raise UsageError(f"{path}: the List's items must be a list")
+    found: list[tuple[str | None, Material]] = []
+    for item in items:
+        if not isinstance(item, Mapping) or item.get("kind", "Secret") != "Secret":
+            continue
+        if item.get("type") != TLS_TYPE:
+            continue  # a List of every Secret holds service account tokens and the like
+        meta = item.get("metadata") or {}
+        label = f"{meta.get('namespace') or '-'}/{meta.get('name') or '?'}"
+        found.append((label, _material({"kind": "Secret", **item}, f"{path}: {label}")))
+    if not found:
+        raise UsageError(f"{path} is a List with no Secret of type {TLS_TYPE!r}")
+    return found
+
+
+def _material(secret: object, path: str) -> Material:
     if not isinstance(secret, Mapping) or secret.get("kind") != "Secret":
         raise UsageError(f"{path} is not a Secret manifest")
     if secret.get("type") != TLS_TYPE:
@@ -132,14 +161,17 @@ def _load_manifest(raw: bytes, path: str) -> tuple[bytes | None, bytes | None, b
     )
 
 
-def _inputs(args: argparse.Namespace) -> tuple[bytes | None, bytes | None, bytes | None]:
+def _inputs(args: argparse.Namespace) -> list[tuple[str | None, Material]]:
     if args.manifest is not None and (args.cert or args.key or args.ca):
         raise UsageError("give either a Secret manifest or --cert/--key/--ca, not both")
     if args.manifest is not None:
-        return _load_manifest(_read(args.manifest), args.manifest)
+        found = _load_manifest(_read(args.manifest), args.manifest)
+        if len(found) > 1 and args.previous_cert:
+            raise UsageError("--previous-cert applies to one Secret, not to a List")
+        return found
     if not args.cert or not args.key:
         raise UsageError("give a Secret manifest, or both --cert FILE and --key FILE")
-    return _read(args.cert), _read(args.key), _read(args.ca) if args.ca else None
+    return [(None, (_read(args.cert), _read(args.key), _read(args.ca) if args.ca else None))]
 
 
 def _when(moment: datetime) -> str:
@@ -209,23 +241,38 @@ def main(args: argparse.Namespace) -> int:
     try:
         now = _timestamp(args.now) if args.now else datetime.now(UTC)
         warning_days = _non_negative(str(args.expiry_warning_days))
-        cert, key, ca = _inputs(args)
+        inputs = _inputs(args)
         previous = _previous(args.previous_cert) if args.previous_cert else None
     except UsageError as exc:
         print(f"acm-sync check: error: {exc}", file=sys.stderr)
         if args.json:
             sys.stdout.write(json.dumps(usage_error_json(str(exc)), indent=2) + "\n")
         return EXIT_USAGE
-    analysis = analyze(
-        cert,
-        key,
-        ca,
-        now=now,
-        expiry_warning_days=warning_days,
-        previous_certificate=previous,
-    )
-    if args.json:
-        sys.stdout.write(json.dumps(as_json(analysis), indent=2) + "\n")
+    verdicts = [
+        (
+            label,
+            analyze(
+                cert,
+                key,
+                ca,
+                now=now,
+                expiry_warning_days=warning_days,
+                previous_certificate=previous,
+            ),
+        )
+        for label, (cert, key, ca) in inputs
+    ]
+    valid = all(analysis.valid for _, analysis in verdicts)
+    if len(verdicts) == 1 and verdicts[0][0] is None:
+        analysis = verdicts[0][1]
+        if args.json:
+            sys.stdout.write(json.dumps(as_json(analysis), indent=2) + "\n")
+        else:
+            sys.stdout.write(as_text(analysis))
+    elif args.json:
+        secrets = [{"secret": label, **as_json(analysis)} for label, analysis in verdicts]
+        sys.stdout.write(json.dumps({"valid": valid, "secrets": secrets}, indent=2) + "\n")
     else:
-        sys.stdout.write(as_text(analysis))
-    return EXIT_VALID if analysis.valid else EXIT_INVALID
+        # One block per Secret, so that a verdict is never read as another Secret's.
+        sys.stdout.write("\n".join(f"== {label}\n{as_text(a)}" for label, a in verdicts))
+    return EXIT_VALID if valid else EXIT_INVALID

@@ -190,7 +190,7 @@ class Demo:
         arns = self.arns("web")
         if set(arns) != set(REGIONS):
             raise StepFailed(f"expected an ARN per region, got {arns}")
-        serial = str((self.cert("web") or {})["status"]["serialNumber"])
+        serial = str((self.cert("web") or {})["status"]["secret"]["serialNumber"])
         for region, arn in arns.items():
             self.ok(f"{region}: {arn}")
         self.ok(f"Ready=True (Synced), serial {serial}")
@@ -199,12 +199,13 @@ class Demo:
         self.core.replace_namespaced_secret("web", NS, self.ca.secret("web", "web.demo.example"))
         self.wait(
             lambda: (
-                (self.cert("web") or {}).get("status", {}).get("serialNumber") != serial
+                (self.cert("web") or {}).get("status", {}).get("secret", {}).get("serialNumber")
+                != serial
                 and self.ready("web").get("reason") == "Synced"
             ),
             "the new serial to be synced",
         )
-        new_serial = str((self.cert("web") or {})["status"]["serialNumber"])
+        new_serial = str((self.cert("web") or {})["status"]["secret"]["serialNumber"])
         if self.arns("web") != arns:
             raise StepFailed(f"the ARNs changed: {arns} -> {self.arns('web')}")
         for region, arn in arns.items():

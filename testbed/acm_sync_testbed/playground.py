@@ -89,6 +89,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --apiserver real: the folder `make cluster-bins` printed last "
         "(default: $ACM_SYNC_CLUSTER_BIN_DIR, else .cluster-bins in this checkout)",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve the operator's /metrics on this port; 0 turns it off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the operator's log level, on stderr; INFO shows imports, reimports, deletions "
+        "(default: %(default)s)",
+    )
 
 
 def find_crds(explicit: Path | None) -> Traversable | None:
@@ -158,7 +172,13 @@ def _quiet_kopf_signal_warning() -> None:
         running.addFilter(_ThreadSignalWarningFilter())
 
 
-def _start_operator(kubeconfig: Path, acm_url: str) -> Callable[[], None] | None:
+def _start_operator(
+    kubeconfig: Path,
+    acm_url: str,
+    metrics_port: int = 0,
+    log_level: str = "WARNING",
+    host: str = "127.0.0.1",
+) -> Callable[[], None] | None:
     """Start the operator in-process; returns a function that stops it, or None.
 
     This is the playground's single hook for the operator: it calls
@@ -182,7 +202,13 @@ def _start_operator(kubeconfig: Path, acm_url: str) -> Callable[[], None] | None
         )
         return None
     _quiet_kopf_signal_warning()
-    stop: Callable[[], None] = run_in_thread(kubeconfig=kubeconfig, acm_url=acm_url)
+    stop: Callable[[], None] = run_in_thread(
+        kubeconfig=kubeconfig,
+        acm_url=acm_url,
+        metrics_port=metrics_port,
+        metrics_host=host,
+        log_level=log_level,
+    )
     return stop
 
 
@@ -322,10 +348,14 @@ def main(args: argparse.Namespace) -> int:
         kubeconfig = kube.write_kubeconfig(Path(args.kubeconfig).resolve())
         stop_operator = None
         if not args.no_operator and acm_url is not None:
-            stop_operator = _start_operator(kubeconfig, acm_url)
+            stop_operator = _start_operator(
+                kubeconfig, acm_url, args.metrics_port, args.log_level, args.host
+            )
             if stop_operator is not None:
                 stoppers.append(stop_operator)
         print(_instructions(kube, kubeconfig, acm_url, stop_operator is not None), flush=True)
+        if stop_operator is not None and args.metrics_port:
+            print(f"Operator metrics: http://{args.host}:{args.metrics_port}/metrics", flush=True)
         print(READY, flush=True)
         while not stop.wait(0.5):
             pass

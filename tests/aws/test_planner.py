@@ -302,3 +302,21 @@ def test_key_change_message_says_how_to_proceed() -> None:
     assert isinstance(blocked, Blocked)
     assert "EC_secp384r1" in blocked.message
     assert "RSA_2048" in blocked.message
+
+
+def test_a_certificate_of_another_cluster_id_says_only_the_cluster_id_differs() -> None:
+    result = plan(DESIRED, STALE, Observation(target=cert(tags=OTHER.system_tags())))
+    (blocked,) = result.actions
+    assert isinstance(blocked, Blocked)
+    assert blocked.code == "ForeignCertificate"
+    assert "only the cluster id differs" in blocked.message
+    assert "'c-2'" in blocked.message
+    assert "'c-1'" in blocked.message
+    assert "Cluster id changes" in blocked.message
+    # Another object's certificate (same cluster) is plainly foreign.
+    someone = Owner("c-1", "ns", "other")
+    result = plan(DESIRED, STALE, Observation(target=cert(tags=someone.system_tags())))
+    (blocked,) = result.actions
+    assert isinstance(blocked, Blocked)
+    assert "cluster id" not in blocked.message
+    assert "c-1/ns/other" in blocked.message

@@ -15,12 +15,14 @@ CHART = ROOT / "charts" / "acm-sync"
 OPERATOR_METRICS = frozenset(
     {
         "acmsync_certificate_not_after_timestamp_seconds",
+        "acmsync_certificate_in_sync",
         "acmsync_sync_total",
         "acmsync_sync_failures_total",
         "acmsync_aws_calls_total",
         "acmsync_imports_total",
         "acmsync_reconcile_duration_seconds",
         "acmsync_quota_exceeded_total",
+        "acmsync_leader",
     }
 )
 

@@ -100,7 +100,7 @@ def test_rejected_material_exits_1_with_one_line_per_error(tmp_path: Path, pki: 
     result = run_check(*args, "--now", (NOW + timedelta(days=400)).isoformat())
     assert result.code == 1
     codes = [line.split(":")[0] for line in result.out.splitlines() if not line.startswith("=>")]
-    assert set(codes) == {"KeyMismatch", "NoDomain", "Expired", "ChainIncomplete"}
+    assert set(codes) == {"KeyMismatch", "NoDomain", "Expired", "IntermediateMissing"}
     assert "fingerprint" not in result.out
     doc = run_check(*args, "--json", "--now", (NOW + timedelta(days=400)).isoformat()).json()
     assert doc["valid"] is False
@@ -208,3 +208,37 @@ def test_secret_data_key_material_is_never_echoed(tmp_path: Path, pki: Pki) -> N
         assert "NoCertificate" in result.out
         assert_no_key(result, key)
         assert base64.b64encode(key).decode()[:40] not in result.out
+
+
+def _named(secret: dict[str, object], name: str) -> dict[str, object]:
+    return {**secret, "metadata": {"name": name, "namespace": "web"}}
+
+
+def test_a_list_gets_one_verdict_per_tls_secret(pki: Pki) -> None:
+    good = _named(tls_secret(pki.leaf.pem + pki.intermediate.pem, pki.leaf.key_pem()), "good")
+    other_key = make_cert(ec_key("P-256", 3)).key_pem()
+    bad = _named(tls_secret(pki.leaf.pem + pki.intermediate.pem, other_key), "bad")
+    token = {"kind": "Secret", "type": "kubernetes.io/service-account-token", "data": {}}
+    listing = {"apiVersion": "v1", "kind": "List", "items": [good, token, bad]}
+    # As `kubectl get secrets -o yaml | acm-sync check -` passes it.
+    result = run_check("-", "--now", NOW_ARG, stdin=yaml.safe_dump(listing).encode())
+    assert result.code == 1  # one of them would be refused
+    blocks = result.out.split("== ")[1:]
+    assert [b.splitlines()[0] for b in blocks] == ["web/good", "web/bad"]
+    assert "=> ACM would accept" in blocks[0]
+    assert "KeyMismatch" in blocks[1]
+    assert "=> ACM would reject" in blocks[1]
+    assert_no_key(result, other_key)
+    doc = run_check("-", "--json", "--now", NOW_ARG, stdin=json.dumps(listing).encode()).json()
+    assert doc["valid"] is False
+    verdicts = {s["secret"]: s["valid"] for s in doc["secrets"]}
+    assert verdicts == {"web/good": True, "web/bad": False}
+    only_good = {**listing, "items": [good]}
+    assert run_check("-", "--now", NOW_ARG, stdin=json.dumps(only_good).encode()).code == 0
+
+
+def test_a_list_without_tls_secrets_is_a_usage_error() -> None:
+    listing = {"kind": "SecretList", "items": [{"kind": "Secret", "type": "Opaque"}]}
+    result = run_check("-", stdin=json.dumps(listing).encode())
+    assert result.code == 2
+    assert "no Secret of type" in result.err

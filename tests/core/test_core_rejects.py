@@ -6,7 +6,9 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+import certifi
 import pytest
 from certkit import (
     NOW,
@@ -18,11 +20,13 @@ from certkit import (
     make_pki,
     rsa_key,
 )
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
 from acm_sync.core.model import Analysis
+from acm_sync.core.roots import well_known_root_names
 
 Inputs = tuple[bytes | None, bytes | None, bytes | None]
 
@@ -306,12 +310,51 @@ def test_expires_soon_follows_the_threshold(
         assert f"in {days_left} day(s)" in analysis.warnings[0].message
 
 
-def test_chain_incomplete_warns_but_accepts(pki: Pki) -> None:
+def test_a_leaf_without_its_intermediate_warns_intermediate_missing(pki: Pki) -> None:
     analysis = analyze(pki.leaf.pem, pki.leaf.key_pem(), make_pki(slot=6).root.pem, now=NOW)
-    assert analysis.valid
+    assert analysis.valid  # ACM accepts it; clients will not
     (warning,) = analysis.warnings
-    assert warning.code is Code.CHAIN_INCOMPLETE
+    assert warning.code is Code.INTERMEDIATE_MISSING
     assert "'CN=Test Intermediate 0'" in warning.message
+
+
+def test_a_chain_that_only_omits_the_root_is_the_mild_chain_incomplete(pki: Pki) -> None:
+    analysis = analyze(pki.leaf.pem + pki.intermediate.pem, pki.leaf.key_pem(), now=NOW)
+    assert analysis.valid
+    assert [f.code for f in analysis.warnings] == [Code.CHAIN_INCOMPLETE]
+
+
+def test_a_leaf_issued_by_a_well_known_root_is_not_missing_an_intermediate() -> None:
+    # Issued in the name of a root in certifi's bundle (signed by another key: only the
+    # issuer name decides), the chain merely omits that root.
+
+    key = ec_key("P-256", 9)
+    bundle = Path(certifi.where()).read_bytes()
+    root_name = next(
+        c.subject
+        for c in x509.load_pem_x509_certificates(bundle)
+        if "ISRG Root X1" in c.subject.rfc4514_string()
+    )
+    assert root_name.public_bytes() in well_known_root_names()
+    leaf = make_cert(key)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.cert.subject)
+        .issuer_name(root_name)
+        .public_key(leaf.cert.public_key())
+        .serial_number(7)
+        .not_valid_before(leaf.cert.not_valid_before_utc)
+        .not_valid_after(leaf.cert.not_valid_after_utc)
+        .add_extension(
+            leaf.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value,
+            critical=False,
+        )
+        .sign(make_cert(ec_key("P-256", 8)).key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    analysis = analyze(pem, leaf.key_pem(), now=NOW)
+    assert analysis.valid, analysis.errors
+    assert [f.code for f in analysis.warnings] == [Code.CHAIN_INCOMPLETE]
 
 
 def test_cloudfront_warning_names_the_algorithm() -> None:

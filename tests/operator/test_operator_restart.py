@@ -73,7 +73,7 @@ def test_restart_in_sync_makes_no_aws_call_and_catches_up_on_rotation(env: Env) 
     try:
         wait_for(
             lambda: (
-                (c.cert(ns, "svc0") or {}).get("status", {}).get("serialNumber")
+                (c.cert(ns, "svc0") or {}).get("status", {}).get("secret", {}).get("serialNumber")
                 == serial_hex(rotated.serial)
             ),
             what="rotation caught up on start",

@@ -76,8 +76,44 @@ def test_expiring_condition_threshold() -> None:
     assert (soon["status"], soon["reason"]) == ("True", "ExpiresSoon")
     far = st.expiring_condition(T0 + timedelta(days=90), 30, 1, None, T0)
     assert far["status"] == "False"
-    assert st.is_expiring(T0 + timedelta(days=10), 30, T0) is True
-    assert st.is_expiring(None, 30, T0) is None
+    assert st.expiry_state(T0 + timedelta(days=10), 30, T0) == ("True", "ExpiresSoon")
+    assert st.expiry_state(None, 30, T0) is None
+
+
+def test_an_expired_certificate_is_expiring_with_reason_expired() -> None:
+    gone = st.expiring_condition(T0 - timedelta(days=1), 30, 1, None, T0)
+    assert (gone["status"], gone["reason"]) == ("True", "Expired")
+    assert st.expiry_state(T0 - timedelta(seconds=1), 30, T0) == ("True", "Expired")
+
+
+def test_expiry_follows_what_acm_serves_not_the_secret() -> None:
+    status = {
+        "secret": {"fingerprint": "new", "notAfter": "2027-01-01T00:00:00Z"},
+        "regions": [
+            {
+                "region": "us-east-1",
+                "arn": "a1",
+                "fingerprint": "old",
+                "notAfter": "2026-06-06T00:00:00Z",
+                "state": "Blocked",
+                "reason": "ReimportKeyChange",
+            },
+            {
+                "region": "eu-west-1",
+                "arn": "a2",
+                "fingerprint": "new",
+                "notAfter": "2027-01-01T00:00:00Z",
+                "state": "Synced",
+                "reason": "Reimported",
+            },
+        ],
+    }
+    assert st.expiry_basis(status) == datetime(2026, 6, 6, tzinfo=UTC)
+    gauges = st.region_gauges(status, "ReimportKeyChange")
+    assert gauges["us-east-1"][1:] == (False, "ReimportKeyChange")
+    assert gauges["eu-west-1"][1:] == (True, "Synced")
+    # Nothing in ACM yet: the Secret's own date is all there is to warn about.
+    assert st.expiry_basis({"secret": status["secret"]}) == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def test_records_round_trip_through_the_status() -> None:

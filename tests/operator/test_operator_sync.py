@@ -36,9 +36,9 @@ def test_import_then_rotation_reimports_into_the_same_arns(
     status = obj["status"]
     arns = _arns(obj)
     assert set(arns) == set(REGIONS)
-    assert status["serialNumber"] == serial_hex(first.serial)
-    assert status["domains"] == ["web.example.com"]
-    assert status["keyAlgorithm"] == "EC_prime256v1"
+    assert status["secret"]["serialNumber"] == serial_hex(first.serial)
+    assert status["secret"]["domains"] == ["web.example.com"]
+    assert status["secret"]["keyAlgorithm"] == "EC_prime256v1"
     assert status["observedGeneration"] == obj["metadata"]["generation"]
     assert obj["metadata"]["finalizers"] == ["acmsync.io/cleanup"]
     for region, arn in arns.items():
@@ -53,13 +53,18 @@ def test_import_then_rotation_reimports_into_the_same_arns(
     )
     wait_for(
         lambda: (
-            (c.cert(ns, "web") or {}).get("status", {}).get("serialNumber")
+            (c.cert(ns, "web") or {}).get("status", {}).get("secret", {}).get("serialNumber")
             == serial_hex(second.serial)
         ),
         what="the new serial in status",
     )
     obj = c.wait_reason(ns, "web", "Synced")
     assert _arns(obj) == arns  # same ARNs: reimported, not imported anew
+    # Each region records what its ARN now holds; the top-level notAfter is what ACM serves.
+    for entry in obj["status"]["regions"]:
+        assert entry["serialNumber"] == serial_hex(second.serial)
+        assert entry["fingerprint"] == obj["status"]["secret"]["fingerprint"]
+    assert obj["status"]["notAfter"] == obj["status"]["secret"]["notAfter"]
     for region, arn in arns.items():
         assert env.acm.serial(region, arn) == serial_hex(second.serial)
         assert env.acm.owned_by(region, f"{ns}/web") == [arn]
@@ -173,7 +178,7 @@ def test_one_secret_change_reconciles_every_acmcertificate_reading_it(
     for name in ("east", "west"):
         wait_for(
             lambda n=name: (
-                (c.cert(ns, n) or {}).get("status", {}).get("serialNumber")  # type: ignore[misc]
+                (c.cert(ns, n) or {}).get("status", {}).get("secret", {}).get("serialNumber")  # type: ignore[misc]
                 == serial_hex(rotated.serial)
             ),
             what=f"{name} reimported",

@@ -81,6 +81,8 @@ class Playground:
     kubeconfig: Path
     cache: Path
     lines: list[str] = field(default_factory=list)
+    # Everything printed so far, the ready line and after included (the operator's log).
+    output: list[str] = field(default_factory=list)
 
     def url(self, prefix: str) -> str:
         """The URL on the printed line that starts with ``prefix`` (``prefix: URL``)."""
@@ -112,6 +114,7 @@ def _wait_ready(playground: Playground, timeout: float) -> None:
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
+            playground.output.append(line.rstrip("\n"))
             output.put(line.rstrip("\n"))
         output.put(None)
 

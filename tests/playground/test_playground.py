@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,41 @@ def test_real_apiserver_without_binaries_says_what_to_run(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "make cluster-bins" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_playground_serves_operator_metrics_and_logs_what_it_does(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with running_playground(
+        tmp_path, "--metrics-port", str(port), "--log-level", "info"
+    ) as playground:
+        assert f"Operator metrics: http://127.0.0.1:{port}/metrics" in playground.lines
+        secret = json.dumps(tls_secret("web-tls", "web.example.com"))
+        playground.kubectl("apply", "-f", "-", stdin=secret)
+        playground.kubectl("apply", "-f", "-", stdin=ACM_CERTIFICATE)
+        playground.kubectl("wait", "--for=condition=Ready", "acmcertificate/web", "--timeout=60s")
+        wanted = ('name="web"', 'region="us-east-1"', 'reason="Synced"')
+
+        def in_sync() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            return any(
+                line.startswith("acmsync_certificate_in_sync{")
+                and all(w in line for w in wanted)
+                and line.endswith(" 1.0")
+                for line in text.splitlines()
+            )
+
+        deadline = time.monotonic() + 10
+        while not in_sync():
+            assert time.monotonic() < deadline, "no in-sync series on the playground's /metrics"
+            time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while not any("Imported in us-east-1" in line for line in playground.output):
+            assert time.monotonic() < deadline, playground.output[-20:]
+            time.sleep(0.2)
+        imported = next(line for line in playground.output if "Imported in us-east-1" in line)
+        assert "INFO" in imported
+        assert "default/web" in imported
+        assert "arn:aws:acm:us-east-1:" in imported

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
 from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
-from acm_sync.aws.execution import Execution, differs, drift, error_outcome
+from acm_sync.aws.execution import Execution, differs, drift, error_outcome, stale
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.regions import INVALID_REGION, unknown_region
 from acm_sync.aws.settings import AwsSettings
@@ -113,6 +113,9 @@ class Engine:
             if summary is not None and not differs(record.imported_at, seen_at):
                 if summary.get("Status") == "EXPIRED":
                     drifts.append(drift(owner, record, DriftKind.EXPIRED, summary))
+                elif stale(record, summary):
+                    fresh = self._refreshed(region, owner, record)
+                    drifts.extend([fresh] if fresh else [])
                 continue
             try:
                 described = self.adapter.describe(region, record.arn)
@@ -124,6 +127,17 @@ class Engine:
             if differs(record.imported_at, utc(described.get("ImportedAt"))):
                 drifts.append(drift(owner, record, DriftKind.REIMPORTED, described))
         return drifts
+
+    def _refreshed(self, region: str, owner: Owner, record: RegionRecord) -> Drift | None:
+        """The record's facts as ACM has them now (one DescribeCertificate for InUseBy)."""
+        assert record.arn is not None
+        try:
+            described = self.adapter.describe(region, record.arn)
+        except AwsCallError as err:
+            if err.error_class is ErrorClass.NOT_FOUND:
+                return drift(owner, record, DriftKind.DELETED, None)
+            raise
+        return drift(owner, record, DriftKind.REFRESHED, described)
 
     def call_counts(self) -> dict[tuple[str, str, str], int]:
         """AWS calls so far by (API, region, outcome); outcome is ``ok`` or the error code."""

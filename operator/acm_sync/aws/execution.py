@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from acm_sync.aws.adapter import utc
 from acm_sync.aws.errors import AwsCallError, ErrorClass
+from acm_sync.aws.lookup import observed
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.findings import Severity
 from acm_sync.core.model import Material
@@ -24,6 +25,7 @@ from acm_sync.core.planner import (
     Import,
     Noop,
     Observation,
+    ObservedCertificate,
     RegionPlan,
     Reimport,
     Tag,
@@ -71,6 +73,17 @@ class Execution:
         self.managed_tag_keys = record.managed_tag_keys
         self.imported_at = record.imported_at
         self.previous_arn = record.previous_arn
+        self.serial = record.serial
+        self.not_after = record.not_after
+        self.in_use_by = record.in_use_by
+        target = observation.target
+        if target is not None and target.arn == record.arn:
+            # What ACM reported just now beats the record (and fills a record from an older
+            # version that had no per-region facts).
+            self.serial = target.serial or self.serial
+            self.not_after = target.not_after or self.not_after
+            if target.in_use_by is not None:
+                self.in_use_by = target.in_use_by
         self.wrote = False
         self.reason = "Synced"
         self.said: list[str] = []
@@ -97,6 +110,7 @@ class Execution:
             if writes_content and self.arn:
                 described = self.adapter.describe(self.record.region, self.arn)
                 self.imported_at = utc(described.get("ImportedAt")) or self.imported_at
+                self.holds(observed(self.arn, described, {}, content_matches=True))
         except BlockedByRulesError as blocked:
             return self.outcome(RegionState.BLOCKED, blocked.code, [blocked.message, *notes])
         except AwsCallError as err:
@@ -113,6 +127,8 @@ class Execution:
             arn = self.engine.import_idempotently(region, self.desired, self.material, action.tags)
             self.wrote = True
             self.arn, self.fingerprint = arn, self.desired.fingerprint
+            self.serial, self.not_after = self.desired.serial, self.desired.not_after
+            self.in_use_by = ()
             self.tags_hash = tags_hash(action.tags)
             self.managed_tag_keys = user_tag_keys(action.tags)
             self.reason = action.reason
@@ -128,6 +144,7 @@ class Execution:
             self.adapter.reimport(region, action.arn, self.material)
             self.wrote = True
             self.arn, self.fingerprint = action.arn, self.desired.fingerprint
+            self.serial, self.not_after = self.desired.serial, self.desired.not_after
             if self.reason == "Synced":
                 self.reason = "Reimported"
             self.said.append(f"reimported into {action.arn} (same ARN)")
@@ -162,11 +179,23 @@ class Execution:
 
     def content_in_place(self, arn: str) -> None:
         """Record that ACM already holds the desired content under ``arn``."""
+        if arn != self.arn:
+            self.in_use_by = None  # another certificate: what used the old one says nothing
         self.arn = arn
         self.fingerprint = self.desired.fingerprint
+        self.serial = self.desired.serial or self.serial
+        self.not_after = self.desired.not_after or self.not_after
         for seen in (self.observation.target, *(self.observation.candidates or ())):
-            if seen is not None and seen.arn == arn and seen.imported_at is not None:
-                self.imported_at = seen.imported_at
+            if seen is not None and seen.arn == arn:
+                self.holds(seen)
+
+    def holds(self, seen: ObservedCertificate) -> None:
+        """Take what ACM reported about the certificate under ``self.arn``."""
+        self.imported_at = seen.imported_at or self.imported_at
+        self.serial = seen.serial or self.serial
+        self.not_after = seen.not_after or self.not_after
+        if seen.in_use_by is not None:
+            self.in_use_by = seen.in_use_by
 
     def progress(self) -> RegionRecord:
         """What has been achieved so far, as a record."""
@@ -178,6 +207,9 @@ class Execution:
             previous_arn=self.previous_arn,
             tags_hash=self.tags_hash,
             managed_tag_keys=self.managed_tag_keys,
+            serial=self.serial,
+            not_after=self.not_after,
+            in_use_by=self.in_use_by,
         )
 
     def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:
@@ -227,7 +259,9 @@ def drift(
     arn = str(record.arn)
     imported_at = utc(seen.get("ImportedAt")) if seen else None
     not_after = utc(seen.get("NotAfter")) if seen else None
+    facts = observed(arn, dict(seen), {}, content_matches=False) if seen else None
     messages = {
+        DriftKind.REFRESHED: f"{arn}: notAfter or what uses it changed",
         DriftKind.DELETED: f"{arn} was deleted from ACM outside acm-sync",
         DriftKind.REIMPORTED: (
             f"{arn} was reimported outside acm-sync"
@@ -235,4 +269,28 @@ def drift(
         ),
         DriftKind.EXPIRED: f"{arn} has expired in ACM",
     }
-    return Drift(owner, record.region, arn, kind, messages[kind], imported_at, not_after)
+    return Drift(
+        owner,
+        record.region,
+        arn,
+        kind,
+        messages[kind],
+        imported_at,
+        not_after,
+        in_use_by=facts.in_use_by if facts else None,
+        serial=facts.serial if facts else None,
+    )
+
+
+def stale(record: RegionRecord, summary: Mapping[str, object]) -> bool:
+    """Whether a ListCertificates summary shows the record's notAfter or in-use facts outdated.
+
+    A summary says only whether the certificate is in use; a change there (or a record that
+    never read InUseBy) is worth one DescribeCertificate for the list.
+    """
+    in_use = bool(summary.get("InUse"))
+    return (
+        record.in_use_by is None
+        or bool(record.in_use_by) != in_use
+        or (record.not_after is not None and utc(summary.get("NotAfter")) != record.not_after)
+    )

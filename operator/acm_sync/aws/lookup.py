@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
@@ -73,7 +74,17 @@ def observed(
         imported_at=utc(described.get("ImportedAt")),
         not_after=utc(described.get("NotAfter")),
         content_matches=content_matches,
+        serial=str(described["Serial"]) if described.get("Serial") else None,
+        in_use_by=in_use_of(described),
     )
+
+
+def in_use_of(described: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """DescribeCertificate's InUseBy, sorted; None for a summary, which carries no list."""
+    users = described.get("InUseBy")
+    if not isinstance(users, list):
+        return None
+    return tuple(sorted(str(u) for u in users))
 
 
 class Finder:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
+from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
-from acm_sync.controller.kubeapi import ObjectRef
+from acm_sync.controller.kubeapi import JsonObj, ObjectRef
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key
 from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
@@ -43,12 +44,14 @@ class Finalizer:
         if obj is None:
             self.rec.forget(key)
             return
-        if specs.deletion_policy_of(obj) is DeletionPolicy.RETAIN:
-            log.info("%s/%s deleted; Retain leaves its ACM certificates in place", *key)
-            self.rec.forget(key)
-            return
         status = obj.get("status") or {}
         records = st.records_from_status(status)
+        if specs.deletion_policy_of(obj) is DeletionPolicy.RETAIN:
+            log.info("%s/%s deleted; Retain leaves its ACM certificates in place", *key)
+            why = "the AcmCertificate was deleted"
+            await self._say(key, obj, nt.retained_notices(records.values(), why))
+            self.rec.forget(key)
+            return
         for region in (obj.get("spec") or {}).get("regions") or []:
             if isinstance(region, str) and region not in records:
                 # Never synced here, or the record was lost: let the engine look up by owner tag.
@@ -58,6 +61,7 @@ class Finalizer:
         if not remaining:
             done = "; ".join(f"{r}: {o.message}" for r, o in sorted(outcomes.items()))
             log.info("%s/%s: Delete policy applied: %s", *key, done)
+            await self._say(key, obj, nt.deletion_notices(outcomes.values(), records))
             self.rec.forget(key)
             return
         now = self.rec.clock()
@@ -88,5 +92,17 @@ class Finalizer:
             await self.rec.in_kube_pool(
                 self.rec.kube.post_event, ref, "Warning", specs.DELETION_BLOCKED, ready["message"]
             )
+        # Regions already deleted leave the status now: say so once, as it happens.
+        freed = [o for o in outcomes.values() if o.state is RegionState.SYNCED]
+        await self._say(key, obj, nt.deletion_notices(freed, records))
         hints = [o.retry_after for o in remaining if o.retry_after]
         raise DeletionPending(message, max(min(hints), 1.0) if hints else 0.0)
+
+    async def _say(self, key: Key, obj: JsonObj, notices: list[nt.Notice]) -> None:
+        """Log and post ``notices`` on the object being deleted (it exists until released)."""
+        ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
+        for notice in notices:
+            nt.log_notice(key[0], key[1], notice)
+            await self.rec.in_kube_pool(
+                self.rec.kube.post_event, ref, notice.type, notice.reason, notice.message
+            )

@@ -53,9 +53,12 @@ def run_in_thread(
 
     ``acm_url`` is informational: boto3 takes the endpoint from ``AWS_ENDPOINT_URL``, which
     the caller sets for the whole process. Leader election is off and no metrics port is
-    opened, since the playground runs exactly one operator on loopback.
+    opened unless ``metrics_port`` is given, since the playground runs exactly one operator
+    on loopback. A ``log_level`` override (re)configures the process's logging at that level.
     """
-    if not logging.getLogger().handlers:
+    if "log_level" in overrides:
+        configure_logging(str(overrides["log_level"]))
+    elif not logging.getLogger().handlers:
         configure_logging("WARNING")
     options: dict[str, object] = {
         "kubeconfig": str(kubeconfig),

@@ -5,6 +5,7 @@ Metric names are a contract with the Helm chart's PrometheusRule: never rename o
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -26,10 +27,20 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.not_after = Gauge(
             "acmsync_certificate_not_after_timestamp_seconds",
-            "notAfter of the certificate imported for an AcmCertificate, per region (unix time)",
+            "notAfter of the certificate ACM holds for an AcmCertificate, per region (unix time)",
             ["namespace", "name", "region"],
             registry=self.registry,
         )
+        self.in_sync = Gauge(
+            "acmsync_certificate_in_sync",
+            "1 when the region's ACM certificate is the Secret's current one, else 0; reason "
+            "says why not (the region's or the Ready condition's reason)",
+            ["namespace", "name", "region", "reason"],
+            registry=self.registry,
+        )
+        # (namespace, name) -> region -> the in_sync reason label exported, to replace it.
+        self._exported: dict[tuple[str, str], dict[str, str]] = {}
+        self._lock = threading.Lock()
         self.syncs = Counter(
             "acmsync_sync_total",
             "Reconciliations of an AcmCertificate by result and Ready reason",
@@ -78,13 +89,43 @@ class Metrics:
         if api == "ImportCertificate" and outcome in ("success", "ok", "Success"):
             self.imports.labels(region=region).inc()
 
-    def forget(self, namespace: str, name: str, regions: list[str]) -> None:
+    def count_sync(self, ready: bool, reason: str, quota_exceeded: list[str]) -> None:
+        """One reconciliation: its result and reason, and the regions refused for quota."""
+        self.syncs.labels(result="success" if ready else "failure", reason=reason).inc()
+        if not ready:
+            self.failures.labels(reason=reason).inc()
+        for region in quota_exceeded:
+            self.quota_exceeded.labels(region=region).inc()
+
+    def export_object(
+        self, namespace: str, name: str, regions: dict[str, tuple[float | None, bool, str]]
+    ) -> None:
+        """Replace an object's per-region series: region -> (notAfter, in sync, reason)."""
+        with self._lock:
+            before = self._exported.get((namespace, name), {})
+            for region, reason in before.items():
+                now = regions.get(region)
+                if now is None or now[2] != reason:
+                    self._remove(self.in_sync, namespace, name, region, reason)
+                if now is None or now[0] is None:
+                    self._remove(self.not_after, namespace, name, region)
+            for region, (not_after, in_sync, reason) in regions.items():
+                if not_after is not None:
+                    self.not_after.labels(namespace, name, region).set(not_after)
+                self.in_sync.labels(namespace, name, region, reason).set(1 if in_sync else 0)
+            if regions:
+                self._exported[(namespace, name)] = {r: v[2] for r, v in regions.items()}
+            else:
+                self._exported.pop((namespace, name), None)
+
+    def forget(self, namespace: str, name: str) -> None:
         """Drop the per-object series of a deleted AcmCertificate."""
-        for region in regions:
-            try:
-                self.not_after.remove(namespace, name, region)
-            except KeyError:
-                continue
+        self.export_object(namespace, name, {})
+
+    @staticmethod
+    def _remove(gauge: Gauge, *labels: str) -> None:
+        with contextlib.suppress(KeyError):
+            gauge.remove(*labels)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from acm_sync.controller import annotations as ann
+from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.engine_api import EngineLike
@@ -24,7 +25,9 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
+from acm_sync.core.planner import Drift
 from acm_sync.core.state import (
     DeletionPolicy,
     DesiredState,
@@ -56,6 +59,10 @@ class SyncResult:
     outcomes: list[RegionOutcome] | None  # None: no AWS call was made (invalid input)
     facts: CertificateFacts | None
     retry: float | None = None
+    # Certificates deleted or left in ACM because their region left spec.regions.
+    notices: list[nt.Notice] = field(default_factory=list)
+    # Warnings about the Secret's certificate; None when it could not be read.
+    warnings: tuple[Finding, ...] | None = None
 
 
 class Reconciler:
@@ -85,12 +92,12 @@ class Reconciler:
         self._ref_of: dict[Key, str] = {}
         # Regions whose record must be re-verified against ACM (drift found by the sweep).
         self._forced: dict[Key, set[str]] = {}
+        # Facts the sweep read from ACM (notAfter, InUseBy) for the next reconcile to record.
+        self._refreshed: dict[Key, dict[str, Drift]] = {}
         self._failures: dict[Key, int] = {}
         # The Secret resourceVersion each object last read: an event for that very version
         # (the initial listing after a restart) needs no second reconcile.
         self._secret_seen: dict[Key, str] = {}
-        # Regions exported in the expiry gauge, to remove them when the object goes.
-        self._regions_seen: dict[Key, set[str]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -155,7 +162,13 @@ class Reconciler:
         self._failures.pop(key, None)
         self._secret_seen.pop(key, None)
         self.queue.forget(key)
-        self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
+        self.metrics.forget(key[0], key[1])
+
+    def refresh(self, drift: Drift) -> None:
+        """Record what the sweep read from ACM about a certificate (no repair needed)."""
+        key = (drift.owner.namespace, drift.owner.name)
+        self._refreshed.setdefault(key, {})[drift.region] = drift
+        self.queue.trigger(key)
 
     def force_verify(self, key: Key, region: str) -> None:
         """Make the next reconcile of ``key`` re-check ``region`` against ACM (drift repair)."""
@@ -188,10 +201,12 @@ class Reconciler:
             log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
             return None
         forced = self._forced.pop(key, set())
+        fresh = self._refreshed.pop(key, {})
         now = self.clock()
-        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, now)
+        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, fresh, now)
         await self._write_status(key, obj, result, now)
-        self._count(key, result)
+        quota = [o.region for o in result.outcomes or [] if o.reason == "QuotaExceeded"]
+        self.metrics.count_sync(result.verdict.ready, result.verdict.reason, quota)
         self.metrics.reconcile_duration.observe(time.monotonic() - started)
         return result.retry
 
@@ -210,6 +225,7 @@ class Reconciler:
         obj: JsonObj,
         secret: JsonObj | None,
         forced: set[str],
+        fresh: dict[str, Drift],
         now: datetime,
     ) -> SyncResult:
         try:
@@ -234,9 +250,21 @@ class Reconciler:
             retry = None
             if first == NOT_YET_VALID and analysis.facts is not None:
                 retry = min(max((analysis.facts.not_before - now).total_seconds(), 1.0), 3600.0)
-            return SyncResult(st.Verdict(False, first, message), None, None, retry)
+            # The facts still describe the Secret (an expired certificate, say) in the status.
+            verdict = st.Verdict(False, first, message)
+            warnings = specs.relevant_warnings(analysis.warnings, cert_spec.regions)
+            return SyncResult(verdict, None, analysis.facts, retry, warnings=warnings)
         facts = analysis.facts
+        warnings = specs.relevant_warnings(analysis.warnings, cert_spec.regions)
+        if specs.is_suspended(obj):
+            message = "spec.suspend is true: no AWS call is made until it is false"
+            return SyncResult(
+                st.Verdict(False, specs.SUSPENDED, message), None, facts, None, [], warnings
+            )
         records = st.records_from_status(obj.get("status"))
+        for region, seen in fresh.items():
+            if region in records and records[region].arn == seen.arn:
+                records[region] = st.refreshed(records[region], seen)
         for region in forced:
             if region in records:
                 # Drift: the certificate under this ARN is not ours any more (or is gone), so
@@ -252,31 +280,43 @@ class Reconciler:
             deletion_policy=cert_spec.deletion_policy,
             adopt_arns=cert_spec.adopt_arns,
             on_key_change=cert_spec.on_key_change,
+            serial=facts.serial,
+            not_after=facts.not_after,
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
         try:
             by_region = self.engine.sync(desired, analysis.material, wanted)
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
-            outcomes.extend(self._drop_regions(owner, cert_spec, records))
+            kept, notices = self._drop_regions(owner, cert_spec, records)
+            outcomes.extend(kept)
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
             log.exception("The ACM engine failed for %s/%s", *key)
             message = redact(f"{type(exc).__name__}: {exc}")
             verdict = st.Verdict(False, "AwsError", f"internal error talking to ACM: {message}")
             failures = self._failures[key] = self._failures.get(key, 0) + 1
-            return SyncResult(verdict, None, facts, min(2.0**failures, MAX_BACKOFF))
+            retry = min(2.0**failures, MAX_BACKOFF)
+            return SyncResult(verdict, None, facts, retry, warnings=warnings)
         verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
-        return SyncResult(verdict, outcomes, facts, self._retry_delay(key, outcomes))
+        retry = self._retry_delay(key, outcomes)
+        return SyncResult(verdict, outcomes, facts, retry, notices, warnings)
 
     def _drop_regions(
         self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
-    ) -> list[RegionOutcome]:
-        """Regions removed from the spec: delete there under ``Delete``, forget under ``Retain``."""
+    ) -> tuple[list[RegionOutcome], list[nt.Notice]]:
+        """Regions removed from the spec: delete there under ``Delete``, forget under ``Retain``.
+
+        Returns the outcomes to keep in the status (deletions still to retry) and what to say.
+        """
         dropped = {r: rec for r, rec in records.items() if r not in cert_spec.regions}
-        if not dropped or cert_spec.deletion_policy is DeletionPolicy.RETAIN:
-            return []
+        if not dropped:
+            return [], []
+        if cert_spec.deletion_policy is DeletionPolicy.RETAIN:
+            why = "the region left spec.regions"
+            return [], nt.retained_notices(dropped.values(), why)
         results = self.engine.delete(owner, dropped)
         # Regions whose deletion failed stay in the status so that it is retried.
-        return [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
+        kept = [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
+        return kept, nt.deletion_notices(results.values(), dropped)
 
     def _retry_delay(self, key: Key, outcomes: list[RegionOutcome]) -> float | None:
         hints = [o.retry_after for o in outcomes if o.retry_after]
@@ -297,7 +337,7 @@ class Reconciler:
         old = obj.get("status") or {}
         generation = obj.get("metadata", {}).get("generation")
         new: JsonObj = {}
-        new.update(st.facts_fields(result.facts, old))
+        new.update(st.secret_fields(result.facts, old))
         if generation is not None:
             new["observedGeneration"] = generation
         old_entries = st.region_entries_by_name(old)
@@ -308,6 +348,10 @@ class Reconciler:
             new["regions"] = [
                 st.region_entry(o, old_entries.get(o.region), now) for o in result.outcomes
             ]
+        # The top-level notAfter (the printer column) is what ACM serves, soonest first.
+        served = st.served_not_after(new)
+        if served is not None:
+            new["notAfter"] = st.format_time(served)
         old_conditions = st.conditions_by_type(old)
         verdict = result.verdict
         ready = st.condition(
@@ -319,73 +363,36 @@ class Reconciler:
             old_conditions.get(st.READY),
             now,
         )
-        not_after = st.parse_time(new.get("notAfter"))
         expiring = st.expiring_condition(
-            not_after,
+            st.expiry_basis(new),
             self.config.expiry_warning_days,
             generation,
             old_conditions.get(st.EXPIRING),
             now,
         )
-        new["conditions"] = [ready, expiring]
+        old_warnings = old_conditions.get(st.WARNINGS)
+        warnings = st.warnings_condition(result.warnings, generation, old_warnings, now)
+        new["conditions"] = [ready, expiring, warnings]
         patch = st.merge_patch(old, new)
         if patch:
             await self.in_kube_pool(self.kube.patch_acmcert_status, key[0], key[1], patch)
-        await self._post_events(obj, old_entries, old_conditions, ready, expiring, result)
-        self._export_expiry(key, new)
-
-    async def _post_events(
-        self,
-        obj: JsonObj,
-        old_entries: dict[str, JsonObj],
-        old_conditions: dict[str, JsonObj],
-        ready: JsonObj,
-        expiring: JsonObj,
-        result: SyncResult,
-    ) -> None:
+        notices = [*nt.sync_notices(result.outcomes or [], old_entries), *result.notices]
+        for notice in notices:
+            nt.log_notice(key[0], key[1], notice)
+        events = [(n.type, n.reason, n.message) for n in notices]
+        events += nt.condition_events(old_conditions, st.conditions_by_type(new))
+        if result.warnings is not None:
+            events += nt.warning_events(result.warnings, old_warnings)
         ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
-        events: list[tuple[str, str, str]] = []
-        for outcome in result.outcomes or []:
-            if not (outcome.wrote and outcome.state is RegionState.SYNCED and outcome.arn):
-                continue
-            before = old_entries.get(outcome.region, {}).get("arn")
-            what = "Reimported" if before == outcome.arn else "Imported"
-            events.append(("Normal", what, f"{what} into {outcome.arn} in {outcome.region}"))
-        old_ready = old_conditions.get(st.READY) or {}
-        if (old_ready.get("status"), old_ready.get("reason")) != (
-            ready["status"],
-            ready["reason"],
-        ):
-            kind = "Normal" if ready["status"] == "True" else "Warning"
-            events.append((kind, ready["reason"], ready["message"]))
-        old_expiring = old_conditions.get(st.EXPIRING) or {}
-        if expiring["status"] == "True" and old_expiring.get("status") != "True":
-            events.append(("Warning", expiring["reason"], expiring["message"]))
         for kind, reason, message in events:
             await self.in_kube_pool(self.kube.post_event, ref, kind, reason, message)
+        self._export(key, new, verdict)
 
-    def _export_expiry(self, key: Key, status: JsonObj) -> None:
-        not_after = st.parse_time(status.get("notAfter"))
-        seen = self._regions_seen.setdefault(key, set())
-        for entry in status.get("regions") or []:
-            region = entry.get("region")
-            if not_after is None or not entry.get("arn") or not isinstance(region, str):
-                continue
-            self.metrics.not_after.labels(namespace=key[0], name=key[1], region=region).set(
-                not_after.timestamp()
-            )
-            seen.add(region)
-
-    def _count(self, key: Key, result: SyncResult) -> None:
-        verdict = result.verdict
-        self.metrics.syncs.labels(
-            result="success" if verdict.ready else "failure", reason=verdict.reason
-        ).inc()
-        if not verdict.ready:
-            self.metrics.failures.labels(reason=verdict.reason).inc()
-        for outcome in result.outcomes or []:
-            if outcome.reason == "QuotaExceeded":
-                self.metrics.quota_exceeded.labels(region=outcome.region).inc()
+    def _export(self, key: Key, status: JsonObj, verdict: st.Verdict) -> None:
+        """Per region: notAfter of what ACM holds, and whether it is the Secret's certificate."""
+        secret_known = verdict.reason != specs.SECRET_NOT_FOUND
+        gauges = st.region_gauges(status, verdict.reason, secret_known=secret_known)
+        self.metrics.export_object(key[0], key[1], gauges)
 
 
 def describe(obj: JsonObj) -> str:

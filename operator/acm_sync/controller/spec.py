@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from acm_sync.core.analyze import analyze
+from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import Analysis
 from acm_sync.core.regions import region_of_arn, validate_region
 from acm_sync.core.state import DeletionPolicy, KeyChangePolicy
@@ -33,6 +34,8 @@ REGION_NOT_ALLOWED = "RegionNotAllowed"
 ADOPTION_DISABLED = "AdoptionDisabled"
 ARN_REGION_MISMATCH = "ArnRegionMismatch"
 DELETION_BLOCKED = "DeletionBlocked"
+SUSPENDED = "Suspended"
+CLOUDFRONT_REGION = "us-east-1"  # the only region whose certificates CloudFront uses
 
 
 class SpecError(Exception):
@@ -54,6 +57,20 @@ class CertSpec:
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     adopt_arns: Mapping[str, str] = field(default_factory=dict)
     on_key_change: KeyChangePolicy = KeyChangePolicy.BLOCK
+
+
+def relevant_warnings(findings: Sequence[Finding], regions: Sequence[str]) -> tuple[Finding, ...]:
+    """The core's warnings that matter for these regions (CloudFront uses us-east-1 only)."""
+    return tuple(
+        f
+        for f in findings
+        if f.code is not Code.CLOUDFRONT_INCOMPATIBLE or CLOUDFRONT_REGION in regions
+    )
+
+
+def is_suspended(body: Mapping[str, Any]) -> bool:
+    """Whether ``spec.suspend`` pauses every AWS call for the object."""
+    return (body.get("spec") or {}).get("suspend") is True
 
 
 def deletion_policy_of(body: Mapping[str, Any]) -> DeletionPolicy:

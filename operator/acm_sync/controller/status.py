@@ -7,22 +7,29 @@ comparison of two values.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
+from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
+from acm_sync.core.planner import Drift
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 
 JsonObj = dict[str, Any]
 
 READY = "Ready"
 EXPIRING = "Expiring"
+WARNINGS = "Warnings"
+NO_WARNINGS = "NoWarnings"
 EXPIRES_SOON = "ExpiresSoon"
+EXPIRED = "Expired"
 NOT_EXPIRING = "NotExpiring"
 NO_CERTIFICATE = "NoCertificate"
+# InUseBy ARNs shown per region; inUseCount tells how many there are in all.
+IN_USE_SHOWN = 5
 
 
 def format_time(value: datetime) -> str:
@@ -60,8 +67,27 @@ def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRec
             previous_arn=entry.get("previousArn") or None,
             tags_hash=entry.get("tagsHash") or None,
             managed_tag_keys=_managed_keys(entry.get("managedTagKeys")),
+            serial=entry.get("serialNumber") or None,
+            not_after=parse_time(entry.get("notAfter")),
+            in_use_by=_strings(entry.get("inUseBy")),
         )
     return records
+
+
+def refreshed(record: RegionRecord, seen: Drift) -> RegionRecord:
+    """``record`` with the notAfter, serial and InUseBy the sweep read from ACM."""
+    return replace(
+        record,
+        not_after=seen.not_after or record.not_after,
+        serial=seen.serial or record.serial,
+        in_use_by=seen.in_use_by if seen.in_use_by is not None else record.in_use_by,
+    )
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        return None
+    return tuple(value)
 
 
 def _managed_keys(value: object) -> tuple[str, ...] | None:
@@ -99,6 +125,18 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
     if outcome.managed_tag_keys is not None:
         # An empty list is kept: it says "none applied", unlike an absent field ("unknown").
         entry["managedTagKeys"] = list(outcome.managed_tag_keys)
+    if outcome.arn and outcome.serial:
+        entry["serialNumber"] = outcome.serial
+    if outcome.arn and outcome.not_after:
+        entry["notAfter"] = format_time(outcome.not_after)
+    if outcome.arn and outcome.in_use_by is not None:
+        users = list(outcome.in_use_by)
+        entry["inUseBy"] = users[:IN_USE_SHOWN]
+        count = len(users)
+        if old is not None and old.get("inUseBy") == users and old.get("arn") == outcome.arn:
+            # Read back from a status that shows only the first few: keep the full count.
+            count = max(count, int(old.get("inUseCount") or 0))
+        entry["inUseCount"] = count
     facts = (
         "state",
         "arn",
@@ -107,6 +145,10 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
         "previousArn",
         "tagsHash",
         "managedTagKeys",
+        "serialNumber",
+        "notAfter",
+        "inUseBy",
+        "inUseCount",
     )
     if old is not None and not outcome.wrote and all(old.get(k) == entry.get(k) for k in facts):
         # A no-op sync learnt nothing new: keep the entry, and with it the status, unchanged
@@ -188,19 +230,17 @@ def expiring_condition(
     old: Mapping[str, Any] | None,
     now: datetime,
 ) -> JsonObj:
-    """``Expiring``: True within ``warning_days`` of notAfter."""
+    """``Expiring``: True within ``warning_days`` of notAfter (reason Expired once past it)."""
     if not_after is None:
         return condition(
             EXPIRING, "Unknown", NO_CERTIFICATE, "no certificate read yet", generation, old, now
         )
     left = not_after - now
+    if left.total_seconds() <= 0:
+        message = f"the certificate expired at {format_time(not_after)}"
+        return condition(EXPIRING, "True", EXPIRED, message, generation, old, now)
     if left <= timedelta(days=warning_days):
-        days = max(0, left.days)
-        message = (
-            f"the certificate expired at {format_time(not_after)}"
-            if left.total_seconds() <= 0
-            else f"the certificate expires at {format_time(not_after)}, in {days} day(s)"
-        )
+        message = f"the certificate expires at {format_time(not_after)}, in {left.days} day(s)"
         return condition(EXPIRING, "True", EXPIRES_SOON, message, generation, old, now)
     return condition(
         EXPIRING,
@@ -213,26 +253,104 @@ def expiring_condition(
     )
 
 
-def is_expiring(not_after: datetime | None, warning_days: int, now: datetime) -> bool | None:
-    """What the Expiring condition should say now (None when unknown)."""
+def expiry_state(
+    not_after: datetime | None, warning_days: int, now: datetime
+) -> tuple[str, str] | None:
+    """The (status, reason) the Expiring condition should show now (None when unknown)."""
     if not_after is None:
         return None
-    return not_after - now <= timedelta(days=warning_days)
+    if not_after <= now:
+        return "True", EXPIRED
+    if not_after - now <= timedelta(days=warning_days):
+        return "True", EXPIRES_SOON
+    return "False", NOT_EXPIRING
 
 
-def facts_fields(facts: CertificateFacts | None, old: Mapping[str, Any]) -> JsonObj:
-    """The certificate facts at the top of the status (kept from before when unreadable)."""
-    keys = ("fingerprint", "serialNumber", "notBefore", "notAfter", "domains", "keyAlgorithm")
+def served_not_after(status: Mapping[str, Any] | None) -> datetime | None:
+    """The soonest notAfter among the certificates ACM holds for this object (any region)."""
+    dates = [
+        parse_time(e.get("notAfter"))
+        for e in (status or {}).get("regions") or []
+        if isinstance(e, dict) and e.get("arn")
+    ]
+    known = [d for d in dates if d is not None]
+    return min(known) if known else None
+
+
+def expiry_basis(status: Mapping[str, Any] | None) -> datetime | None:
+    """What Expiring is about: what ACM serves, or the Secret's certificate while ACM has none."""
+    served = served_not_after(status)
+    if served is not None:
+        return served
+    secret = (status or {}).get("secret")
+    if isinstance(secret, dict):
+        return parse_time(secret.get("notAfter"))
+    # A status written by an older version: its top-level notAfter is all there is.
+    return parse_time((status or {}).get("notAfter"))
+
+
+def secret_fields(facts: CertificateFacts | None, old: Mapping[str, Any]) -> JsonObj:
+    """``status.secret``: the Secret's own certificate (kept from before when unreadable)."""
     if facts is None:
-        return {k: old[k] for k in keys if k in old}
+        return {"secret": old["secret"]} if isinstance(old.get("secret"), dict) else {}
     return {
-        "fingerprint": facts.fingerprint,
-        "serialNumber": facts.serial,
-        "notBefore": format_time(facts.not_before),
-        "notAfter": format_time(facts.not_after),
-        "domains": list(facts.domains),
-        "keyAlgorithm": facts.key_algorithm,
+        "secret": {
+            "fingerprint": facts.fingerprint,
+            "serialNumber": facts.serial,
+            "notBefore": format_time(facts.not_before),
+            "notAfter": format_time(facts.not_after),
+            "domains": list(facts.domains),
+            "keyAlgorithm": facts.key_algorithm,
+        }
     }
+
+
+def region_gauges(
+    status: Mapping[str, Any], ready_reason: str, *, secret_known: bool = True
+) -> dict[str, tuple[float | None, bool, str]]:
+    """Region -> (notAfter ACM serves, whether it is the Secret's certificate, reason).
+
+    The reason of a region that is fine in itself (state Synced) but does not hold the
+    Secret's certificate is the Ready reason: the Secret is the problem (Expired, ...).
+    """
+    secret = status.get("secret")
+    current = secret.get("fingerprint") if isinstance(secret, dict) and secret_known else None
+    gauges: dict[str, tuple[float | None, bool, str]] = {}
+    for entry in status.get("regions") or []:
+        region = entry.get("region") if isinstance(entry, dict) else None
+        if not isinstance(region, str):
+            continue
+        not_after = parse_time(entry.get("notAfter")) if entry.get("arn") else None
+        region_ok = entry.get("state") == RegionState.SYNCED.value
+        synced = (
+            region_ok
+            and bool(entry.get("arn"))
+            and current is not None
+            and entry.get("fingerprint") == current
+        )
+        reason = SYNCED if synced else ready_reason if region_ok else str(entry.get("reason"))
+        gauges[region] = (not_after.timestamp() if not_after else None, synced, reason)
+    return gauges
+
+
+def warnings_condition(
+    findings: Sequence[Finding] | None,
+    generation: int | None,
+    old: Mapping[str, Any] | None,
+    now: datetime,
+) -> JsonObj:
+    """``Warnings``: True while ACM accepts the certificate but something will bite.
+
+    The reason lists the codes, comma-separated (CloudFrontIncompatible, IntermediateMissing,
+    ExpiresSoon, ChainIncomplete); None findings (the Secret could not be read) keep the old.
+    """
+    if findings is None and old:
+        return dict(old)
+    if not findings:
+        return condition(WARNINGS, "False", NO_WARNINGS, "no warnings", generation, old, now)
+    reason = ",".join(dict.fromkeys(f.code.value for f in findings))
+    message = "; ".join(f"{f.code.value}: {f.message}" for f in findings)
+    return condition(WARNINGS, "True", reason, message, generation, old, now)
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> JsonObj:

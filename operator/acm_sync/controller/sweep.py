@@ -10,9 +10,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key
+from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
 
 log = logging.getLogger(__name__)
@@ -26,11 +28,12 @@ class SweepReport:
     regions: int = 0
     drifted: list[tuple[Key, str]] = field(default_factory=list)
     expiry_flips: list[Key] = field(default_factory=list)
+    refreshed: list[tuple[Key, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
 def _drift_target(drift: object, region: str) -> tuple[Key, str] | None:
-    if str(getattr(drift, "kind", "")) == "Expired":
+    if str(getattr(drift, "kind", "")) in ("Expired", "Refreshed"):
         # Expired in ACM with our fingerprint: only a renewed Secret can help, and its change
         # triggers a sync anyway.
         return None
@@ -81,14 +84,18 @@ class Sweeper:
                 continue
             key: Key = (str(meta.get("namespace")), str(meta.get("name")))
             status = obj.get("status") or {}
-            for region, record in st.records_from_status(status).items():
+            # A suspended object gets no AWS call, not even the sweep's drift check.
+            recorded = {} if specs.is_suspended(obj) else st.records_from_status(status)
+            for region, record in recorded.items():
                 if record.arn:
                     by_region.setdefault(region, []).append((rec.owner(key), record))
-            should = st.is_expiring(
-                st.parse_time(status.get("notAfter")), rec.config.expiry_warning_days, now
-            )
-            current = st.conditions_by_type(status).get(st.EXPIRING, {}).get("status")
-            if should is not None and current != ("True" if should else "False"):
+            should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
+            condition = st.conditions_by_type(status).get(st.EXPIRING, {})
+            shown = (condition.get("status"), condition.get("reason"))
+            # ExpiresSoon -> Expired is a change too; the reason of a False one is not.
+            if should is not None and (
+                should[0] != shown[0] or (should[0] == "True" and should != shown)
+            ):
                 report.expiry_flips.append(key)
                 rec.queue.trigger(key)
         report.regions = len(by_region)
@@ -100,6 +107,9 @@ class Sweeper:
                 log.warning("Sweep of %s failed: %s", region, exc)
                 continue
             for drift in drifts:
+                if isinstance(drift, Drift) and drift.kind is DriftKind.REFRESHED:
+                    report.refreshed.append(((drift.owner.namespace, drift.owner.name), region))
+                    rec.refresh(drift)
                 target = _drift_target(drift, region)
                 if target is None:
                     continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from acm_sync.core.findings import Code, Finding
+from acm_sync.core.roots import is_well_known_root_name
 from acm_sync.core.x509facts import is_self_signed, issued_by, name_string, public_spki, subjects
 
 
@@ -127,6 +128,19 @@ def _chain_findings(
                 Code.BROKEN_CHAIN,
                 f"tls.crt: {subjects(c.x509 for c in unlinked)} do(es) not certify the "
                 f"chain; {why}",
+            ),
+        )
+    if not complete and top.der == leaf.der and not is_well_known_root_name(top.x509.issuer):
+        # No intermediate at all, and the issuer is no public root: a public CA's leaf always
+        # comes with an intermediate, so one was most likely left out.
+        return (
+            Finding(
+                Code.INTERMEDIATE_MISSING,
+                f"the chain stops at the leaf '{top_subject}': its issuer '{issuer}' is in "
+                "neither tls.crt nor ca.crt and is not a well-known root. ACM accepts the "
+                "import, but clients fail to verify it unless they already hold that issuer: "
+                "add the intermediate to tls.crt (ignore this if it is a private root your "
+                "clients trust)",
             ),
         )
     if not complete:

@@ -44,9 +44,19 @@ class Code(StrEnum):
     EXPIRES_SOON = "ExpiresSoon"
     CLOUDFRONT_INCOMPATIBLE = "CloudFrontIncompatible"
     CHAIN_INCOMPLETE = "ChainIncomplete"
+    # The leaf's issuer is in neither tls.crt nor ca.crt and is no well-known root: most
+    # likely an intermediate left out, which clients cannot fetch themselves.
+    INTERMEDIATE_MISSING = "IntermediateMissing"
 
 
-WARNING_CODES = frozenset({Code.EXPIRES_SOON, Code.CLOUDFRONT_INCOMPATIBLE, Code.CHAIN_INCOMPLETE})
+WARNING_CODES = frozenset(
+    {
+        Code.EXPIRES_SOON,
+        Code.CLOUDFRONT_INCOMPATIBLE,
+        Code.CHAIN_INCOMPLETE,
+        Code.INTERMEDIATE_MISSING,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

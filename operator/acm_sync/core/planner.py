@@ -54,6 +54,8 @@ class ObservedCertificate:
     not_after: datetime | None = None
     # True when ACM already holds exactly the desired certificate and chain.
     content_matches: bool = False
+    serial: str | None = None  # colon-separated hex; a ListCertificates summary has none
+    in_use_by: tuple[str, ...] | None = None  # None: not read (a summary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,8 @@ class DriftKind(StrEnum):
     DELETED = "Deleted"
     REIMPORTED = "ReimportedOutOfBand"
     EXPIRED = "Expired"
+    # Nothing to repair: the record's notAfter or in-use facts are out of date.
+    REFRESHED = "Refreshed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,8 @@ class Drift:
     message: str
     imported_at: datetime | None = None
     not_after: datetime | None = None
+    in_use_by: tuple[str, ...] | None = None  # from DescribeCertificate; None: not read
+    serial: str | None = None
 
 
 def target_arn(desired: DesiredState, record: RegionRecord) -> str | None:
@@ -252,6 +258,8 @@ def _blocked(code: str, message: str) -> RegionPlan:
 def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str | None:
     tagged = owner_of(cert.tags)
     if tagged is not None and tagged != owner.tag_value:
+        if problem := cluster_id_changed(cert.arn, tagged, owner):
+            return problem
         return f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
     if tagged is None and not adopted:
         return (
@@ -259,6 +267,27 @@ def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str |
             "to adopt it explicitly"
         )
     return None
+
+
+def cluster_id_changed(arn: str, tagged: str, owner: Owner) -> str | None:
+    """The message for an owner tag that differs from ours only in the cluster id, or None.
+
+    The usual cause is a new cluster (or a lost kube-system uid) running the same manifests:
+    the certificate is this object's, created under the old cluster id.
+    """
+    cluster, sep, rest = tagged.rpartition("/")
+    cluster, sep2, namespace = cluster.rpartition("/")
+    if not (sep and sep2) or (namespace, rest) != (owner.namespace, owner.name):
+        return None
+    if cluster == owner.cluster_id:
+        return None
+    return (
+        f"{arn} was created by acm-sync for {owner.namespace}/{owner.name} under cluster id "
+        f"'{cluster}', and this operator's cluster id is '{owner.cluster_id}': only the "
+        "cluster id differs. Keep the cluster id across cluster migrations (set clusterId / "
+        f"--cluster-id to '{cluster}'), or take the certificate over deliberately by retagging "
+        "it (docs/install.md, 'Cluster id changes'); acm-sync never takes it over by itself"
+    )
 
 
 def _update(

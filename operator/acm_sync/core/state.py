@@ -77,6 +77,9 @@ class DesiredState:
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     adopt_arns: Mapping[str, str] = field(default_factory=dict)  # region -> ARN
     on_key_change: KeyChangePolicy = KeyChangePolicy.BLOCK
+    # The Secret certificate's serial and notAfter: what a region holds once it is imported.
+    serial: str | None = None
+    not_after: datetime | None = None
 
     def all_tags(self) -> dict[str, str]:
         """User tags plus the system tags (system tags win)."""
@@ -97,6 +100,12 @@ class RegionRecord:
     # The user tag keys acm-sync applied (sorted); only these are ever removed from ACM.
     # None: not recorded (a status from an older version), so no user tag is removed.
     managed_tag_keys: tuple[str, ...] | None = None
+    # Serial and notAfter of the certificate ACM holds under ``arn`` (with ``fingerprint``):
+    # after a refused reimport they describe the old certificate, not the Secret's.
+    serial: str | None = None
+    not_after: datetime | None = None
+    # What uses the certificate (DescribeCertificate's InUseBy), when last read.
+    in_use_by: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +127,10 @@ class RegionOutcome:
     retry_after: float | None = None
     # See RegionRecord.managed_tag_keys.
     managed_tag_keys: tuple[str, ...] | None = None
+    # See RegionRecord.serial, .not_after and .in_use_by.
+    serial: str | None = None
+    not_after: datetime | None = None
+    in_use_by: tuple[str, ...] | None = None
 
     @classmethod
     def from_record(

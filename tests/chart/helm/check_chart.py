@@ -56,6 +56,7 @@ CUSTOM_VALUES: dict[str, Any] = {
     "metrics": {
         "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
         "prometheusRule": {"enabled": True, "expiringDays": 10},
+        "grafanaDashboard": {"enabled": True},
     },
     "podAnnotations": {"example.com/team": "platform"},
     "nodeSelector": {"kubernetes.io/os": "linux"},

@@ -1,0 +1,35 @@
+"""The well-known public roots (Mozilla's store as certifi ships it), by subject name.
+
+Used only to tell a chain that merely leaves out a public root (normal, harmless) from one
+whose leaf stops at an issuer nobody can find. Without certifi the set is empty, and every
+such leaf is reported as missing its intermediate, the cautious side.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+
+from cryptography import x509
+
+
+@cache
+def well_known_root_names() -> frozenset[bytes]:
+    """DER subject names of the roots in certifi's bundle (empty when it is unavailable)."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with the AWS and Kubernetes SDKs
+        return frozenset()
+    try:
+        with open(certifi.where(), "rb") as bundle, warnings.catch_warnings():
+            # Some old roots carry a non-positive serial; their names are all that is needed.
+            warnings.simplefilter("ignore")
+            roots = x509.load_pem_x509_certificates(bundle.read())
+    except (OSError, ValueError):  # pragma: no cover - a broken install: be cautious
+        return frozenset()
+    return frozenset(root.subject.public_bytes() for root in roots)
+
+
+def is_well_known_root_name(name: x509.Name) -> bool:
+    """Whether ``name`` is the subject of a well-known public root."""
+    return name.public_bytes() in well_known_root_names()

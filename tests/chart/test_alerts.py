@@ -1,0 +1,258 @@
+"""The chart's alerts: they query only what the operator exports, and promtool proves they fire.
+
+The PrometheusRule template is rendered with the chart's default values by a small renderer
+that knows exactly the template's directives (any other directive fails the test), so that
+`promtool check rules` and `promtool test rules` (tests/chart/promtool/alerts_test.yaml) run
+without Helm. promtool is looked up in $ACM_SYNC_CLUSTER_BIN_DIR, the checkout's
+.cluster-bins link, then ~/.cache/acm-sync/cluster-bins/*/ (`make cluster-bins` builds it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.metrics import MetricWrapperBase
+
+from acm_sync.controller.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "acm-sync"
+RULE_TEMPLATE = CHART / "templates" / "prometheusrule.yaml"
+PROMTOOL_TESTS = Path(__file__).resolve().parent / "promtool" / "alerts_test.yaml"
+
+
+def render_rule_template(text: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The PrometheusRule as Helm renders it with ``values`` (the template's directives only)."""
+    rule = values["metrics"]["prometheusRule"]
+    lines = [
+        line
+        for line in text.splitlines()
+        # Control lines ({{- if/with/end/include ...}}): the body of `if enabled` is kept,
+        # labels and metadata are not needed for the rules.
+        if not line.strip().startswith("{{-") and "include " not in line
+    ]
+    body = "\n".join(lines)
+    body = body.replace('{{ "{{" }}', "\x00OPEN\x00").replace('{{ "}}" }}', "\x00CLOSE\x00")
+    body = body.replace(
+        "{{ mul (int $rule.expiringDays) 86400 }}", str(int(rule["expiringDays"]) * 86400)
+    )
+
+    def value(match: re.Match[str]) -> str:
+        node: Any = rule
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    body = re.sub(r"\{\{ \$rule\.([A-Za-z.]+) \}\}", value, body)
+    body = body.replace("{{ .Release.Namespace }}", "acm-sync")
+    assert "{{" not in body, f"a directive the test renderer does not know: {body}"
+    body = body.replace("\x00OPEN\x00", "{{").replace("\x00CLOSE\x00", "}}")
+    rendered: dict[str, Any] = yaml.safe_load(body)
+    return rendered
+
+
+def default_rules() -> dict[str, Any]:
+    """The rendered PrometheusRule's spec: a Prometheus rules file."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    spec: dict[str, Any] = render_rule_template(RULE_TEMPLATE.read_text(), values)["spec"]
+    return spec
+
+
+def alerts() -> list[dict[str, Any]]:
+    """Every alerting rule of the chart."""
+    return [r for g in default_rules()["groups"] for r in g["rules"] if "alert" in r]
+
+
+def exported() -> dict[str, set[str]]:
+    """Series name -> label names, for every series the operator exports."""
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "gauge": ("",),
+    }
+    names: dict[str, set[str]] = {}
+    for wrapper in vars(Metrics()).values():
+        if not isinstance(wrapper, MetricWrapperBase):
+            continue
+        # prometheus_client keeps the declared name, type and label names private.
+        labels = set(wrapper._labelnames)
+        for suffix in suffixes[str(wrapper._type)]:
+            names[wrapper._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
+    return names
+
+
+def query_problems(expr: str, allowed: dict[str, set[str]]) -> list[str]:
+    """Metric names and label names in ``expr`` that the operator does not export."""
+    problems = []
+    metrics = set(re.findall(r"\b(acmsync_[a-z_]+)\b", expr))
+    if not metrics:
+        problems.append(f"no acm-sync metric in {expr!r}")
+    labels: set[str] = set()
+    for metric in metrics:
+        if metric not in allowed:
+            problems.append(f"{metric} is not exported")
+        else:
+            labels |= allowed[metric]
+    used: set[str] = set()
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        used |= {label.strip() for label in group.split(",") if label.strip()}
+    for matchers in re.findall(r"\{([^}]*)\}", expr):
+        used |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", matchers))
+    used -= {"__name__"}
+    problems.extend(f"label {label} is not on {sorted(metrics)}" for label in used - labels)
+    return problems
+
+
+def test_every_alert_queries_only_exported_metrics_and_labels() -> None:
+    allowed = exported()
+    found = alerts()
+    assert {a["alert"] for a in found} >= {
+        "AcmSyncCertificateExpiring",
+        "AcmSyncSyncFailing",
+        "AcmSyncQuotaExceeded",
+    }
+    for alert in found:
+        assert not query_problems(alert["expr"], allowed), alert["alert"]
+        text = " ".join(str(v) for v in alert.get("annotations", {}).values())
+        by = set(re.findall(r"\bby\s*\(([^)]*)\)", alert["expr"]))
+        kept = {label.strip() for group in by for label in group.split(",")}
+        for label in re.findall(r"\$labels\.([A-Za-z_]+)", text):
+            assert label in kept, f"{alert['alert']} shows $labels.{label}, dropped by its query"
+
+
+def test_the_query_check_does_catch_an_unknown_metric_or_label() -> None:
+    allowed = exported()
+    assert query_problems("acmsync_nope_total > 0", allowed)
+    assert query_problems("sum by (pod) (acmsync_certificate_in_sync) == 0", allowed)
+    assert not query_problems("sum by (region) (acmsync_imports_total) > 0", allowed)
+
+
+def test_no_alert_fires_on_a_counter_rate_for_a_state() -> None:
+    # "Stuck for 30 minutes" must be a state: a rate of failures drops to 0 between retries.
+    failing = next(a for a in alerts() if a["alert"] == "AcmSyncSyncFailing")
+    assert "acmsync_certificate_in_sync" in failing["expr"]
+    assert "rate(" not in failing["expr"]
+
+
+def test_every_alert_has_a_promtool_case_that_fires_and_one_that_stays_silent() -> None:
+    cases = yaml.safe_load(PROMTOOL_TESTS.read_text())["tests"]
+    fires: set[str] = set()
+    silent: set[str] = set()
+    for case in cases:
+        for check in case.get("alert_rule_test", []):
+            (fires if check.get("exp_alerts") else silent).add(check["alertname"])
+    names = {a["alert"] for a in alerts()}
+    assert names <= fires, f"no firing case for {names - fires}"
+    assert names <= silent, f"no silent case for {names - silent}"
+
+
+def find_promtool() -> Path | None:
+    """promtool from the configured or cached cluster-bins folder, if it was built."""
+    candidates = []
+    if os.environ.get("ACM_SYNC_CLUSTER_BIN_DIR"):
+        candidates.append(Path(os.environ["ACM_SYNC_CLUSTER_BIN_DIR"]))
+    candidates.append(ROOT / ".cluster-bins")
+    candidates.extend(sorted((Path.home() / ".cache" / "acm-sync" / "cluster-bins").glob("*")))
+    for folder in candidates:
+        binary = folder / "promtool"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    return None
+
+
+@pytest.fixture(scope="module")
+def promtool_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    binary = find_promtool()
+    if binary is None:
+        pytest.skip("promtool not built (make cluster-bins, or set ACM_SYNC_CLUSTER_BIN_DIR)")
+    folder = tmp_path_factory.mktemp("promtool")
+    (folder / "rules.yaml").write_text(yaml.safe_dump(default_rules(), sort_keys=False))
+    shutil.copy(PROMTOOL_TESTS, folder / "alerts_test.yaml")
+    return binary, folder
+
+
+def test_promtool_accepts_the_rules(promtool_dir: tuple[Path, Path]) -> None:
+    binary, folder = promtool_dir
+    result = subprocess.run(
+        [str(binary), "check", "rules", "rules.yaml"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_pass(promtool_dir: tuple[Path, Path]) -> None:
+    binary, folder = promtool_dir
+    result = subprocess.run(
+        [str(binary), "test", "rules", "alerts_test.yaml"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_service_monitor_keeps_the_metrics_namespace_label() -> None:
+    # Without honorLabels Prometheus renames the AcmCertificate's namespace label to
+    # exported_namespace, and every alert grouped by namespace would show the operator's.
+    monitor = (CHART / "templates" / "servicemonitor.yaml").read_text()
+    assert re.search(r"^\s+honorLabels: true$", monitor, re.M)
+
+
+DASHBOARD = CHART / "dashboards" / "acm-sync.json"
+
+
+def dashboard_targets() -> list[dict[str, Any]]:
+    """Every query of the shipped Grafana dashboard."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [t for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_every_dashboard_query_uses_only_exported_metrics_and_labels() -> None:
+    allowed = exported()
+    targets = dashboard_targets()
+    assert targets
+    for target in targets:
+        expr = target["expr"]
+        assert not query_problems(expr, allowed), expr
+        metrics = set(re.findall(r"\b(acmsync_[a-z_]+)\b", expr))
+        labels = set().union(*(allowed[m] for m in metrics))
+        for label in re.findall(r"\{\{(\w+)\}\}", target.get("legendFormat", "")):
+            assert label in labels, f"legend {label} is not a label of {sorted(metrics)}"
+
+
+def test_the_dashboard_shows_what_operators_need() -> None:
+    exprs = " ".join(t["expr"] for t in dashboard_targets())
+    for needed in (
+        "acmsync_certificate_in_sync",  # certificates by state
+        "acmsync_certificate_not_after_timestamp_seconds",  # soonest expiries per region
+        "sum by (api, outcome) (rate(acmsync_aws_calls_total",  # calls by API and outcome
+        'outcome="ThrottlingException"',  # throttling
+        "acmsync_quota_exceeded_total",  # quota
+        "acmsync_reconcile_duration_seconds_bucket",  # latency
+    ):
+        assert needed in exprs, needed
+
+
+def test_the_dashboard_configmap_is_off_by_default_and_labelled_for_the_sidecar() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["metrics"]["grafanaDashboard"]
+    assert values["enabled"] is False
+    assert values["labels"] == {"grafana_dashboard": "1"}
+    template = (CHART / "templates" / "grafana-dashboard.yaml").read_text()
+    assert template.startswith("{{- if .Values.metrics.grafanaDashboard.enabled }}")
+    assert '.Files.Get "dashboards/acm-sync.json"' in template
+
+
+def test_the_query_check_does_catch_a_wrong_legend_or_label() -> None:
+    assert query_problems('sum by (pod) (rate(acmsync_aws_calls_total{api="x"}[5m]))', exported())
