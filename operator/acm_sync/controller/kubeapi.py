@@ -105,6 +105,24 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
     )
 
 
+# Event names are DNS subdomains of at most 253 characters, like the object's own name; the
+# random suffix (17 characters) must not push a long object name over that limit.
+MAX_NAME_LENGTH = 253
+_EVENT_SUFFIX_LENGTH = 16
+
+
+def event_name(object_name: str) -> str:
+    """A unique Event name for an object, always a valid name of at most 253 characters.
+
+    The object's name is cut to leave room for the suffix; a cut that ends on ``-`` or ``.``
+    is trimmed further, since a DNS subdomain's labels must end with a letter or digit.
+    """
+    room = MAX_NAME_LENGTH - _EVENT_SUFFIX_LENGTH - 1
+    prefix = object_name[:room].rstrip("-.")
+    suffix = uuid.uuid4().hex[:_EVENT_SUFFIX_LENGTH]
+    return f"{prefix}.{suffix}" if prefix else suffix
+
+
 class KubeApi:
     """Blocking JSON calls; the reconciler runs them in its thread pool."""
 
@@ -250,7 +268,7 @@ class KubeApi:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
-                "name": f"{ref.name}.{uuid.uuid4().hex[:16]}",
+                "name": event_name(ref.name),
                 "namespace": ref.namespace,
             },
             "involvedObject": {

@@ -243,6 +243,9 @@ class Reconciler:
                 # the record must not short-circuit the sync.
                 records[region] = replace(records[region], fingerprint=None, tags_hash=None)
         owner = self.owner(key)
+        if problem := owner.tag_problem():
+            # ACM would refuse the import (InvalidTagException): say so before any AWS call.
+            return SyncResult(st.Verdict(False, specs.INVALID_TAGS, problem), None, facts)
         desired = DesiredState(
             owner=owner,
             fingerprint=facts.fingerprint,

@@ -251,7 +251,7 @@ def _blocked(code: str, message: str) -> RegionPlan:
 
 def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str | None:
     tagged = owner_of(cert.tags)
-    if tagged is not None and tagged != owner.tag_value:
+    if tagged is not None and not owner.owns(tagged):
         return f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
     if tagged is None and not adopted:
         return (
@@ -309,9 +309,7 @@ def _choose(
 
 def _mine(observation: Observation, owner: Owner, exclude: str | None) -> list[ObservedCertificate]:
     return [
-        c
-        for c in observation.candidates or ()
-        if owner_of(c.tags) == owner.tag_value and c.arn != exclude
+        c for c in observation.candidates or () if owner.owns(owner_of(c.tags)) and c.arn != exclude
     ]
 
 
