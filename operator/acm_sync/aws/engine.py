@@ -130,11 +130,14 @@ class Engine:
         return self.adapter.snapshot()
 
     def close(self) -> None:
-        """Stop the per-region worker threads."""
+        """Stop the per-region worker threads: queued work is dropped, running calls finish.
+
+        It does not wait for them: a shutdown must not last as long as an SDK read timeout.
+        """
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # ----- plumbing -----
     def _pool(self, region: str) -> ThreadPoolExecutor:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -261,6 +261,8 @@ class Reconciler:
             by_region = self.engine.sync(desired, analysis.material, wanted)
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
             outcomes.extend(self._drop_regions(owner, cert_spec, records))
+        except CancelledError:
+            raise  # shutdown: the engine dropped queued work, and nobody waits for this result
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
             log.exception("The ACM engine failed for %s/%s", *key)
             message = redact(f"{type(exc).__name__}: {exc}")

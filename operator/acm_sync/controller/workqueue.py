@@ -81,10 +81,13 @@ class PriorityGate:
     def release(self) -> None:
         """Give the slot to the first urgent waiter, else the first routine one."""
         for lane in (self._urgent, self._routine):
-            if lane:
+            while lane:
                 _key, waiter = lane.popitem(last=False)
-                waiter.set_result(None)
-                return
+                # A waiter cancelled (at shutdown) but not yet resumed is still in its lane:
+                # it can take no slot, so the slot goes to the next one.
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
         self._free += 1
 
     @property
@@ -200,8 +203,12 @@ class WorkQueue:
         async with self.lock(key):
             return await work()
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Stop accepting work and wait (bounded) for runs in flight."""
+    async def close(self, timeout: float = 0.5) -> None:
+        """Stop accepting work and wait (bounded) for runs in flight, then cancel them.
+
+        The bound is short: a shutdown must finish well within a pod's grace period, and a run
+        cut short is safe (an import whose answer was lost is found by owner tag next time).
+        """
         self._closed = True
         for timer in self._timers.values():
             timer.cancel()
@@ -211,3 +218,5 @@ class WorkQueue:
             _done, pending = await asyncio.wait(tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=timeout)
