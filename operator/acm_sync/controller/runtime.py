@@ -25,6 +25,7 @@ from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.sweep import Sweeper
+from acm_sync.controller.transient import StartupAborted, retry_startup
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,14 @@ class OperatorRuntime:
         write_guard: WriteGuard = always
         loop = asyncio.get_running_loop()
         try:
+            # A 500 or a burst of 429s at start-up is weather: retried (bounded), with readiness
+            # false meanwhile, rather than an exit and a CrashLoopBackOff.
             self.cluster_id = self.config.cluster_id or await loop.run_in_executor(
-                None, kube.namespace_uid, "kube-system"
+                None,
+                retry_startup,
+                "Reading the cluster id (namespace kube-system)",
+                lambda: kube.namespace_uid("kube-system"),
+                stop,
             )
             if self.config.leader_election:
                 elector = LeaderElector(
@@ -123,6 +130,8 @@ class OperatorRuntime:
                 write_guard = elector.may_write
             self.metrics.leader.set(1)
             return await self._run_leader(kube, stop, write_guard)
+        except StartupAborted:
+            return EXIT_OK  # stopped while the API server was still unavailable
         finally:
             if elector is not None:
                 await loop.run_in_executor(None, elector.release)
