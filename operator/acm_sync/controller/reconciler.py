@@ -334,8 +334,11 @@ class Reconciler:
         )
         new["conditions"] = [ready, expiring]
         patch = st.merge_patch(old, new)
-        if patch:
-            await self.in_kube_pool(self.kube.patch_acmcert_status, key[0], key[1], patch)
+        if patch and not await self.in_kube_pool(self.kube.patch_status_over, obj, patch):
+            # A newer status than the one this run started from is in place: keep it, post no
+            # Event about a state that is not the object's, and look again.
+            self.queue.trigger(key)
+            return
         await self._post_events(obj, old_entries, old_conditions, ready, expiring, result)
         self._export_expiry(key, new)
 

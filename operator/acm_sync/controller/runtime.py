@@ -128,6 +128,8 @@ class OperatorRuntime:
                 # Fencing: work still running in the engine's threads when leadership is lost
                 # (rate-limiter waits, timeouts, retries) sends no ACM write after it.
                 write_guard = elector.may_write
+                # The same fence for status patches, Events and generated objects.
+                kube.write_guard = elector.may_write
             self.metrics.leader.set(1)
             return await self._run_leader(kube, stop, write_guard)
         except StartupAborted:

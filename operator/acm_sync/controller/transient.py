@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import urllib3.exceptions
 
-from acm_sync.controller.kubeapi import KubeError
+from acm_sync.controller.kubeapi import KubeError, NotLeader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,7 +26,12 @@ _TRANSIENT_STATUSES = frozenset({408, 429})
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is an API error that retrying the same request can cure."""
+    """Whether ``exc`` is an API error that retrying the same request can cure.
+
+    A write fenced off after leadership was lost counts too: it is expected, and no bug.
+    """
+    if isinstance(exc, NotLeader):
+        return True
     if isinstance(exc, KubeError):
         return exc.status in _TRANSIENT_STATUSES or exc.status >= 500
     # ConnectionError covers resets and refusals; urllib3's errors wrap them (and read
