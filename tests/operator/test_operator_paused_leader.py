@@ -138,3 +138,48 @@ def test_a_fenced_replica_sends_no_status_patch_and_no_event(env: Env) -> None:
         assert [e for e in c.events(ns) if e[2] == "NotLeader"] == []
     finally:
         api.close()
+
+
+def test_a_new_leader_re_verifies_records_at_once_and_reports_no_false_drift(env: Env) -> None:
+    c = env.cluster
+    ca = TestCA()
+    ns = c.namespace("verify")
+    flags = ("--lease-duration", str(int(LEASE)), "--leader-election-namespace", ns)
+    names = [f"app{i}" for i in range(4)]
+    issued = {n: ca.issue(f"{n}.example.com") for n in names}
+    for name in names:
+        secret = tls_secret(name, issued[name])
+        c.core.create_namespaced_secret(ns, as_model(client.V1Secret, secret))
+        c.create_cert(ns, name, secretName=name, regions=["us-east-1"])
+    a = env.operator(*flags, "--sweep-interval", "3600", name="verify-a").start()
+    try:
+        wait_for(lambda: all(_correct(env, ns, n, issued[n]) for n in names), timeout=60)
+    finally:
+        a.kill()  # the Lease stays held by a replica that will never renew it
+    # What a deposed leader's late writes left: records older than what ACM holds.
+    truth: dict[str, str] = {}
+    for name in names:
+        entry = (c.cert(ns, name) or {})["status"]["regions"][0]
+        truth[name] = entry["importedAt"]
+        c.custom.patch_namespaced_custom_object_status(
+            "acmsync.io", "v1alpha1", ns, "acmcertificates", name,
+            {"status": {"regions": [{**entry, "importedAt": "2020-01-01T00:00:00Z"}]}},
+        )  # fmt: skip
+    b = env.operator(*flags, "--sweep-interval", "3600", name="verify-b").start()
+    try:
+
+        def repaired() -> bool:
+            entries = [(c.cert(ns, n) or {})["status"]["regions"][0] for n in names]
+            return all(
+                e["importedAt"][:19] == truth[n][:19] for n, e in zip(names, entries, strict=True)
+            )
+
+        # Within a Lease or so of taking over, not after the hour-long sweep interval.
+        wait_for(repaired, timeout=4 * LEASE, what="the records re-verified by the new leader")
+        log = b.log_tail(3000)
+        assert "out of date; refreshing" in log, log
+        assert "Drift in" not in log, log
+        imports = [x for x in env.acm.calls() if x["api"] == "ImportCertificate"]
+        assert len(imports) == len(names)
+    finally:
+        b.stop()

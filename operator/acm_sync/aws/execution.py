@@ -234,5 +234,6 @@ def drift(
             + (f" at {imported_at.isoformat()}" if imported_at else "")
         ),
         DriftKind.EXPIRED: f"{arn} has expired in ACM",
+        DriftKind.STALE_RECORD: f"{arn} holds the recorded certificate; the record is older",
     }
     return Drift(owner, record.region, arn, kind, messages[kind], imported_at, not_after)

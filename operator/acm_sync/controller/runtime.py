@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_LEADERSHIP_LOST = 3
 EXIT_STARTUP_FAILED = 1
+TAKEOVER_SWEEP_DELAY = 1.0
 WriteGuard = Callable[[], bool]
 # (config, metrics, write guard): the guard says whether ACM may be written to right now.
 EngineFactory = Callable[[OperatorConfig, Metrics, WriteGuard], EngineLike]
@@ -131,7 +132,8 @@ class OperatorRuntime:
                 # The same fence for status patches, Events and generated objects.
                 kube.write_guard = elector.may_write
             self.metrics.leader.set(1)
-            return await self._run_leader(kube, stop, write_guard)
+            took_over = elector is not None and elector.took_over
+            return await self._run_leader(kube, stop, write_guard, took_over)
         except StartupAborted:
             return EXIT_OK  # stopped while the API server was still unavailable
         finally:
@@ -146,7 +148,7 @@ class OperatorRuntime:
         self._lost.set()
 
     async def _run_leader(
-        self, kube: KubeApi, stop: threading.Event, write_guard: WriteGuard
+        self, kube: KubeApi, stop: threading.Event, write_guard: WriteGuard, took_over: bool
     ) -> int:
         assert self.cluster_id is not None
         engine = self.engine_factory(self.config, self.metrics, write_guard)
@@ -189,7 +191,12 @@ class OperatorRuntime:
             name="kopf",
         )
         sweeper = asyncio.create_task(
-            Sweeper(reconciler, self.config.sweep_interval).run(inner_stop), name="sweep"
+            # After a takeover, re-verify every record against ACM at once (shortly after
+            # kopf's resume reconciles), rather than after a whole sweep interval.
+            Sweeper(reconciler, self.config.sweep_interval).run(
+                inner_stop, first_delay=TAKEOVER_SWEEP_DELAY if took_over else None
+            ),
+            name="sweep",
         )
 
         async def watch_flags() -> None:

@@ -155,6 +155,10 @@ class DriftKind(StrEnum):
     DELETED = "Deleted"
     REIMPORTED = "ReimportedOutOfBand"
     EXPIRED = "Expired"
+    # Not drift: ACM holds the recorded content, only the record's importedAt is older (an
+    # import of acm-sync's own whose status write was lost or fenced off). The status is
+    # refreshed; nothing is reported as done behind acm-sync's back.
+    STALE_RECORD = "StaleRecord"
 
 
 @dataclass(frozen=True, slots=True)
