@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench fmt clean cluster-bins test-bins
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
 	@echo "make test        run linters, type checks, import contracts, chart checks and all tests"
 	@echo "make playground  run a local Kubernetes API + ACM emulator + operator until Ctrl-C"
 	@echo "make bench       print the benchmark figures"
+	@echo "make chaos       the chaos suite: kill -9, paused leaders, injected faults, then an"
+	@echo "                 audit (SEEDS=3 N=30 by default; the long run: SEEDS=100 N=200)"
 	@echo "make cluster-bins build etcd, kube-apiserver, kube-controller-manager, cert-manager,"
 	@echo "                 helm and promtool from pinned Go modules (the real-cluster test bed)"
 
@@ -50,6 +52,7 @@ typecheck: $(STAMP)
 		tests/cluster_backends.py bench examples/generate.py
 	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
 	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
+	MYPYPATH=tests:tests/chaos:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/chaos
 	MYPYPATH=tests:tests/realcluster:tests/operator:tests/kube:tests/playground $(BIN)/mypy \
 		tests/realcluster
 	MYPYPATH=tests/check:tests/core $(BIN)/mypy tests/check
@@ -86,6 +89,12 @@ chart-check: $(STAMP) test-bins
 	.ci/chart-check
 
 test: lint typecheck contracts chart-check unit
+
+# Seeded and bounded (tests/chaos/chaos.py); a short run of it is part of the tests.
+SEEDS ?= 3
+N ?= 30
+chaos: $(STAMP)
+	$(BIN)/python tests/chaos/chaos.py --seeds $(SEEDS) --n $(N)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -40,12 +40,14 @@ def acm(emulator: AcmEmulator, monkeypatch: pytest.MonkeyPatch) -> AcmEmulator:
 def client(acm: AcmEmulator) -> Callable[..., Any]:
     """``client(region)``: a boto3 ACM client for the emulator with SDK retries off."""
 
-    def make(region: str = "us-east-1") -> Any:
+    def make(region: str = "us-east-1", read_timeout: float = 5) -> Any:
         return boto3.client(
             "acm",
             region_name=region,
             endpoint_url=acm.url,
-            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=5),
+            config=Config(
+                retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=read_timeout
+            ),
         )
 
     return make

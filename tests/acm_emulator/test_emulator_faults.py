@@ -15,7 +15,8 @@ import boto3
 import pytest
 from acm_testkit import leaf
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from cryptography import x509
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
@@ -52,6 +53,40 @@ def test_fail_next_answers_5xx_without_committing(
     assert acm.certificates() == []
     _import(api)
     assert len(acm.certificates()) == 1
+
+
+def test_fail_after_commit_answers_5xx_but_the_reimport_took_effect(
+    acm: AcmEmulator, client: Callable[..., Any]
+) -> None:
+    api = client()
+    arn = _import(api)
+    renewed = leaf()
+    # Aimed at reimports only: a new import in between is not hit.
+    acm.fail_after_commit(1, api="ImportCertificate:reimport")
+    _import(api)
+    with pytest.raises(ClientError) as err:
+        api.import_certificate(
+            CertificateArn=arn, Certificate=renewed.certificate, PrivateKey=renewed.private_key
+        )
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    stored = {c["arn"]: c for c in acm.certificates()}
+    serial = x509.load_pem_x509_certificate(renewed.certificate).serial_number
+    assert stored[arn]["serial"] == format(serial, "x")
+    assert acm.calls()[-1]["outcome"] == "InternalFailureAfterCommit"
+
+
+def test_lost_responses_and_latency_on_tag_and_delete_calls(
+    acm: AcmEmulator, client: Callable[..., Any]
+) -> None:
+    arn = _import(client())
+    acm.lose_responses(1, api="AddTagsToCertificate")
+    with pytest.raises(ConnectionClosedError):
+        client().add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": "a", "Value": "1"}])
+    assert acm.certificates()[0]["tags"] == {"a": "1"}
+    acm.add_latency(1, 1.5, api="DeleteCertificate")
+    with pytest.raises(ReadTimeoutError):
+        client(read_timeout=0.3).delete_certificate(CertificateArn=arn)
+    assert acm.certificates() == []  # timed out for the client, done in ACM
 
 
 def test_region_down_drops_only_that_region(acm: AcmEmulator, client: Callable[..., Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -158,6 +159,39 @@ def test_fail_next_makes_requests_fail_then_recover(
             core.list_namespaced_config_map("default")
         assert caught.value.status == 500
     assert core.list_namespaced_config_map("default").items == []
+
+
+def test_faults_aimed_at_a_path_and_verb_leave_other_requests_alone(
+    core: client.CoreV1Api, kube: KubeEmulator
+) -> None:
+    kube.fail_next(2, status=503, path="/configmaps", verb="POST")
+    # Other verbs on the path and other paths are answered normally meanwhile.
+    assert core.list_namespaced_config_map("default").items == []
+    assert core.read_namespace("default").metadata is not None
+    for _ in range(2):
+        with pytest.raises(ApiException) as caught:
+            core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("x")))
+        assert caught.value.status == 503
+    core.create_namespaced_config_map("default", as_model(client.V1ConfigMap, _cm("x")))
+    assert [name(c) for c in core.list_namespaced_config_map("default").items] == ["x"]
+
+
+def test_injected_latency_makes_a_short_timeout_expire_but_the_write_lands(
+    core: client.CoreV1Api, kube: KubeEmulator
+) -> None:
+    kube.delay_next(1, 1.5, path="/configmaps", verb="POST")
+    with pytest.raises(Exception, match=r"(?i)timed? ?out"):
+        core.create_namespaced_config_map(
+            "default", as_model(client.V1ConfigMap, _cm("slow")), _request_timeout=0.3
+        )
+    # The request was not refused, only slow: like a lost response, it takes effect.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = core.list_namespaced_config_map("default").items
+        if found:
+            break
+        time.sleep(0.1)
+    assert [name(c) for c in found] == ["slow"]
 
 
 def test_429_carries_retry_after_which_the_client_honours(

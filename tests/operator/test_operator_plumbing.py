@@ -55,6 +55,20 @@ def test_debug_logging_silences_botocore_bodies() -> None:
         configure_logging("WARNING")
 
 
+def test_redact_keeps_long_object_names_but_not_base64(issued: Issued) -> None:
+    # Names of up to 253 characters, one run of letters and digits when a label is 63 long.
+    name = "a1" * 31 + "b"
+    line = f"reconciling ns/{name} (Secret ns/{name}); path /namespaces/{'x' * 70}/secrets"
+    assert redact(line) == line
+    blob = base64.b64encode(issued.key_pem).decode()
+    out = redact(f"data {blob} for {name}")
+    assert blob[:60] not in out
+    assert name in out
+    # Base64 split into lines (as inside a JSON or repr string) is caught line by line.
+    escaped = json.dumps(issued.key_pem.decode().split("-----")[2])
+    assert issued.key_body[:40] not in redact(escaped)
+
+
 def test_redact_keeps_ordinary_text() -> None:
     text = "imported arn:aws:acm:us-east-1:123456789012:certificate/abc into us-east-1"
     assert redact(text) == text

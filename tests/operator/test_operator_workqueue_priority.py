@@ -19,7 +19,7 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.controller.workqueue import Key, PriorityGate, WorkQueue
 
 WAIT = 5.0  # bound on every wait; a correct queue answers within one loop iteration
 
@@ -248,3 +248,21 @@ def test_a_secret_change_is_urgent_but_the_listing_after_a_restart_is_not(
 
     asyncio.run(asyncio.wait_for(scenario(), WAIT * 2))
     assert calls == [(k("fresh"), False), (k("seen"), True)]
+
+
+def test_a_slot_released_while_a_cancelled_waiter_is_still_lined_up_goes_to_the_next() -> None:
+    # At shutdown every waiting run is cancelled; a release in the same loop iteration used to
+    # hand the slot to the cancelled waiter (InvalidStateError) and lose it.
+    async def scenario() -> list[str]:
+        gate = PriorityGate(1)
+        await gate.acquire(("ns", "holder"), urgent=False)
+        cancelled = asyncio.create_task(gate.acquire(("ns", "a"), urgent=True))
+        served = asyncio.create_task(gate.acquire(("ns", "b"), urgent=False))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        gate.release()  # before the cancelled waiter had a chance to leave its lane
+        await asyncio.wait_for(served, timeout=1)
+        await asyncio.gather(cancelled, return_exceptions=True)
+        return [k[1] for k in gate.waiting]
+
+    assert asyncio.run(scenario()) == []

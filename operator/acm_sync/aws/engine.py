@@ -21,7 +21,9 @@ from acm_sync.aws.execution import Execution, differs, drift, error_outcome, sta
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.regions import INVALID_REGION, unknown_region
 from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.model import Material
+from acm_sync.core.pem import parse_pem
 from acm_sync.core.planner import (
     Drift,
     DriftKind,
@@ -125,7 +127,12 @@ class Engine:
                 drifts.append(drift(owner, record, DriftKind.DELETED, None))
                 continue
             if differs(record.imported_at, utc(described.get("ImportedAt"))):
-                drifts.append(drift(owner, record, DriftKind.REIMPORTED, described))
+                kind = (
+                    DriftKind.STALE_RECORD
+                    if self._holds_recorded_content(region, record)
+                    else DriftKind.REIMPORTED
+                )
+                drifts.append(drift(owner, record, kind, described))
         return drifts
 
     def _refreshed(self, region: str, owner: Owner, record: RegionRecord) -> Drift | None:
@@ -139,16 +146,42 @@ class Engine:
             raise
         return drift(owner, record, DriftKind.REFRESHED, described)
 
+    def _holds_recorded_content(self, region: str, record: RegionRecord) -> bool:
+        """Whether ACM still holds the certificate and chain the record's fingerprint names.
+
+        Then a newer ImportedAt is acm-sync's own reimport of that content whose status write
+        did not land (fenced off, lost), not someone else's. One GetCertificate, only for a
+        certificate whose ImportedAt differs.
+        """
+        if record.fingerprint is None or record.arn is None:
+            return False
+        try:
+            certificate, chain = self.adapter.get_pem(region, record.arn)
+        except AwsCallError:
+            return False  # cannot tell: report it as drift, which a sync then checks in full
+        leaf = parse_pem(certificate).blocks
+        chain_ders = [b.der for b in parse_pem(chain or b"").blocks]
+        if len(leaf) != 1:
+            return False
+        # ACM may hold a root appended to the chain acm-sync sent.
+        return record.fingerprint in {
+            fingerprint(leaf[0].der, chain_ders),
+            fingerprint(leaf[0].der, chain_ders[:-1]),
+        }
+
     def call_counts(self) -> dict[tuple[str, str, str], int]:
         """AWS calls so far by (API, region, outcome); outcome is ``ok`` or the error code."""
         return self.adapter.snapshot()
 
     def close(self) -> None:
-        """Stop the per-region worker threads."""
+        """Stop the per-region worker threads: queued work is dropped, running calls finish.
+
+        It does not wait for them: a shutdown must not last as long as an SDK read timeout.
+        """
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # ----- plumbing -----
     def _pool(self, region: str) -> ThreadPoolExecutor:

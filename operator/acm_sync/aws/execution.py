@@ -268,6 +268,7 @@ def drift(
             + (f" at {imported_at.isoformat()}" if imported_at else "")
         ),
         DriftKind.EXPIRED: f"{arn} has expired in ACM",
+        DriftKind.STALE_RECORD: f"{arn} holds the recorded certificate; the record is older",
     }
     return Drift(
         owner,

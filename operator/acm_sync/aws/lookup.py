@@ -127,12 +127,12 @@ class Finder:
             with self._lock:
                 known = arn in self._owners
                 cached = self._owners.get(arn)
-            if known and cached != owner.tag_value:
+            if known and not owner.owns(cached):
                 continue
             try:
                 tags = self._adapter.list_tags(region, arn)
                 self._remember(arn, tags)
-                if tags.get(OWNER_TAG) != owner.tag_value:
+                if not owner.owns(tags.get(OWNER_TAG)):
                     continue
                 # Without material (a deletion) there is no content to compare.
                 matches = material is not None and same_content(

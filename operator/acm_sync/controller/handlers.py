@@ -49,11 +49,43 @@ class ExpectedRetryFilter(logging.Filter):
         return True
 
 
+class TransientApiFilter(logging.Filter):
+    """Log kopf's retries of transient API errors at WARNING instead of ERROR.
+
+    kopf retries a 429, a 5xx or a dropped connection itself (``error_backoffs``) but logs each
+    attempt as "Request attempt #n failed; will retry" at ERROR. A real API server answers 429
+    "storage is (re)initializing" to a LIST right after a CRD is established, and 5xx while it
+    restarts: weather, not failure. Only the final "escalating" line stays at ERROR.
+    """
+
+    MARKER = "failed; will retry"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Downgrade kopf's will-retry lines; pass every record through."""
+        if (
+            record.levelno == logging.ERROR
+            and isinstance(record.msg, str)
+            and self.MARKER in record.msg
+        ):
+            record.levelno = logging.WARNING
+            record.levelname = logging.getLevelName(logging.WARNING)
+        return True
+
+
 def install_log_filters() -> None:
-    """Attach ExpectedRetryFilter to kopf's per-object logger (once per process)."""
+    """Attach the filters to kopf's loggers (once per process).
+
+    A filter on a logger does not see records of its children, so every kopf logger gets one:
+    kopf passes whichever module's logger is at hand to its request function.
+    """
     kopf_objects = logging.getLogger("kopf.objects")
     if not any(isinstance(f, ExpectedRetryFilter) for f in kopf_objects.filters):
         kopf_objects.addFilter(ExpectedRetryFilter())
+    names = [n for n in list(logging.root.manager.loggerDict) if n.startswith("kopf")]
+    for name in ["kopf", *names]:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, TransientApiFilter) for f in logger.filters):
+            logger.addFilter(TransientApiFilter())
 
 
 def build_settings() -> kopf.OperatorSettings:

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,14 @@ class KubeError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+
+
+class Conflict(KubeError):
+    """A conditional write found the object changed since it was read (HTTP 409)."""
+
+
+class NotLeader(Exception):
+    """A write refused before sending: this replica may no longer write (see ``write_guard``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,24 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
     )
 
 
+# Event names are DNS subdomains of at most 253 characters, like the object's own name; the
+# random suffix (17 characters) must not push a long object name over that limit.
+MAX_NAME_LENGTH = 253
+_EVENT_SUFFIX_LENGTH = 16
+
+
+def event_name(object_name: str) -> str:
+    """A unique Event name for an object, always a valid name of at most 253 characters.
+
+    The object's name is cut to leave room for the suffix; a cut that ends on ``-`` or ``.``
+    is trimmed further, since a DNS subdomain's labels must end with a letter or digit.
+    """
+    room = MAX_NAME_LENGTH - _EVENT_SUFFIX_LENGTH - 1
+    prefix = object_name[:room].rstrip("-.")
+    suffix = uuid.uuid4().hex[:_EVENT_SUFFIX_LENGTH]
+    return f"{prefix}.{suffix}" if prefix else suffix
+
+
 class KubeApi:
     """Blocking JSON calls; the reconciler runs them in its thread pool."""
 
@@ -113,6 +140,14 @@ class KubeApi:
         self.configuration = configuration
         self._client = k8s.ApiClient(configuration)
         self._host = socket.gethostname()
+        # Fencing, like the ACM engine's: with leader election, the Lease-derived deadline.
+        # Every write to AcmCertificates and every Event checks it just before it is sent, so
+        # a leader paused past its Lease writes nothing when it resumes.
+        self.write_guard: Callable[[], bool] | None = None
+
+    def _fence(self, what: str) -> None:
+        if self.write_guard is not None and not self.write_guard():
+            raise NotLeader(f"{what}: not sent, this replica may no longer write")
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -190,23 +225,64 @@ class KubeApi:
                     break
         return items
 
-    def patch_acmcert_status(self, namespace: str, name: str, status_patch: JsonObj) -> JsonObj:
-        """Merge-patch ``.status`` through the status subresource."""
+    def patch_acmcert_status(
+        self,
+        namespace: str,
+        name: str,
+        status_patch: JsonObj,
+        resource_version: str | None = None,
+    ) -> JsonObj:
+        """Merge-patch ``.status`` through the status subresource.
+
+        With ``resource_version`` the patch is conditional: the API server applies it only if
+        the object is still at that version, else raises :class:`Conflict`.
+        """
+        self._fence(f"status of {namespace}/{name}")
+        patch: JsonObj = {"status": status_patch}
+        if resource_version:
+            patch["metadata"] = {"resourceVersion": resource_version}
         status, body = self.request(
             "PATCH",
             self._cr_path(namespace, name) + "/status",
-            {"status": status_patch},
+            patch,
             content_type="application/merge-patch+json",
         )
+        if status == 409:
+            raise Conflict(status, str(body.get("message", "conflict")))
         return self._expect(status, body, 200)
+
+    def patch_status_over(self, read: JsonObj, patch: JsonObj) -> bool:
+        """Apply a status ``patch`` computed from the object ``read``, only over its status.
+
+        The patch carries ``read``'s resourceVersion. A conflict caused by metadata alone
+        (kopf's annotations, a label) is retried on the fresh version; one caused by another
+        status means another writer (a new leader) got there first: False, nothing written.
+        """
+        meta = read.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        version = str(meta.get("resourceVersion") or "") or None
+        read_status = read.get("status") or {}
+        for _attempt in range(3):
+            try:
+                self.patch_acmcert_status(namespace, name, patch, version)
+                return True
+            except Conflict:
+                fresh = self.get_acmcert(namespace, name)
+                if fresh is None or (fresh.get("status") or {}) != read_status:
+                    log.info("%s/%s: status changed since it was read; kept", namespace, name)
+                    return False
+                version = str(fresh.get("metadata", {}).get("resourceVersion") or "") or None
+        return False
 
     def create_acmcert(self, namespace: str, manifest: JsonObj) -> JsonObj | None:
         """Create; None when one of that name already exists."""
+        self._fence(f"create {namespace}/{manifest.get('metadata', {}).get('name')}")
         status, body = self.request("POST", self._cr_path(namespace), manifest)
         return None if status == 409 else self._expect(status, body, 200, 201)
 
     def patch_acmcert(self, namespace: str, name: str, patch: JsonObj) -> JsonObj:
         """Merge-patch an AcmCertificate (spec, labels, ownerReferences)."""
+        self._fence(f"patch {namespace}/{name}")
         status, body = self.request(
             "PATCH",
             self._cr_path(namespace, name),
@@ -217,6 +293,7 @@ class KubeApi:
 
     def delete_acmcert(self, namespace: str, name: str, uid: str | None = None) -> bool:
         """Delete (guarded by uid when given); False when it was already gone."""
+        self._fence(f"delete {namespace}/{name}")
         options: JsonObj = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if uid:
             options["preconditions"] = {"uid": uid}
@@ -250,7 +327,7 @@ class KubeApi:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
-                "name": f"{ref.name}.{uuid.uuid4().hex[:16]}",
+                "name": event_name(ref.name),
                 "namespace": ref.namespace,
             },
             "involvedObject": {
@@ -273,6 +350,7 @@ class KubeApi:
             "source": {"component": REPORTING_COMPONENT, "host": self._host},
         }
         try:
+            self._fence(f"Event {reason} for {ref.namespace}/{ref.name}")
             status, _body = self.request(
                 "POST", f"/api/v1/namespaces/{ref.namespace}/events", event, timeout=10.0
             )
@@ -280,6 +358,8 @@ class KubeApi:
                 log.warning(
                     "Event %s for %s/%s refused: HTTP %s", reason, ref.namespace, ref.name, status
                 )
+        except NotLeader:
+            log.debug("Event %s for %s/%s not posted: not leading", reason, ref.namespace, ref.name)
         except Exception as exc:  # Events are best effort: never fail a reconcile over one.
             log.warning("Event %s for %s/%s not posted: %s", reason, ref.namespace, ref.name, exc)
 

@@ -74,6 +74,9 @@ class LeaderElector:
         self._observed_at = 0.0
         self._is_leader = False
         self._renewer: threading.Thread | None = None
+        # Whether the Lease was taken over from a holder that did not release it (crashed,
+        # partitioned, paused): its last writes may have left statuses to re-verify.
+        self.took_over = False
 
     @property
     def is_leader(self) -> bool:
@@ -144,6 +147,8 @@ class LeaderElector:
         acquire = holder != self.identity
         status, _ = self.kube.request("PUT", self._path, self._lease_body(lease, acquire))
         self._held(status == 200, started)
+        if self._is_leader and acquire and holder:
+            self.took_over = True
         if self._is_leader and acquire:
             log.info("Acquired Lease %s/%s as %s", self.namespace, self.name, self.identity)
         return self._is_leader

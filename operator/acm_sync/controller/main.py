@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,12 +39,28 @@ def main(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        return asyncio.run(runtime.run(stop))
+        code = asyncio.run(runtime.run(stop))
     except Exception as exc:
         log.error("acm-sync run failed: %s", exc, exc_info=config.log_level == "DEBUG")
-        return EXIT_STARTUP_FAILED
+        code = EXIT_STARTUP_FAILED
     finally:
         runtime.stop_serving()
+    exit_now(code)
+    return code  # not reached; keeps the signature honest for type checkers
+
+
+def exit_now(code: int) -> None:
+    """End the process at once, once logs are flushed.
+
+    A normal interpreter exit joins every worker thread, and threads still blocked in the AWS
+    SDK (read timeouts) or the client-side rate limiter would hold the exit for tens of seconds.
+    Their work is safe to abandon: ACM writes are fenced, and an import whose answer is lost is
+    found by owner tag on the next start.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_in_thread(

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -271,6 +271,9 @@ class Reconciler:
                 # the record must not short-circuit the sync.
                 records[region] = replace(records[region], fingerprint=None, tags_hash=None)
         owner = self.owner(key)
+        if problem := owner.tag_problem():
+            # ACM would refuse the import (InvalidTagException): say so before any AWS call.
+            return SyncResult(st.Verdict(False, specs.INVALID_TAGS, problem), None, facts)
         desired = DesiredState(
             owner=owner,
             fingerprint=facts.fingerprint,
@@ -289,6 +292,8 @@ class Reconciler:
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
             kept, notices = self._drop_regions(owner, cert_spec, records)
             outcomes.extend(kept)
+        except CancelledError:
+            raise  # shutdown: the engine dropped queued work, and nobody waits for this result
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
             log.exception("The ACM engine failed for %s/%s", *key)
             message = redact(f"{type(exc).__name__}: {exc}")
@@ -374,8 +379,11 @@ class Reconciler:
         warnings = st.warnings_condition(result.warnings, generation, old_warnings, now)
         new["conditions"] = [ready, expiring, warnings]
         patch = st.merge_patch(old, new)
-        if patch:
-            await self.in_kube_pool(self.kube.patch_acmcert_status, key[0], key[1], patch)
+        if patch and not await self.in_kube_pool(self.kube.patch_status_over, obj, patch):
+            # A newer status than the one this run started from is in place: keep it, post no
+            # Event about a state that is not the object's, and look again.
+            self.queue.trigger(key)
+            return
         notices = [*nt.sync_notices(result.outcomes or [], old_entries), *result.notices]
         for notice in notices:
             nt.log_notice(key[0], key[1], notice)

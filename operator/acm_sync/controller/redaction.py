@@ -17,10 +17,13 @@ from typing import Any
 # separate and text between them survives.
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|$)", re.DOTALL)
 # Base64 of a key or certificate in a Secret's data, possibly escaped inside a repr or JSON.
-# 60 characters is shorter than any key's base64 yet longer than ARNs, uids and fingerprints'
-# alphabetic runs: fingerprints are hex, which this also catches, so hex runs are exempt below.
+# 60 characters is shorter than any key's base64 yet longer than ARNs and uids.
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{60,}={0,2}")
-_HEX = re.compile(r"[0-9a-f]+")
+# What a long run may be without being base64 of key material: Kubernetes object names (DNS
+# labels and subdomains, lowercase letters and digits once '-' and '.' split them), paths of
+# them, and hex fingerprints. Base64 of random bytes holds upper case letters: a 60-character
+# run without any has odds of about (38/64)**60, 3e-14.
+_NOT_KEY_MATERIAL = re.compile(r"[a-z0-9/]+")
 REDACTED = "[REDACTED]"
 
 # Loggers that write request or response bodies at DEBUG.
@@ -28,15 +31,16 @@ _NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "kubernetes.clie
 
 
 def redact(text: str) -> str:
-    """Replace PEM blocks and long base64 runs in ``text``."""
+    """Replace PEM blocks and base64 blobs in ``text``; object names and hex are kept."""
     text = _PEM.sub(REDACTED, text)
-    return _BASE64.sub(_keep_hex, text)
+    return _BASE64.sub(_keep_names, text)
 
 
-def _keep_hex(match: re.Match[str]) -> str:
-    # SHA-256 fingerprints are 64 lowercase hex characters and are useful in logs.
+def _keep_names(match: re.Match[str]) -> str:
+    # SHA-256 fingerprints (64 lowercase hex characters) and long object names are useful in
+    # logs and carry no secret.
     value = match.group(0)
-    return value if _HEX.fullmatch(value) else REDACTED
+    return value if _NOT_KEY_MATERIAL.fullmatch(value) else REDACTED
 
 
 class RedactingFilter(logging.Filter):

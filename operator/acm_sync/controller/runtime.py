@@ -25,12 +25,14 @@ from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.sweep import Sweeper
+from acm_sync.controller.transient import StartupAborted, retry_startup
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_LEADERSHIP_LOST = 3
 EXIT_STARTUP_FAILED = 1
+TAKEOVER_SWEEP_DELAY = 1.0
 WriteGuard = Callable[[], bool]
 # (config, metrics, write guard): the guard says whether ACM may be written to right now.
 EngineFactory = Callable[[OperatorConfig, Metrics, WriteGuard], EngineLike]
@@ -104,8 +106,14 @@ class OperatorRuntime:
         write_guard: WriteGuard = always
         loop = asyncio.get_running_loop()
         try:
+            # A 500 or a burst of 429s at start-up is weather: retried (bounded), with readiness
+            # false meanwhile, rather than an exit and a CrashLoopBackOff.
             self.cluster_id = self.config.cluster_id or await loop.run_in_executor(
-                None, kube.namespace_uid, "kube-system"
+                None,
+                retry_startup,
+                "Reading the cluster id (namespace kube-system)",
+                lambda: kube.namespace_uid("kube-system"),
+                stop,
             )
             if self.config.leader_election:
                 elector = LeaderElector(
@@ -121,8 +129,13 @@ class OperatorRuntime:
                 # Fencing: work still running in the engine's threads when leadership is lost
                 # (rate-limiter waits, timeouts, retries) sends no ACM write after it.
                 write_guard = elector.may_write
+                # The same fence for status patches, Events and generated objects.
+                kube.write_guard = elector.may_write
             self.metrics.leader.set(1)
-            return await self._run_leader(kube, stop, write_guard)
+            took_over = elector is not None and elector.took_over
+            return await self._run_leader(kube, stop, write_guard, took_over)
+        except StartupAborted:
+            return EXIT_OK  # stopped while the API server was still unavailable
         finally:
             if elector is not None:
                 await loop.run_in_executor(None, elector.release)
@@ -135,7 +148,7 @@ class OperatorRuntime:
         self._lost.set()
 
     async def _run_leader(
-        self, kube: KubeApi, stop: threading.Event, write_guard: WriteGuard
+        self, kube: KubeApi, stop: threading.Event, write_guard: WriteGuard, took_over: bool
     ) -> int:
         assert self.cluster_id is not None
         engine = self.engine_factory(self.config, self.metrics, write_guard)
@@ -178,7 +191,12 @@ class OperatorRuntime:
             name="kopf",
         )
         sweeper = asyncio.create_task(
-            Sweeper(reconciler, self.config.sweep_interval).run(inner_stop), name="sweep"
+            # After a takeover, re-verify every record against ACM at once (shortly after
+            # kopf's resume reconciles), rather than after a whole sweep interval.
+            Sweeper(reconciler, self.config.sweep_interval).run(
+                inner_stop, first_delay=TAKEOVER_SWEEP_DELAY if took_over else None
+            ),
+            name="sweep",
         )
 
         async def watch_flags() -> None:

@@ -27,6 +27,8 @@ class SweepReport:
     objects: int = 0
     regions: int = 0
     drifted: list[tuple[Key, str]] = field(default_factory=list)
+    # Records older than what ACM holds of acm-sync's own: refreshed, not reported as drift.
+    stale: list[tuple[Key, str]] = field(default_factory=list)
     expiry_flips: list[Key] = field(default_factory=list)
     refreshed: list[tuple[Key, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -50,14 +52,20 @@ class Sweeper:
         self.reconciler = reconciler
         self.interval = interval
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Sweep, then wait ``interval`` (or until ``stop``), forever."""
+    async def run(self, stop: asyncio.Event, first_delay: float | None = None) -> None:
+        """Wait ``first_delay`` (default: ``interval``), sweep, then every ``interval``.
+
+        A leader that took the Lease over from one that did not release it sweeps at once:
+        that is the cheap re-verification (one listing per region) of every object's record.
+        """
+        delay = self.interval if first_delay is None else first_delay
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+                await asyncio.wait_for(stop.wait(), timeout=delay)
                 return
             except TimeoutError:
                 pass
+            delay = self.interval
             try:
                 report = await self.sweep_once()
                 log.info(
@@ -113,7 +121,13 @@ class Sweeper:
                 target = _drift_target(drift, region)
                 if target is None:
                     continue
-                report.drifted.append(target)
-                log.info("Drift in %s for %s/%s: %s", target[1], *target[0], drift)
+                if str(getattr(drift, "kind", "")) == "StaleRecord":
+                    report.stale.append(target)
+                    log.info(
+                        "Status of %s/%s in %s is out of date; refreshing", *target[0], target[1]
+                    )
+                else:
+                    report.drifted.append(target)
+                    log.info("Drift in %s for %s/%s: %s", target[1], *target[0], drift)
                 rec.force_verify(*target)
         return report

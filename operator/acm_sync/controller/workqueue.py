@@ -19,7 +19,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from acm_sync.controller import transient
+
 log = logging.getLogger(__name__)
+
+MAX_ERROR_BACKOFF = 60.0
 
 Key = tuple[str, str]  # (namespace, name)
 T = TypeVar("T")
@@ -81,10 +85,13 @@ class PriorityGate:
     def release(self) -> None:
         """Give the slot to the first urgent waiter, else the first routine one."""
         for lane in (self._urgent, self._routine):
-            if lane:
+            while lane:
                 _key, waiter = lane.popitem(last=False)
-                waiter.set_result(None)
-                return
+                # A waiter cancelled (at shutdown) but not yet resumed is still in its lane:
+                # it can take no slot, so the slot goes to the next one.
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
         self._free += 1
 
     @property
@@ -105,6 +112,8 @@ class WorkQueue:
         self._urgent: set[Key] = set()
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
+        # Consecutive failed runs per key (the backoff grows with them).
+        self._errors: dict[Key, int] = {}
         self._closed = False
 
     def lock(self, key: Key) -> asyncio.Lock:
@@ -148,6 +157,7 @@ class WorkQueue:
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
+        self._errors.pop(key, None)
         lock = self._locks.get(key)
         if lock is not None and not lock.locked() and key not in self._tasks:
             del self._locks[key]
@@ -177,11 +187,11 @@ class WorkQueue:
                         self._urgent.discard(key)
                         try:
                             retry = await self._runner(key)
+                            self._errors.pop(key, None)
                         except asyncio.CancelledError:
                             raise
-                        except Exception:
-                            log.exception("Reconciling %s/%s failed unexpectedly", *key)
-                            retry = 30.0
+                        except Exception as exc:
+                            retry = self._failed(key, exc)
                 except BaseException:
                     self._gate.release()
                     raise
@@ -195,13 +205,36 @@ class WorkQueue:
         if retry is not None and not self._closed:
             self.trigger_later(key, retry)
 
+    def _failed(self, key: Key, exc: Exception) -> float:
+        """Log a failed run by what it means and return the jittered delay before the next.
+
+        A transient API error (429, 5xx, reset, timeout) is weather: one WARNING line. Anything
+        else is a bug: ERROR with its traceback. Both back off, growing with each failure.
+        """
+        attempt = self._errors[key] = self._errors.get(key, 0) + 1
+        delay = transient.backoff(attempt, base=1.0, cap=MAX_ERROR_BACKOFF)
+        if transient.is_transient(exc):
+            log.warning(
+                "Reconciling %s/%s hit a transient API error (retrying in %.1fs): %s",
+                *key,
+                delay,
+                transient.describe(exc),
+            )
+        else:
+            log.exception("Reconciling %s/%s failed unexpectedly", *key)
+        return delay
+
     async def run_exclusive(self, key: Key, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` while no sync of ``key`` runs (used by the finalizer)."""
         async with self.lock(key):
             return await work()
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Stop accepting work and wait (bounded) for runs in flight."""
+    async def close(self, timeout: float = 0.5) -> None:
+        """Stop accepting work and wait (bounded) for runs in flight, then cancel them.
+
+        The bound is short: a shutdown must finish well within a pod's grace period, and a run
+        cut short is safe (an import whose answer was lost is found by owner tag next time).
+        """
         self._closed = True
         for timer in self._timers.values():
             timer.cancel()
@@ -211,3 +244,5 @@ class WorkQueue:
             _done, pending = await asyncio.wait(tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=timeout)

@@ -80,7 +80,7 @@ def plan_deletion(
         if observation.candidates is None:
             return RegionPlan((Lookup(),))
         for cert in observation.candidates:
-            if cert.arn in recorded or owner_of(cert.tags) != owner.tag_value:
+            if cert.arn in recorded or not owner.owns(owner_of(cert.tags)):
                 continue
             if _not_deletable(cert.arn, cert.tags, owner):
                 left.append(cert.arn)  # our owner tag copied by hand: not acm-sync's doing
@@ -99,7 +99,7 @@ def _gone(arns: Sequence[str]) -> tuple[str, ...]:
 def _not_deletable(arn: str, tags: Mapping[str, str], owner: Owner) -> str | None:
     """Why ``arn`` may not be deleted for ``owner``, or None when its tags prove it ours."""
     holder = owner_of(tags)
-    if holder != owner.tag_value:
+    if not owner.owns(holder):
         return f"{arn} is owned by {holder or 'nobody (untagged)'}; acm-sync will not delete it"
     if tags.get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
         return (

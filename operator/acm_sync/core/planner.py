@@ -159,6 +159,10 @@ class DriftKind(StrEnum):
     EXPIRED = "Expired"
     # Nothing to repair: the record's notAfter or in-use facts are out of date.
     REFRESHED = "Refreshed"
+    # Not drift: ACM holds the recorded content, only the record's importedAt is older (an
+    # import of acm-sync's own whose status write was lost or fenced off). The status is
+    # refreshed; nothing is reported as done behind acm-sync's back.
+    STALE_RECORD = "StaleRecord"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +261,7 @@ def _blocked(code: str, message: str) -> RegionPlan:
 
 def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str | None:
     tagged = owner_of(cert.tags)
-    if tagged is not None and tagged != owner.tag_value:
+    if tagged is not None and not owner.owns(tagged):
         if problem := cluster_id_changed(cert.arn, tagged, owner):
             return problem
         return f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
@@ -338,9 +342,7 @@ def _choose(
 
 def _mine(observation: Observation, owner: Owner, exclude: str | None) -> list[ObservedCertificate]:
     return [
-        c
-        for c in observation.candidates or ()
-        if owner_of(c.tags) == owner.tag_value and c.arn != exclude
+        c for c in observation.candidates or () if owner.owns(owner_of(c.tags)) and c.arn != exclude
     ]
 
 

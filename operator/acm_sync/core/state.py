@@ -7,6 +7,7 @@ one :class:`RegionRecord` per region in the resource's status. The engine return
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -18,6 +19,10 @@ MANAGED_BY_VALUE = "acm-sync"
 CLUSTER_TAG = "acmsync.io/cluster"
 OWNER_TAG = "acmsync.io/owner"
 RESERVED_TAG_PREFIXES = ("aws:", "acmsync.io/")
+# ACM's limit on a tag value (tags-restrictions.html). <cluster>/<namespace>/<name> can reach
+# 36 + 1 + 63 + 1 + 253 = 354 characters, so long names get the hashed form below.
+MAX_OWNER_TAG_LENGTH = 255
+HASHED_NAME_PREFIX = "sha256:"
 
 
 class DeletionPolicy(StrEnum):
@@ -52,9 +57,54 @@ class Owner:
     name: str
 
     @property
-    def tag_value(self) -> str:
-        """The value of the ``acmsync.io/owner`` tag."""
+    def plain_tag_value(self) -> str:
+        """``<cluster>/<namespace>/<name>``: the readable form, used whenever ACM can hold it."""
         return f"{self.cluster_id}/{self.namespace}/{self.name}"
+
+    @property
+    def hashed_tag_value(self) -> str:
+        """``<cluster>/<namespace>/sha256:<hex>``: the form for names too long for the plain one.
+
+        The cluster and namespace stay readable (IAM conditions and humans use them); the hash
+        covers the whole plain form so that it cannot collide with another owner's.
+        """
+        digest = hashlib.sha256(self.plain_tag_value.encode()).hexdigest()
+        return f"{self.cluster_id}/{self.namespace}/{HASHED_NAME_PREFIX}{digest}"
+
+    @property
+    def tag_value(self) -> str:
+        """The value of the ``acmsync.io/owner`` tag this operator writes.
+
+        The plain form when it fits ACM's 255 characters, else the hashed form; the choice
+        depends on the name alone, so one owner always writes the same value.
+        """
+        plain = self.plain_tag_value
+        return plain if len(plain) <= MAX_OWNER_TAG_LENGTH else self.hashed_tag_value
+
+    def owns(self, tag_value: str | None) -> bool:
+        """Whether an owner tag value is this owner's, in either form.
+
+        Both are accepted so that a certificate tagged in the other form (by an older or newer
+        release, or by hand) is still found and never treated as foreign.
+        """
+        return tag_value is not None and tag_value in (
+            self.plain_tag_value,
+            self.hashed_tag_value,
+        )
+
+    def tag_problem(self) -> str | None:
+        """Why ACM would refuse this owner's system tags, or None (checked before any AWS call).
+
+        Only a cluster id can make even the hashed form too long or unacceptable: object names
+        and namespaces are DNS labels, which ACM's tag alphabet always allows.
+        """
+        value = self.tag_value
+        if len(value) > MAX_OWNER_TAG_LENGTH:
+            return (
+                f"the owner tag {value[:60]!r}... is {len(value)} characters, over ACM's "
+                f"{MAX_OWNER_TAG_LENGTH}, even in its hashed form: use a shorter --cluster-id"
+            )
+        return None
 
     def system_tags(self) -> dict[str, str]:
         """Tags every certificate acm-sync creates carries, besides the user's."""

@@ -22,7 +22,7 @@ from moto.acm.models import AWSCertificateManagerBackend
 
 from acm_sync_testbed.emulators.acm import rules
 from acm_sync_testbed.emulators.acm.calllog import Call
-from acm_sync_testbed.emulators.acm.faults import DropConnection, Faults
+from acm_sync_testbed.emulators.acm.faults import CommittedError, DropConnection, Faults
 from acm_sync_testbed.emulators.acm.regions import (
     acm_regions,
     region_of_arn,
@@ -157,7 +157,7 @@ class StrictAcm:
             try:
                 if region not in self.regions:
                     raise AcmError("InvalidSignatureException", unknown_region_message(region))
-                if failure := self.faults.before_call(region, api):
+                if failure := self.faults.before_call(region, api, params):
                     status, error = failure
                     raise AcmError(error, f"Injected {error} (emulator fault).", status)
                 self._throttle(region, api)
@@ -167,10 +167,16 @@ class StrictAcm:
                 result: dict[str, Any] = handler(region, params)
                 if api == "ImportCertificate":
                     arn = result["CertificateArn"]
+                self.faults.after_commit(region, api, params, arn)
                 return result
             except AcmError as err:
                 outcome = err.error_type
                 raise
+            except CommittedError as err:
+                # The call took effect: the log says so, the client sees only the error.
+                outcome = f"{err.error}AfterCommit"
+                message = f"Injected {err.error} (emulator fault)."
+                raise AcmError(err.error, message, err.status) from None
             except DropConnection as drop:
                 outcome = "ResponseLost" if drop.committed else "ConnectionDropped"
                 arn = drop.arn or arn

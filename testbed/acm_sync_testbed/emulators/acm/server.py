@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -138,6 +139,30 @@ class AcmEmulator:
         """Answer the next ``count`` matching calls with ``error`` (a 5xx by default)."""
         self.acm.faults.fail_next(count, status=status, error=error, api=api, region=region)
 
+    def lose_responses(
+        self, count: int = 1, *, api: str | None = None, region: str | None = None
+    ) -> None:
+        """Commit the next ``count`` matching writes, then drop the connection."""
+        self.acm.faults.lose_responses(count, api=api, region=region)
+
+    def fail_after_commit(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        error: str = "InternalFailure",
+        api: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """Commit the next ``count`` matching writes, then answer ``error``."""
+        self.acm.faults.fail_after_commit(count, status=status, error=error, api=api, region=region)
+
+    def add_latency(
+        self, count: int, seconds: float, *, api: str | None = None, region: str | None = None
+    ) -> None:
+        """Answer the next ``count`` matching calls ``seconds`` late, after they took effect."""
+        self.acm.faults.add_latency(count, seconds, api=api, region=region)
+
     def set_region_down(self, region: str, down: bool = True) -> None:
         """Drop every connection for ``region`` until healed."""
         self.acm.faults.set_region_down(region, down)
@@ -178,11 +203,15 @@ class AcmEmulator:
         except ValueError:
             body = {"__type": "SerializationException", "message": "Body is not a JSON object"}
             return Response(json.dumps(body), 400, headers, content_type=_JSON_TYPE)
+        region = region_of_request(request)
         try:
-            result = self.acm.handle(region_of_request(request), api, params)
+            result = self.acm.handle(region, api, params)
         except AcmError as err:
             body = {"__type": err.error_type, "message": err.message}
             return Response(json.dumps(body), err.status, headers, content_type=_JSON_TYPE)
+        # Latency after the call took effect and outside the backend's lock: other calls go on.
+        if delay := self.acm.faults.latency(region, api, params):
+            time.sleep(delay)
         return Response(json.dumps(result), 200, headers, content_type=_JSON_TYPE)
 
     def _control(self, request: Request) -> Response:
@@ -218,6 +247,25 @@ class AcmEmulator:
                         int(body.get("count", 1)),
                         status=int(body.get("status", 500)),
                         error=str(body.get("error", "InternalFailure")),
+                        api=body.get("api"),
+                        region=body.get("region"),
+                    )
+                elif action == "faults/lose-responses":
+                    self.acm.faults.lose_responses(
+                        int(body.get("count", 1)), api=body.get("api"), region=body.get("region")
+                    )
+                elif action == "faults/fail-after-commit":
+                    self.acm.faults.fail_after_commit(
+                        int(body.get("count", 1)),
+                        status=int(body.get("status", 500)),
+                        error=str(body.get("error", "InternalFailure")),
+                        api=body.get("api"),
+                        region=body.get("region"),
+                    )
+                elif action == "faults/latency":
+                    self.acm.faults.add_latency(
+                        int(body.get("count", 1)),
+                        float(body.get("seconds", 1.0)),
                         api=body.get("api"),
                         region=body.get("region"),
                     )

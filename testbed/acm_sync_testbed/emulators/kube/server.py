@@ -18,6 +18,7 @@ import yaml
 from aiohttp import web
 
 from acm_sync_testbed.emulators.kube.errors import ApiError
+from acm_sync_testbed.emulators.kube.faults import KubeFault, KubeFaults
 from acm_sync_testbed.emulators.kube.handlers import Api, error_response, json_response
 from acm_sync_testbed.emulators.kube.store import Store
 from acm_sync_testbed.emulators.kube.watch import WatchHub
@@ -46,8 +47,7 @@ class KubeEmulator:
         self.store = Store(log_size=log_size)
         self.hub = WatchHub(bookmark_interval=bookmark_interval)
         self.api = Api(self.store, self.hub, lambda: f"{self.host}:{self.port}")
-        self._failures: list[int] = []
-        self._faults_lock = threading.Lock()
+        self.faults = KubeFaults()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -167,12 +167,25 @@ class KubeEmulator:
     async def _drop(self) -> int:
         return self.hub.drop_all()
 
-    def fail_next(self, count: int, status: int = 500) -> None:
-        """Make the next ``count`` API requests fail with ``status`` (500 or 429)."""
-        if status not in (429, 500, 503):
-            raise ValueError("status must be 429, 500 or 503")
-        with self._faults_lock:
-            self._failures.extend([status] * count)
+    def fail_next(
+        self,
+        count: int,
+        status: int = 500,
+        *,
+        path: str | None = None,
+        verb: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Make the next ``count`` API requests (whose path contains ``path`` and whose method
+        is ``verb``, when given) fail with ``status`` (429, 500, 503 or 504), after ``delay``."""
+        self.faults.add(KubeFault(count, status, delay, path, verb))
+
+    def delay_next(
+        self, count: int, delay: float, *, path: str | None = None, verb: str | None = None
+    ) -> None:
+        """Carry out the next ``count`` matching requests, but answer only ``delay`` s later
+        (a client with a shorter timeout sees a timeout; the request took effect)."""
+        self.faults.add(KubeFault(count, None, delay, path, verb))
 
     def compact(self) -> None:
         """Forget the event log: watches from any earlier resourceVersion get 410 Gone."""
@@ -182,9 +195,17 @@ class KubeEmulator:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(_CONTROL):
             return await self._control(request)
-        with self._faults_lock:
-            status = self._failures.pop(0) if self._failures else None
-        if status is not None:
+        fault = self.faults.take(request.method, request.path)
+        if fault is not None:
+            status, delay = fault
+            if status is None:
+                # Latency after the work is done: a client that gives up first has lost the
+                # answer to a request that took effect.
+                response = await handler(request)
+                await asyncio.sleep(delay)
+                return response
+            if delay:
+                await asyncio.sleep(delay)
             message = (
                 "injected fault" if status != 429 else "too many requests, please try again later"
             )
@@ -202,8 +223,22 @@ class KubeEmulator:
         if action == "drop-watches":
             return json_response({"dropped": self.hub.drop_all()})
         if action == "fail-next":
-            self.fail_next(int(params.get("count", 1)), int(params.get("status", 500)))
-            return json_response({"queued": len(self._failures)})
+            self.fail_next(
+                int(params.get("count", 1)),
+                int(params.get("status", 500)),
+                path=params.get("path"),
+                verb=params.get("verb"),
+                delay=float(params.get("delay", 0.0)),
+            )
+            return json_response({"queued": self.faults.pending})
+        if action == "delay-next":
+            self.delay_next(
+                int(params.get("count", 1)),
+                float(params.get("delay", 1.0)),
+                path=params.get("path"),
+                verb=params.get("verb"),
+            )
+            return json_response({"queued": self.faults.pending})
         if action == "compact":
             self.compact()
             return json_response({"compacted": self.store.rv})
