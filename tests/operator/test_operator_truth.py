@@ -271,3 +271,12 @@ def test_the_sweep_shows_which_resources_use_each_arn(
     assert entries()["eu-west-1"]["inUseCount"] == 0
     env.acm.control("in-use", {"arn": arns["us-east-1"], "in_use": False})
     wait_for(lambda: entries()["us-east-1"].get("inUseCount") == 0, what="no longer in use")
+    # Once recorded, the sweep's listing suffices: no DescribeCertificate per sweep.
+    seq = env.acm.last_seq()
+    time.sleep(5)  # two sweeps
+    described = [
+        x
+        for x in env.acm.calls()
+        if x["seq"] > seq and x["api"] == "DescribeCertificate" and x.get("arn") in arns.values()
+    ]
+    assert described == []
