@@ -234,6 +234,8 @@ def test_suspend_makes_no_aws_call_while_the_secret_rotates(
     assert calls == []
     assert env.acm.serial(region, arn) == serial_hex(first.serial)
     assert "suspend" in c.condition(ns, "pause")["message"]
+    kinds = {e.reason: e.type for e in c.core.list_namespaced_event(ns).items}
+    assert kinds["Suspended"] == "Normal"  # a pause the user asked for is no warning
     # Resumed: the rotation is reimported into the same ARN.
     c.patch_cert(ns, "pause", {"suspend": False})
     obj = c.wait_reason(ns, "pause", "Synced")
