@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
 from acm_sync.core.model import Analysis
-from acm_sync.core.roots import well_known_root_names
+from acm_sync.core.roots import load_each, well_known_root_names
 
 Inputs = tuple[bytes | None, bytes | None, bytes | None]
 
@@ -331,9 +331,7 @@ def test_a_leaf_issued_by_a_well_known_root_is_not_missing_an_intermediate() -> 
     key = ec_key("P-256", 9)
     bundle = Path(certifi.where()).read_bytes()
     root_name = next(
-        c.subject
-        for c in x509.load_pem_x509_certificates(bundle)
-        if "ISRG Root X1" in c.subject.rfc4514_string()
+        c.subject for c in load_each(bundle) if "ISRG Root X1" in c.subject.rfc4514_string()
     )
     assert root_name.public_bytes() in well_known_root_names()
     leaf = make_cert(key)

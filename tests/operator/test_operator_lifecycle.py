@@ -276,3 +276,5 @@ def test_a_region_removed_from_the_spec_follows_the_deletion_policy(
     )
     assert env.acm.exists("us-east-1", arns["us-east-1"])
     assert c.condition(ns, "shrink")["reason"] == "Synced"
+    events = c.wait_event(ns, "Deleted", "shrink")
+    assert any(arns["eu-west-1"] in e[3] for e in events if e[2] == "Deleted")

@@ -234,6 +234,8 @@ def test_suspend_makes_no_aws_call_while_the_secret_rotates(
     assert calls == []
     assert env.acm.serial(region, arn) == serial_hex(first.serial)
     assert "suspend" in c.condition(ns, "pause")["message"]
+    kinds = {e.reason: e.type for e in c.core.list_namespaced_event(ns).items}
+    assert kinds["Suspended"] == "Normal"  # a pause the user asked for is no warning
     # Resumed: the rotation is reimported into the same ARN.
     c.patch_cert(ns, "pause", {"suspend": False})
     obj = c.wait_reason(ns, "pause", "Synced")
@@ -271,3 +273,12 @@ def test_the_sweep_shows_which_resources_use_each_arn(
     assert entries()["eu-west-1"]["inUseCount"] == 0
     env.acm.control("in-use", {"arn": arns["us-east-1"], "in_use": False})
     wait_for(lambda: entries()["us-east-1"].get("inUseCount") == 0, what="no longer in use")
+    # Once recorded, the sweep's listing suffices: no DescribeCertificate per sweep.
+    seq = env.acm.last_seq()
+    time.sleep(5)  # two sweeps
+    described = [
+        x
+        for x in env.acm.calls()
+        if x["seq"] > seq and x["api"] == "DescribeCertificate" and x.get("arn") in arns.values()
+    ]
+    assert described == []

@@ -150,7 +150,9 @@ def condition_events(
         ready.get("status"),
         ready.get("reason"),
     ):
-        kind = NORMAL if ready.get("status") == "True" else WARNING
+        # A pause the user asked for is news, not a problem.
+        deliberate = ready.get("reason") == "Suspended"
+        kind = NORMAL if ready.get("status") == "True" or deliberate else WARNING
         events.append((kind, str(ready.get("reason")), str(ready.get("message"))))
     old_expiring = old_conditions.get("Expiring") or {}
     expiring = new_conditions.get("Expiring") or {}

@@ -12,6 +12,7 @@ this file (its name does not match test_*.py).
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -515,6 +516,17 @@ def test_monitoring_objects_only_when_asked(
     )
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
     assert monitor["spec"]["namespaceSelector"]["matchNames"] == [custom_release.namespace]
+
+
+def test_the_grafana_dashboard_only_when_asked(
+    default_release: Release, custom_release: Release
+) -> None:
+    assert default_release.all("ConfigMap") == []
+    dashboard = custom_release.one("ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["namespace"] == custom_release.namespace
+    panels = json.loads(dashboard["data"]["acm-sync.json"])["panels"]
+    assert any("acmsync_certificate_in_sync" in t["expr"] for p in panels for t in p["targets"])
 
 
 def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) -> None:

@@ -39,6 +39,7 @@ RESOURCES: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
     ("v1", "Service"): ("/api/v1", "services", True),
     ("v1", "Secret"): ("/api/v1", "secrets", True),
+    ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
     ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),
     ("policy/v1", "PodDisruptionBudget"): ("/apis/policy/v1", "poddisruptionbudgets", True),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): (

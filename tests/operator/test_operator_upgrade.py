@@ -1,0 +1,61 @@
+"""An operator upgraded over a status written by the previous version (no per-region facts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubekit import as_model
+from kubernetes import client
+from opcerts import TestCA, serial_hex, tls_secret
+from opkit import GROUP, PLURAL, VERSION, Env, wait_for
+
+pytestmark = pytest.mark.integration
+NEW_REGION_FIELDS = ("serialNumber", "notAfter", "inUseBy", "inUseCount")
+
+
+def test_an_old_status_restarts_without_aws_calls_and_gains_the_per_region_facts(
+    env: Env,
+) -> None:
+    c = env.cluster
+    ns = c.namespace()
+    issued = TestCA().issue("old.example.com")
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("old", issued)))
+    c.create_cert(ns, "old", secretName="old", regions=["us-east-1", "eu-west-1"])
+    first = env.operator("--no-leader-election", name="upgrade-1").start()
+    try:
+        c.wait_reason(ns, "old", "Synced")
+    finally:
+        assert first.stop() == 0
+    # The previous version's layout: no status.secret, regions without the ARN's own facts.
+    status: dict[str, Any] = (c.cert(ns, "old") or {})["status"]
+    old_regions = [
+        {k: v for k, v in entry.items() if k not in NEW_REGION_FIELDS}
+        for entry in status["regions"]
+    ]
+    c.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, ns, PLURAL, "old", {"status": {"secret": None, "regions": old_regions}}
+    )
+    patched = (c.cert(ns, "old") or {})["status"]
+    assert "secret" not in patched
+    assert all("serialNumber" not in e for e in patched["regions"])
+    seq = env.acm.last_seq()
+
+    second = env.operator("--no-leader-election", name="upgrade-2").start()
+    try:
+
+        def upgraded() -> dict[str, Any] | None:
+            obj = (c.cert(ns, "old") or {}).get("status") or {}
+            regions = obj.get("regions") or []
+            done = "secret" in obj and all("serialNumber" in e for e in regions)
+            return obj if done else None
+
+        new = wait_for(upgraded, what="the status in the new layout")
+        assert [x for x in env.acm.calls() if x["seq"] > seq] == []  # in sync: no AWS call
+        for entry in new["regions"]:
+            assert entry["serialNumber"] == serial_hex(issued.serial)
+            assert entry["notAfter"] == issued.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert new["secret"]["serialNumber"] == serial_hex(issued.serial)
+        assert c.condition(ns, "old")["reason"] == "Synced"
+    finally:
+        assert second.stop() == 0
