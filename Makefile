@@ -49,7 +49,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	MYPYPATH=tests:tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
 		tests/kube tests/core tests/chart tests/playground tests/test_cli.py \
-		tests/cluster_backends.py bench examples/generate.py
+		tests/cluster_backends.py examples/generate.py \
+		$(filter-out bench/bench_reliability.py,$(wildcard bench/*.py))
+	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy bench/bench_reliability.py
 	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
 	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
 	MYPYPATH=tests:tests/chaos:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/chaos

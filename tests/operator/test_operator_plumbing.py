@@ -12,6 +12,7 @@ import logging
 import pytest
 from opcerts import Issued, TestCA
 
+from acm_sync.controller.handlers import install_log_filters
 from acm_sync.controller.redaction import RedactingFilter, configure_logging, redact
 from acm_sync.controller.settings import add_run_arguments, config_from_args
 from acm_sync.controller.workqueue import Key, WorkQueue
@@ -67,6 +68,33 @@ def test_redact_keeps_long_object_names_but_not_base64(issued: Issued) -> None:
     # Base64 split into lines (as inside a JSON or repr string) is caught line by line.
     escaped = json.dumps(issued.key_pem.decode().split("-----")[2])
     assert issued.key_body[:40] not in redact(escaped)
+
+
+@pytest.mark.parametrize(
+    ("message", "level"),
+    [
+        (
+            "Request attempt #1/9 failed; will retry: GET /apis -> APITooManyRequestsError(429)",
+            "WARNING",
+        ),
+        ("Request attempt #2/9 failed; TCP closed; will re-authenticate: GET /api", "WARNING"),
+        ("Request attempt #9/9 failed; escalating: GET /apis -> APIServerError(500)", "ERROR"),
+    ],
+)
+def test_kopf_retries_of_transient_api_errors_are_warnings(message: str, level: str) -> None:
+    # e.g. 429 "storage is (re)initializing" from a real API server right after a CRD is
+    # established: kopf retries it, and only the final escalation is an error.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    install_log_filters()
+    logger = logging.getLogger("kopf._cogs.clients.watching")
+    logger.addHandler(handler)
+    try:
+        logger.error(message)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue().split()[0] == level
 
 
 def test_redact_keeps_ordinary_text() -> None:

@@ -58,14 +58,16 @@ class TransientApiFilter(logging.Filter):
     restarts: weather, not failure. Only the final "escalating" line stays at ERROR.
     """
 
-    MARKER = "failed; will retry"
+    # "TCP closed; will re-authenticate": the connection dropped (an API server restart);
+    # kopf reconnects and retries the request.
+    MARKERS = ("failed; will retry", "will re-authenticate")
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Downgrade kopf's will-retry lines; pass every record through."""
         if (
             record.levelno == logging.ERROR
             and isinstance(record.msg, str)
-            and self.MARKER in record.msg
+            and any(marker in record.msg for marker in self.MARKERS)
         ):
             record.levelno = logging.WARNING
             record.levelname = logging.getLevelName(logging.WARNING)
