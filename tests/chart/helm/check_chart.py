@@ -77,6 +77,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _targets_rbac(obj: Mapping[str, Any]) -> bool:
+    """The ClusterRole (and binding) for AcmTargets, present in either watch scope."""
+    return obj["kind"].startswith("ClusterRole") and obj["metadata"]["name"].endswith("-targets")
+
+
 @dataclass
 class Release:
     """One installed release: what Helm rendered and what the API server holds."""
@@ -91,11 +96,18 @@ class Release:
         found = [o for o in self.installed if o["kind"] == kind]
         if name is not None:
             found = [o for o in found if o["metadata"]["name"] == name]
+        else:
+            found = [o for o in found if not _targets_rbac(o)]
         assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
         return found[0]
 
-    def all(self, *kinds: str) -> list[dict[str, Any]]:
-        return [o for o in self.installed if o["kind"] in kinds]
+    def all(self, *kinds: str, targets_rbac: bool = False) -> list[dict[str, Any]]:
+        """Objects of ``kinds``; the AcmTarget ClusterRole/-Binding only with targets_rbac."""
+        return [
+            o
+            for o in self.installed
+            if o["kind"] in kinds and (targets_rbac or not _targets_rbac(o))
+        ]
 
     @property
     def pod_spec(self) -> dict[str, Any]:
@@ -295,7 +307,7 @@ def test_the_restricted_check_does_catch_a_privileged_pod(default_release: Relea
 
 
 def test_no_installed_role_grants_more_than_read_on_secrets(release: Release) -> None:
-    roles = release.all("ClusterRole", "Role")
+    roles = release.all("ClusterRole", "Role", targets_rbac=True)
     assert roles
     assert secret_write_grants(roles) == []
     assert wildcard_rules(roles) == []
@@ -379,6 +391,17 @@ def test_namespaces_scope_grants_roles_only_in_the_watched_namespaces(
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(watched)
     # With clusterId set, namespaced mode creates nothing cluster-scoped at all.
     assert custom_release.all("ClusterRole", "ClusterRoleBinding") == []
+
+
+def test_acmtargets_get_a_cluster_role_in_either_scope(
+    default_release: Release, custom_release: Release
+) -> None:
+    for release in (default_release, custom_release):
+        (role,) = [r for r in release.all("ClusterRole", targets_rbac=True) if _targets_rbac(r)]
+        assert _rules_for(role, "acmsync.io", "acmtargets") == {"get", "list", "watch"}
+        assert _rules_for(role, "acmsync.io", "acmtargets/status") == {"get", "patch"}
+        assert _rules_for(role, "", "namespaces") == {"get", "list", "watch"}
+        assert _rules_for(role, "", "secrets") == set()
 
 
 def test_namespaces_scope_without_cluster_id_may_read_kube_system_only(cluster: Cluster) -> None:

@@ -1,0 +1,129 @@
+"""spec.targets, AcmTarget specs and the pair checks: decided before any AWS call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from acm_sync.controller import spec as specs
+from acm_sync.core import targets as tg
+
+ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
+
+
+def test_targets_beside_regions_and_alone() -> None:
+    parsed = specs.parse_spec(
+        {
+            "secretName": "web",
+            "regions": ["eu-west-1"],
+            "targets": [{"target": "edge", "regions": ["us-east-1"]}],
+        }
+    )
+    assert parsed.regions == ("eu-west-1",)
+    assert parsed.targets == (tg.TargetRef("edge", ("us-east-1",)),)
+    alone = specs.parse_spec(
+        {"secretName": "web", "targets": [{"target": "edge", "regions": ["us-east-1"]}]}
+    )
+    assert alone.regions == ()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason", "text"),
+    [
+        ({"secretName": "w", "regions": [], "targets": []}, "InvalidRegion", "spec.targets"),
+        ({"secretName": "w", "targets": [{"target": "edge"}]}, "InvalidSpec", "regions"),
+        (
+            {"secretName": "w", "targets": [{"target": "e", "regions": ["us-east-1"]}] * 2},
+            "InvalidSpec",
+            "listed twice",
+        ),
+        (
+            {"secretName": "w", "targets": [{"target": "Edge_1", "regions": ["us-east-1"]}]},
+            "InvalidSpec",
+            "not an AcmTarget name",
+        ),
+        (
+            {"secretName": "w", "targets": [{"target": "e", "regions": ["US-EAST-1"]}]},
+            "InvalidSpec",
+            "US-EAST-1",
+        ),
+    ],
+)
+def test_bad_targets_are_refused(spec: dict[str, Any], reason: str, text: str) -> None:
+    with pytest.raises(specs.SpecError) as caught:
+        specs.parse_spec(spec)
+    assert caught.value.reason == reason
+    assert text in caught.value.message
+
+
+def test_operator_allowed_regions_apply_to_targets_too() -> None:
+    with pytest.raises(specs.SpecError) as caught:
+        specs.parse_spec(
+            {"secretName": "w", "targets": [{"target": "e", "regions": ["ap-south-1"]}]},
+            allowed_regions=frozenset({"us-east-1"}),
+        )
+    assert caught.value.reason == "RegionNotAllowed"
+
+
+def test_acmtarget_spec() -> None:
+    target = tg.parse_target(
+        "edge", {"roleArn": ROLE, "externalId": "xid-1", "regions": ["us-east-1"]}
+    )
+    assert target.account == "222233334444"
+    assert target.regions == frozenset({"us-east-1"})
+    with pytest.raises(tg.TargetSpecError):
+        tg.parse_target("edge", {"roleArn": "arn:aws:iam::1:user/x"})
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "admitted"),
+    [
+        (None, {}, True),
+        ({}, {}, True),
+        ({"matchLabels": {"team": "edge"}}, {"team": "edge"}, True),
+        ({"matchLabels": {"team": "edge"}}, {"team": "web"}, False),
+        ({"matchExpressions": [{"key": "env", "operator": "In", "values": ["a"]}]}, {}, False),
+        ({"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["a"]}]}, {}, True),
+        ({"matchExpressions": [{"key": "env", "operator": "Exists"}]}, {"env": ""}, True),
+        ({"matchExpressions": [{"key": "env", "operator": "DoesNotExist"}]}, {"env": ""}, False),
+    ],
+)
+def test_namespace_selector(selector: Any, labels: dict[str, str], admitted: bool) -> None:
+    assert tg.selector_matches(selector, labels) is admitted
+
+
+def test_pair_problems_name_the_reason() -> None:
+    target = tg.parse_target(
+        "edge",
+        {
+            "roleArn": ROLE,
+            "regions": ["us-east-1"],
+            "namespaceSelector": {"matchLabels": {"a": "b"}},
+        },
+    )
+    assert tg.pair_problem("edge", "us-east-1", None, "ns", {})[0] == "TargetNotFound"  # type: ignore[index]
+    refused = tg.pair_problem("edge", "us-east-1", target, "ns", {"a": "c"})
+    assert refused is not None
+    assert refused[0] == "TargetNotAllowed"
+    assert "ns" in refused[1]
+    region = tg.pair_problem("edge", "eu-west-1", target, "ns", {"a": "b"})
+    assert region is not None
+    assert region[0] == "RegionNotAllowed"
+    assert tg.pair_problem("edge", "us-east-1", target, "ns", {"a": "b"}) is None
+
+
+def test_targets_annotation() -> None:
+    assert tg.parse_targets_annotation("edge=us-east-1;shared=us-west-2+eu-west-1") == (
+        tg.TargetRef("edge", ("us-east-1",)),
+        tg.TargetRef("shared", ("us-west-2", "eu-west-1")),
+    )
+    for bad in ("edge", "edge=", "edge=US-EAST-1", "e=us-east-1;e=eu-west-1"):
+        with pytest.raises(ValueError, match=r"spec\.targets|target=region"):
+            tg.parse_targets_annotation(bad)
+
+
+def test_role_allowlist() -> None:
+    assert tg.role_allowed(ROLE, [])
+    assert tg.role_allowed(ROLE, ["arn:aws:iam::*:role/acm-sync-*"])
+    assert not tg.role_allowed(ROLE, ["arn:aws:iam::999988887777:role/acm-sync-importer"])
