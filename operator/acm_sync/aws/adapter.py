@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from acm_sync.aws.clients import AcmClients
+from acm_sync.aws.clients import AcmClients, SessionSource
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
 from acm_sync.aws.ratelimit import RateLimiter
 from acm_sync.aws.settings import AwsSettings
@@ -59,9 +59,10 @@ class AcmAdapter:
         observer: CallObserver | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        sessions: SessionSource | None = None,
     ) -> None:
         self.settings = settings
-        self._clients = AcmClients(settings)
+        self._clients = AcmClients(settings, sessions)
         self._limiter = RateLimiter(settings, sleep=sleep)
         self._observer = observer
         self._sleep = sleep
@@ -98,8 +99,10 @@ class AcmAdapter:
             if api in WRITE_APIS and not self.settings.may_write():
                 raise NotLeaderError(api, region)
             result = send(client)
-        except NotLeaderError:
-            raise  # nothing was sent: not an AWS call
+        except AwsCallError:
+            # NotLeader, or a target's role that could not be assumed (also on a refresh of
+            # its credentials): nothing was sent, so it is not an ACM call.
+            raise
         except Exception as exc:
             err = classify(exc, api, region)
             self._record(api, region, err.code)

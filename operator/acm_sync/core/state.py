@@ -17,6 +17,7 @@ MANAGED_BY_TAG = "acmsync.io/managed-by"
 MANAGED_BY_VALUE = "acm-sync"
 CLUSTER_TAG = "acmsync.io/cluster"
 OWNER_TAG = "acmsync.io/owner"
+TARGET_TAG = "acmsync.io/target"  # on certificates imported through an AcmTarget
 RESERVED_TAG_PREFIXES = ("aws:", "acmsync.io/")
 
 
@@ -77,10 +78,15 @@ class DesiredState:
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     adopt_arns: Mapping[str, str] = field(default_factory=dict)  # region -> ARN
     on_key_change: KeyChangePolicy = KeyChangePolicy.BLOCK
+    # The AcmTarget these regions are reached through ("": the operator's own account).
+    target: str = ""
 
     def all_tags(self) -> dict[str, str]:
-        """User tags plus the system tags (system tags win)."""
-        return {**self.tags, **self.owner.system_tags()}
+        """User tags plus the system tags (system tags win), plus the target's tag if any."""
+        tags = {**self.tags, **self.owner.system_tags()}
+        if self.target:
+            tags[TARGET_TAG] = self.target
+        return tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acm_sync.core.regions import validate_region
+from acm_sync.core.state import TARGET_TAG
 
 # Reasons a pair is refused before any AWS call.
 TARGET_NOT_FOUND = "TargetNotFound"
@@ -20,7 +21,7 @@ TARGET_NOT_ALLOWED = "TargetNotAllowed"
 REGION_NOT_ALLOWED = "RegionNotAllowed"
 ASSUME_ROLE_FAILED = "AssumeRoleFailed"
 
-TARGET_TAG = "acmsync.io/target"
+__all__ = ["TARGET_TAG"]  # re-exported: the tag belongs with the targets
 OWN_ACCOUNT = ""  # the target name of the operator's own account in status and pair keys
 
 ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):role/[\w+=,.@/-]{1,512}")

@@ -1,0 +1,177 @@
+"""Credentials for other AWS accounts: AssumeRole per AcmTarget, cached and refreshed.
+
+One STS client per target, built from the operator's own credential chain (IRSA, EKS Pod
+Identity, ...). Each AcmCertificate gets its own assumed session whose session tags name its
+namespace and name (and the cluster), so the target account's policy can scope by
+``aws:PrincipalTag/acmsync.io/namespace`` and CloudTrail shows who asked; the session name
+names the cluster. botocore refreshes the credentials before they expire. Nothing of the
+credentials is ever logged or returned: only the role ARN and the account leave this module.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+
+from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
+from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.state import Owner
+from acm_sync.core.targets import ASSUME_ROLE_FAILED, ROLE_ARN_RE, role_allowed
+
+SESSION_TAG_CLUSTER = "acmsync.io/cluster"
+SESSION_TAG_NAMESPACE = "acmsync.io/namespace"
+SESSION_TAG_NAME = "acmsync.io/name"
+_SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]")
+_MAX_SESSIONS = 512  # assumed sessions kept per target (least recently used dropped)
+_FAILURE_TTL = 15.0  # seconds a refused AssumeRole is remembered: a broken role costs no storm
+
+
+@dataclass(frozen=True, slots=True)
+class RoleTarget:
+    """What the engine needs of an AcmTarget."""
+
+    name: str
+    role_arn: str
+    external_id: str | None = None
+
+    @property
+    def account(self) -> str:
+        """The role's 12-digit account."""
+        match = ROLE_ARN_RE.fullmatch(self.role_arn)
+        return match.group("account") if match else ""
+
+
+class AssumeRoleError(AwsCallError):
+    """STS refused the role (or the allowlist did): the pairs of this target fail, with retry."""
+
+    def __init__(self, target: RoleTarget, code: str, message: str) -> None:
+        super().__init__("AssumeRole", "sts", ErrorClass.ASSUME_ROLE, code, message)
+        self.target = target
+
+
+def session_name(cluster_id: str) -> str:
+    """RoleSessionName: ``acm-sync-<cluster id>``, in STS's alphabet, at most 64 characters."""
+    return _SESSION_NAME_BAD.sub("-", f"acm-sync-{cluster_id}")[:64]
+
+
+def _tag_value(value: str) -> str:
+    # Session tag values allow letters, digits, spaces and _ . : / = + - @ (256 at most).
+    return re.sub(r"[^\w .:/=+@-]", "-", value)[:256]
+
+
+class TargetSessions:
+    """Assumed-role boto3 sessions for one target, one per AcmCertificate (None: sweeps)."""
+
+    def __init__(
+        self,
+        target: RoleTarget,
+        settings: AwsSettings,
+        cluster_id: str,
+        allowed_roles: Sequence[str] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.target = target
+        self._settings = settings
+        self._cluster_id = cluster_id
+        self._allowed = tuple(allowed_roles)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sts: Any = None
+        self._sessions: OrderedDict[Owner | None, boto3.session.Session] = OrderedDict()
+        self._failure: tuple[float, AssumeRoleError] | None = None
+
+    def _client(self) -> Any:
+        if self._sts is None:
+            self._sts = boto3.session.Session().client(
+                "sts",
+                endpoint_url=self._settings.endpoint_url,
+                config=Config(
+                    retries={"total_max_attempts": 2, "mode": "standard"},
+                    connect_timeout=self._settings.connect_timeout,
+                    read_timeout=self._settings.read_timeout,
+                    user_agent_extra="acm-sync",
+                ),
+            )
+        return self._sts
+
+    def _assume(self, owner: Owner | None) -> dict[str, Any]:
+        """AssumeRole now; the credentials as botocore's refreshable metadata."""
+        target = self.target
+        if not role_allowed(target.role_arn, self._allowed):
+            raise AssumeRoleError(
+                target,
+                ASSUME_ROLE_FAILED,
+                f"{target.role_arn} is not in the operator's allowed role ARNs "
+                "(--allowed-role-arns); no AssumeRole was sent",
+            )
+        tags = [{"Key": SESSION_TAG_CLUSTER, "Value": _tag_value(self._cluster_id)}]
+        if owner is not None:
+            tags.append({"Key": SESSION_TAG_NAMESPACE, "Value": _tag_value(owner.namespace)})
+            tags.append({"Key": SESSION_TAG_NAME, "Value": _tag_value(owner.name)})
+        params: dict[str, Any] = {
+            "RoleArn": target.role_arn,
+            "RoleSessionName": session_name(self._cluster_id),
+            "Tags": tags,
+        }
+        if target.external_id:
+            params["ExternalId"] = target.external_id
+        with self._lock:
+            failure = self._failure
+        if failure is not None and self._clock() - failure[0] < _FAILURE_TTL:
+            raise failure[1]
+        try:
+            credentials = self._client().assume_role(**params)["Credentials"]
+        except Exception as exc:  # classified below; the response never holds a secret here
+            err = classify(exc, "AssumeRole", "sts")
+            refused = AssumeRoleError(target, err.code, err.message)
+            with self._lock:
+                self._failure = (self._clock(), refused)
+            raise refused from None
+        with self._lock:
+            self._failure = None
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    def check(self) -> None:
+        """Assume the role once (no session kept); raise :class:`AssumeRoleError`."""
+        with self._lock:
+            self._failure = None  # an explicit check always asks STS
+        self._assume(None)
+
+    def session(self, owner: Owner | None) -> boto3.session.Session:
+        """The cached session for ``owner`` (assumed now if new); raise AssumeRoleError."""
+        with self._lock:
+            found = self._sessions.get(owner)
+            if found is not None:
+                self._sessions.move_to_end(owner)
+                return found
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=self._assume(owner),
+            refresh_using=lambda: self._assume(owner),
+            method="sts-assume-role",
+        )
+        core = botocore.session.get_session()
+        # botocore has no public setter for refreshable credentials; boto3-based tools set
+        # this attribute the same way (a static set_credentials would never refresh).
+        core._credentials = credentials  # type: ignore[attr-defined]
+        created = boto3.session.Session(botocore_session=core)
+        with self._lock:
+            self._sessions[owner] = created
+            while len(self._sessions) > _MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        return created
