@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from acm_sync.controller import annotations as ann
 from acm_sync.controller import spec as specs
 from acm_sync.core import targets as tg
 
@@ -127,3 +128,49 @@ def test_role_allowlist() -> None:
     assert tg.role_allowed(ROLE, [])
     assert tg.role_allowed(ROLE, ["arn:aws:iam::*:role/acm-sync-*"])
     assert not tg.role_allowed(ROLE, ["arn:aws:iam::999988887777:role/acm-sync-importer"])
+
+
+def _meta(annotations: dict[str, str]) -> ann.SecretMeta:
+    return ann.SecretMeta.of(
+        {
+            "metadata": {"namespace": "ns", "name": "web", "uid": "u1", "annotations": annotations},
+            "type": "kubernetes.io/tls",
+        }
+    )
+
+
+def test_targets_annotation_generates_spec_targets() -> None:
+    both = _meta(
+        {
+            "acmsync.io/regions": "eu-west-1",
+            "acmsync.io/targets": "edge=us-east-1;shared=us-west-2+eu-west-1",
+        }
+    )
+    spec = ann.desired_spec(both)
+    assert spec["regions"] == ["eu-west-1"]
+    assert spec["targets"] == [
+        {"target": "edge", "regions": ["us-east-1"]},
+        {"target": "shared", "regions": ["us-west-2", "eu-west-1"]},
+    ]
+    # The generated spec is one the operator accepts.
+    assert len(specs.parse_spec(spec).targets) == 2
+    alone = _meta({"acmsync.io/targets": "edge=us-east-1"})
+    assert alone.wants_certificate
+    assert ann.desired_spec(alone)["regions"] == []
+    assert specs.parse_spec(ann.desired_spec(alone)).regions == ()
+
+
+@pytest.mark.parametrize("value", ["edge", "edge=", "Edge=us-east-1", "e=US-EAST-1", "e=x;e=y"])
+def test_bad_targets_annotation_is_refused(value: str) -> None:
+    with pytest.raises(ann.AnnotationError, match=r"acmsync\.io/targets"):
+        ann.desired_spec(_meta({"acmsync.io/targets": value}))
+
+
+def test_a_changed_targets_annotation_patches_the_generated_spec() -> None:
+    meta = _meta({"acmsync.io/targets": "edge=us-east-1+eu-west-1"})
+    spec = ann.desired_spec(meta)
+    current = {
+        "metadata": {"ownerReferences": [{"uid": "u1"}]},
+        "spec": {**spec, "targets": [{"target": "edge", "regions": ["us-east-1"]}]},
+    }
+    assert ann.spec_patch(current, spec, meta) == {"spec": {"targets": spec["targets"]}}

@@ -15,7 +15,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -26,7 +25,7 @@ from botocore.credentials import RefreshableCredentials
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.state import Owner
-from acm_sync.core.targets import ASSUME_ROLE_FAILED, ROLE_ARN_RE, role_allowed
+from acm_sync.core.targets import ASSUME_ROLE_FAILED, RoleTarget, role_allowed
 
 SESSION_TAG_CLUSTER = "acmsync.io/cluster"
 SESSION_TAG_NAMESPACE = "acmsync.io/namespace"
@@ -34,21 +33,6 @@ SESSION_TAG_NAME = "acmsync.io/name"
 _SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]")
 _MAX_SESSIONS = 512  # assumed sessions kept per target (least recently used dropped)
 _FAILURE_TTL = 15.0  # seconds a refused AssumeRole is remembered: a broken role costs no storm
-
-
-@dataclass(frozen=True, slots=True)
-class RoleTarget:
-    """What the engine needs of an AcmTarget."""
-
-    name: str
-    role_arn: str
-    external_id: str | None = None
-
-    @property
-    def account(self) -> str:
-        """The role's 12-digit account."""
-        match = ROLE_ARN_RE.fullmatch(self.role_arn)
-        return match.group("account") if match else ""
 
 
 class AssumeRoleError(AwsCallError):
@@ -93,8 +77,11 @@ class TargetSessions:
 
     def _client(self) -> Any:
         if self._sts is None:
-            self._sts = boto3.session.Session().client(
+            own = boto3.session.Session()
+            self._sts = own.client(
                 "sts",
+                # IRSA and Pod Identity set AWS_REGION (regional STS endpoint); else the global.
+                region_name=own.region_name or "us-east-1",
                 endpoint_url=self._settings.endpoint_url,
                 config=Config(
                     retries={"total_max_attempts": 2, "mode": "standard"},
@@ -175,3 +162,23 @@ class TargetSessions:
             while len(self._sessions) > _MAX_SESSIONS:
                 self._sessions.popitem(last=False)
         return created
+
+
+def caller_account(endpoint_url: str | None = None) -> str:
+    """The account of the operator's own credentials (GetCallerIdentity); '' when unknown.
+
+    Used only to label metrics: a failure here must not stop the operator.
+    """
+    try:
+        sts = boto3.session.Session().client(
+            "sts",
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                connect_timeout=3,
+                read_timeout=3,
+            ),
+        )
+        return str(sts.get_caller_identity()["Account"])
+    except Exception:  # no credentials, no network, no region: the label stays empty
+        return ""

@@ -178,6 +178,7 @@ class Execution:
             previous_arn=self.previous_arn,
             tags_hash=self.tags_hash,
             managed_tag_keys=self.managed_tag_keys,
+            target=self.record.target,
         )
 
     def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:

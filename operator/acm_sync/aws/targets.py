@@ -11,9 +11,10 @@ import threading
 from collections.abc import Callable, Sequence
 
 from acm_sync.aws.adapter import CallObserver
-from acm_sync.aws.credentials import RoleTarget, TargetSessions
+from acm_sync.aws.credentials import AssumeRoleError, TargetSessions
 from acm_sync.aws.engine import Engine
 from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.targets import RoleTarget
 
 
 class TargetEngines:
@@ -52,10 +53,13 @@ class TargetEngines:
         """The engine acting in ``target``'s account."""
         return self._entry(target)[1]
 
-    def check(self, target: RoleTarget) -> str:
-        """Assume ``target``'s role now; its account id, or raise AssumeRoleError."""
-        self._entry(target)[2].check()
-        return target.account
+    def check(self, target: RoleTarget) -> str | None:
+        """Assume ``target``'s role now: None when it worked, else why not (AWS's message)."""
+        try:
+            self._entry(target)[2].check()
+        except AssumeRoleError as err:
+            return f"{err.code}: {err.message}"
+        return None
 
     def forget(self, name: str) -> None:
         """An AcmTarget was deleted: drop its engine and cached credentials."""

@@ -6,6 +6,7 @@ Metric names are a contract with the Helm chart's PrometheusRule: never rename o
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -23,11 +24,14 @@ class Metrics:
     """The operator's metrics, on a registry of their own (several operators per test process)."""
 
     def __init__(self) -> None:
+        # The operator's own account id for the account label ('' until known).
+        self.own_account = ""
         self.registry = CollectorRegistry()
         self.not_after = Gauge(
             "acmsync_certificate_not_after_timestamp_seconds",
-            "notAfter of the certificate imported for an AcmCertificate, per region (unix time)",
-            ["namespace", "name", "region"],
+            "notAfter of the certificate imported for an AcmCertificate, per account and region "
+            "(unix time)",
+            ["namespace", "name", "region", "account"],
             registry=self.registry,
         )
         self.syncs = Counter(
@@ -44,20 +48,21 @@ class Metrics:
         )
         self.aws_calls = Counter(
             "acmsync_aws_calls_total",
-            "ACM API calls by API, region and outcome",
-            ["api", "region", "outcome"],
+            "ACM API calls by API, account, region and outcome",
+            ["api", "region", "outcome", "account"],
             registry=self.registry,
         )
         self.imports = Counter(
             "acmsync_imports_total",
-            "Successful ImportCertificate calls (first imports and reimports) per region",
-            ["region"],
+            "Successful ImportCertificate calls (first imports and reimports) per account and "
+            "region",
+            ["region", "account"],
             registry=self.registry,
         )
         self.quota_exceeded = Counter(
             "acmsync_quota_exceeded_total",
-            "Imports refused because an ACM quota was exceeded, per region",
-            ["region"],
+            "Imports refused because an ACM quota was exceeded, per account and region",
+            ["region", "account"],
             registry=self.registry,
         )
         self.reconcile_duration = Histogram(
@@ -72,17 +77,21 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe_aws_call(self, api: str, region: str, outcome: str) -> None:
-        """The engine's CallObserver: count every ACM call."""
-        self.aws_calls.labels(api=api, region=region, outcome=outcome).inc()
+    def observe_aws_call(self, api: str, region: str, outcome: str, account: str = "") -> None:
+        """The engine's CallObserver: count every ACM call (``account``: '' when unknown)."""
+        self.aws_calls.labels(api=api, region=region, outcome=outcome, account=account).inc()
         if api == "ImportCertificate" and outcome in ("success", "ok", "Success"):
-            self.imports.labels(region=region).inc()
+            self.imports.labels(region=region, account=account).inc()
 
-    def forget(self, namespace: str, name: str, regions: list[str]) -> None:
-        """Drop the per-object series of a deleted AcmCertificate."""
-        for region in regions:
+    def observer_for(self, account: str) -> Callable[[str, str, str], None]:
+        """A CallObserver labelling the calls of one account's engine."""
+        return lambda api, region, outcome: self.observe_aws_call(api, region, outcome, account)
+
+    def forget(self, namespace: str, name: str, pairs: list[tuple[str, str]]) -> None:
+        """Drop the per-object series of a deleted AcmCertificate ((account, region) pairs)."""
+        for account, region in pairs:
             try:
-                self.not_after.remove(namespace, name, region)
+                self.not_after.remove(namespace, name, region, account)
             except KeyError:
                 continue
 

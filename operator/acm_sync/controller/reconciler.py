@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -18,13 +18,14 @@ from typing import Any, ParamSpec, TypeVar
 from acm_sync.controller import annotations as ann
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
+from acm_sync.controller import targets as tg
 from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.kubeapi import JsonObj, KubeApi, ObjectRef
 from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.core.model import CertificateFacts
+from acm_sync.core.model import CertificateFacts, Material
 from acm_sync.core.state import (
     DeletionPolicy,
     DesiredState,
@@ -56,6 +57,8 @@ class SyncResult:
     outcomes: list[RegionOutcome] | None  # None: no AWS call was made (invalid input)
     facts: CertificateFacts | None
     retry: float | None = None
+    wanted: int = 0  # (account, region) pairs the spec asks for
+    accounts: dict[str, str] | None = None  # target -> account (for entries without an ARN)
 
 
 class Reconciler:
@@ -70,9 +73,12 @@ class Reconciler:
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
         concurrency: int = 16,
+        targets: tg.TargetEnginesLike | None = None,
     ) -> None:
         self.kube = kube
         self.engine = engine
+        # Engines of other accounts (AcmTargets); None: spec.targets is refused.
+        self.targets = targets
         self.config = config
         self.cluster_id = cluster_id
         self.metrics = metrics
@@ -83,14 +89,16 @@ class Reconciler:
         # (namespace, secret name) -> AcmCertificate names referencing it.
         self._refs: dict[tuple[str, str], set[str]] = {}
         self._ref_of: dict[Key, str] = {}
-        # Regions whose record must be re-verified against ACM (drift found by the sweep).
-        self._forced: dict[Key, set[str]] = {}
+        # Pairs whose record must be re-verified against ACM (drift found by the sweep).
+        self._forced: dict[Key, set[st.Pair]] = {}
         self._failures: dict[Key, int] = {}
         # The Secret resourceVersion each object last read: an event for that very version
         # (the initial listing after a restart) needs no second reconcile.
         self._secret_seen: dict[Key, str] = {}
-        # Regions exported in the expiry gauge, to remove them when the object goes.
-        self._regions_seen: dict[Key, set[str]] = {}
+        # (account, region) exported in the expiry gauge, to remove them when the object goes.
+        self._regions_seen: dict[Key, set[tuple[str, str]]] = {}
+        # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
+        self._target_users: dict[str, set[Key]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -157,10 +165,26 @@ class Reconciler:
         self.queue.forget(key)
         self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
 
-    def force_verify(self, key: Key, region: str) -> None:
-        """Make the next reconcile of ``key`` re-check ``region`` against ACM (drift repair)."""
-        self._forced.setdefault(key, set()).add(region)
+    def force_verify(self, key: Key, region: str, target: str = "") -> None:
+        """Make the next reconcile of ``key`` re-check a pair against ACM (drift repair)."""
+        self._forced.setdefault(key, set()).add((target, region))
         self.queue.trigger(key)
+
+    def users_of_target(self, name: str) -> list[Key]:
+        """The AcmCertificates whose last reconcile named AcmTarget ``name``."""
+        return sorted(self._target_users.get(name, ()))
+
+    def _note_targets(self, key: Key, spec: Mapping[str, Any]) -> list[str]:
+        names = [
+            t["target"]
+            for t in spec.get("targets") or []
+            if isinstance(t, dict) and isinstance(t.get("target"), str)
+        ]
+        for users in self._target_users.values():
+            users.discard(key)
+        for name in names:
+            self._target_users.setdefault(name, set()).add(key)
+        return names
 
     # -- the reconcile ----------------------------------------------------------------------
 
@@ -188,8 +212,14 @@ class Reconciler:
             log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
             return None
         forced = self._forced.pop(key, set())
+        names = self._note_targets(key, spec)
+        ctx = tg.TargetContext(namespace, self.targets is not None and self.config.targets_enabled)
+        if names and ctx.enabled:
+            ctx = await self.in_kube_pool(
+                tg.load_context, self.kube, namespace, names, enabled=True
+            )
         now = self.clock()
-        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, now)
+        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, now, ctx)
         await self._write_status(key, obj, result, now)
         self._count(key, result)
         self.metrics.reconcile_duration.observe(time.monotonic() - started)
@@ -199,9 +229,8 @@ class Reconciler:
     def _annotations_removed(obj: JsonObj, secret: JsonObj) -> bool:
         secret_name = str(secret.get("metadata", {}).get("name", ""))
         secret_annotations = secret.get("metadata", {}).get("annotations") or {}
-        return (
-            ann.generated_from(obj, secret_name)
-            and ann.REGIONS_ANNOTATION not in secret_annotations
+        return ann.generated_from(obj, secret_name) and not any(
+            a in secret_annotations for a in ann.TRIGGER_ANNOTATIONS
         )
 
     def _sync_blocking(
@@ -209,8 +238,9 @@ class Reconciler:
         key: Key,
         obj: JsonObj,
         secret: JsonObj | None,
-        forced: set[str],
+        forced: set[st.Pair],
         now: datetime,
+        ctx: tg.TargetContext | None = None,
     ) -> SyncResult:
         try:
             cert_spec = specs.parse_spec(
@@ -236,12 +266,14 @@ class Reconciler:
                 retry = min(max((analysis.facts.not_before - now).total_seconds(), 1.0), 3600.0)
             return SyncResult(st.Verdict(False, first, message), None, None, retry)
         facts = analysis.facts
-        records = st.records_from_status(obj.get("status"))
-        for region in forced:
-            if region in records:
+        pairs = st.pair_records(obj.get("status"))
+        for pair in forced:
+            if pair in pairs:
                 # Drift: the certificate under this ARN is not ours any more (or is gone), so
                 # the record must not short-circuit the sync.
-                records[region] = replace(records[region], fingerprint=None, tags_hash=None)
+                pairs[pair] = replace(pairs[pair], fingerprint=None, tags_hash=None)
+        records = {region: rec for (target, region), rec in pairs.items() if not target}
+        ctx = ctx or tg.TargetContext(key[0], enabled=False)
         owner = self.owner(key)
         desired = DesiredState(
             owner=owner,
@@ -255,17 +287,55 @@ class Reconciler:
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
         try:
-            by_region = self.engine.sync(desired, analysis.material, wanted)
+            by_region = (
+                self.engine.sync(desired, analysis.material, wanted) if cert_spec.regions else {}
+            )
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
+            outcomes.extend(self._sync_targets(ctx, desired, analysis.material, cert_spec, pairs))
             outcomes.extend(self._drop_regions(owner, cert_spec, records))
+            if self.targets is not None:
+                outcomes.extend(
+                    tg.drop_pairs(
+                        self.targets,
+                        ctx,
+                        owner,
+                        cert_spec.targets,
+                        pairs,
+                        cert_spec.deletion_policy,
+                    )
+                )
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
             log.exception("The ACM engine failed for %s/%s", *key)
             message = redact(f"{type(exc).__name__}: {exc}")
             verdict = st.Verdict(False, "AwsError", f"internal error talking to ACM: {message}")
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             return SyncResult(verdict, None, facts, min(2.0**failures, MAX_BACKOFF))
-        verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
-        return SyncResult(verdict, outcomes, facts, self._retry_delay(key, outcomes))
+        wanted_pairs = {("", r) for r in cert_spec.regions} | {
+            (t.target, r) for t in cert_spec.targets for r in t.regions
+        }
+        verdict = st.verdict_from_outcomes(
+            [o for o in outcomes if (o.target, o.region) in wanted_pairs]
+        )
+        accounts = {name: spec.account for name, spec in ctx.targets.items()}
+        retry = self._retry_delay(key, outcomes)
+        return SyncResult(verdict, outcomes, facts, retry, len(wanted_pairs), accounts)
+
+    def _sync_targets(
+        self,
+        ctx: tg.TargetContext,
+        desired: DesiredState,
+        material: Material,
+        cert_spec: specs.CertSpec,
+        pairs: dict[st.Pair, RegionRecord],
+    ) -> list[RegionOutcome]:
+        if not cert_spec.targets:
+            return []
+        if self.targets is None:
+            ctx = replace(ctx, enabled=False)
+        engines = self.targets or tg.NO_TARGETS
+        return tg.sync_targets(
+            engines, ctx, desired, material, cert_spec.targets, pairs, self.config.sweep_interval
+        )
 
     def _drop_regions(
         self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
@@ -300,14 +370,22 @@ class Reconciler:
         new.update(st.facts_fields(result.facts, old))
         if generation is not None:
             new["observedGeneration"] = generation
-        old_entries = st.region_entries_by_name(old)
+        old_entries = st.pair_entries(old)
         if result.outcomes is None:
             if old.get("regions"):
                 new["regions"] = old["regions"]
+            if old.get("pairs"):
+                new["pairs"] = old["pairs"]
         else:
+            accounts = result.accounts or {}
             new["regions"] = [
-                st.region_entry(o, old_entries.get(o.region), now) for o in result.outcomes
+                st.region_entry(
+                    o, old_entries.get((o.target, o.region)), now, accounts.get(o.target, "")
+                )
+                for o in result.outcomes
             ]
+            synced = sum(1 for o in result.outcomes if o.state is RegionState.SYNCED and o.arn)
+            new["pairs"] = f"{min(synced, result.wanted)}/{result.wanted}"
         old_conditions = st.conditions_by_type(old)
         verdict = result.verdict
         ready = st.condition(
@@ -337,7 +415,7 @@ class Reconciler:
     async def _post_events(
         self,
         obj: JsonObj,
-        old_entries: dict[str, JsonObj],
+        old_entries: dict[st.Pair, JsonObj],
         old_conditions: dict[str, JsonObj],
         ready: JsonObj,
         expiring: JsonObj,
@@ -348,9 +426,10 @@ class Reconciler:
         for outcome in result.outcomes or []:
             if not (outcome.wrote and outcome.state is RegionState.SYNCED and outcome.arn):
                 continue
-            before = old_entries.get(outcome.region, {}).get("arn")
+            before = old_entries.get((outcome.target, outcome.region), {}).get("arn")
             what = "Reimported" if before == outcome.arn else "Imported"
-            events.append(("Normal", what, f"{what} into {outcome.arn} in {outcome.region}"))
+            where = outcome.region + (f" through {outcome.target}" if outcome.target else "")
+            events.append(("Normal", what, f"{what} into {outcome.arn} in {where}"))
         old_ready = old_conditions.get(st.READY) or {}
         if (old_ready.get("status"), old_ready.get("reason")) != (
             ready["status"],
@@ -371,10 +450,11 @@ class Reconciler:
             region = entry.get("region")
             if not_after is None or not entry.get("arn") or not isinstance(region, str):
                 continue
-            self.metrics.not_after.labels(namespace=key[0], name=key[1], region=region).set(
-                not_after.timestamp()
-            )
-            seen.add(region)
+            account = str(entry.get("account") or "")
+            self.metrics.not_after.labels(
+                namespace=key[0], name=key[1], region=region, account=account
+            ).set(not_after.timestamp())
+            seen.add((account, region))
 
     def _count(self, key: Key, result: SyncResult) -> None:
         verdict = result.verdict
@@ -385,7 +465,9 @@ class Reconciler:
             self.metrics.failures.labels(reason=verdict.reason).inc()
         for outcome in result.outcomes or []:
             if outcome.reason == "QuotaExceeded":
-                self.metrics.quota_exceeded.labels(region=outcome.region).inc()
+                accounts = {"": self.metrics.own_account, **(result.accounts or {})}
+                account = tg.account_of_outcome(outcome, accounts)
+                self.metrics.quota_exceeded.labels(region=outcome.region, account=account).inc()
 
 
 def describe(obj: JsonObj) -> str:

@@ -15,6 +15,7 @@ from acm_sync.controller.redaction import redact
 from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
+from acm_sync.core.targets import account_of_arn
 
 JsonObj = dict[str, Any]
 
@@ -46,13 +47,26 @@ def parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+Pair = tuple[str, str]  # (target, region); target "" is the operator's own account
+
+
 def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRecord]:
-    """The per-region records the last sync left in ``status.regions``."""
-    records: dict[str, RegionRecord] = {}
+    """The per-region records of the operator's own account in ``status.regions``."""
+    return {r: rec for (t, r), rec in pair_records(status).items() if not t}
+
+
+def _target_of(entry: Mapping[str, Any]) -> str:
+    target = entry.get("target")
+    return target if isinstance(target, str) else ""
+
+
+def pair_records(status: Mapping[str, Any] | None) -> dict[Pair, RegionRecord]:
+    """The records of every (target, region) pair the last sync left in ``status.regions``."""
+    records: dict[Pair, RegionRecord] = {}
     for entry in (status or {}).get("regions") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("region"), str):
             continue
-        records[entry["region"]] = RegionRecord(
+        records[(_target_of(entry), entry["region"])] = RegionRecord(
             region=entry["region"],
             arn=entry.get("arn") or None,
             fingerprint=entry.get("fingerprint") or None,
@@ -60,6 +74,7 @@ def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRec
             previous_arn=entry.get("previousArn") or None,
             tags_hash=entry.get("tagsHash") or None,
             managed_tag_keys=_managed_keys(entry.get("managedTagKeys")),
+            target=_target_of(entry),
         )
     return records
 
@@ -72,17 +87,36 @@ def _managed_keys(value: object) -> tuple[str, ...] | None:
 
 
 def region_entries_by_name(status: Mapping[str, Any] | None) -> dict[str, JsonObj]:
-    """``status.regions`` keyed by region."""
+    """``status.regions`` of the operator's own account, keyed by region."""
+    return {r: e for (t, r), e in pair_entries(status).items() if not t}
+
+
+def pair_entries(status: Mapping[str, Any] | None) -> dict[Pair, JsonObj]:
+    """``status.regions`` keyed by (target, region)."""
     return {
-        e["region"]: e
+        (_target_of(e), e["region"]): e
         for e in (status or {}).get("regions") or []
         if isinstance(e, dict) and isinstance(e.get("region"), str)
     }
 
 
-def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: datetime) -> JsonObj:
-    """The status entry for one region; lastSyncTime moves only when something happened."""
+def pair_label(outcome: RegionOutcome | RegionRecord) -> str:
+    """``region`` for the operator's own account, ``target/region`` through an AcmTarget."""
+    return f"{outcome.target}/{outcome.region}" if outcome.target else outcome.region
+
+
+def region_entry(
+    outcome: RegionOutcome, old: Mapping[str, Any] | None, now: datetime, account: str = ""
+) -> JsonObj:
+    """The status entry for one pair; lastSyncTime moves only when something happened.
+
+    ``account``: the pair's account when no ARN names it yet (an AcmTarget's role account).
+    """
     entry: JsonObj = {"region": outcome.region, "state": outcome.state.value}
+    if outcome.target:
+        entry["target"] = outcome.target
+    if account := account_of_arn(outcome.arn) or account:
+        entry["account"] = account
     if outcome.arn:
         entry["arn"] = outcome.arn
     if outcome.fingerprint:
@@ -100,6 +134,7 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
         # An empty list is kept: it says "none applied", unlike an absent field ("unknown").
         entry["managedTagKeys"] = list(outcome.managed_tag_keys)
     facts = (
+        "target",
         "state",
         "arn",
         "fingerprint",
@@ -135,13 +170,13 @@ def verdict_from_outcomes(outcomes: Sequence[RegionOutcome]) -> Verdict:
         return Verdict(False, PENDING, "no region has been synced yet")
     failing = [o for o in outcomes if o.state is not RegionState.SYNCED]
     if not failing:
-        regions = ", ".join(o.region for o in outcomes)
+        regions = ", ".join(pair_label(o) for o in outcomes)
         return Verdict(True, SYNCED, f"imported in {regions}")
-    detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in failing)
+    detail = "; ".join(f"{pair_label(o)}: {o.reason}: {o.message}" for o in failing)
     if len(failing) < len(outcomes):
         return Verdict(False, PARTIALLY_SYNCED, redact(detail))
     # A user decision (Blocked) explains more than a transient error elsewhere.
-    ranked = sorted(failing, key=lambda o: (o.state is not RegionState.BLOCKED, o.region))
+    ranked = sorted(failing, key=lambda o: (o.state is not RegionState.BLOCKED, o.target, o.region))
     return Verdict(False, ranked[0].reason, redact(detail))
 
 

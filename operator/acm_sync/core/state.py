@@ -103,6 +103,9 @@ class RegionRecord:
     # The user tag keys acm-sync applied (sorted); only these are ever removed from ACM.
     # None: not recorded (a status from an older version), so no user tag is removed.
     managed_tag_keys: tuple[str, ...] | None = None
+    # The AcmTarget this region is reached through ("": the operator's own account): a
+    # record is one (target, region) pair.
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,8 @@ class RegionOutcome:
     retry_after: float | None = None
     # See RegionRecord.managed_tag_keys.
     managed_tag_keys: tuple[str, ...] | None = None
+    # See RegionRecord.target.
+    target: str = ""
 
     @classmethod
     def from_record(

@@ -30,6 +30,21 @@ _ACM_ARN_ACCOUNT_RE = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:(?P<account>[0-
 
 
 @dataclass(frozen=True, slots=True)
+class RoleTarget:
+    """What the AWS side needs of an AcmTarget: its name, role and external id."""
+
+    name: str
+    role_arn: str
+    external_id: str | None = None
+
+    @property
+    def account(self) -> str:
+        """The role's 12-digit account."""
+        match = ROLE_ARN_RE.fullmatch(self.role_arn)
+        return match.group("account") if match else ""
+
+
+@dataclass(frozen=True, slots=True)
 class TargetSpec:
     """A validated AcmTarget spec."""
 
@@ -42,8 +57,11 @@ class TargetSpec:
     @property
     def account(self) -> str:
         """The 12-digit account id of the role."""
-        match = ROLE_ARN_RE.fullmatch(self.role_arn)
-        return match.group("account") if match else ""
+        return self.role().account
+
+    def role(self) -> RoleTarget:
+        """The part the AWS side uses (a change of it means new credentials)."""
+        return RoleTarget(self.name, self.role_arn, self.external_id)
 
 
 @dataclass(frozen=True, slots=True)

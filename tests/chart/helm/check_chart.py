@@ -79,7 +79,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 
 def _targets_rbac(obj: Mapping[str, Any]) -> bool:
     """The ClusterRole (and binding) for AcmTargets, present in either watch scope."""
-    return obj["kind"].startswith("ClusterRole") and obj["metadata"]["name"].endswith("-targets")
+    kind, name = str(obj["kind"]), str(obj["metadata"]["name"])
+    return kind.startswith("ClusterRole") and name.endswith("-targets")
 
 
 @dataclass
