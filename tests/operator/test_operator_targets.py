@@ -257,3 +257,121 @@ def test_a_role_that_cannot_be_assumed(env: Env, operator: OperatorProcess, ca: 
     env.acm_server.trust_role(broken_role)
     c.wait_reason(ns, "app", "Synced", timeout=90)
     wait_for(lambda: _target_ready(env, "broken").get("status") == "True", what="broken recovers")
+
+
+def _owned_everywhere(env: Env, ns: str, name: str) -> list[tuple[str, str, str]]:
+    """(account, region, ARN) of every certificate in any account owned by ns/name."""
+    return sorted(
+        (h["account"], h["region"], h["arn"])
+        for h in env.acm_server.certificates()
+        if h["tags"].get("acmsync.io/owner", "").endswith(f"/{ns}/{name}")
+    )
+
+
+def _pairs_in_status(env: Env, ns: str, name: str) -> list[tuple[str, str, str]]:
+    entries = _entries(env.cluster.cert(ns, name) or {})
+    return sorted((e["account"], e["region"], e["arn"]) for e in entries.values())
+
+
+def test_a_lost_import_response_in_the_target_account_leaves_no_duplicate(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    _target(env, "edge-chaos", roleArn=ROLE, externalId="edge-xid")
+    c = env.cluster
+    ns = c.namespace("chaos")
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("lost", ca.issue("lost.example.com")))
+    )
+    env.acm_server.lose_import_responses(1, region="ap-south-1")
+    c.create_cert(
+        ns, "lost", secretName="lost", targets=[{"target": "edge-chaos", "regions": ["ap-south-1"]}]
+    )
+    c.wait_reason(ns, "lost", "Synced", timeout=60)
+    lost = [c for c in env.acm_server.calls() if c["outcome"] == "ResponseLost"]
+    assert lost
+    assert lost[-1]["account"] == TARGET_ACCOUNT
+    assert _owned_everywhere(env, ns, "lost") == _pairs_in_status(env, ns, "lost")
+    assert len(_owned_everywhere(env, ns, "lost")) == 1
+
+
+def test_failover_mid_sync_with_targets_leaves_no_duplicate_in_any_account(
+    env: Env, ca: TestCA
+) -> None:
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    _target(env, "edge-ha", roleArn=ROLE, externalId="edge-xid")
+    c = env.cluster
+    ns = c.namespace("ha")
+    flags = ("--lease-duration", "3", "--leader-election-namespace", ns)
+    rates = {"ACM_SYNC_AWS_RATES": "ImportCertificate=4"}
+    a = env.operator(*flags, name="targets-a", **rates).start()
+    b = env.operator(*flags, name="targets-b", **rates).start()
+    replicas = {a, b}
+    names = [f"app{i}" for i in range(8)]
+    try:
+        for name in names:
+            c.core.create_namespaced_secret(
+                ns, as_model(client.V1Secret, tls_secret(name, ca.issue(f"{name}.example.com")))
+            )
+            c.create_cert(
+                ns,
+                name,
+                secretName=name,
+                regions=["eu-west-1"],
+                targets=[{"target": "edge-ha", "regions": ["us-east-1"]}],
+            )
+        leader = wait_for(
+            lambda: next((p for p in replicas if "acmsync_leader 1.0" in p.metrics()), None),
+            what="the leader's metrics",
+        )
+        wait_for(
+            lambda: any((c.cert(ns, n) or {}).get("status", {}).get("regions") for n in names),
+            what="the leader started importing",
+        )
+        leader.kill()  # kill -9, mid-sync
+        unfinished = [n for n in names if c.condition(ns, n).get("reason") != "Synced"]
+        assert unfinished, "the leader finished before it was killed: the test proves nothing"
+        for name in names:
+            c.wait_reason(ns, name, "Synced", timeout=60)
+        for name in names:
+            owned = _owned_everywhere(env, ns, name)
+            assert owned == _pairs_in_status(env, ns, name), (name, owned)
+            assert {account for account, _, _ in owned} == {OWN_ACCOUNT, TARGET_ACCOUNT}
+    finally:
+        for process in replicas:
+            process.stop()
+
+
+def test_no_credentials_in_logs_events_or_status(env: Env, ca: TestCA) -> None:
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    _target(env, "edge-quiet", roleArn=ROLE, externalId="edge-xid")
+    c = env.cluster
+    ns = c.namespace("quiet")
+    operator = env.operator(
+        "--no-leader-election", "--log-level", "DEBUG", "--sweep-interval", "1", name="quiet"
+    ).start()
+    try:
+        c.core.create_namespaced_secret(
+            ns, as_model(client.V1Secret, tls_secret("q", ca.issue("q.example.com")))
+        )
+        c.create_cert(
+            ns, "q", secretName="q", targets=[{"target": "edge-quiet", "regions": ["us-east-1"]}]
+        )
+        c.wait_reason(ns, "q", "Synced")
+        wait_for(lambda: _target_ready(env, "edge-quiet").get("status") == "True", what="Ready")
+    finally:
+        operator.stop()
+    keys = [s["access_key_id"] for s in env.acm_server.sessions()]
+    assert keys
+    haystacks = {
+        "operator log": operator.log_path.read_text(errors="replace"),
+        "status": repr(c.cert(ns, "q")),
+        "acmtarget": repr(_target_obj(env, "edge-quiet")),
+        "events": repr([(e.reason, e.message) for e in c.core.list_namespaced_event(ns).items]),
+    }
+    assert "DEBUG" in haystacks["operator log"]
+    for where, text in haystacks.items():
+        for key in keys:
+            assert key not in text, f"an access key id in {where}"
+        assert "SessionToken" not in text, where
+        assert "SecretAccessKey" not in text, where

@@ -21,6 +21,8 @@ _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|$)", 
 # alphabetic runs: fingerprints are hex, which this also catches, so hex runs are exempt below.
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{60,}={0,2}")
 _HEX = re.compile(r"[0-9a-f]+")
+# AWS access key ids (long-term AKIA, temporary ASIA): credentials never reach a log.
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
 REDACTED = "[REDACTED]"
 
 # Loggers that write request or response bodies at DEBUG.
@@ -28,8 +30,9 @@ _NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "kubernetes.clie
 
 
 def redact(text: str) -> str:
-    """Replace PEM blocks and long base64 runs in ``text``."""
+    """Replace PEM blocks, AWS access key ids and long base64 runs in ``text``."""
     text = _PEM.sub(REDACTED, text)
+    text = _ACCESS_KEY_ID.sub(REDACTED, text)
     return _BASE64.sub(_keep_hex, text)
 
 
