@@ -375,3 +375,32 @@ def test_no_credentials_in_logs_events_or_status(env: Env, ca: TestCA) -> None:
             assert key not in text, f"an access key id in {where}"
         assert "SessionToken" not in text, where
         assert "SecretAccessKey" not in text, where
+
+
+def test_annotation_mode_with_targets(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    _target(env, "edge-ann", roleArn=ROLE, externalId="edge-xid")
+    c = env.cluster
+    ns = c.namespace("ann")
+    annotations = {"acmsync.io/targets": "edge-ann=us-east-1+eu-west-1"}
+    c.core.create_namespaced_secret(
+        ns,
+        as_model(
+            client.V1Secret,
+            tls_secret("shop", ca.issue("shop.example.com"), annotations=annotations),
+        ),
+    )
+    obj = wait_for(lambda: c.cert(ns, "shop"), what="the generated AcmCertificate")
+    assert obj["spec"]["targets"] == [{"target": "edge-ann", "regions": ["us-east-1", "eu-west-1"]}]
+    synced = c.wait_reason(ns, "shop", "Synced")
+    assert {(e["target"], e["account"]) for e in synced["status"]["regions"]} == {
+        ("edge-ann", TARGET_ACCOUNT)
+    }
+    # A malformed value is refused like the other annotations: a Warning on the Secret.
+    bad = {"acmsync.io/targets": "edge-ann"}
+    c.core.create_namespaced_secret(
+        ns,
+        as_model(client.V1Secret, tls_secret("bad", ca.issue("bad.example.com"), annotations=bad)),
+    )
+    c.wait_event(ns, "InvalidAnnotations", "bad")
+    assert c.cert(ns, "bad") is None

@@ -162,6 +162,8 @@ class Reconciler:
         self._forced.pop(key, None)
         self._failures.pop(key, None)
         self._secret_seen.pop(key, None)
+        for users in self._target_users.values():
+            users.discard(key)
         self.queue.forget(key)
         self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
 
