@@ -404,3 +404,36 @@ def test_annotation_mode_with_targets(env: Env, operator: OperatorProcess, ca: T
     )
     c.wait_event(ns, "InvalidAnnotations", "bad")
     assert c.cert(ns, "bad") is None
+
+
+def test_an_acmtarget_moved_to_another_account_imports_there(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    other = "arn:aws:iam::444455556666:role/acm-sync-importer"
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    env.acm_server.trust_role(other, "edge-xid")
+    _target(env, "edge-move", roleArn=ROLE, externalId="edge-xid")
+    c = env.cluster
+    ns = c.namespace("move")
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("m", ca.issue("m.example.com")))
+    )
+    c.create_cert(
+        ns, "m", secretName="m", targets=[{"target": "edge-move", "regions": ["us-east-1"]}]
+    )
+    first = _entries(c.wait_reason(ns, "m", "Synced"))[("edge-move", "us-east-1")]
+    assert first["account"] == TARGET_ACCOUNT
+    c.custom.patch_cluster_custom_object(
+        GROUP, VERSION, "acmtargets", "edge-move", {"spec": {"roleArn": other}}
+    )
+    wait_for(
+        lambda: (
+            _entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")].get("account")
+            == "444455556666"
+            and c.condition(ns, "m").get("reason") == "Synced"
+        ),
+        what="the pair in the new account",
+    )
+    moved = _entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")]
+    assert ":444455556666:" in moved["arn"]
+    assert [h["arn"] for h in env.acm_server.certificates(account="444455556666")] == [moved["arn"]]

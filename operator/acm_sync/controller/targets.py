@@ -135,7 +135,13 @@ def sync_targets(
                 allowed[region] = record
         if not allowed:
             continue
-        engine = engines.engine(ctx.targets[ref.target].role())
+        spec = ctx.targets[ref.target]
+        for region, record in allowed.items():
+            if account_of_arn(record.arn) not in ("", spec.account):
+                # The AcmTarget now names a role in another account: the recorded certificate
+                # is out of reach (and stays where it is); import into the new account.
+                allowed[region] = RegionRecord(region, target=ref.target)
+        engine = engines.engine(spec.role())
         # Adoption (spec.certificateArns) names ARNs of the operator's own account only.
         pair_desired = replace(desired, regions=tuple(allowed), target=ref.target, adopt_arns={})
         by_region = engine.sync(pair_desired, material, allowed)
