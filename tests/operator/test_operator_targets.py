@@ -355,3 +355,55 @@ def test_an_acmtarget_moved_to_another_account_imports_there(
     moved = _entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")]
     assert ":444455556666:" in moved["arn"]
     assert [h["arn"] for h in env.acm_server.certificates(account="444455556666")] == [moved["arn"]]
+
+
+def test_adoption_happens_in_the_account_the_arn_names(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    _target(env, "edge-adopt", roleArn=ROLE, externalId="edge-xid")
+    old = ca.issue("legacy.example.com")
+    target_acm = _assumed_acm(env, "us-east-1")
+    adopted = target_acm.import_certificate(Certificate=old.cert_pem, PrivateKey=old.key_pem)[
+        "CertificateArn"
+    ]
+    foreign = target_acm.import_certificate(
+        Certificate=old.cert_pem,
+        PrivateKey=old.key_pem,
+        Tags=[{"Key": "acmsync.io/owner", "Value": "other-cluster/x/y"}],
+    )["CertificateArn"]
+    c = env.cluster
+    ns = c.namespace("adopt")
+    renewed = ca.issue("legacy.example.com")
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("legacy", renewed)))
+    c.create_cert(
+        ns,
+        "legacy",
+        secretName="legacy",
+        regions=["us-east-1"],
+        targets=[{"target": "edge-adopt", "regions": ["us-east-1"]}],
+        certificateArns={"us-east-1": adopted},
+    )
+    entries = _entries(c.wait_reason(ns, "legacy", "Synced"))
+    # Same region in both accounts: the ARN is adopted in its own account (the target's),
+    # while the operator's account gets a new import.
+    assert entries[("edge-adopt", "us-east-1")]["arn"] == adopted
+    assert entries[("", "us-east-1")]["account"] == OWN_ACCOUNT
+    described = target_acm.describe_certificate(CertificateArn=adopted)["Certificate"]
+    assert described["Serial"] == serial_hex(renewed.serial)
+    tags = {
+        t["Key"]: t["Value"]
+        for t in target_acm.list_tags_for_certificate(CertificateArn=adopted)["Tags"]
+    }
+    assert tags["acmsync.io/owner"].endswith(f"/{ns}/legacy")
+    assert tags["acmsync.io/target"] == "edge-adopt"
+    # A certificate another owner tagged is refused in the target account too.
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("theirs", renewed)))
+    c.create_cert(
+        ns,
+        "theirs",
+        secretName="theirs",
+        targets=[{"target": "edge-adopt", "regions": ["us-east-1"]}],
+        certificateArns={"us-east-1": foreign},
+    )
+    c.wait_reason(ns, "theirs", "ForeignCertificate")

@@ -174,3 +174,15 @@ def test_a_changed_targets_annotation_patches_the_generated_spec() -> None:
         "spec": {**spec, "targets": [{"target": "edge", "regions": ["us-east-1"]}]},
     }
     assert ann.spec_patch(current, spec, meta) == {"spec": {"targets": spec["targets"]}}
+
+
+def test_certificate_arns_may_name_a_target_region() -> None:
+    arn = "arn:aws:acm:us-east-1:222233334444:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+    spec = {
+        "secretName": "w",
+        "targets": [{"target": "edge", "regions": ["us-east-1"]}],
+        "certificateArns": {"us-east-1": arn},
+    }
+    assert specs.parse_spec(spec).adopt_arns == {"us-east-1": arn}
+    with pytest.raises(specs.SpecError, match=r"nor in spec\.targets"):
+        specs.parse_spec({**spec, "certificateArns": {"eu-west-1": arn}})

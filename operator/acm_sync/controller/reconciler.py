@@ -284,7 +284,7 @@ class Reconciler:
             regions=cert_spec.regions,
             tags=cert_spec.tags,
             deletion_policy=cert_spec.deletion_policy,
-            adopt_arns=cert_spec.adopt_arns,
+            adopt_arns=tg.own_adoptions(cert_spec.adopt_arns, cert_spec.targets, ctx),
             on_key_change=cert_spec.on_key_change,
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
@@ -335,6 +335,8 @@ class Reconciler:
         if self.targets is None:
             ctx = replace(ctx, enabled=False)
         engines = self.targets or tg.NO_TARGETS
+        # Every ARN of spec.certificateArns: sync_targets adopts those of each target's account.
+        desired = replace(desired, adopt_arns=cert_spec.adopt_arns)
         return tg.sync_targets(
             engines, ctx, desired, material, cert_spec.targets, pairs, self.config.sweep_interval
         )

@@ -116,10 +116,14 @@ def parse_spec(
         raise SpecError(
             ADOPTION_DISABLED, "spec.certificateArns is refused: adoption is disabled operator-wide"
         )
+    target_regions = {r for t in targets for r in t.regions}
     for region, arn in arns.items():
-        if region not in regions:
+        # An ARN is adopted in the account it names: the operator's own, or a target's.
+        if region not in regions and region not in target_regions:
             raise SpecError(
-                INVALID_SPEC, f"spec.certificateArns names {region}, which is not in spec.regions"
+                INVALID_SPEC,
+                f"spec.certificateArns names {region}, which is not in spec.regions "
+                "(nor in spec.targets)",
             )
         arn_region = region_of_arn(arn) if isinstance(arn, str) else None
         if arn_region is None:

@@ -142,11 +142,30 @@ def sync_targets(
                 # is out of reach (and stays where it is); import into the new account.
                 allowed[region] = RegionRecord(region, target=ref.target)
         engine = engines.engine(spec.role())
-        # Adoption (spec.certificateArns) names ARNs of the operator's own account only.
-        pair_desired = replace(desired, regions=tuple(allowed), target=ref.target, adopt_arns={})
+        # spec.certificateArns is keyed by region: an ARN is adopted where its account is.
+        adopt = {
+            r: arn
+            for r, arn in desired.adopt_arns.items()
+            if r in allowed and account_of_arn(arn) == spec.account
+        }
+        pair_desired = replace(desired, regions=tuple(allowed), target=ref.target, adopt_arns=adopt)
         by_region = engine.sync(pair_desired, material, allowed)
         outcomes.extend(replace(by_region[r], target=ref.target) for r in allowed)
     return outcomes
+
+
+def own_adoptions(
+    adopt_arns: Mapping[str, str], refs: Iterable[TargetRef], ctx: TargetContext
+) -> dict[str, str]:
+    """The ARNs of spec.certificateArns to adopt in the operator's own account: all but those
+    naming the account of an AcmTarget the spec uses in that region."""
+    elsewhere = {
+        (region, ctx.targets[ref.target].account)
+        for ref in refs
+        if ref.target in ctx.targets
+        for region in ref.regions
+    }
+    return {r: arn for r, arn in adopt_arns.items() if (r, account_of_arn(arn)) not in elsewhere}
 
 
 def delete_pairs(
