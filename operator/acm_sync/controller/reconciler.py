@@ -86,6 +86,9 @@ class Reconciler:
         self.queue = WorkQueue(self._reconcile, concurrency=concurrency)
         self._kube_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-kube")
         self._aws_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-aws")
+        # Accounts of one object sync side by side (a pool of its own: the waiting threads of
+        # _aws_pool must not be the ones the work needs).
+        self._account_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-acct")
         # (namespace, secret name) -> AcmCertificate names referencing it.
         self._refs: dict[tuple[str, str], set[str]] = {}
         self._ref_of: dict[Key, str] = {}
@@ -117,6 +120,7 @@ class Reconciler:
         await self.queue.close()
         self._kube_pool.shutdown(wait=False, cancel_futures=True)
         self._aws_pool.shutdown(wait=False, cancel_futures=True)
+        self._account_pool.shutdown(wait=False, cancel_futures=True)
 
     def owner(self, key: Key) -> Owner:
         """The owner tag identity of an AcmCertificate."""
@@ -289,11 +293,15 @@ class Reconciler:
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
         try:
-            by_region = (
-                self.engine.sync(desired, analysis.material, wanted) if cert_spec.regions else {}
+            own = (
+                self._account_pool.submit(self.engine.sync, desired, analysis.material, wanted)
+                if cert_spec.regions
+                else None
             )
+            in_targets = self._sync_targets(ctx, desired, analysis.material, cert_spec, pairs)
+            by_region = own.result() if own is not None else {}
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
-            outcomes.extend(self._sync_targets(ctx, desired, analysis.material, cert_spec, pairs))
+            outcomes.extend(in_targets)
             outcomes.extend(self._drop_regions(owner, cert_spec, records))
             if self.targets is not None:
                 outcomes.extend(
@@ -338,7 +346,14 @@ class Reconciler:
         # Every ARN of spec.certificateArns: sync_targets adopts those of each target's account.
         desired = replace(desired, adopt_arns=cert_spec.adopt_arns)
         return tg.sync_targets(
-            engines, ctx, desired, material, cert_spec.targets, pairs, self.config.sweep_interval
+            engines,
+            ctx,
+            desired,
+            material,
+            cert_spec.targets,
+            pairs,
+            self.config.sweep_interval,
+            self._account_pool,
         )
 
     def _drop_regions(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -122,9 +123,14 @@ def sync_targets(
     refs: Iterable[TargetRef],
     records: Mapping[st.Pair, RegionRecord],
     retry_refused: float,
+    pool: Executor | None = None,
 ) -> list[RegionOutcome]:
-    """Sync every pair of ``refs``; refused pairs get their reason and make no call."""
+    """Sync every pair of ``refs``; refused pairs get their reason and make no call.
+
+    With ``pool`` the target accounts sync side by side (each one's regions in parallel too).
+    """
     outcomes: list[RegionOutcome] = []
+    running: list[tuple[str, tuple[str, ...], Future[dict[str, RegionOutcome]]]] = []
     for ref in refs:
         allowed: dict[str, RegionRecord] = {}
         for region in ref.regions:
@@ -149,8 +155,15 @@ def sync_targets(
             if r in allowed and account_of_arn(arn) == spec.account
         }
         pair_desired = replace(desired, regions=tuple(allowed), target=ref.target, adopt_arns=adopt)
-        by_region = engine.sync(pair_desired, material, allowed)
-        outcomes.extend(replace(by_region[r], target=ref.target) for r in allowed)
+        if pool is None:
+            by_region = engine.sync(pair_desired, material, allowed)
+            outcomes.extend(replace(by_region[r], target=ref.target) for r in allowed)
+        else:
+            future = pool.submit(engine.sync, pair_desired, material, allowed)
+            running.append((ref.target, tuple(allowed), future))
+    for target, regions, future in running:
+        by_region = future.result()
+        outcomes.extend(replace(by_region[r], target=target) for r in regions)
     return outcomes
 
 
