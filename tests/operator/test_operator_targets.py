@@ -407,3 +407,33 @@ def test_adoption_happens_in_the_account_the_arn_names(
         certificateArns={"us-east-1": foreign},
     )
     c.wait_reason(ns, "theirs", "ForeignCertificate")
+
+
+def test_the_sweep_repairs_a_target_certificate_deleted_out_of_band(
+    env: Env, operator: OperatorProcess, ca: TestCA
+) -> None:
+    env.acm_server.trust_role(ROLE, "edge-xid")
+    _target(env, "edge-sweep", roleArn=ROLE, externalId="edge-xid")
+    c = env.cluster
+    ns = c.namespace("sweep")
+    c.core.create_namespaced_secret(
+        ns, as_model(client.V1Secret, tls_secret("s", ca.issue("s.example.com")))
+    )
+    c.create_cert(
+        ns, "s", secretName="s", targets=[{"target": "edge-sweep", "regions": ["us-east-1"]}]
+    )
+    first = _entries(c.wait_reason(ns, "s", "Synced"))[("edge-sweep", "us-east-1")]["arn"]
+    _assumed_acm(env, "us-east-1").delete_certificate(CertificateArn=first)
+    # The operator's sweep (every 2 s here) lists the target account's region, sees it gone,
+    # and imports it again; nothing else triggers this object.
+    wait_for(
+        lambda: (
+            _entries(c.cert(ns, "s") or {})[("edge-sweep", "us-east-1")].get("arn")
+            not in (None, first)
+        ),
+        timeout=30,
+        what="the re-import after the sweep",
+    )
+    again = _entries(c.cert(ns, "s") or {})[("edge-sweep", "us-east-1")]
+    assert again["account"] == TARGET_ACCOUNT
+    assert _owned_everywhere(env, ns, "s") == [(TARGET_ACCOUNT, "us-east-1", again["arn"])]
