@@ -3,36 +3,29 @@
 Credentials come from boto3's chain (environment, IRSA web identity, EKS Pod Identity,
 instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL`` and
 ``AWS_ENDPOINT_URL_ACM`` work. ``AwsSettings.endpoint_url`` overrides both for tests.
-For another account (an AcmTarget) the clients use assumed-role sessions, one per
-AcmCertificate (session tags name it): :data:`current_owner` says which, set by the engine.
+For another account (an AcmTarget) the clients use the target's assumed-role session
+(``aws.credentials.TargetSessions``), which signs as the AcmCertificate the engine works for.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
 import boto3
 from botocore.config import Config
 
 from acm_sync.aws.settings import AwsSettings
-from acm_sync.core.state import Owner
 
 if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient
 
-# The AcmCertificate the calls in this context are made for (None: a sweep of a region).
-current_owner: ContextVar[Owner | None] = ContextVar("acm_sync_current_owner", default=None)
-_MAX_TARGET_CLIENTS = 1024
-
 
 class SessionSource(Protocol):
-    """Where a target account's sessions come from (aws.credentials.TargetSessions)."""
+    """Where a target account's session comes from (aws.credentials.TargetSessions)."""
 
-    def session(self, owner: Owner | None) -> boto3.session.Session:
-        """The session to act for ``owner``; raises when the role cannot be assumed."""
+    def session(self) -> boto3.session.Session:
+        """The boto3 session acting in the target account."""
         ...
 
 
@@ -42,15 +35,12 @@ class AcmClients:
     def __init__(self, settings: AwsSettings, sessions: SessionSource | None = None) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self._session = boto3.session.Session()
+        # A target's session asks STS only when a request is signed, never here.
+        self._session = sessions.session() if sessions else boto3.session.Session()
         self._clients: dict[str, ACMClient] = {}
-        self._sessions = sessions
-        self._target_clients: OrderedDict[tuple[str, Owner | None], ACMClient] = OrderedDict()
 
     def get(self, region: str) -> ACMClient:
         """The client for ``region`` (created on first use)."""
-        if self._sessions is not None:
-            return self._target_client(region)
         with self._lock:
             client = self._clients.get(region)
             if client is None:
@@ -59,25 +49,6 @@ class AcmClients:
                 )
                 self._clients[region] = client
             return client
-
-    def _target_client(self, region: str) -> ACMClient:
-        assert self._sessions is not None
-        key = (region, current_owner.get())
-        with self._lock:
-            found = self._target_clients.get(key)
-            if found is not None:
-                self._target_clients.move_to_end(key)
-                return found
-        # Outside the lock: assuming the role is a network call.
-        session = self._sessions.session(key[1])
-        client = session.client(
-            "acm", endpoint_url=self._settings.endpoint_url, config=self._config(region)
-        )
-        with self._lock:
-            self._target_clients[key] = client
-            while len(self._target_clients) > _MAX_TARGET_CLIENTS:
-                self._target_clients.popitem(last=False)
-        return client
 
     def _config(self, region: str) -> Config:
         return Config(

@@ -1,11 +1,15 @@
 """Credentials for other AWS accounts: AssumeRole per AcmTarget, cached and refreshed.
 
 One STS client per target, built from the operator's own credential chain (IRSA, EKS Pod
-Identity, ...). Each AcmCertificate gets its own assumed session whose session tags name its
+Identity, ...). Each AcmCertificate gets its own assumed credentials whose session tags name its
 namespace and name (and the cluster), so the target account's policy can scope by
 ``aws:PrincipalTag/acmsync.io/namespace`` and CloudTrail shows who asked; the session name
-names the cluster. botocore refreshes the credentials before they expire. Nothing of the
-credentials is ever logged or returned: only the role ARN and the account leave this module.
+names the cluster. botocore refreshes the credentials before they expire.
+
+A target has one boto3 session (so one ACM client per region, whatever the number of
+AcmCertificates): its credentials object signs each request with the credentials of the
+AcmCertificate named by :data:`current_owner`, which the engine sets around its work. Nothing
+of the credentials is ever logged or returned: only the role ARN and the account leave here.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
 from acm_sync.aws.settings import AwsSettings
@@ -31,8 +36,12 @@ SESSION_TAG_CLUSTER = "acmsync.io/cluster"
 SESSION_TAG_NAMESPACE = "acmsync.io/namespace"
 SESSION_TAG_NAME = "acmsync.io/name"
 _SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]")
-_MAX_SESSIONS = 512  # assumed sessions kept per target (least recently used dropped)
+_MAX_SESSIONS = 4096  # assumed credentials kept per target (least recently used dropped)
 _FAILURE_TTL = 15.0  # seconds a refused AssumeRole is remembered: a broken role costs no storm
+
+
+# The AcmCertificate the calls in this context are made for (None: a sweep of a region).
+current_owner: ContextVar[Owner | None] = ContextVar("acm_sync_current_owner", default=None)
 
 
 class AssumeRoleError(AwsCallError):
@@ -72,7 +81,8 @@ class TargetSessions:
         self._clock = clock
         self._lock = threading.Lock()
         self._sts: Any = None
-        self._sessions: OrderedDict[Owner | None, boto3.session.Session] = OrderedDict()
+        self._credentials: OrderedDict[Owner | None, RefreshableCredentials] = OrderedDict()
+        self._session: boto3.session.Session | None = None
         self._failure: tuple[float, AssumeRoleError] | None = None
 
     def _client(self) -> Any:
@@ -140,28 +150,47 @@ class TargetSessions:
             self._failure = None  # an explicit check always asks STS
         self._assume(None)
 
-    def session(self, owner: Owner | None) -> boto3.session.Session:
-        """The cached session for ``owner`` (assumed now if new); raise AssumeRoleError."""
+    def credentials(self, owner: Owner | None) -> RefreshableCredentials:
+        """The cached credentials for ``owner`` (assumed now if new); raise AssumeRoleError."""
         with self._lock:
-            found = self._sessions.get(owner)
+            found = self._credentials.get(owner)
             if found is not None:
-                self._sessions.move_to_end(owner)
+                self._credentials.move_to_end(owner)
                 return found
-        credentials = RefreshableCredentials.create_from_metadata(
+        created = RefreshableCredentials.create_from_metadata(
             metadata=self._assume(owner),
             refresh_using=lambda: self._assume(owner),
             method="sts-assume-role",
         )
-        core = botocore.session.get_session()
-        # botocore has no public setter for refreshable credentials; boto3-based tools set
-        # this attribute the same way (a static set_credentials would never refresh).
-        core._credentials = credentials  # type: ignore[attr-defined]
-        created = boto3.session.Session(botocore_session=core)
         with self._lock:
-            self._sessions[owner] = created
-            while len(self._sessions) > _MAX_SESSIONS:
-                self._sessions.popitem(last=False)
+            self._credentials[owner] = created
+            while len(self._credentials) > _MAX_SESSIONS:
+                self._credentials.popitem(last=False)
         return created
+
+    def session(self) -> boto3.session.Session:
+        """The target's boto3 session, signing as :data:`current_owner`'s credentials."""
+        with self._lock:
+            if self._session is None:
+                core = botocore.session.get_session()
+                # botocore has no public setter for a credentials object of one's own; boto3-
+                # based tools set this attribute the same way.
+                core._credentials = _OwnerCredentials(self)  # type: ignore[attr-defined]
+                self._session = boto3.session.Session(botocore_session=core)
+            return self._session
+
+
+class _OwnerCredentials(Credentials):
+    """Signs each request with the credentials of the AcmCertificate in ``current_owner``."""
+
+    def __init__(self, sessions: TargetSessions) -> None:
+        # No static keys: every use goes through get_frozen_credentials.
+        super().__init__(access_key="", secret_key="", method="sts-assume-role")
+        self._sessions = sessions
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        """The current owner's credentials, refreshed by botocore when they near expiry."""
+        return self._sessions.credentials(current_owner.get()).get_frozen_credentials()
 
 
 def caller_account(endpoint_url: str | None = None) -> str:

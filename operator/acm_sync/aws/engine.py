@@ -16,7 +16,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
-from acm_sync.aws.clients import SessionSource, current_owner
+from acm_sync.aws.clients import SessionSource
+from acm_sync.aws.credentials import current_owner
 from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
 from acm_sync.aws.execution import Execution, differs, drift, error_outcome
