@@ -151,7 +151,7 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
                 if seen.get(name) == (generation, ready):
                     return
                 seen[name] = (generation, ready)
-            for key in reconciler.users_of_target(name):
+            for key in reconciler.target_users.of(name):
                 reconciler.queue.trigger(key)
 
     @kopf.on.event("", "v1", "secrets", registry=registry, id="secrets")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.core.model import CertificateFacts, Material
+from acm_sync.core.model import CertificateFacts
 from acm_sync.core.state import (
     DeletionPolicy,
     DesiredState,
@@ -101,7 +101,7 @@ class Reconciler:
         # (account, region) exported in the expiry gauge, to remove them when the object goes.
         self._regions_seen: dict[Key, set[tuple[str, str]]] = {}
         # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
-        self._target_users: dict[str, set[Key]] = {}
+        self.target_users = tg.TargetUsers()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -166,8 +166,7 @@ class Reconciler:
         self._forced.pop(key, None)
         self._failures.pop(key, None)
         self._secret_seen.pop(key, None)
-        for users in self._target_users.values():
-            users.discard(key)
+        self.target_users.forget(key)
         self.queue.forget(key)
         self.metrics.forget(key[0], key[1], list(self._regions_seen.pop(key, ())))
 
@@ -175,22 +174,6 @@ class Reconciler:
         """Make the next reconcile of ``key`` re-check a pair against ACM (drift repair)."""
         self._forced.setdefault(key, set()).add((target, region))
         self.queue.trigger(key)
-
-    def users_of_target(self, name: str) -> list[Key]:
-        """The AcmCertificates whose last reconcile named AcmTarget ``name``."""
-        return sorted(self._target_users.get(name, ()))
-
-    def _note_targets(self, key: Key, spec: Mapping[str, Any]) -> list[str]:
-        names = [
-            t["target"]
-            for t in spec.get("targets") or []
-            if isinstance(t, dict) and isinstance(t.get("target"), str)
-        ]
-        for users in self._target_users.values():
-            users.discard(key)
-        for name in names:
-            self._target_users.setdefault(name, set()).add(key)
-        return names
 
     # -- the reconcile ----------------------------------------------------------------------
 
@@ -218,7 +201,7 @@ class Reconciler:
             log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
             return None
         forced = self._forced.pop(key, set())
-        names = self._note_targets(key, spec)
+        names = self.target_users.note(key, spec)
         ctx = tg.TargetContext(namespace, self.targets is not None and self.config.targets_enabled)
         if names and ctx.enabled:
             ctx = await self.in_kube_pool(
@@ -298,7 +281,18 @@ class Reconciler:
                 if cert_spec.regions
                 else None
             )
-            in_targets = self._sync_targets(ctx, desired, analysis.material, cert_spec, pairs)
+            # ctx refuses every pair when there are no target engines (targets disabled).
+            in_targets = tg.sync_targets(
+                self.targets or tg.NO_TARGETS,
+                ctx,
+                # Every ARN of spec.certificateArns: each target's account adopts its own.
+                replace(desired, adopt_arns=cert_spec.adopt_arns),
+                analysis.material,
+                cert_spec.targets,
+                pairs,
+                self.config.sweep_interval,
+                self._account_pool,
+            )
             by_region = own.result() if own is not None else {}
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
             outcomes.extend(in_targets)
@@ -329,32 +323,6 @@ class Reconciler:
         accounts = {name: spec.account for name, spec in ctx.targets.items()}
         retry = self._retry_delay(key, outcomes)
         return SyncResult(verdict, outcomes, facts, retry, len(wanted_pairs), accounts)
-
-    def _sync_targets(
-        self,
-        ctx: tg.TargetContext,
-        desired: DesiredState,
-        material: Material,
-        cert_spec: specs.CertSpec,
-        pairs: dict[st.Pair, RegionRecord],
-    ) -> list[RegionOutcome]:
-        if not cert_spec.targets:
-            return []
-        if self.targets is None:
-            ctx = replace(ctx, enabled=False)
-        engines = self.targets or tg.NO_TARGETS
-        # Every ARN of spec.certificateArns: sync_targets adopts those of each target's account.
-        desired = replace(desired, adopt_arns=cert_spec.adopt_arns)
-        return tg.sync_targets(
-            engines,
-            ctx,
-            desired,
-            material,
-            cert_spec.targets,
-            pairs,
-            self.config.sweep_interval,
-            self._account_pool,
-        )
 
     def _drop_regions(
         self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]

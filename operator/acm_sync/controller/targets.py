@@ -66,6 +66,34 @@ class TargetEnginesLike(Protocol):
         ...
 
 
+class TargetUsers:
+    """Which AcmCertificates name which AcmTarget (their last reconcile's spec.targets)."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, set[tuple[str, str]]] = {}
+
+    def note(self, key: tuple[str, str], spec: Mapping[str, Any]) -> list[str]:
+        """Record the AcmTargets ``spec`` names for ``key``; return their names."""
+        names = [
+            t["target"]
+            for t in spec.get("targets") or []
+            if isinstance(t, dict) and isinstance(t.get("target"), str)
+        ]
+        self.forget(key)
+        for name in names:
+            self._users.setdefault(name, set()).add(key)
+        return names
+
+    def forget(self, key: tuple[str, str]) -> None:
+        """``key`` is gone."""
+        for users in self._users.values():
+            users.discard(key)
+
+    def of(self, name: str) -> list[tuple[str, str]]:
+        """The AcmCertificates whose last reconcile named AcmTarget ``name``."""
+        return sorted(self._users.get(name, ()))
+
+
 @dataclass(frozen=True, slots=True)
 class TargetContext:
     """What one reconcile knows about the AcmTargets it names and its namespace."""
