@@ -235,8 +235,11 @@ class KubeApi:
         return None if status == 404 else self._expect(status, body, 200)
 
     def list_acmtargets(self) -> list[JsonObj]:
-        """Every AcmTarget (there are few: one per account)."""
+        """Every AcmTarget (there are few: one per account); none when its CRD is not installed
+        (an upgrade that has not applied it yet: AcmCertificates without targets work on)."""
         status, body = self.request("GET", f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}")
+        if status == 404:
+            return []
         return list(self._expect(status, body, 200).get("items", []))
 
     def patch_acmtarget_status(self, name: str, status_patch: JsonObj) -> JsonObj:
