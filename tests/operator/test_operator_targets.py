@@ -6,6 +6,7 @@ hands out credentials for account 222233334444 and keeps each account's certific
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -79,6 +80,11 @@ def _assumed_acm(env: Env, region: str) -> Any:
     )
 
 
+def _exported(operator: OperatorProcess, *series: str) -> Callable[[], bool]:
+    """A probe: every one of ``series`` is on the operator's /metrics."""
+    return lambda: all(line in operator.metrics() for line in series)
+
+
 def _target_account_calls(env: Env) -> int:
     return sum(1 for c in env.acm_server.calls() if c["account"] == TARGET_ACCOUNT)
 
@@ -120,6 +126,14 @@ def test_a_certificate_in_two_accounts_rotated_and_deleted(
     assert edge["account"] == TARGET_ACCOUNT
     assert f":{TARGET_ACCOUNT}:certificate/" in edge["arn"]
     assert obj["status"]["pairs"] == "2/2"
+    # Metrics carry the account where they carry the region (exported after the status).
+    for account, region in ((TARGET_ACCOUNT, "us-east-1"), (OWN_ACCOUNT, "eu-west-1")):
+        imports = f'acmsync_imports_total{{account="{account}",region="{region}"}}'
+        expiry = (
+            "acmsync_certificate_not_after_timestamp_seconds"
+            f'{{account="{account}",name="web",namespace="{ns}",region="{region}"}}'
+        )
+        wait_for(_exported(operator, imports, expiry), what=f"the metrics of {account} {region}")
 
     # Seen as a user would: the target account holds it, the operator's account does not.
     target_acm = _assumed_acm(env, "us-east-1")
