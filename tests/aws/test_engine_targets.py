@@ -156,3 +156,32 @@ def test_session_source_is_per_target(acm: AcmEmulator) -> None:
     sessions = TargetSessions(RoleTarget("edge", ROLE), fast_settings(acm.url), "c 1/x")
     sessions.check()
     assert acm.sessions()[0]["session_name"] == "acm-sync-c-1-x"
+
+
+def test_a_role_that_stops_being_assumable_fails_its_pairs_at_the_next_refresh(
+    acm: AcmEmulator,
+) -> None:
+    acm.trust_role(ROLE)
+    target = RoleTarget("edge", ROLE)
+    engines = TargetEngines(fast_settings(acm.url), "c-1234")
+    try:
+        engine = engines.engine(target)
+        material = leaf()
+        first = engine.sync(desired_for(material, target="edge"), material, {})["us-east-1"]
+        assert first.state is RegionState.SYNCED
+        acm.distrust_role(ROLE)
+        acm.sts.expire_sessions()  # the cached credentials must be refreshed: STS refuses
+        records = {"us-east-1": replace(first.record(), fingerprint=None)}
+        failed = engine.sync(desired_for(material, target="edge"), material, records)["us-east-1"]
+        assert failed.state is RegionState.PENDING
+        assert failed.reason == "AssumeRoleFailed"
+        assert failed.arn == first.arn  # the record is kept for the retry
+        assert failed.retry_after
+        assert "not authorized" in str(engines.check(target))
+        acm.trust_role(ROLE)
+        assert engines.check(target) is None
+        again = engine.sync(desired_for(material, target="edge"), material, records)["us-east-1"]
+        assert again.state is RegionState.SYNCED
+        assert again.arn == first.arn
+    finally:
+        engines.close()

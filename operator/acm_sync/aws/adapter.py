@@ -26,6 +26,10 @@ CallObserver = Callable[[str, str, str], None]  # (api, region, outcome)
 T = TypeVar("T")
 
 PAGE_SIZE = 1000
+# Error codes saying that assumed credentials are no longer valid.
+_STALE_CREDENTIALS = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
+)
 # The calls that change ACM: each is fenced by ``AwsSettings.write_guard``.
 WRITE_APIS = frozenset(
     {"ImportCertificate", "DeleteCertificate", "AddTagsToCertificate", "RemoveTagsFromCertificate"}
@@ -63,6 +67,7 @@ class AcmAdapter:
     ) -> None:
         self.settings = settings
         self._clients = AcmClients(settings, sessions)
+        self._sessions = sessions
         self._limiter = RateLimiter(settings, sleep=sleep)
         self._observer = observer
         self._sleep = sleep
@@ -105,6 +110,12 @@ class AcmAdapter:
             raise
         except Exception as exc:
             err = classify(exc, api, region)
+            if self._sessions is not None and err.code in _STALE_CREDENTIALS:
+                # Assumed credentials refused before their expiry (a revoked session): assume
+                # again on the retry, which then succeeds or says AssumeRoleFailed. AWS refused
+                # the request at authentication, so nothing was done.
+                self._sessions.invalidate()
+                err = AwsCallError(api, region, ErrorClass.RETRYABLE, err.code, err.message)
             self._record(api, region, err.code)
             raise err from None  # the original may carry request parameters
         self._record(api, region, "ok")

@@ -28,6 +28,11 @@ class SessionSource(Protocol):
         """The boto3 session acting in the target account."""
         ...
 
+    def invalidate(self) -> None:
+        """Forget the current AcmCertificate's credentials (AWS said they are no longer
+        valid): the next request assumes the role again."""
+        ...
+
 
 class AcmClients:
     """Lazily created, cached, thread-safe boto3 clients (one per region)."""

@@ -168,6 +168,12 @@ class TargetSessions:
                 self._credentials.popitem(last=False)
         return created
 
+    def invalidate(self) -> None:
+        """Forget :data:`current_owner`'s credentials: AWS refused them before their expiry
+        (a revoked session); the next request assumes the role again."""
+        with self._lock:
+            self._credentials.pop(current_owner.get(), None)
+
     def session(self) -> boto3.session.Session:
         """The target's boto3 session, signing as :data:`current_owner`'s credentials."""
         with self._lock:
