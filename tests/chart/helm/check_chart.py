@@ -50,6 +50,7 @@ CUSTOM_VALUES: dict[str, Any] = {
     "clusterId": "prod-eu-1",
     "aws": {"region": "eu-west-1", "allowedRegions": ["eu-west-1", "us-east-1"]},
     "adoption": {"enabled": False},
+    "targets": {"allowedRoleArns": ["arn:aws:iam::*:role/acm-sync-importer", ROLE_ARN]},
     "expiryWarningDays": 21,
     "logging": {"format": "text", "level": "DEBUG"},
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}},
@@ -62,7 +63,10 @@ CUSTOM_VALUES: dict[str, Any] = {
     "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
     "image": {"digest": "sha256:" + "a" * 64},
 }
-NARROW_VALUES: dict[str, Any] = {"watch": {"scope": "namespaces", "namespaces": ["team-a"]}}
+NARROW_VALUES: dict[str, Any] = {
+    "watch": {"scope": "namespaces", "namespaces": ["team-a"]},
+    "targets": {"enabled": False},
+}
 UPGRADED_VALUES: dict[str, Any] = {
     "replicaCount": 2,
     "clusterId": "c1",
@@ -406,7 +410,10 @@ def test_acmtargets_get_a_cluster_role_in_either_scope(
 
 
 def test_namespaces_scope_without_cluster_id_may_read_kube_system_only(cluster: Cluster) -> None:
+    # targets.enabled: false also leaves out the AcmTarget ClusterRole (and passes the flag).
     release = cluster.install("narrow", "narrow", NARROW_VALUES)
+    assert [r for r in release.all("ClusterRole", targets_rbac=True) if _targets_rbac(r)] == []
+    assert "--disable-targets" in release.args
     (role,) = release.all("ClusterRole")
     assert role["rules"] == [
         {
@@ -438,6 +445,7 @@ def test_default_values_run_cluster_wide_with_json_logs(default_release: Release
         a.startswith(("--namespace=", "--cluster-id", "--allowed-regions")) for a in args
     )
     assert "--disable-adoption" not in args
+    assert not any(a.startswith(("--disable-targets", "--allowed-role-arns")) for a in args)
     assert "--log-format=json" in args
     assert default_release.one("Deployment")["spec"]["replicas"] == 1
 
@@ -453,6 +461,7 @@ def test_custom_values_reach_the_operator_flags(custom_release: Release) -> None
         "--cluster-id=prod-eu-1",
         "--allowed-regions=eu-west-1,us-east-1",
         "--disable-adoption",
+        f"--allowed-role-arns=arn:aws:iam::*:role/acm-sync-importer,{ROLE_ARN}",
         "--expiry-warning-days=21",
         "--log-format=text",
         "--log-level=DEBUG",
