@@ -63,7 +63,8 @@ def _tag_value(value: str) -> str:
 
 
 class TargetSessions:
-    """Assumed-role boto3 sessions for one target, one per AcmCertificate (None: sweeps)."""
+    """One target's assumed-role credentials, one set per AcmCertificate (None: sweeps), and
+    the one boto3 session that signs with them."""
 
     def __init__(
         self,
@@ -126,7 +127,8 @@ class TargetSessions:
         with self._lock:
             failure = self._failure
         if failure is not None and self._clock() - failure[0] < _FAILURE_TTL:
-            raise failure[1]
+            # A fresh exception: threads raising one shared instance would mix tracebacks.
+            raise AssumeRoleError(target, failure[1].code, failure[1].message)
         try:
             credentials = self._client().assume_role(**params)["Credentials"]
         except Exception as exc:  # classified below; the response never holds a secret here
