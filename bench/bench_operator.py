@@ -188,6 +188,8 @@ def setup(n: int, api: Any, acm_url: str, ca: CA) -> dict[str, dict[str, str]]:
                 "importedAt": format_precise_time(imported), "state": "Synced",
                 "reason": "Synced", "message": "set up by the benchmark",
                 "lastSyncTime": format_precise_time(datetime.now(UTC)), "tagsHash": tags_hash(tags),
+                "serialNumber": facts.serial,
+                "notAfter": facts.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
             })  # fmt: skip
         core.create_namespaced_secret(NS, v1_secret(secret(name, cert, key)))
         custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
@@ -195,10 +197,16 @@ def setup(n: int, api: Any, acm_url: str, ca: CA) -> dict[str, dict[str, str]]:
             "metadata": {"name": name}, "spec": {"secretName": name, "regions": list(REGIONS)},
         })  # fmt: skip
         not_after = facts.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The status layout the operator writes: the Secret's facts under status.secret, what
+        # each region's ARN holds in its entry, the soonest notAfter ACM serves on top.
         custom.patch_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, name, {"status": {
-            "observedGeneration": 1, "fingerprint": facts.fingerprint, "serialNumber": facts.serial,
-            "notBefore": facts.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "notAfter": not_after,
-            "domains": list(facts.domains), "keyAlgorithm": facts.key_algorithm, "regions": records,
+            "observedGeneration": 1, "notAfter": not_after, "regions": records,
+            "secret": {
+                "fingerprint": facts.fingerprint, "serialNumber": facts.serial,
+                "notBefore": facts.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "notAfter": not_after, "domains": list(facts.domains),
+                "keyAlgorithm": facts.key_algorithm,
+            },
         }})  # fmt: skip
         return name, arns
 

@@ -175,6 +175,60 @@ class Demo:
         reads = {"ListCertificates", "DescribeCertificate", "ListTagsForCertificate"}
         return sum(1 for c in calls if c["api"] not in reads)
 
+    def second_account(self) -> None:
+        """An AcmTarget and an AcmCertificate synced into two accounts."""
+        from acm_sync_testbed.playground import PLAYGROUND_ROLES
+
+        role, external_id = next(iter(PLAYGROUND_ROLES.items()))
+        account = role.split(":")[4]
+        self.step(f"A second AWS account: AcmTarget 'edge' (role in {account}) and 'edge-web'")
+        self.custom.create_cluster_custom_object(GROUP, VERSION, "acmtargets", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "AcmTarget", "metadata": {"name": "edge"},
+            "spec": {"roleArn": role, "externalId": external_id, "regions": ["us-east-1"]},
+        })  # fmt: skip
+        target = self.wait(lambda: self._target_ready("edge"), "AcmTarget 'edge' to be Ready")
+        self.ok(f"AcmTarget edge: Ready, account {target['account']}")
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "AcmCertificate",
+            "metadata": {"name": "edge-web"},
+            "spec": {"secretName": "web", "regions": ["eu-west-1"], "deletionPolicy": "Delete",
+                     "targets": [{"target": "edge", "regions": ["us-east-1"]}]},
+        })  # fmt: skip
+        self.wait(lambda: self.ready("edge-web").get("reason") == "Synced", "edge-web Synced")
+        status = (self.cert("edge-web") or {})["status"]
+        for entry in status["regions"]:
+            via = f" through {entry['target']}" if entry.get("target") else ""
+            self.ok(f"account {entry['account']} {entry['region']}{via}: {entry['arn']}")
+        (edge,) = [e for e in status["regions"] if e.get("target") == "edge"]
+        assumed = self._assumed_acm(role, external_id, "us-east-1")
+        assumed.describe_certificate(CertificateArn=edge["arn"])
+        if self.exists_in_acm("us-east-1", edge["arn"]):
+            raise StepFailed("the second account's certificate is visible in the first")
+        self.ok(f"seen with credentials assumed for {role}; invisible to the operator's account")
+        self.ok(f"Targets {status['pairs']}")
+
+    def _target_ready(self, name: str) -> dict[str, Any] | None:
+        obj = self.custom.get_cluster_custom_object(GROUP, VERSION, "acmtargets", name)
+        status: dict[str, Any] = dict(obj).get("status") or {}
+        conditions: list[dict[str, Any]] = status.get("conditions") or []
+        ready = next((c for c in conditions if c["type"] == "Ready"), {})
+        return status if ready.get("status") == "True" else None
+
+    def _assumed_acm(self, role: str, external_id: str, region: str) -> Any:
+        import boto3
+
+        sts = boto3.client("sts", region_name=region, endpoint_url=self.acm_url)
+        creds = sts.assume_role(RoleArn=role, RoleSessionName="demo", ExternalId=external_id)
+        keys = creds["Credentials"]
+        return boto3.client(
+            "acm",
+            region_name=region,
+            endpoint_url=self.acm_url,
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
+
     def run(self) -> None:
         self.core.create_namespace({"metadata": {"name": NS}})
 
@@ -226,6 +280,8 @@ class Demo:
         self.wait(lambda: self.ready("api").get("reason") == "Synced", "api to be Synced")
         self.ok(f"synced: {self.arns('api')['us-east-1']}")
 
+        self.second_account()
+
         self.step("An invalid Secret: the certificate and key do not match")
         writes = self.acm_writes()
         bad = self.ca.secret("broken", "broken.demo.example")
@@ -259,7 +315,12 @@ def main(args: argparse.Namespace) -> int:
     from acm_sync.controller.settings import OperatorConfig
     from acm_sync_testbed.emulators.acm.server import AcmEmulator
     from acm_sync_testbed.emulators.kube.server import KubeEmulator
-    from acm_sync_testbed.playground import PLAYGROUND_AWS_ENV, apply_crds, find_crds
+    from acm_sync_testbed.playground import (
+        PLAYGROUND_AWS_ENV,
+        PLAYGROUND_ROLES,
+        apply_crds,
+        find_crds,
+    )
 
     configure_logging("ERROR")
     print("acm-sync demo: a local Kubernetes API, a strict ACM emulator and the operator")
@@ -273,7 +334,7 @@ def main(args: argparse.Namespace) -> int:
                 print("FAILED: the CRDs installed with the test bed were not found")
                 return 1
             apply_crds(kube, crds)
-            acm = AcmEmulator().start()
+            acm = AcmEmulator(roles=dict(PLAYGROUND_ROLES)).start()
             stoppers.append(acm.stop)
             os.environ.update(PLAYGROUND_AWS_ENV)
             os.environ["AWS_ENDPOINT_URL"] = acm.url

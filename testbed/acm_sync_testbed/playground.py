@@ -148,6 +148,10 @@ def apply_crds(kube: KubeEmulator, directory: Traversable) -> list[str]:
     return kube.create_objects(documents)
 
 
+# Role ARN -> external id the playground's STS lets the operator assume (examples/acmtarget.yaml).
+PLAYGROUND_ROLES = {"arn:aws:iam::222233334444:role/acm-sync-importer": "playground-edge"}
+
+
 def _start_acm(host: str, port: int) -> Any | None:
     """Start the strict ACM emulator; None (with a note) if it is not available."""
     try:
@@ -155,7 +159,8 @@ def _start_acm(host: str, port: int) -> Any | None:
     except ImportError as error:
         print(f"note: the ACM emulator is not available ({error}); running without it", flush=True)
         return None
-    return server.AcmEmulator(host=host, port=port).start()
+    # The role and external id of examples/acmtarget.yaml: the second account's STS trusts it.
+    return server.AcmEmulator(host=host, port=port, roles=dict(PLAYGROUND_ROLES)).start()
 
 
 class _ThreadSignalWarningFilter(logging.Filter):
@@ -316,6 +321,12 @@ def _instructions(kube: _KubeApi, kubeconfig: Path, acm_url: str | None, operato
             "  # without --includes, ListCertificates shows RSA_1024 and RSA_2048 only:",
             "  aws acm list-certificates --region us-east-1 \\",
             f"      --includes keyTypes={','.join(ACM_KEY_ALGORITHMS)}",
+            "A second account (222233334444, the AcmTarget of examples/acmtarget.yaml): its STS",
+            "lets you assume the role, then list with those credentials:",
+            "  aws sts assume-role --role-arn "
+            + next(iter(PLAYGROUND_ROLES))
+            + " --role-session-name me --external-id "
+            + next(iter(PLAYGROUND_ROLES.values())),
         ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)

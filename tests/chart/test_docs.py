@@ -33,6 +33,9 @@ OPERATOR_REASONS = (
     "ResourceInUse",
     "AwsError",
     "DeletionBlocked",
+    "TargetNotFound",
+    "TargetNotAllowed",
+    "AssumeRoleFailed",
 )
 
 

@@ -166,14 +166,15 @@ class Cluster:
         self.created_namespaces: list[str] = []
 
     def install_crd(self) -> None:
-        """Apply the CRD from crds/ (the single source)."""
+        """Apply the CRDs from crds/ (the single source): AcmCertificate and AcmTarget."""
         ext = client.ApiextensionsV1Api(self.api)
+        for path in sorted(CRD.parent.glob("*.yaml")):
+            try:
+                ext.create_custom_resource_definition(yaml.safe_load(path.read_text()))
+            except client.ApiException as err:
+                if err.status != 409:
+                    raise
         manifest = yaml.safe_load(CRD.read_text())
-        try:
-            ext.create_custom_resource_definition(manifest)
-        except client.ApiException as err:
-            if err.status != 409:
-                raise
 
         # A real API server serves a new CRD only once it is Established (the emulator at once).
         def established() -> bool:

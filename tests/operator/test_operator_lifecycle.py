@@ -188,7 +188,10 @@ def test_expiring_condition_and_event(env: Env, operator: OperatorProcess, ca: T
     assert expiring["reason"] == "ExpiresSoon"
     c.wait_event(ns, "ExpiresSoon", "soon")
     wait_for(
-        lambda: 'acmsync_certificate_not_after_timestamp_seconds{name="soon"' in operator.metrics(),
+        lambda: (
+            'acmsync_certificate_not_after_timestamp_seconds{account="123456789012",name="soon"'
+            in operator.metrics()
+        ),
         what="the expiry metric",
     )
 

@@ -110,8 +110,8 @@ def test_expiry_follows_what_acm_serves_not_the_secret() -> None:
     }
     assert st.expiry_basis(status) == datetime(2026, 6, 6, tzinfo=UTC)
     gauges = st.region_gauges(status, "ReimportKeyChange")
-    assert gauges["us-east-1"][1:] == (False, "ReimportKeyChange")
-    assert gauges["eu-west-1"][1:] == (True, "Synced")
+    assert gauges[("", "us-east-1")][1:] == (False, "ReimportKeyChange")
+    assert gauges[("", "eu-west-1")][1:] == (True, "Synced")
     # Nothing in ACM yet: the Secret's own date is all there is to warn about.
     assert st.expiry_basis({"secret": status["secret"]}) == datetime(2027, 1, 1, tzinfo=UTC)
 

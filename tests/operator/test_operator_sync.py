@@ -202,7 +202,10 @@ def test_quota_exceeded_is_reported_and_counted(
         assert c.condition(ns, "quota")["status"] == "False"
         c.wait_event(ns, "QuotaExceeded", "quota")
         wait_for(
-            lambda: 'acmsync_quota_exceeded_total{region="sa-east-1"}' in operator.metrics(),
+            lambda: (
+                'acmsync_quota_exceeded_total{account="123456789012",region="sa-east-1"}'
+                in operator.metrics()
+            ),
             what="the quota metric",
         )
     finally:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from playkit import ACM_SYNC, EXAMPLES, Playground, examples_generator, running_playground
@@ -38,21 +39,23 @@ def _top_level_docs() -> list[dict[str, Any]]:
     ]
 
 
-def _expected() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """AcmCertificate name -> (regions, domains of the demo Secret it imports)."""
+Pair = tuple[str, str]  # (AcmTarget, region); "" is the operator's own account
+
+
+def _expected() -> dict[str, tuple[tuple[Pair, ...], tuple[str, ...]]]:
+    """AcmCertificate name -> ((target, region) pairs, domains of the demo Secret it imports)."""
     domains = {demo.name: demo.domains for demo in examples_generator().DEMOS}
     expected = {}
     for doc in _top_level_docs():
         if doc["kind"] == "AcmCertificate":
             spec = doc["spec"]
-            expected[doc["metadata"]["name"]] = (
-                tuple(spec["regions"]),
-                domains[spec["secretName"]],
-            )
+            pairs = [("", r) for r in spec.get("regions") or []]
+            pairs += [(t["target"], r) for t in spec.get("targets") or [] for r in t["regions"]]
+            expected[doc["metadata"]["name"]] = (tuple(pairs), domains[spec["secretName"]])
         annotations = doc["metadata"].get("annotations") or {}
         if doc["kind"] == "Secret" and REGIONS_ANNOTATION in annotations:
             name = doc["metadata"]["name"]
-            regions = tuple(r.strip() for r in annotations[REGIONS_ANNOTATION].split(","))
+            regions = tuple(("", r.strip()) for r in annotations[REGIONS_ANNOTATION].split(","))
             expected[name] = (regions, domains[name])
     return expected
 
@@ -88,18 +91,48 @@ def test_kubectl_apply_examples_yields_synced_certificates_in_the_acm_emulator(
         ready = ("--for=condition=Ready", "acmcert", "--all", "-n", "default", "--timeout=60s")
         playground.kubectl("wait", *ready, timeout=KUBECTL_TIMEOUT)
 
+        assert any(target for pairs, _ in expected.values() for target, _ in pairs), (
+            "the examples should show a second account (an AcmTarget)"
+        )
         for name, item in _acmcerts(playground).items():
-            regions, domains = expected[name]
-            records = {entry["region"]: entry for entry in item["status"]["regions"]}
-            assert sorted(records) == sorted(regions), name
-            for region, record in records.items():
+            pairs, domains = expected[name]
+            records = {(e.get("target", ""), e["region"]): e for e in item["status"]["regions"]}
+            assert sorted(records) == sorted(pairs), name
+            for (target, region), record in records.items():
                 arn = record["arn"]
                 assert arn.split(":")[3] == region, arn
-                acm = playground.acm(region)
+                assert arn.split(":")[4] == record["account"], record
+                # A second account's certificate is seen only with credentials assumed there.
+                acm = _target_acm(playground, region) if target else playground.acm(region)
                 described = acm.describe_certificate(CertificateArn=arn)["Certificate"]
                 assert described["DomainName"] == domains[0], arn
                 assert sorted(described["SubjectAlternativeNames"]) == sorted(domains), arn
                 assert described["Type"] == "IMPORTED"
+
+
+def _target_acm(playground: Playground, region: str) -> Any:
+    """An ACM client with credentials assumed, through the playground's STS, for the role of
+    examples/acmtarget.yaml."""
+    target = next(d for d in _top_level_docs() if d["kind"] == "AcmTarget")["spec"]
+    url = playground.url("ACM emulator (every region)")
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="playground",
+        aws_secret_access_key="playground",
+    )
+    creds = sts.assume_role(
+        RoleArn=target["roleArn"], RoleSessionName="me", ExternalId=target["externalId"]
+    )["Credentials"]
+    return boto3.client(
+        "acm",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
 
 
 @pytest.mark.parametrize("secret", ["tls-secret.yaml", "annotated-secret.yaml"])

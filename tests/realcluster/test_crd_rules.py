@@ -37,18 +37,24 @@ VALID_SPEC: dict[str, Any] = {
 _ARN_PREFIX = "arn:aws:acm:us-east-1:123456789012:certificate/"
 LONG_ARN = _ARN_PREFIX + "a" * (2049 - len(_ARN_PREFIX))
 
+
+def _t(target: str, regions: list[str] | None = None) -> dict[str, Any]:
+    return {"target": target, "regions": ["us-east-1"] if regions is None else regions}
+
+
+T_EDGE = _t("edge")
+
 # (schema path of the rule, keyword, accepted spec patch, refused spec patch, refusal text).
 # A patch replaces top-level spec fields of VALID_SPEC; None deletes the field.
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ("spec", "required", {}, {"secretName": None}, "spec.secretName: Required value"),
-    ("spec", "required", {}, {"regions": None}, "spec.regions: Required value"),
+    ("spec", "x-kubernetes-validations[0]", {"regions": [], "targets": [T_EDGE]},
+     {"regions": [], "targets": []}, "cannot both be empty"),
     ("spec.secretName", "minLength", {"secretName": "a"}, {"secretName": ""}, "spec.secretName"),
     ("spec.secretName", "maxLength", {"secretName": "a" * 253}, {"secretName": "a" * 254},
      "spec.secretName: Too long"),
     ("spec.secretName", "pattern", {"secretName": "web.tls-1"}, {"secretName": "Web_TLS"},
      "spec.secretName: Invalid value"),
-    ("spec.regions", "minItems", {"regions": ["eu-west-1"]}, {"regions": []},
-     "spec.regions: Invalid value"),
     ("spec.regions", "maxItems", {"regions": [f"eu-west-{i}" for i in range(64)]},
      {"regions": [f"eu-west-{i}" for i in range(65)]}, "spec.regions: Too many"),
     ("spec.regions", "x-kubernetes-list-type", {"regions": ["us-east-1", "us-west-2"]},
@@ -82,6 +88,31 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
      {"certificateArns": {"us-east-1": "arn:aws:s3:::bucket"}}, "Invalid value"),
     ("spec.certificateArns{}", "maxLength", {}, {"certificateArns": {"us-east-1": LONG_ARN}},
      "Too long"),
+    ("spec.targets", "maxItems", {"targets": [_t(f"t{i}") for i in range(16)]},
+     {"targets": [_t(f"t{i}") for i in range(17)]}, "spec.targets: Too many"),
+    ("spec.targets", "x-kubernetes-list-type", {"targets": [_t("a"), _t("b")]},
+     {"targets": [_t("a"), _t("a")]}, "Duplicate value"),
+    ("spec.targets[]", "required", {}, {"targets": [{"target": "edge"}]},
+     "spec.targets[0].regions: Required value"),
+    ("spec.targets[].target", "minLength", {"targets": [_t("e")]}, {"targets": [_t("")]},
+     "spec.targets[0].target"),
+    ("spec.targets[].target", "maxLength", {"targets": [_t("e" * 253)]},
+     {"targets": [_t("e" * 254)]}, "spec.targets[0].target: Too long"),
+    ("spec.targets[].target", "pattern", {"targets": [_t("edge.prod-1")]},
+     {"targets": [_t("Edge_1")]}, "spec.targets[0].target: Invalid value"),
+    ("spec.targets[].regions", "minItems", {}, {"targets": [_t("edge", [])]},
+     "spec.targets[0].regions"),
+    ("spec.targets[].regions", "maxItems",
+     {"targets": [_t("e", [f"eu-west-{i}" for i in range(64)])]},
+     {"targets": [_t("e", [f"eu-west-{i}" for i in range(65)])]}, "Too many"),
+    ("spec.targets[].regions", "x-kubernetes-list-type", {},
+     {"targets": [_t("e", ["us-east-1", "us-east-1"])]}, "Duplicate value"),
+    ("spec.targets[].regions[]", "minLength", {}, {"targets": [_t("e", ["a-b-1"])]},
+     "spec.targets[0].regions[0]"),
+    ("spec.targets[].regions[]", "maxLength", {"targets": [_t("e", ["ap-" + "a" * 27 + "-1"])]},
+     {"targets": [_t("e", ["ap-" + "a" * 28 + "-1"])]}, "Too long"),
+    ("spec.targets[].regions[]", "pattern", {}, {"targets": [_t("e", ["US-EAST-1"])]},
+     "Invalid value"),
 ]  # fmt: skip
 
 

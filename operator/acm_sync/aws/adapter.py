@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from acm_sync.aws.clients import AcmClients
+from acm_sync.aws.clients import AcmClients, SessionSource
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
 from acm_sync.aws.ratelimit import RateLimiter
 from acm_sync.aws.settings import AwsSettings
@@ -26,6 +26,10 @@ CallObserver = Callable[[str, str, str], None]  # (api, region, outcome)
 T = TypeVar("T")
 
 PAGE_SIZE = 1000
+# Error codes saying that assumed credentials are no longer valid.
+_STALE_CREDENTIALS = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
+)
 # The calls that change ACM: each is fenced by ``AwsSettings.write_guard``.
 WRITE_APIS = frozenset(
     {"ImportCertificate", "DeleteCertificate", "AddTagsToCertificate", "RemoveTagsFromCertificate"}
@@ -59,9 +63,11 @@ class AcmAdapter:
         observer: CallObserver | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        sessions: SessionSource | None = None,
     ) -> None:
         self.settings = settings
-        self._clients = AcmClients(settings)
+        self._clients = AcmClients(settings, sessions)
+        self._sessions = sessions
         self._limiter = RateLimiter(settings, sleep=sleep)
         self._observer = observer
         self._sleep = sleep
@@ -98,10 +104,18 @@ class AcmAdapter:
             if api in WRITE_APIS and not self.settings.may_write():
                 raise NotLeaderError(api, region)
             result = send(client)
-        except NotLeaderError:
-            raise  # nothing was sent: not an AWS call
+        except AwsCallError:
+            # NotLeader, or a target's role that could not be assumed (also on a refresh of
+            # its credentials): nothing was sent, so it is not an ACM call.
+            raise
         except Exception as exc:
             err = classify(exc, api, region)
+            if self._sessions is not None and err.code in _STALE_CREDENTIALS:
+                # Assumed credentials refused before their expiry (a revoked session): assume
+                # again on the retry, which then succeeds or says AssumeRoleFailed. AWS refused
+                # the request at authentication, so nothing was done.
+                self._sessions.invalidate()
+                err = AwsCallError(api, region, ErrorClass.RETRYABLE, err.code, err.message)
             self._record(api, region, err.code)
             raise err from None  # the original may carry request parameters
         self._record(api, region, "ok")

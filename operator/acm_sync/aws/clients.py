@@ -1,14 +1,16 @@
-"""One boto3 ACM client per region, from the default credential chain.
+"""One boto3 ACM client per region, from the default credential chain (or an assumed role).
 
 Credentials come from boto3's chain (environment, IRSA web identity, EKS Pod Identity,
 instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL`` and
 ``AWS_ENDPOINT_URL_ACM`` work. ``AwsSettings.endpoint_url`` overrides both for tests.
+For another account (an AcmTarget) the clients use the target's assumed-role session
+(``aws.credentials.TargetSessions``), which signs as the AcmCertificate the engine works for.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import boto3
 from botocore.config import Config
@@ -19,13 +21,27 @@ if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient
 
 
+class SessionSource(Protocol):
+    """Where a target account's session comes from (aws.credentials.TargetSessions)."""
+
+    def session(self) -> boto3.session.Session:
+        """The boto3 session acting in the target account."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget the current AcmCertificate's credentials (AWS said they are no longer
+        valid): the next request assumes the role again."""
+        ...
+
+
 class AcmClients:
     """Lazily created, cached, thread-safe boto3 clients (one per region)."""
 
-    def __init__(self, settings: AwsSettings) -> None:
+    def __init__(self, settings: AwsSettings, sessions: SessionSource | None = None) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self._session = boto3.session.Session()
+        # A target's session asks STS only when a request is signed, never here.
+        self._session = sessions.session() if sessions else boto3.session.Session()
         self._clients: dict[str, ACMClient] = {}
 
     def get(self, region: str) -> ACMClient:
@@ -33,19 +49,21 @@ class AcmClients:
         with self._lock:
             client = self._clients.get(region)
             if client is None:
-                config = Config(
-                    region_name=region,
-                    # ImportCertificate is not idempotent: an SDK retry after a read timeout
-                    # can create a second certificate. The engine retries itself, looking up
-                    # by owner tag first; the SDK must send each request exactly once.
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                    connect_timeout=self._settings.connect_timeout,
-                    read_timeout=self._settings.read_timeout,
-                    max_pool_connections=max(10, self._settings.region_workers * 2),
-                    user_agent_extra="acm-sync",
-                )
                 client = self._session.client(
-                    "acm", endpoint_url=self._settings.endpoint_url, config=config
+                    "acm", endpoint_url=self._settings.endpoint_url, config=self._config(region)
                 )
                 self._clients[region] = client
             return client
+
+    def _config(self, region: str) -> Config:
+        return Config(
+            region_name=region,
+            # ImportCertificate is not idempotent: an SDK retry after a read timeout can
+            # create a second certificate. The engine retries itself, looking up by owner tag
+            # first; the SDK must send each request exactly once.
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=self._settings.connect_timeout,
+            read_timeout=self._settings.read_timeout,
+            max_pool_connections=max(10, self._settings.region_workers * 2),
+            user_agent_extra="acm-sync",
+        )

@@ -162,4 +162,5 @@ class RegionDeletion:
             message="; ".join(parts)
             or f"nothing to delete: no certificate recorded or tagged {self.owner.tag_value}",
             wrote=wrote,
+            target=self.record.target,
         )

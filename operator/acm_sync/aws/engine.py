@@ -8,6 +8,7 @@ no AWS call at all.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,6 +16,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
+from acm_sync.aws.clients import SessionSource
+from acm_sync.aws.credentials import current_owner
 from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
 from acm_sync.aws.execution import Execution, differs, drift, error_outcome, stale
@@ -49,9 +52,17 @@ _MAX_PLAN_ROUNDS = 4  # observe, lookup, act: a plan never needs more rounds
 class Engine:
     """Makes ACM hold the desired certificates; see the module docstring."""
 
-    def __init__(self, settings: AwsSettings, observer: CallObserver | None = None) -> None:
+    def __init__(
+        self,
+        settings: AwsSettings,
+        observer: CallObserver | None = None,
+        *,
+        sessions: SessionSource | None = None,
+    ) -> None:
+        # ``sessions``: another account's assumed-role sessions (an AcmTarget); None: the
+        # operator's own credential chain. Rate limits are per engine, so per account.
         self.settings = settings
-        self.adapter = AcmAdapter(settings, observer)
+        self.adapter = AcmAdapter(settings, observer, sessions=sessions)
         self._finder = Finder(self.adapter)
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
@@ -64,13 +75,17 @@ class Engine:
         records: Mapping[str, RegionRecord],
     ) -> dict[str, RegionOutcome]:
         """Import or reimport ``material`` into every desired region; one outcome each."""
-        return self._each_region(
-            desired.regions,
-            lambda region: self._sync_region(
-                desired, material, records.get(region) or RegionRecord(region)
-            ),
-            lambda region: records.get(region) or RegionRecord(region),
-        )
+        token = current_owner.set(desired.owner)
+        try:
+            return self._each_region(
+                desired.regions,
+                lambda region: self._sync_region(
+                    desired, material, records.get(region) or RegionRecord(region)
+                ),
+                lambda region: records.get(region) or RegionRecord(region),
+            )
+        finally:
+            current_owner.reset(token)
 
     def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
         """Delete ``owner``'s certificates in every region of ``records``.
@@ -82,11 +97,15 @@ class Engine:
         An invalid region without a recorded ARN holds nothing: it is done, not blocked (a
         typo in spec.regions must not keep the object from being deleted).
         """
-        outcomes = self._each_region(
-            tuple(records),
-            lambda region: self._delete_region(owner, records[region]),
-            lambda region: records[region],
-        )
+        token = current_owner.set(owner)
+        try:
+            outcomes = self._each_region(
+                tuple(records),
+                lambda region: self._delete_region(owner, records[region]),
+                lambda region: records[region],
+            )
+        finally:
+            current_owner.reset(token)
         for region, outcome in outcomes.items():
             record = records[region]
             if outcome.reason == INVALID_REGION and not (record.arn or record.previous_arn):
@@ -173,15 +192,16 @@ class Engine:
         """AWS calls so far by (API, region, outcome); outcome is ``ok`` or the error code."""
         return self.adapter.snapshot()
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = False) -> None:
         """Stop the per-region worker threads: queued work is dropped, running calls finish.
 
-        It does not wait for them: a shutdown must not last as long as an SDK read timeout.
+        By default it does not wait for them: a shutdown must not last as long as an SDK read
+        timeout. ``wait`` lets the calls in flight finish first.
         """
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=not wait)
 
     # ----- plumbing -----
     def _pool(self, region: str) -> ThreadPoolExecutor:
@@ -219,7 +239,11 @@ class Engine:
                     record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
                 )
             else:
-                futures[region] = self._pool(region).submit(self._guarded, work, region, record_of)
+                # The context carries current_owner into the region's thread (session tags).
+                context = contextvars.copy_context()
+                futures[region] = self._pool(region).submit(
+                    context.run, self._guarded, work, region, record_of
+                )
         return {region: f.result() if isinstance(f, Future) else f for region, f in futures.items()}
 
     def _guarded(

@@ -30,6 +30,7 @@ class ErrorClass(StrEnum):
     ACCESS_DENIED = "AccessDenied"
     CREDENTIALS = "NoCredentials"
     NOT_LEADER = "NotLeader"  # refused before sending: this replica may no longer write
+    ASSUME_ROLE = "AssumeRoleFailed"  # a target's role could not be assumed: retry later
 
 
 _THROTTLING = frozenset(

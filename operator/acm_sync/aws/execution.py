@@ -210,6 +210,7 @@ class Execution:
             serial=self.serial,
             not_after=self.not_after,
             in_use_by=self.in_use_by,
+            target=self.record.target,
         )
 
     def outcome(self, state: RegionState, reason: str, parts: Sequence[str]) -> RegionOutcome:
@@ -225,6 +226,7 @@ _RETRY_AFTER: dict[ErrorClass, Callable[[AwsSettings], float]] = {
     ErrorClass.RETRYABLE: lambda s: s.error_retry_after,
     ErrorClass.IN_USE: lambda s: s.in_use_retry_after,
     ErrorClass.NOT_LEADER: lambda s: s.not_leader_retry_after,
+    ErrorClass.ASSUME_ROLE: lambda s: s.error_retry_after,
 }
 
 
@@ -232,7 +234,8 @@ def error_outcome(settings: AwsSettings, record: RegionRecord, err: AwsCallError
     """Transient failures are Pending with a retry hint; the rest are Errors."""
     retry = _RETRY_AFTER.get(err.error_class)
     state = RegionState.PENDING if retry else RegionState.ERROR
-    message = f"{err.api} failed in {err.region}: {err.code}: {err.message}"
+    where = "" if err.region == "sts" else f" in {err.region}"
+    message = f"{err.api} failed{where}: {err.code}: {err.message}"
     outcome = RegionOutcome.from_record(record, state, err.reason, message)
     return replace(outcome, retry_after=retry(settings) if retry else None)
 

@@ -1,4 +1,5 @@
-"""Annotation mode: a TLS Secret annotated with ``acmsync.io/regions`` gets an AcmCertificate.
+"""Annotation mode: a TLS Secret annotated with ``acmsync.io/regions`` (or
+``acmsync.io/targets``) gets an AcmCertificate.
 
 The generated AcmCertificate has the Secret's name, an ownerReference to the Secret and the
 ``acmsync.io/generated`` label. Only the metadata of a Secret is kept here, never its data.
@@ -13,13 +14,18 @@ from typing import Any
 from acm_sync.controller.kubeapi import API_VERSION, KIND, JsonObj
 from acm_sync.core.regions import validate_region
 from acm_sync.core.tags import validate_tags
+from acm_sync.core.targets import parse_targets_annotation
 
 ANNOTATION_PREFIX = "acmsync.io/"
 REGIONS_ANNOTATION = "acmsync.io/regions"
 TAGS_ANNOTATION = "acmsync.io/tags"
 DELETION_POLICY_ANNOTATION = "acmsync.io/deletion-policy"
+# Other accounts: ``edge=us-east-1;shared=us-west-2+eu-west-1`` (AcmTarget=regions joined by +).
+TARGETS_ANNOTATION = "acmsync.io/targets"
 GENERATED_LABEL = "acmsync.io/generated"
-MANAGED_FIELDS = ("secretName", "regions", "tags", "deletionPolicy")
+MANAGED_FIELDS = ("secretName", "regions", "targets", "tags", "deletionPolicy")
+# Either of these makes a Secret ask for a generated AcmCertificate.
+TRIGGER_ANNOTATIONS = (REGIONS_ANNOTATION, TARGETS_ANNOTATION)
 
 
 class AnnotationError(ValueError):
@@ -60,7 +66,7 @@ class SecretMeta:
     @property
     def wants_certificate(self) -> bool:
         """Whether the Secret asks for a generated AcmCertificate."""
-        return not self.deleted and REGIONS_ANNOTATION in self.annotations
+        return not self.deleted and any(a in self.annotations for a in TRIGGER_ANNOTATIONS)
 
 
 def parse_tags(text: str) -> dict[str, str]:
@@ -94,10 +100,25 @@ def parse_regions(text: str) -> list[str]:
     return regions
 
 
+def parse_targets(text: str) -> list[JsonObj]:
+    """``edge=us-east-1;shared=us-west-2+eu-west-1`` -> spec.targets; raises for a bad one."""
+    try:
+        refs = parse_targets_annotation(text)
+    except ValueError as exc:
+        raise AnnotationError(f"{TARGETS_ANNOTATION}: {exc}") from None
+    return [{"target": ref.target, "regions": list(ref.regions)} for ref in refs]
+
+
 def desired_spec(meta: SecretMeta) -> JsonObj:
     """The spec the annotations ask for; raises AnnotationError when they are unusable."""
-    regions = parse_regions(meta.annotations.get(REGIONS_ANNOTATION, ""))
+    targets = parse_targets(meta.annotations.get(TARGETS_ANNOTATION, ""))
+    if REGIONS_ANNOTATION in meta.annotations or not targets:
+        regions = parse_regions(meta.annotations.get(REGIONS_ANNOTATION, ""))
+    else:
+        regions = []
     spec: JsonObj = {"secretName": meta.name, "regions": regions}
+    if targets:
+        spec["targets"] = targets
     tags = parse_tags(meta.annotations.get(TAGS_ANNOTATION, ""))
     if problems := validate_tags(tags):
         raise AnnotationError(f"{TAGS_ANNOTATION}: " + "; ".join(problems))

@@ -13,10 +13,11 @@ import logging
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
+from acm_sync.controller import targets as tg
 from acm_sync.controller.kubeapi import JsonObj, ObjectRef
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key
-from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
+from acm_sync.core.state import DeletionPolicy, RegionOutcome, RegionRecord, RegionState
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,11 @@ class Finalizer:
             if isinstance(region, str) and region not in records:
                 # Never synced here, or the record was lost: let the engine look up by owner tag.
                 records[region] = RegionRecord(region=region)
-        outcomes = await self.rec.in_aws_pool(self.rec.engine.delete, self.rec.owner(key), records)
+        owner = self.rec.owner(key)
+        by_region = await self.rec.in_aws_pool(self.rec.engine.delete, owner, records)
+        outcomes = {st.pair_label(o): o for o in by_region.values()}
+        for outcome in await self._delete_target_pairs(key, obj):
+            outcomes[st.pair_label(outcome)] = outcome
         remaining = [o for o in outcomes.values() if o.state is not RegionState.SYNCED]
         if not remaining:
             done = "; ".join(f"{r}: {o.message}" for r, o in sorted(outcomes.items()))
@@ -66,7 +71,7 @@ class Finalizer:
             return
         now = self.rec.clock()
         # A ResourceInUse message names what holds the certificate (the engine asked ACM).
-        detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in remaining)
+        detail = "; ".join(f"{st.pair_label(o)}: {o.reason}: {o.message}" for o in remaining)
         message = f"deleting the ACM certificates: {detail}"
         old_conditions = st.conditions_by_type(status)
         generation = obj.get("metadata", {}).get("generation")
@@ -79,9 +84,11 @@ class Finalizer:
             old_conditions.get(st.READY),
             now,
         )
-        old_entries = st.region_entries_by_name(status)
+        old_entries = st.pair_entries(status)
         new_status = {
-            "regions": [st.region_entry(o, old_entries.get(o.region), now) for o in remaining],
+            "regions": [
+                st.region_entry(o, old_entries.get((o.target, o.region)), now) for o in remaining
+            ],
             "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
         }
         patch = st.merge_patch({k: status.get(k) for k in new_status}, new_status)
@@ -106,3 +113,23 @@ class Finalizer:
             await self.rec.in_kube_pool(
                 self.rec.kube.post_event, ref, notice.type, notice.reason, notice.message
             )
+
+    async def _delete_target_pairs(self, key: Key, obj: JsonObj) -> list[RegionOutcome]:
+        """Delete in the target accounts: recorded pairs, and those spec.targets names (an
+        import whose status write was lost is found there by owner tag)."""
+        pairs = {p: r for p, r in st.pair_records(obj.get("status")).items() if p[0]}
+        for item in (obj.get("spec") or {}).get("targets") or []:
+            if not isinstance(item, dict) or not isinstance(item.get("target"), str):
+                continue
+            name = str(item["target"])
+            for region in item.get("regions") or []:
+                if isinstance(region, str):
+                    pairs.setdefault((name, region), RegionRecord(region, target=name))
+        if not pairs:
+            return []
+        enabled = self.rec.targets is not None and self.rec.config.targets_enabled
+        ctx = await self.rec.in_kube_pool(
+            tg.load_context, self.rec.kube, key[0], [t for t, _ in pairs], enabled=enabled
+        )
+        engines = self.rec.targets or tg.NO_TARGETS
+        return await self.rec.in_aws_pool(tg.delete_pairs, engines, ctx, self.rec.owner(key), pairs)

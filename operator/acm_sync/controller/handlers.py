@@ -13,10 +13,11 @@ from typing import Any
 import kopf
 
 from acm_sync.controller.deletion import DeletionPending, Finalizer
-from acm_sync.controller.kubeapi import GROUP, PLURAL, VERSION
+from acm_sync.controller.kubeapi import GROUP, PLURAL, TARGET_PLURAL, VERSION
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.spec import TLS_SECRET_TYPE
+from acm_sync.controller.targets import check_target
 
 FINALIZER = "acmsync.io/cleanup"
 # Our own annotation prefix for kopf's bookkeeping on AcmCertificates (never on Secrets).
@@ -152,6 +153,40 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
             return
         secret_name = (body.get("spec") or {}).get("secretName")
         reconciler.register(key, secret_name if isinstance(secret_name, str) else None)
+
+    if reconciler.targets is not None and reconciler.config.targets_enabled:
+        targets = reconciler.targets
+        # name -> (generation, Ready status) last seen: only a change of either re-syncs the
+        # AcmCertificates using it (each check rewrites lastChecked, which is no change).
+        seen: dict[str, tuple[Any, Any]] = {}
+
+        # Only an event handler: kopf's create/update handlers would patch the AcmTarget
+        # itself (annotations), which the operator may not do; it writes only the status.
+        @kopf.on.event(GROUP, VERSION, TARGET_PLURAL, registry=registry, id="acmtargets")
+        async def acmtarget_event(type: str, body: kopf.Body, name: str, **_: Any) -> None:
+            if type == "DELETED":
+                targets.forget(name)
+                seen.pop(name, None)
+            else:
+                status = body.get("status") or {}
+                generation = (body.get("metadata") or {}).get("generation")
+                if status.get("observedGeneration") != generation or not status.get("lastChecked"):
+                    await reconciler.in_aws_pool(
+                        check_target, reconciler.kube, targets, name, reconciler.clock()
+                    )
+                ready = next(
+                    (
+                        c.get("status")
+                        for c in status.get("conditions") or []
+                        if c.get("type") == "Ready"
+                    ),
+                    None,
+                )
+                if seen.get(name) == (generation, ready):
+                    return
+                seen[name] = (generation, ready)
+            for key in reconciler.target_users.of(name):
+                reconciler.queue.trigger(key)
 
     @kopf.on.event("", "v1", "secrets", registry=registry, id="secrets")
     async def secret_event(type: str, body: kopf.Body, **_: Any) -> None:

@@ -25,6 +25,7 @@ from kubernetes import config as k8s_config
 GROUP = "acmsync.io"
 VERSION = "v1alpha1"
 PLURAL = "acmcertificates"
+TARGET_PLURAL = "acmtargets"
 KIND = "AcmCertificate"
 API_VERSION = f"{GROUP}/{VERSION}"
 REPORTING_COMPONENT = "acm-sync"
@@ -302,6 +303,39 @@ class KubeApi:
             return False
         self._expect(status, body, 200, 202)
         return True
+
+    # -- AcmTargets (cluster-scoped; read, and their status written) ------------------------
+
+    def get_acmtarget(self, name: str) -> JsonObj | None:
+        """The AcmTarget, or None when it does not exist."""
+        status, body = self.request("GET", f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}/{name}")
+        return None if status == 404 else self._expect(status, body, 200)
+
+    def list_acmtargets(self) -> list[JsonObj]:
+        """Every AcmTarget (there are few: one per account); none when its CRD is not installed
+        (an upgrade that has not applied it yet: AcmCertificates without targets work on)."""
+        status, body = self.request("GET", f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}")
+        if status == 404:
+            return []
+        return list(self._expect(status, body, 200).get("items", []))
+
+    def patch_acmtarget_status(self, name: str, status_patch: JsonObj) -> JsonObj:
+        """Merge-patch an AcmTarget's ``.status``."""
+        status, body = self.request(
+            "PATCH",
+            f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}/{name}/status",
+            {"status": status_patch},
+            content_type="application/merge-patch+json",
+        )
+        return self._expect(status, body, 200)
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        """A namespace's labels (for AcmTargets' namespaceSelector); None if it is gone."""
+        status, body = self.request("GET", f"/api/v1/namespaces/{name}")
+        if status == 404:
+            return None
+        labels = self._expect(status, body, 200).get("metadata", {}).get("labels") or {}
+        return {str(k): str(v) for k, v in labels.items()}
 
     # -- Secrets (read only) ----------------------------------------------------------------
 

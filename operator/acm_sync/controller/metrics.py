@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -24,22 +25,25 @@ class Metrics:
     """The operator's metrics, on a registry of their own (several operators per test process)."""
 
     def __init__(self) -> None:
+        # The operator's own account id for the account label ('' until known).
+        self.own_account = ""
         self.registry = CollectorRegistry()
         self.not_after = Gauge(
             "acmsync_certificate_not_after_timestamp_seconds",
-            "notAfter of the certificate ACM holds for an AcmCertificate, per region (unix time)",
-            ["namespace", "name", "region"],
+            "notAfter of the certificate ACM holds for an AcmCertificate, per account and region "
+            "(unix time)",
+            ["namespace", "name", "region", "account"],
             registry=self.registry,
         )
         self.in_sync = Gauge(
             "acmsync_certificate_in_sync",
             "1 when the region's ACM certificate is the Secret's current one, else 0; reason "
             "says why not (the region's or the Ready condition's reason)",
-            ["namespace", "name", "region", "reason"],
+            ["namespace", "name", "region", "account", "reason"],
             registry=self.registry,
         )
-        # (namespace, name) -> region -> the in_sync reason label exported, to replace it.
-        self._exported: dict[tuple[str, str], dict[str, str]] = {}
+        # (namespace, name) -> (account, region) -> the in_sync reason exported, to replace it.
+        self._exported: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
         self._lock = threading.Lock()
         self.syncs = Counter(
             "acmsync_sync_total",
@@ -55,20 +59,21 @@ class Metrics:
         )
         self.aws_calls = Counter(
             "acmsync_aws_calls_total",
-            "ACM API calls by API, region and outcome",
-            ["api", "region", "outcome"],
+            "ACM API calls by API, account, region and outcome",
+            ["api", "region", "outcome", "account"],
             registry=self.registry,
         )
         self.imports = Counter(
             "acmsync_imports_total",
-            "Successful ImportCertificate calls (first imports and reimports) per region",
-            ["region"],
+            "Successful ImportCertificate calls (first imports and reimports) per account and "
+            "region",
+            ["region", "account"],
             registry=self.registry,
         )
         self.quota_exceeded = Counter(
             "acmsync_quota_exceeded_total",
-            "Imports refused because an ACM quota was exceeded, per region",
-            ["region"],
+            "Imports refused because an ACM quota was exceeded, per account and region",
+            ["region", "account"],
             registry=self.registry,
         )
         self.reconcile_duration = Histogram(
@@ -83,38 +88,48 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe_aws_call(self, api: str, region: str, outcome: str) -> None:
-        """The engine's CallObserver: count every ACM call."""
-        self.aws_calls.labels(api=api, region=region, outcome=outcome).inc()
+    def observe_aws_call(self, api: str, region: str, outcome: str, account: str = "") -> None:
+        """The engine's CallObserver: count every ACM call (``account``: '' when unknown)."""
+        self.aws_calls.labels(api=api, region=region, outcome=outcome, account=account).inc()
         if api == "ImportCertificate" and outcome in ("success", "ok", "Success"):
-            self.imports.labels(region=region).inc()
+            self.imports.labels(region=region, account=account).inc()
 
-    def count_sync(self, ready: bool, reason: str, quota_exceeded: list[str]) -> None:
-        """One reconciliation: its result and reason, and the regions refused for quota."""
+    def observer_for(self, account: str) -> Callable[[str, str, str], None]:
+        """A CallObserver labelling the calls of one account's engine."""
+        return lambda api, region, outcome: self.observe_aws_call(api, region, outcome, account)
+
+    def count_sync(self, ready: bool, reason: str, quota_exceeded: list[tuple[str, str]]) -> None:
+        """One reconciliation: its result and reason, and the (account, region) pairs refused
+        for quota."""
         self.syncs.labels(result="success" if ready else "failure", reason=reason).inc()
         if not ready:
             self.failures.labels(reason=reason).inc()
-        for region in quota_exceeded:
-            self.quota_exceeded.labels(region=region).inc()
+        for account, region in quota_exceeded:
+            self.quota_exceeded.labels(region=region, account=account).inc()
 
     def export_object(
-        self, namespace: str, name: str, regions: dict[str, tuple[float | None, bool, str]]
+        self,
+        namespace: str,
+        name: str,
+        pairs: dict[tuple[str, str], tuple[float | None, bool, str]],
     ) -> None:
-        """Replace an object's per-region series: region -> (notAfter, in sync, reason)."""
+        """Replace an object's series: (account, region) -> (notAfter, in sync, reason)."""
         with self._lock:
             before = self._exported.get((namespace, name), {})
-            for region, reason in before.items():
-                now = regions.get(region)
+            for (account, region), reason in before.items():
+                now = pairs.get((account, region))
                 if now is None or now[2] != reason:
-                    self._remove(self.in_sync, namespace, name, region, reason)
+                    self._remove(self.in_sync, namespace, name, region, account, reason)
                 if now is None or now[0] is None:
-                    self._remove(self.not_after, namespace, name, region)
-            for region, (not_after, in_sync, reason) in regions.items():
+                    self._remove(self.not_after, namespace, name, region, account)
+            for (account, region), (not_after, in_sync, reason) in pairs.items():
                 if not_after is not None:
-                    self.not_after.labels(namespace, name, region).set(not_after)
-                self.in_sync.labels(namespace, name, region, reason).set(1 if in_sync else 0)
-            if regions:
-                self._exported[(namespace, name)] = {r: v[2] for r, v in regions.items()}
+                    self.not_after.labels(namespace, name, region, account).set(not_after)
+                self.in_sync.labels(namespace, name, region, account, reason).set(
+                    1 if in_sync else 0
+                )
+            if pairs:
+                self._exported[(namespace, name)] = {p: v[2] for p, v in pairs.items()}
             else:
                 self._exported.pop((namespace, name), None)
 

@@ -59,19 +59,23 @@ def log_notice(namespace: str, name: str, notice: Notice) -> None:
 
 
 def sync_notices(
-    outcomes: Iterable[RegionOutcome], old_entries: Mapping[str, Mapping[str, Any]]
+    outcomes: Iterable[RegionOutcome],
+    old_entries: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> list[Notice]:
-    """What each region's sync wrote to ACM: an import, a reimport, a tag change or adoption."""
+    """What each pair's sync wrote to ACM: an import, a reimport, a tag change or adoption.
+
+    ``old_entries`` are the status entries before the sync, keyed by (target, region).
+    """
     notices: list[Notice] = []
     for o in outcomes:
         if not (o.wrote and o.state is RegionState.SYNCED and o.arn):
             continue
-        where = f"{o.arn} in {o.region}"
+        where = f"{o.arn} in {o.region}" + (f" through {o.target}" if o.target else "")
         if o.reason in _NEW_ARN_REASONS:
             why = " (the recorded certificate was gone from ACM)" if o.reason == "Recreated" else ""
             notices.append(Notice(NORMAL, IMPORTED, f"Imported into {where}{why}", o.region, o.arn))
             if o.reason == "ImportedNewKey" and o.previous_arn:
-                old = old_entries.get(o.region) or {}
+                old = old_entries.get((o.target, o.region)) or {}
                 notices.append(key_type_changed(o, old.get("notAfter")))
         elif o.reason == REIMPORTED:
             notices.append(

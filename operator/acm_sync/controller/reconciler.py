@@ -19,6 +19,7 @@ from acm_sync.controller import annotations as ann
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
+from acm_sync.controller import targets as tg
 from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.kubeapi import JsonObj, KubeApi, ObjectRef
 from acm_sync.controller.metrics import Metrics
@@ -63,6 +64,8 @@ class SyncResult:
     notices: list[nt.Notice] = field(default_factory=list)
     # Warnings about the Secret's certificate; None when it could not be read.
     warnings: tuple[Finding, ...] | None = None
+    wanted: int = 0  # (account, region) pairs the spec asks for
+    accounts: dict[str, str] | None = None  # target -> account (for entries without an ARN)
 
 
 class Reconciler:
@@ -77,9 +80,12 @@ class Reconciler:
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
         concurrency: int = 16,
+        targets: tg.TargetEnginesLike | None = None,
     ) -> None:
         self.kube = kube
         self.engine = engine
+        # Engines of other accounts (AcmTargets); None: spec.targets is refused.
+        self.targets = targets
         self.config = config
         self.cluster_id = cluster_id
         self.metrics = metrics
@@ -87,17 +93,22 @@ class Reconciler:
         self.queue = WorkQueue(self._reconcile, concurrency=concurrency)
         self._kube_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-kube")
         self._aws_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-aws")
+        # Accounts of one object sync side by side (a pool of its own: the waiting threads of
+        # _aws_pool must not be the ones the work needs).
+        self._account_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-acct")
         # (namespace, secret name) -> AcmCertificate names referencing it.
         self._refs: dict[tuple[str, str], set[str]] = {}
         self._ref_of: dict[Key, str] = {}
-        # Regions whose record must be re-verified against ACM (drift found by the sweep).
-        self._forced: dict[Key, set[str]] = {}
+        # Pairs whose record must be re-verified against ACM (drift found by the sweep).
+        self._forced: dict[Key, set[st.Pair]] = {}
         # Facts the sweep read from ACM (notAfter, InUseBy) for the next reconcile to record.
         self._refreshed: dict[Key, dict[str, Drift]] = {}
         self._failures: dict[Key, int] = {}
         # The Secret resourceVersion each object last read: an event for that very version
         # (the initial listing after a restart) needs no second reconcile.
         self._secret_seen: dict[Key, str] = {}
+        # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
+        self.target_users = tg.TargetUsers()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -116,6 +127,7 @@ class Reconciler:
         await self.queue.close()
         self._kube_pool.shutdown(wait=False, cancel_futures=True)
         self._aws_pool.shutdown(wait=False, cancel_futures=True)
+        self._account_pool.shutdown(wait=False, cancel_futures=True)
 
     def owner(self, key: Key) -> Owner:
         """The owner tag identity of an AcmCertificate."""
@@ -161,6 +173,7 @@ class Reconciler:
         self._forced.pop(key, None)
         self._failures.pop(key, None)
         self._secret_seen.pop(key, None)
+        self.target_users.forget(key)
         self.queue.forget(key)
         self.metrics.forget(key[0], key[1])
 
@@ -170,9 +183,9 @@ class Reconciler:
         self._refreshed.setdefault(key, {})[drift.region] = drift
         self.queue.trigger(key)
 
-    def force_verify(self, key: Key, region: str) -> None:
-        """Make the next reconcile of ``key`` re-check ``region`` against ACM (drift repair)."""
-        self._forced.setdefault(key, set()).add(region)
+    def force_verify(self, key: Key, region: str, target: str = "") -> None:
+        """Make the next reconcile of ``key`` re-check a pair against ACM (drift repair)."""
+        self._forced.setdefault(key, set()).add((target, region))
         self.queue.trigger(key)
 
     # -- the reconcile ----------------------------------------------------------------------
@@ -202,10 +215,23 @@ class Reconciler:
             return None
         forced = self._forced.pop(key, set())
         fresh = self._refreshed.pop(key, {})
+        names = self.target_users.note(key, spec)
+        ctx = tg.TargetContext(namespace, self.targets is not None and self.config.targets_enabled)
+        if names and ctx.enabled:
+            ctx = await self.in_kube_pool(
+                tg.load_context, self.kube, namespace, names, enabled=True
+            )
         now = self.clock()
-        result = await self.in_aws_pool(self._sync_blocking, key, obj, secret, forced, fresh, now)
+        result = await self.in_aws_pool(
+            self._sync_blocking, key, obj, secret, forced, fresh, now, ctx
+        )
         await self._write_status(key, obj, result, now)
-        quota = [o.region for o in result.outcomes or [] if o.reason == "QuotaExceeded"]
+        accounts = {"": self.metrics.own_account, **(result.accounts or {})}
+        quota = [
+            (tg.account_of_outcome(o, accounts), o.region)
+            for o in result.outcomes or []
+            if o.reason == "QuotaExceeded"
+        ]
         self.metrics.count_sync(result.verdict.ready, result.verdict.reason, quota)
         self.metrics.reconcile_duration.observe(time.monotonic() - started)
         return result.retry
@@ -214,9 +240,8 @@ class Reconciler:
     def _annotations_removed(obj: JsonObj, secret: JsonObj) -> bool:
         secret_name = str(secret.get("metadata", {}).get("name", ""))
         secret_annotations = secret.get("metadata", {}).get("annotations") or {}
-        return (
-            ann.generated_from(obj, secret_name)
-            and ann.REGIONS_ANNOTATION not in secret_annotations
+        return ann.generated_from(obj, secret_name) and not any(
+            a in secret_annotations for a in ann.TRIGGER_ANNOTATIONS
         )
 
     def _sync_blocking(
@@ -224,9 +249,10 @@ class Reconciler:
         key: Key,
         obj: JsonObj,
         secret: JsonObj | None,
-        forced: set[str],
+        forced: set[st.Pair],
         fresh: dict[str, Drift],
         now: datetime,
+        ctx: tg.TargetContext | None = None,
     ) -> SyncResult:
         try:
             cert_spec = specs.parse_spec(
@@ -261,15 +287,18 @@ class Reconciler:
             return SyncResult(
                 st.Verdict(False, specs.SUSPENDED, message), None, facts, None, [], warnings
             )
-        records = st.records_from_status(obj.get("status"))
+        pairs = st.pair_records(obj.get("status"))
         for region, seen in fresh.items():
-            if region in records and records[region].arn == seen.arn:
-                records[region] = st.refreshed(records[region], seen)
-        for region in forced:
-            if region in records:
+            # What the sweep read of the operator's own account (the ARN must still match).
+            if ("", region) in pairs and pairs[("", region)].arn == seen.arn:
+                pairs[("", region)] = st.refreshed(pairs[("", region)], seen)
+        for pair in forced:
+            if pair in pairs:
                 # Drift: the certificate under this ARN is not ours any more (or is gone), so
                 # the record must not short-circuit the sync.
-                records[region] = replace(records[region], fingerprint=None, tags_hash=None)
+                pairs[pair] = replace(pairs[pair], fingerprint=None, tags_hash=None)
+        records = {region: rec for (target, region), rec in pairs.items() if not target}
+        ctx = ctx or tg.TargetContext(key[0], enabled=False)
         owner = self.owner(key)
         if problem := owner.tag_problem():
             # ACM would refuse the import (InvalidTagException): say so before any AWS call.
@@ -281,17 +310,46 @@ class Reconciler:
             regions=cert_spec.regions,
             tags=cert_spec.tags,
             deletion_policy=cert_spec.deletion_policy,
-            adopt_arns=cert_spec.adopt_arns,
+            adopt_arns=tg.own_adoptions(cert_spec.adopt_arns, cert_spec.targets, ctx),
             on_key_change=cert_spec.on_key_change,
             serial=facts.serial,
             not_after=facts.not_after,
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
         try:
-            by_region = self.engine.sync(desired, analysis.material, wanted)
+            own = (
+                self._account_pool.submit(self.engine.sync, desired, analysis.material, wanted)
+                if cert_spec.regions
+                else None
+            )
+            # ctx refuses every pair when there are no target engines (targets disabled).
+            in_targets = tg.sync_targets(
+                self.targets or tg.NO_TARGETS,
+                ctx,
+                # Every ARN of spec.certificateArns: each target's account adopts its own.
+                replace(desired, adopt_arns=cert_spec.adopt_arns),
+                analysis.material,
+                cert_spec.targets,
+                pairs,
+                self.config.sweep_interval,
+                self._account_pool,
+            )
+            by_region = own.result() if own is not None else {}
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
+            outcomes.extend(in_targets)
             kept, notices = self._drop_regions(owner, cert_spec, records)
             outcomes.extend(kept)
+            if self.targets is not None:
+                outcomes.extend(
+                    tg.drop_pairs(
+                        self.targets,
+                        ctx,
+                        owner,
+                        cert_spec.targets,
+                        pairs,
+                        cert_spec.deletion_policy,
+                    )
+                )
         except CancelledError:
             raise  # shutdown: the engine dropped queued work, and nobody waits for this result
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
@@ -301,9 +359,17 @@ class Reconciler:
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             retry = min(2.0**failures, MAX_BACKOFF)
             return SyncResult(verdict, None, facts, retry, warnings=warnings)
-        verdict = st.verdict_from_outcomes([o for o in outcomes if o.region in cert_spec.regions])
+        wanted_pairs = {("", r) for r in cert_spec.regions} | {
+            (t.target, r) for t in cert_spec.targets for r in t.regions
+        }
+        verdict = st.verdict_from_outcomes(
+            [o for o in outcomes if (o.target, o.region) in wanted_pairs]
+        )
+        accounts = {name: spec.account for name, spec in ctx.targets.items()}
         retry = self._retry_delay(key, outcomes)
-        return SyncResult(verdict, outcomes, facts, retry, notices, warnings)
+        return SyncResult(
+            verdict, outcomes, facts, retry, notices, warnings, len(wanted_pairs), accounts
+        )
 
     def _drop_regions(
         self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
@@ -345,14 +411,22 @@ class Reconciler:
         new.update(st.secret_fields(result.facts, old))
         if generation is not None:
             new["observedGeneration"] = generation
-        old_entries = st.region_entries_by_name(old)
+        old_entries = st.pair_entries(old)
         if result.outcomes is None:
             if old.get("regions"):
                 new["regions"] = old["regions"]
+            if old.get("pairs"):
+                new["pairs"] = old["pairs"]
         else:
+            accounts = result.accounts or {}
             new["regions"] = [
-                st.region_entry(o, old_entries.get(o.region), now) for o in result.outcomes
+                st.region_entry(
+                    o, old_entries.get((o.target, o.region)), now, accounts.get(o.target, "")
+                )
+                for o in result.outcomes
             ]
+            synced = sum(1 for o in result.outcomes if o.state is RegionState.SYNCED and o.arn)
+            new["pairs"] = f"{min(synced, result.wanted)}/{result.wanted}"
         # The top-level notAfter (the printer column) is what ACM serves, soonest first.
         served = st.served_not_after(new)
         if served is not None:

@@ -24,6 +24,8 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]{60,}={0,2}")
 # them, and hex fingerprints. Base64 of random bytes holds upper case letters: a 60-character
 # run without any has odds of about (38/64)**60, 3e-14.
 _NOT_KEY_MATERIAL = re.compile(r"[a-z0-9/]+")
+# AWS access key ids (long-term AKIA, temporary ASIA): credentials never reach a log.
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
 REDACTED = "[REDACTED]"
 
 # Loggers that write request or response bodies at DEBUG.
@@ -31,8 +33,10 @@ _NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "kubernetes.clie
 
 
 def redact(text: str) -> str:
-    """Replace PEM blocks and base64 blobs in ``text``; object names and hex are kept."""
+    """Replace PEM blocks, AWS access key ids and base64 blobs in ``text``; object names and
+    hex are kept."""
     text = _PEM.sub(REDACTED, text)
+    text = _ACCESS_KEY_ID.sub(REDACTED, text)
     return _BASE64.sub(_keep_names, text)
 
 

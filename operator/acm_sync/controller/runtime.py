@@ -25,6 +25,7 @@ from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.sweep import Sweeper
+from acm_sync.controller.targets import TargetEnginesLike
 from acm_sync.controller.transient import StartupAborted, retry_startup
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ TAKEOVER_SWEEP_DELAY = 1.0
 WriteGuard = Callable[[], bool]
 # (config, metrics, write guard): the guard says whether ACM may be written to right now.
 EngineFactory = Callable[[OperatorConfig, Metrics, WriteGuard], EngineLike]
+# (config, metrics, write guard, cluster id): the engines of other accounts (AcmTargets).
+TargetsFactory = Callable[[OperatorConfig, Metrics, WriteGuard, str], TargetEnginesLike | None]
 
 
 def always(*_: object) -> bool:
@@ -47,16 +50,48 @@ def default_engine(config: OperatorConfig, metrics: Metrics, write_guard: WriteG
     """The real ACM engine, with the operator's region and adoption rules, fenced by
     ``write_guard`` (no ACM write is sent while it returns False)."""
     from acm_sync.aws.engine import Engine
+
+    metrics.own_account = metrics.own_account or own_account()
+    engine: EngineLike = Engine(
+        aws_settings(config, write_guard), observer=metrics.observer_for(metrics.own_account)
+    )
+    return engine
+
+
+def aws_settings(config: OperatorConfig, write_guard: WriteGuard) -> Any:
+    """The engines' AwsSettings: the operator's region and adoption rules, fenced by
+    ``write_guard`` (no ACM write is sent while it returns False)."""
     from acm_sync.aws.settings import AwsSettings
 
-    settings = AwsSettings(
+    return AwsSettings(
         adoption_enabled=config.adoption_enabled,
         allowed_regions=config.allowed_regions or None,
         write_guard=write_guard,
         **rate_overrides(os.environ.get("ACM_SYNC_AWS_RATES", "")),
     )
-    engine: EngineLike = Engine(settings, observer=metrics.observe_aws_call)
-    return engine
+
+
+def own_account() -> str:
+    """The operator's own account id (for the metrics' account label); '' if unknown."""
+    from acm_sync.aws.credentials import caller_account
+
+    return caller_account()
+
+
+def default_targets(
+    config: OperatorConfig, metrics: Metrics, write_guard: WriteGuard, cluster_id: str
+) -> TargetEnginesLike | None:
+    """The engines of other accounts, or None when spec.targets is disabled."""
+    if not config.targets_enabled:
+        return None
+    from acm_sync.aws.targets import TargetEngines
+
+    return TargetEngines(
+        aws_settings(config, write_guard),
+        cluster_id,
+        config.allowed_role_arns,
+        observer_for=metrics.observer_for,
+    )
 
 
 def rate_overrides(text: str) -> dict[str, Any]:
@@ -82,9 +117,11 @@ class OperatorRuntime:
         config: OperatorConfig,
         engine_factory: EngineFactory = default_engine,
         metrics: Metrics | None = None,
+        targets_factory: TargetsFactory = default_targets,
     ) -> None:
         self.config = config
         self.engine_factory = engine_factory
+        self.targets_factory = targets_factory
         self.metrics = metrics or Metrics()
         self.health = Health()
         self.metrics_server: MetricsServer | None = None
@@ -152,7 +189,10 @@ class OperatorRuntime:
     ) -> int:
         assert self.cluster_id is not None
         engine = self.engine_factory(self.config, self.metrics, write_guard)
-        reconciler = Reconciler(kube, engine, self.config, self.cluster_id, self.metrics)
+        targets = self.targets_factory(self.config, self.metrics, write_guard, self.cluster_id)
+        reconciler = Reconciler(
+            kube, engine, self.config, self.cluster_id, self.metrics, targets=targets
+        )
         self.reconciler = reconciler
         watcher = SecretWatcher(reconciler)
         registry = build_registry(reconciler, watcher)
@@ -217,9 +257,10 @@ class OperatorRuntime:
             self.health.ready = False
             await asyncio.gather(sweeper, flags, return_exceptions=True)
             await reconciler.close()
-            close_engine = getattr(engine, "close", None)
-            if callable(close_engine):
-                await loop.run_in_executor(None, close_engine)
+            for closable in (engine, targets):
+                close_engine = getattr(closable, "close", None)
+                if callable(close_engine):
+                    await loop.run_in_executor(None, close_engine)
         return EXIT_LEADERSHIP_LOST if self._lost.is_set() else EXIT_OK
 
     def stop_serving(self) -> None:

@@ -23,6 +23,10 @@ class OperatorConfig:
     expiry_warning_days: int = 30
     allowed_regions: frozenset[str] = field(default_factory=frozenset)  # empty: all
     adoption_enabled: bool = True
+    # AcmTargets (other accounts): off refuses spec.targets; the allowlist bounds the roles
+    # the operator will ever assume, whatever an AcmTarget names (empty: any).
+    targets_enabled: bool = True
+    allowed_role_arns: tuple[str, ...] = ()
     sweep_interval: float = 600.0
     leader_election: bool = True
     leader_election_namespace: str | None = None
@@ -117,6 +121,18 @@ def add_run_arguments(
         help="refuse spec.certificateArns",
     )
     parser.add_argument(
+        "--disable-targets",
+        action="store_true",
+        default=_bool(str(default("disable-targets", "false"))),
+        help="refuse spec.targets (no AcmTarget is read, no role assumed)",
+    )
+    parser.add_argument(
+        "--allowed-role-arns",
+        default=default("allowed-role-arns", ""),
+        help="comma-separated role ARNs or patterns (arn:aws:iam::*:role/acm-sync-*) the "
+        "operator may assume; other AcmTargets get AssumeRoleFailed (default: any)",
+    )
+    parser.add_argument(
         "--sweep-interval",
         type=float,
         default=float(str(default("sweep-interval", 600))),
@@ -167,6 +183,10 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         expiry_warning_days=args.expiry_warning_days,
         allowed_regions=allowed,
         adoption_enabled=not args.disable_adoption,
+        targets_enabled=not args.disable_targets,
+        allowed_role_arns=tuple(
+            a.strip() for a in str(args.allowed_role_arns or "").split(",") if a.strip()
+        ),
         sweep_interval=args.sweep_interval,
         leader_election=args.leader_election,
         leader_election_namespace=args.leader_election_namespace,

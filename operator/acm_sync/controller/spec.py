@@ -18,6 +18,7 @@ from acm_sync.core.model import Analysis
 from acm_sync.core.regions import region_of_arn, validate_region
 from acm_sync.core.state import DeletionPolicy, KeyChangePolicy
 from acm_sync.core.tags import validate_tags
+from acm_sync.core.targets import TargetRef, parse_target_refs
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 - a type name, not a password
 
@@ -57,6 +58,8 @@ class CertSpec:
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     adopt_arns: Mapping[str, str] = field(default_factory=dict)
     on_key_change: KeyChangePolicy = KeyChangePolicy.BLOCK
+    # Other accounts (AcmTargets) and the regions wanted in each.
+    targets: tuple[TargetRef, ...] = ()
 
 
 def relevant_warnings(findings: Sequence[Finding], regions: Sequence[str]) -> tuple[Finding, ...]:
@@ -90,8 +93,16 @@ def parse_spec(
     if not isinstance(secret_name, str) or not secret_name:
         raise SpecError(INVALID_SPEC, "spec.secretName is required")
     raw_regions = spec.get("regions")
-    if not isinstance(raw_regions, list) or not raw_regions:
-        raise SpecError(INVALID_REGION, "spec.regions must list at least one region")
+    if raw_regions is None:
+        raw_regions = []
+    try:
+        targets = parse_target_refs(spec.get("targets"))
+    except ValueError as exc:
+        raise SpecError(INVALID_SPEC, str(exc)) from None
+    if not isinstance(raw_regions, list) or not (raw_regions or targets):
+        raise SpecError(
+            INVALID_REGION, "spec.regions must list at least one region (or use spec.targets)"
+        )
     regions: list[str] = []
     for region in raw_regions:
         problem = validate_region(region) if isinstance(region, str) else "not a string"
@@ -101,7 +112,8 @@ def parse_spec(
             raise SpecError(INVALID_REGION, f"spec.regions: {region} is listed twice")
         regions.append(region)
     if allowed_regions:
-        refused = [r for r in regions if r not in allowed_regions]
+        everywhere = dict.fromkeys([*regions, *(r for t in targets for r in t.regions)])
+        refused = [r for r in everywhere if r not in allowed_regions]
         if refused:
             raise SpecError(
                 REGION_NOT_ALLOWED,
@@ -121,10 +133,14 @@ def parse_spec(
         raise SpecError(
             ADOPTION_DISABLED, "spec.certificateArns is refused: adoption is disabled operator-wide"
         )
+    target_regions = {r for t in targets for r in t.regions}
     for region, arn in arns.items():
-        if region not in regions:
+        # An ARN is adopted in the account it names: the operator's own, or a target's.
+        if region not in regions and region not in target_regions:
             raise SpecError(
-                INVALID_SPEC, f"spec.certificateArns names {region}, which is not in spec.regions"
+                INVALID_SPEC,
+                f"spec.certificateArns names {region}, which is not in spec.regions "
+                "(nor in spec.targets)",
             )
         arn_region = region_of_arn(arn) if isinstance(arn, str) else None
         if arn_region is None:
@@ -146,6 +162,7 @@ def parse_spec(
         deletion_policy=deletion,
         adopt_arns=dict(arns),
         on_key_change=key_change,
+        targets=targets,
     )
 
 

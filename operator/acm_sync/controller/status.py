@@ -17,6 +17,7 @@ from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.planner import Drift
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
+from acm_sync.core.targets import account_of_arn
 
 JsonObj = dict[str, Any]
 
@@ -53,13 +54,26 @@ def parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+Pair = tuple[str, str]  # (target, region); target "" is the operator's own account
+
+
 def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRecord]:
-    """The per-region records the last sync left in ``status.regions``."""
-    records: dict[str, RegionRecord] = {}
+    """The per-region records of the operator's own account in ``status.regions``."""
+    return {r: rec for (t, r), rec in pair_records(status).items() if not t}
+
+
+def _target_of(entry: Mapping[str, Any]) -> str:
+    target = entry.get("target")
+    return target if isinstance(target, str) else ""
+
+
+def pair_records(status: Mapping[str, Any] | None) -> dict[Pair, RegionRecord]:
+    """The records of every (target, region) pair the last sync left in ``status.regions``."""
+    records: dict[Pair, RegionRecord] = {}
     for entry in (status or {}).get("regions") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("region"), str):
             continue
-        records[entry["region"]] = RegionRecord(
+        records[(_target_of(entry), entry["region"])] = RegionRecord(
             region=entry["region"],
             arn=entry.get("arn") or None,
             fingerprint=entry.get("fingerprint") or None,
@@ -70,6 +84,7 @@ def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRec
             serial=entry.get("serialNumber") or None,
             not_after=parse_time(entry.get("notAfter")),
             in_use_by=_strings(entry.get("inUseBy")),
+            target=_target_of(entry),
         )
     return records
 
@@ -98,17 +113,36 @@ def _managed_keys(value: object) -> tuple[str, ...] | None:
 
 
 def region_entries_by_name(status: Mapping[str, Any] | None) -> dict[str, JsonObj]:
-    """``status.regions`` keyed by region."""
+    """``status.regions`` of the operator's own account, keyed by region."""
+    return {r: e for (t, r), e in pair_entries(status).items() if not t}
+
+
+def pair_entries(status: Mapping[str, Any] | None) -> dict[Pair, JsonObj]:
+    """``status.regions`` keyed by (target, region)."""
     return {
-        e["region"]: e
+        (_target_of(e), e["region"]): e
         for e in (status or {}).get("regions") or []
         if isinstance(e, dict) and isinstance(e.get("region"), str)
     }
 
 
-def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: datetime) -> JsonObj:
-    """The status entry for one region; lastSyncTime moves only when something happened."""
+def pair_label(outcome: RegionOutcome | RegionRecord) -> str:
+    """``region`` for the operator's own account, ``target/region`` through an AcmTarget."""
+    return f"{outcome.target}/{outcome.region}" if outcome.target else outcome.region
+
+
+def region_entry(
+    outcome: RegionOutcome, old: Mapping[str, Any] | None, now: datetime, account: str = ""
+) -> JsonObj:
+    """The status entry for one pair; lastSyncTime moves only when something happened.
+
+    ``account``: the pair's account when no ARN names it yet (an AcmTarget's role account).
+    """
     entry: JsonObj = {"region": outcome.region, "state": outcome.state.value}
+    if outcome.target:
+        entry["target"] = outcome.target
+    if account := account_of_arn(outcome.arn) or account:
+        entry["account"] = account
     if outcome.arn:
         entry["arn"] = outcome.arn
     if outcome.fingerprint:
@@ -138,6 +172,7 @@ def region_entry(outcome: RegionOutcome, old: Mapping[str, Any] | None, now: dat
             count = max(count, int(old.get("inUseCount") or 0))
         entry["inUseCount"] = count
     facts = (
+        "target",
         "state",
         "arn",
         "fingerprint",
@@ -177,13 +212,13 @@ def verdict_from_outcomes(outcomes: Sequence[RegionOutcome]) -> Verdict:
         return Verdict(False, PENDING, "no region has been synced yet")
     failing = [o for o in outcomes if o.state is not RegionState.SYNCED]
     if not failing:
-        regions = ", ".join(o.region for o in outcomes)
+        regions = ", ".join(pair_label(o) for o in outcomes)
         return Verdict(True, SYNCED, f"imported in {regions}")
-    detail = "; ".join(f"{o.region}: {o.reason}: {o.message}" for o in failing)
+    detail = "; ".join(f"{pair_label(o)}: {o.reason}: {o.message}" for o in failing)
     if len(failing) < len(outcomes):
         return Verdict(False, PARTIALLY_SYNCED, redact(detail))
     # A user decision (Blocked) explains more than a transient error elsewhere.
-    ranked = sorted(failing, key=lambda o: (o.state is not RegionState.BLOCKED, o.region))
+    ranked = sorted(failing, key=lambda o: (o.state is not RegionState.BLOCKED, o.target, o.region))
     return Verdict(False, ranked[0].reason, redact(detail))
 
 
@@ -307,15 +342,16 @@ def secret_fields(facts: CertificateFacts | None, old: Mapping[str, Any]) -> Jso
 
 def region_gauges(
     status: Mapping[str, Any], ready_reason: str, *, secret_known: bool = True
-) -> dict[str, tuple[float | None, bool, str]]:
-    """Region -> (notAfter ACM serves, whether it is the Secret's certificate, reason).
+) -> dict[tuple[str, str], tuple[float | None, bool, str]]:
+    """(account, region) -> (notAfter ACM serves, whether it is the Secret's certificate,
+    reason); the account is '' where the status has none recorded yet.
 
     The reason of a region that is fine in itself (state Synced) but does not hold the
     Secret's certificate is the Ready reason: the Secret is the problem (Expired, ...).
     """
     secret = status.get("secret")
     current = secret.get("fingerprint") if isinstance(secret, dict) and secret_known else None
-    gauges: dict[str, tuple[float | None, bool, str]] = {}
+    gauges: dict[tuple[str, str], tuple[float | None, bool, str]] = {}
     for entry in status.get("regions") or []:
         region = entry.get("region") if isinstance(entry, dict) else None
         if not isinstance(region, str):
@@ -329,7 +365,8 @@ def region_gauges(
             and entry.get("fingerprint") == current
         )
         reason = SYNCED if synced else ready_reason if region_ok else str(entry.get("reason"))
-        gauges[region] = (not_after.timestamp() if not_after else None, synced, reason)
+        account = str(entry.get("account") or "")
+        gauges[(account, region)] = (not_after.timestamp() if not_after else None, synced, reason)
     return gauges
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.targets import check_target
 from acm_sync.controller.workqueue import Key
 from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
@@ -86,6 +87,7 @@ class Sweeper:
         report.objects = len(objects)
         now = rec.clock()
         by_region: dict[str, list[tuple[Owner, RegionRecord]]] = {}
+        by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]] = {}
         for obj in objects:
             meta = obj.get("metadata") or {}
             if meta.get("deletionTimestamp"):
@@ -93,10 +95,12 @@ class Sweeper:
             key: Key = (str(meta.get("namespace")), str(meta.get("name")))
             status = obj.get("status") or {}
             # A suspended object gets no AWS call, not even the sweep's drift check.
-            recorded = {} if specs.is_suspended(obj) else st.records_from_status(status)
-            for region, record in recorded.items():
-                if record.arn:
+            recorded = {} if specs.is_suspended(obj) else st.pair_records(status)
+            for (via, region), record in recorded.items():
+                if record.arn and not via:
                     by_region.setdefault(region, []).append((rec.owner(key), record))
+                elif record.arn:
+                    by_pair.setdefault((via, region), []).append((rec.owner(key), record))
             should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
             condition = st.conditions_by_type(status).get(st.EXPIRING, {})
             shown = (condition.get("status"), condition.get("reason"))
@@ -130,4 +134,40 @@ class Sweeper:
                     report.drifted.append(target)
                     log.info("Drift in %s for %s/%s: %s", target[1], *target[0], drift)
                 rec.force_verify(*target)
+        await self._sweep_targets(by_pair, report)
         return report
+
+    async def _sweep_targets(
+        self, by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]], report: SweepReport
+    ) -> None:
+        """Re-check every AcmTarget's role, then sweep the target pairs like the regions."""
+        rec = self.reconciler
+        if rec.targets is None or not rec.config.targets_enabled:
+            return
+        targets = rec.targets
+        try:
+            names = [
+                str(t["metadata"]["name"]) for t in await rec.in_kube_pool(rec.kube.list_acmtargets)
+            ]
+        except Exception as exc:  # no AcmTarget CRD installed, or no RBAC for it
+            log.warning("Listing AcmTargets failed: %s", exc)
+            names = []
+        for name in names:
+            await rec.in_aws_pool(check_target, rec.kube, targets, name, rec.clock())
+        engines = {role.name: engine for role, engine in targets.current()}
+        for (target, region), records in sorted(by_pair.items()):
+            engine = engines.get(target)
+            if engine is None:
+                continue  # not used since the start: its next sync reads ACM anyway
+            report.regions += 1
+            try:
+                drifts = await rec.in_aws_pool(engine.sweep, region, records)
+            except Exception as exc:
+                report.errors.append(f"{target}/{region}: {exc}")
+                log.warning("Sweep of %s through %s failed: %s", region, target, exc)
+                continue
+            for drift in drifts:
+                pair = _drift_target(drift, region)
+                if pair is not None:
+                    report.drifted.append(pair)
+                    rec.force_verify(*pair, target=target)

@@ -18,6 +18,7 @@ MANAGED_BY_TAG = "acmsync.io/managed-by"
 MANAGED_BY_VALUE = "acm-sync"
 CLUSTER_TAG = "acmsync.io/cluster"
 OWNER_TAG = "acmsync.io/owner"
+TARGET_TAG = "acmsync.io/target"  # on certificates imported through an AcmTarget
 RESERVED_TAG_PREFIXES = ("aws:", "acmsync.io/")
 # ACM's limit on a tag value (tags-restrictions.html). <cluster>/<namespace>/<name> can reach
 # 36 + 1 + 63 + 1 + 253 = 354 characters, so long names get the hashed form below.
@@ -130,10 +131,15 @@ class DesiredState:
     # The Secret certificate's serial and notAfter: what a region holds once it is imported.
     serial: str | None = None
     not_after: datetime | None = None
+    # The AcmTarget these regions are reached through ("": the operator's own account).
+    target: str = ""
 
     def all_tags(self) -> dict[str, str]:
-        """User tags plus the system tags (system tags win)."""
-        return {**self.tags, **self.owner.system_tags()}
+        """User tags plus the system tags (system tags win), plus the target's tag if any."""
+        tags = {**self.tags, **self.owner.system_tags()}
+        if self.target:
+            tags[TARGET_TAG] = self.target
+        return tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +162,9 @@ class RegionRecord:
     not_after: datetime | None = None
     # What uses the certificate (DescribeCertificate's InUseBy), when last read.
     in_use_by: tuple[str, ...] | None = None
+    # The AcmTarget this region is reached through ("": the operator's own account): a
+    # record is one (target, region) pair.
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +190,8 @@ class RegionOutcome:
     serial: str | None = None
     not_after: datetime | None = None
     in_use_by: tuple[str, ...] | None = None
+    # See RegionRecord.target.
+    target: str = ""
 
     @classmethod
     def from_record(

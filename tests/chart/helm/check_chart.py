@@ -51,6 +51,7 @@ CUSTOM_VALUES: dict[str, Any] = {
     "clusterId": "prod-eu-1",
     "aws": {"region": "eu-west-1", "allowedRegions": ["eu-west-1", "us-east-1"]},
     "adoption": {"enabled": False},
+    "targets": {"allowedRoleArns": ["arn:aws:iam::*:role/acm-sync-importer", ROLE_ARN]},
     "expiryWarningDays": 21,
     "logging": {"format": "text", "level": "DEBUG"},
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}},
@@ -64,7 +65,10 @@ CUSTOM_VALUES: dict[str, Any] = {
     "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
     "image": {"digest": "sha256:" + "a" * 64},
 }
-NARROW_VALUES: dict[str, Any] = {"watch": {"scope": "namespaces", "namespaces": ["team-a"]}}
+NARROW_VALUES: dict[str, Any] = {
+    "watch": {"scope": "namespaces", "namespaces": ["team-a"]},
+    "targets": {"enabled": False},
+}
 UPGRADED_VALUES: dict[str, Any] = {
     "replicaCount": 2,
     "clusterId": "c1",
@@ -77,6 +81,12 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "narrow": NARROW_VALUES,
     "upgraded": UPGRADED_VALUES,
 }
+
+
+def _targets_rbac(obj: Mapping[str, Any]) -> bool:
+    """The ClusterRole (and binding) for AcmTargets, present in either watch scope."""
+    kind, name = str(obj["kind"]), str(obj["metadata"]["name"])
+    return kind.startswith("ClusterRole") and name.endswith("-targets")
 
 
 @dataclass
@@ -93,11 +103,18 @@ class Release:
         found = [o for o in self.installed if o["kind"] == kind]
         if name is not None:
             found = [o for o in found if o["metadata"]["name"] == name]
+        else:
+            found = [o for o in found if not _targets_rbac(o)]
         assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
         return found[0]
 
-    def all(self, *kinds: str) -> list[dict[str, Any]]:
-        return [o for o in self.installed if o["kind"] in kinds]
+    def all(self, *kinds: str, targets_rbac: bool = False) -> list[dict[str, Any]]:
+        """Objects of ``kinds``; the AcmTarget ClusterRole/-Binding only with targets_rbac."""
+        return [
+            o
+            for o in self.installed
+            if o["kind"] in kinds and (targets_rbac or not _targets_rbac(o))
+        ]
 
     @property
     def pod_spec(self) -> dict[str, Any]:
@@ -297,7 +314,7 @@ def test_the_restricted_check_does_catch_a_privileged_pod(default_release: Relea
 
 
 def test_no_installed_role_grants_more_than_read_on_secrets(release: Release) -> None:
-    roles = release.all("ClusterRole", "Role")
+    roles = release.all("ClusterRole", "Role", targets_rbac=True)
     assert roles
     assert secret_write_grants(roles) == []
     assert wildcard_rules(roles) == []
@@ -383,8 +400,22 @@ def test_namespaces_scope_grants_roles_only_in_the_watched_namespaces(
     assert custom_release.all("ClusterRole", "ClusterRoleBinding") == []
 
 
+def test_acmtargets_get_a_cluster_role_in_either_scope(
+    default_release: Release, custom_release: Release
+) -> None:
+    for release in (default_release, custom_release):
+        (role,) = [r for r in release.all("ClusterRole", targets_rbac=True) if _targets_rbac(r)]
+        assert _rules_for(role, "acmsync.io", "acmtargets") == {"get", "list", "watch"}
+        assert _rules_for(role, "acmsync.io", "acmtargets/status") == {"get", "patch"}
+        assert _rules_for(role, "", "namespaces") == {"get", "list", "watch"}
+        assert _rules_for(role, "", "secrets") == set()
+
+
 def test_namespaces_scope_without_cluster_id_may_read_kube_system_only(cluster: Cluster) -> None:
+    # targets.enabled: false also leaves out the AcmTarget ClusterRole (and passes the flag).
     release = cluster.install("narrow", "narrow", NARROW_VALUES)
+    assert [r for r in release.all("ClusterRole", targets_rbac=True) if _targets_rbac(r)] == []
+    assert "--disable-targets" in release.args
     (role,) = release.all("ClusterRole")
     assert role["rules"] == [
         {
@@ -416,6 +447,7 @@ def test_default_values_run_cluster_wide_with_json_logs(default_release: Release
         a.startswith(("--namespace=", "--cluster-id", "--allowed-regions")) for a in args
     )
     assert "--disable-adoption" not in args
+    assert not any(a.startswith(("--disable-targets", "--allowed-role-arns")) for a in args)
     assert "--log-format=json" in args
     assert default_release.one("Deployment")["spec"]["replicas"] == 1
 
@@ -431,6 +463,7 @@ def test_custom_values_reach_the_operator_flags(custom_release: Release) -> None
         "--cluster-id=prod-eu-1",
         "--allowed-regions=eu-west-1,us-east-1",
         "--disable-adoption",
+        f"--allowed-role-arns=arn:aws:iam::*:role/acm-sync-importer,{ROLE_ARN}",
         "--expiry-warning-days=21",
         "--log-format=text",
         "--log-level=DEBUG",

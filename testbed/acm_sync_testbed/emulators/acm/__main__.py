@@ -32,7 +32,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="REGION",
         help="serve a region the installed botocore does not know (repeatable)",
     )
+    parser.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE_ARN[=EXTERNAL_ID]",
+        help="a role STS AssumeRole may assume, with the external id it needs (repeatable)",
+    )
     args = parser.parse_args(argv)
+    roles: dict[str, str | None] = {}
+    for item in args.role:
+        arn, sep, external_id = item.partition("=")
+        roles[arn] = external_id if sep else None
     rates = {}
     for item in args.rate:
         api, _, value = item.partition("=")
@@ -43,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rates=rates,
         import_quota=args.import_quota,
         extra_regions=args.extra_region,
+        roles=roles,
     )
     emulator.start()
     stop = threading.Event()

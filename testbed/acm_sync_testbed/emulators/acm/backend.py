@@ -12,6 +12,7 @@ and pagination. It also injects faults.
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections import Counter
@@ -28,13 +29,12 @@ from acm_sync_testbed.emulators.acm.regions import (
     region_of_arn,
     unknown_region_message,
 )
+from acm_sync_testbed.emulators.acm.sts import ACCOUNT_ID
 from acm_sync_testbed.emulators.acm.throttle import Bucket, burst_of
 
-ACCOUNT_ID = "123456789012"
 MAX_PAGE = 1000
-_IN_USE_BY = (
-    "arn:aws:elasticloadbalancing:{region}:" + ACCOUNT_ID + ":loadbalancer/app/emulated/{n}"
-)
+_IN_USE_BY = "arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/emulated/{n}"
+_ARN_ACCOUNT_RE = re.compile(r"arn:[^:]+:acm:[^:]+:([0-9]{12}):")
 
 
 class AcmError(Exception):
@@ -48,7 +48,12 @@ class AcmError(Exception):
 
 
 class StrictAcm:
-    """All regions' certificates, limits, faults and the call log. Thread-safe."""
+    """All regions' certificates of one account, limits, faults and the call log. Thread-safe.
+
+    The instance made first holds the emulator's own account; :meth:`account` gives the
+    instance of another account, sharing its lock, faults, rates, quota and call log (state,
+    rate buckets and quota counts stay per account and region, as in AWS).
+    """
 
     def __init__(
         self,
@@ -58,14 +63,19 @@ class StrictAcm:
         reimport_counts_toward_quota: bool = False,
         extra_regions: Iterable[str] = (),
         limits: rules.Limits = rules.DEFAULT_LIMITS,
+        account_id: str = ACCOUNT_ID,
+        root: StrictAcm | None = None,
     ) -> None:
-        self._lock = threading.RLock()
+        self.account_id = account_id
+        self._root = root or self
+        self._accounts: dict[str, StrictAcm] = {}
+        self._lock: threading.RLock = root._lock if root is not None else threading.RLock()
         # Regions served besides botocore's (a region newer than the installed botocore).
         self._extra_regions = frozenset(extra_regions)
         self.regions = acm_regions() | self._extra_regions
-        self.faults = Faults()
+        self.faults: Faults = root.faults if root is not None else Faults()
         self._init_state()
-        self.set_rates(rates or {})
+        self._rates = {api: float(rate) for api, rate in (rates or {}).items() if rate}
         self.import_quota = import_quota
         self.reimport_counts_toward_quota = reimport_counts_toward_quota
         # The certificate and chain size limits are unverified, hence settable.
@@ -79,9 +89,34 @@ class StrictAcm:
         self._calls: list[Call] = []
 
     # ----- control -----
-    def reset(self) -> None:
-        """Forget every certificate, call, fault, rate and quota."""
+    def account(self, account_id: str) -> StrictAcm:
+        """The state of ``account_id`` (created on first use, forgotten on reset)."""
+        root = self._root
+        if account_id == root.account_id:
+            return root
         with self._lock:
+            found = root._accounts.get(account_id)
+            if found is None:
+                found = StrictAcm(
+                    rates=root._rates,
+                    import_quota=root.import_quota,
+                    reimport_counts_toward_quota=root.reimport_counts_toward_quota,
+                    extra_regions=root._extra_regions,
+                    limits=root.limits,
+                    account_id=account_id,
+                    root=root,
+                )
+                found.regions = root.regions
+                root._accounts[account_id] = found
+            return found
+
+    def _all(self) -> list[StrictAcm]:
+        return [self._root, *self._root._accounts.values()]
+
+    def reset(self) -> None:
+        """Forget every certificate, call, fault, rate and quota (and every other account)."""
+        with self._lock:
+            self._accounts.clear()
             self._init_state()
             self.faults.clear()
             self.set_rates({})
@@ -91,31 +126,39 @@ class StrictAcm:
     def add_regions(self, regions: Iterable[str]) -> None:
         """Serve ``regions`` too, until reset (a region newer than the installed botocore)."""
         with self._lock:
-            self.regions = self.regions | frozenset(regions)
+            for acm in self._all():
+                acm.regions = acm.regions | frozenset(regions)
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Per-API request rates (calls/s, per region); APIs not named are unlimited."""
         with self._lock:
-            self._rates = {api: float(rate) for api, rate in rates.items() if rate}
-            self._buckets.clear()
+            for acm in self._all():
+                acm._rates = {api: float(rate) for api, rate in rates.items() if rate}
+                acm._buckets.clear()
 
     def set_import_quota(self, quota: int | None) -> None:
         """How many imports each region accepts before LimitExceededException (None: no limit)."""
         with self._lock:
-            self.import_quota = quota
+            for acm in self._all():
+                acm.import_quota = quota
 
     def set_in_use(self, arn: str, in_use: bool = True, users: int = 1) -> None:
         """Attach a certificate to ``users`` load balancers (or detach it from all)."""
         with self._lock:
-            region = self._region_for(arn)
-            bundle = self._bundle(region, arn)
+            match = _ARN_ACCOUNT_RE.match(arn)
+            owner = self.account(match.group(1)) if match else self
+            region = owner._region_for(arn)
+            bundle = owner._bundle(region, arn)
             count = max(1, users) if in_use else 0
-            bundle.in_use_by = [_IN_USE_BY.format(region=region, n=n) for n in range(1, count + 1)]
+            bundle.in_use_by = [
+                _IN_USE_BY.format(region=region, account=owner.account_id, n=n)
+                for n in range(1, count + 1)
+            ]
 
     def calls(self) -> list[Call]:
-        """Every API call so far, oldest first."""
+        """Every API call so far in every account, oldest first."""
         with self._lock:
-            return list(self._calls)
+            return list(self._root._calls)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Calls per ``region`` then per API."""
@@ -125,8 +168,19 @@ class StrictAcm:
             per[call.api] = per.get(call.api, 0) + 1
         return result
 
-    def certificates(self, region: str | None = None) -> list[dict[str, Any]]:
-        """A test's view of the stored certificates: ARN, region, key type, tags, in use."""
+    def certificates(
+        self, region: str | None = None, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A test's view of the stored certificates: ARN, account, region, key type, tags."""
+        with self._lock:
+            out = []
+            for acm in self._all():
+                if account not in (None, acm.account_id):
+                    continue
+                out.extend(acm._own_certificates(region))
+            return out
+
+    def _own_certificates(self, region: str | None) -> list[dict[str, Any]]:
         with self._lock:
             out = []
             for name, backend in sorted(self._regions.items()):
@@ -137,6 +191,7 @@ class StrictAcm:
                     out.append(
                         {
                             "arn": arn,
+                            "account": self.account_id,
                             "region": name,
                             "key_algorithm": bundle.describe()["Certificate"]["KeyAlgorithm"],
                             "tags": {k: v or "" for k, v in bundle.tags.items()},
@@ -182,15 +237,16 @@ class StrictAcm:
                 arn = drop.arn or arn
                 raise
             finally:
-                self._calls.append(
+                self._root._calls.append(
                     Call(
-                        len(self._calls) + 1,
+                        len(self._root._calls) + 1,
                         time.time(),
                         region,
                         api,
                         outcome,
                         arn,
                         tuple(sorted(params)),
+                        self.account_id,
                     )
                 )
 
@@ -205,7 +261,7 @@ class StrictAcm:
     # ----- helpers -----
     def _backend(self, region: str) -> AWSCertificateManagerBackend:
         if region not in self._regions:
-            self._regions[region] = AWSCertificateManagerBackend(region, ACCOUNT_ID)
+            self._regions[region] = AWSCertificateManagerBackend(region, self.account_id)
             self._order[region] = []
         return self._regions[region]
 
@@ -355,7 +411,7 @@ class StrictAcm:
         if bundle.in_use_by:
             raise AcmError(
                 "ResourceInUseException",
-                f"Certificate {arn} in account {ACCOUNT_ID} is in use.",
+                f"Certificate {arn} in account {self.account_id} is in use.",
             )
         del self._backend(region)._certificates[arn]
         self._order[region].remove(str(arn))

@@ -17,6 +17,7 @@ class Call:
     outcome: str  # "ok" or the error type
     arn: str | None
     params: tuple[str, ...]  # parameter names sent, e.g. ("Certificate", "CertificateArn", ...)
+    account: str = ""  # the account the request's credentials act in
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for the control API."""
@@ -28,4 +29,5 @@ class Call:
             "outcome": self.outcome,
             "arn": self.arn,
             "params": list(self.params),
+            "account": self.account,
         }

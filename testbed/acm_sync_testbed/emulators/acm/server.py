@@ -22,9 +22,11 @@ from werkzeug.wrappers import Request, Response
 
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 from acm_sync_testbed.emulators.acm.faults import DropConnection
+from acm_sync_testbed.emulators.acm.sts import Sts, StsError, error_xml
 
 CONTROL_PREFIX = "/_acm_emulator/"
 _SCOPE_RE = re.compile(r"Credential=[^/,]+/[0-9]{8}/([a-z0-9-]+)/acm/")
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/[0-9]{8}/[a-z0-9-]+/([a-z0-9-]+)/")
 _JSON_TYPE = "application/x-amz-json-1.1"
 
 
@@ -32,6 +34,12 @@ def region_of_request(request: Request) -> str:
     """The region from the SigV4 Authorization header's credential scope (us-east-1 if none)."""
     match = _SCOPE_RE.search(request.headers.get("Authorization", ""))
     return match.group(1) if match else "us-east-1"
+
+
+def credential_of(request: Request) -> tuple[str | None, str | None]:
+    """(access key id, service) from the SigV4 credential scope, (None, None) if unsigned."""
+    match = _CREDENTIAL_RE.search(request.headers.get("Authorization", ""))
+    return (match.group(1), match.group(2)) if match else (None, None)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -56,12 +64,24 @@ class AcmEmulator:
     ``InvalidSignatureException``, see :mod:`acm_sync_testbed.emulators.acm.regions`) and ``limits``
     (:class:`acm_sync_testbed.emulators.acm.rules.Limits`: the key, certificate, chain and OCSP URL
     size limits; the certificate and chain ones are unverified, hence settable).
+
+    STS (AssumeRole, GetCallerIdentity) is served at the same URL. ``roles`` maps the role ARNs
+    whose trust policy lets the caller assume them to the external id each requires (None:
+    none); they survive :meth:`reset`. Each request acts in the account of the credentials
+    that signed it: assumed ones in their role's account, any other key in 123456789012.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        roles: dict[str, str | None] | None = None,
+        **config: Any,
+    ) -> None:
         self.host = host
         self.port = port
         self.acm = StrictAcm(**config)
+        self.sts = Sts(dict(roles or {}))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -101,8 +121,22 @@ class AcmEmulator:
 
     # ----- in-process control (the same operations as the HTTP control API) -----
     def reset(self) -> None:
-        """Forget certificates, calls, faults, rates, quota and added regions."""
+        """Forget certificates (every account), calls, faults, rates, quota, added regions,
+        STS sessions and roles trusted after construction."""
         self.acm.reset()
+        self.sts.reset()
+
+    def trust_role(self, role_arn: str, external_id: str | None = None) -> None:
+        """Let ``role_arn`` be assumed by AssumeRole (with ``external_id`` when given)."""
+        self.sts.trust(role_arn, external_id)
+
+    def distrust_role(self, role_arn: str) -> None:
+        """AssumeRole of ``role_arn`` fails with AccessDenied from now on."""
+        self.sts.distrust(role_arn)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The STS sessions issued: account, role, session name and tags (never secrets)."""
+        return [s.as_dict() for s in self.sts.sessions()]
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Per-API rate limits, calls/s per region; above them calls get ThrottlingException."""
@@ -175,9 +209,12 @@ class AcmEmulator:
         """Calls per region, then per API."""
         return self.acm.counts()
 
-    def certificates(self, region: str | None = None) -> list[dict[str, Any]]:
-        """Stored certificates: ARN, region, key algorithm, tags, in use, serial."""
-        return self.acm.certificates(region)
+    def certificates(
+        self, region: str | None = None, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored certificates of every account (or ``account``): ARN, account, region, key
+        algorithm, tags, in use, serial."""
+        return self.acm.certificates(region, account)
 
     # ----- HTTP -----
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -193,6 +230,14 @@ class AcmEmulator:
         return response(environ, start_response)
 
     def _api(self, request: Request) -> Response:
+        access_key, service = credential_of(request)
+        if service == "sts":
+            return self._sts(access_key, request)
+        try:
+            account = self.sts.account_of(access_key)
+        except StsError as err:
+            body = {"__type": err.code, "message": err.message}
+            return Response(json.dumps(body), err.status, content_type=_JSON_TYPE)
         target = request.headers.get("X-Amz-Target", "")
         api = target.split(".", 1)[1] if target.startswith("CertificateManager.") else target
         headers = {"x-amzn-RequestId": str(uuid.uuid4())}
@@ -205,7 +250,7 @@ class AcmEmulator:
             return Response(json.dumps(body), 400, headers, content_type=_JSON_TYPE)
         region = region_of_request(request)
         try:
-            result = self.acm.handle(region, api, params)
+            result = self.acm.account(account).handle(region, api, params)
         except AcmError as err:
             body = {"__type": err.error_type, "message": err.message}
             return Response(json.dumps(body), err.status, headers, content_type=_JSON_TYPE)
@@ -213,6 +258,14 @@ class AcmEmulator:
         if delay := self.acm.faults.latency(region, api, params):
             time.sleep(delay)
         return Response(json.dumps(result), 200, headers, content_type=_JSON_TYPE)
+
+    def _sts(self, access_key: str | None, request: Request) -> Response:
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        try:
+            xml = self.sts.handle(access_key, {k: str(v) for k, v in request.form.items()})
+        except StsError as err:
+            return Response(error_xml(err), err.status, headers, content_type="text/xml")
+        return Response(xml, 200, headers, content_type="text/xml")
 
     def _control(self, request: Request) -> Response:
         action = request.path[len(CONTROL_PREFIX) :].strip("/")
@@ -224,7 +277,11 @@ class AcmEmulator:
                 if action == "counts":
                     return _json({"counts": self.counts()})
                 if action == "certificates":
-                    return _json({"certificates": self.certificates(request.args.get("region"))})
+                    args = request.args
+                    certs = self.certificates(args.get("region"), args.get("account"))
+                    return _json({"certificates": certs})
+                if action == "sessions":
+                    return _json({"sessions": self.sessions()})
                 if action == "faults":
                     return _json(self.acm.faults.snapshot())
             elif request.method == "POST":
@@ -269,6 +326,13 @@ class AcmEmulator:
                         api=body.get("api"),
                         region=body.get("region"),
                     )
+                elif action == "roles":
+                    for arn, external_id in dict(body.get("trust", {})).items():
+                        self.trust_role(str(arn), external_id)
+                    for arn in body.get("distrust", []):
+                        self.distrust_role(str(arn))
+                elif action == "sts/expire-sessions":
+                    self.sts.expire_sessions()
                 elif action == "faults/region-down":
                     self.set_region_down(str(body["region"]), bool(body.get("down", True)))
                 else:
