@@ -3,9 +3,9 @@
 `promtool check rules` and `promtool test rules` (tests/chart/promtool/alerts_test.yaml) run on
 the PrometheusRule as the real Helm renders it. The query checks also run without Helm, on the
 template rendered by a small renderer that knows exactly the template's directives (any other
-directive fails the test); a test compares it with Helm's rendering. promtool and helm are
-looked up in $ACM_SYNC_CLUSTER_BIN_DIR, the checkout's .cluster-bins link, then
-~/.cache/acm-sync/cluster-bins/*/ (`make cluster-bins` builds them); in CI their absence fails.
+directive fails the test); a test compares it with Helm's rendering. promtool and helm are found
+as the test bed finds them ($ACM_SYNC_CLUSTER_BIN_DIR, else the .cluster-bins link that
+`make cluster-bins` leaves); in CI their absence fails.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from acm_sync.controller.metrics import Metrics
+from acm_sync_testbed.realcluster import bins
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "acm-sync"
@@ -155,23 +156,9 @@ def test_every_alert_has_a_promtool_case_that_fires_and_one_that_stays_silent() 
     assert names <= silent, f"no silent case for {names - silent}"
 
 
-def find_binary(name: str) -> Path | None:
-    """``name`` (promtool, helm) from the configured or cached cluster-bins folder, if built."""
-    candidates = []
-    if os.environ.get("ACM_SYNC_CLUSTER_BIN_DIR"):
-        candidates.append(Path(os.environ["ACM_SYNC_CLUSTER_BIN_DIR"]))
-    candidates.append(ROOT / ".cluster-bins")
-    candidates.extend(sorted((Path.home() / ".cache" / "acm-sync" / "cluster-bins").glob("*")))
-    for folder in candidates:
-        binary = folder / name
-        if binary.is_file() and os.access(binary, os.X_OK):
-            return binary
-    return None
-
-
 def require_binary(name: str) -> Path:
     """The built ``name``; a skip locally, a failure in CI (make test builds it there)."""
-    binary = find_binary(name)
+    binary = bins.find_program(name)
     if binary is None:
         reason = f"{name} not built (make cluster-bins, or set ACM_SYNC_CLUSTER_BIN_DIR)"
         if os.environ.get("CI") == "true":

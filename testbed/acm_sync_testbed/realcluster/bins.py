@@ -64,6 +64,14 @@ def missing_programs(folder: Path) -> list[str]:
     return missing
 
 
+def find_program(program: str, explicit: Path | None = None) -> Path | None:
+    """One built program (``helm``, ``promtool``, ...) from the first folder that has it."""
+    for folder in _candidates(explicit):
+        if os.access(folder / program, os.X_OK):
+            return (folder / program).resolve()
+    return None
+
+
 def find(explicit: Path | None = None) -> ClusterBins:
     """The built binaries; raises BinariesMissing with what to run when there are none."""
     tried = _candidates(explicit)
