@@ -133,19 +133,19 @@ def _as_kubectl_applied(doc: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def apply_crds(kube: KubeEmulator, directory: Traversable) -> list[str]:
-    """Create every manifest of ``directory`` (``*.yaml``/``*.yml``) as ``kubectl apply`` would."""
+def manifests(directory: Traversable) -> list[dict[str, Any]]:
+    """Every document of ``directory``'s ``*.yaml``/``*.yml`` files, in file-name order."""
     # A Traversable, not a Path: the default directory is package data (importlib.resources).
     paths = sorted(
         (p for p in directory.iterdir() if p.is_file() and p.name.endswith((".yaml", ".yml"))),
         key=lambda p: p.name,
     )
-    documents: list[dict[str, Any]] = []
-    for path in paths:
-        documents.extend(
-            _as_kubectl_applied(doc) for doc in yaml.safe_load_all(path.read_text()) if doc
-        )
-    return kube.create_objects(documents)
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def apply_crds(kube: KubeEmulator, directory: Traversable) -> list[str]:
+    """Create every manifest of ``directory`` (``*.yaml``/``*.yml``) as ``kubectl apply`` would."""
+    return kube.create_objects([_as_kubectl_applied(doc) for doc in manifests(directory)])
 
 
 # Role ARN -> external id the playground's STS lets the operator assume (examples/acmtarget.yaml).
@@ -259,13 +259,8 @@ class _Real:
         self.url = cluster.url
 
     def apply_crds(self, directory: Traversable) -> list[str]:
-        documents = [
-            doc
-            for path in sorted(directory.iterdir(), key=lambda p: p.name)
-            if path.is_file() and path.name.endswith((".yaml", ".yml"))
-            for doc in yaml.safe_load_all(path.read_text())
-        ]
-        return [f"customresourcedefinition/{name}" for name in self.cluster.apply_crds(documents)]
+        created = self.cluster.apply_crds(manifests(directory))
+        return [f"customresourcedefinition/{name}" for name in created]
 
     def write_kubeconfig(self, path: Path) -> Path:
         return self.cluster.write_kubeconfig(path)
