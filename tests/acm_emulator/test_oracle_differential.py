@@ -34,7 +34,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Severity
 from acm_sync.core.reimport import check_reimport as core_check_reimport
-from acm_sync_testbed.emulators.acm import rules
+from acm_sync_testbed.emulators.acm import certfacts, rules
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 
 NOW = datetime.now(UTC)
@@ -295,7 +295,7 @@ CASES: list[Case] = [
     Case("rsa-2048", True, IMPORT),
     *(Case(f"key-{k}", True, IMPORT, Leaf(key=k)) for k in ("RSA_3072", "RSA_4096")),
     Case("key-RSA_1024", True, IMPORT, Leaf(key="RSA_1024")),
-    *(Case(f"key-{k}", True, IMPORT, Leaf(key=k)) for k in rules.KEY_ALGORITHMS if "EC" in k),
+    *(Case(f"key-{k}", True, IMPORT, Leaf(key=k)) for k in certfacts.KEY_ALGORITHMS if "EC" in k),
     Case("key-RSA_1536-unsupported-size", False, IMPORT, Leaf(key="RSA_1536")),
     Case("key-EC_secp256k1", False, IMPORT, Leaf(key="EC_secp256k1")),
     Case("key-Ed25519", False, IMPORT, Leaf(key="Ed25519"), chain="none"),
