@@ -23,7 +23,10 @@ every resource type, so each API behaviour is written once, in a module named fo
 - ``table.py``      ``meta.k8s.io/v1`` Table responses (what ``kubectl get`` prints)
 - ``discovery.py``  discovery and OpenAPI documents
 - ``protobuf.py``   protobuf request bodies of client-go's typed clients
-- ``watch.py``      watch streams; ``handlers.py`` HTTP routes; ``server.py`` ``KubeEmulator``
+- ``routing.py``    paths: discovery and OpenAPI documents, or the resource a verb acts on
+- ``handlers.py``   the verbs (get, list, watch, create, update, patch, delete)
+- ``responses.py``  JSON and ``Status`` answers
+- ``watch.py``      watch streams; ``server.py`` ``KubeEmulator`` and its fault hooks
 
 Deliberately left out: authentication and RBAC (every request is allowed), admission webhooks,
 CEL validation rules (``x-kubernetes-validations``), conversion between CRD versions (the

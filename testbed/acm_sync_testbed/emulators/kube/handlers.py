@@ -1,4 +1,8 @@
-"""HTTP handlers: discovery, OpenAPI, and the generic verbs on every served resource type."""
+"""HTTP handlers: the generic verbs on every served resource type.
+
+Which path names which resource, and the documents served at fixed paths (discovery,
+OpenAPI), are in routing.py; the JSON and ``Status`` answers in responses.py.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,17 @@ import json
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from acm_sync_testbed.emulators.kube import discovery, openapi_pb, protobuf, table
+from acm_sync_testbed.emulators.kube import protobuf, table
 from acm_sync_testbed.emulators.kube.errors import ApiError, gone, not_found
 from acm_sync_testbed.emulators.kube.patch import APPLY, patch_object
 from acm_sync_testbed.emulators.kube.resources import ResourceType
+from acm_sync_testbed.emulators.kube.responses import error_response, json_response
+from acm_sync_testbed.emulators.kube.routing import Target, route
 from acm_sync_testbed.emulators.kube.selectors import field_matcher, label_matcher
 from acm_sync_testbed.emulators.kube.store import Store
 from acm_sync_testbed.emulators.kube.watch import (
@@ -29,36 +34,6 @@ from acm_sync_testbed.emulators.kube.watch import (
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Target:
-    """A parsed resource URL."""
-
-    rtype: ResourceType
-    namespace: str | None
-    name: str
-    subresource: str
-    watch_path: bool
-
-
-def json_response(
-    body: Any, status: int = 200, content_type: str = "application/json"
-) -> web.Response:
-    """Compact JSON, as the API server answers."""
-    return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        status=status,
-        headers={"Content-Type": content_type},
-    )
-
-
-def error_response(error: ApiError) -> web.Response:
-    """A ``Status`` body with the error's HTTP code."""
-    response = json_response(error.status(), error.code)
-    if error.code == 429:
-        response.headers["Retry-After"] = "1"
-    return response
 
 
 class Api:
@@ -89,99 +64,11 @@ class Api:
             )
             return error_response(ApiError(500, f"internal error ({type(error).__name__})"))
 
-    # ---- routing -----------------------------------------------------------------------
-
     async def _route(self, request: web.Request) -> web.StreamResponse:
-        path = request.path.rstrip("/") or "/"
-        accept = request.headers.get("Accept", "")
-        types = list(self.store.types.values())
-        if path == "/version":
-            return json_response(discovery.KUBE_VERSION)
-        if path in ("/healthz", "/livez", "/readyz"):
-            return web.Response(text="ok")
-        if path in ("/api", "/apis") and discovery.wants_aggregated(accept):
-            body = discovery.aggregated(types, legacy=path == "/api")
-            return json_response(body, content_type=discovery.AGGREGATED_V2)
-        if path == "/api":
-            return json_response(discovery.api_versions(self.address()))
-        if path == "/apis":
-            return json_response(discovery.api_group_list(types))
-        if path.startswith("/openapi/"):
-            return self._openapi(path, accept, types)
-        parts = path.strip("/").split("/")
-        if parts[0] == "apis" and len(parts) == 2:
-            group_doc = discovery.api_group(types, parts[1])
-            if group_doc is None:
-                raise ApiError(404, "the server could not find the requested resource")
-            return json_response(group_doc)
-        gv = self._group_version(parts)
-        if gv is None:
-            raise ApiError(404, "the server could not find the requested resource")
-        group, version, rest = gv
-        if not rest:
-            listing = discovery.resource_list(types, group, version)
-            if listing is None:
-                raise ApiError(404, "the server could not find the requested resource")
-            return json_response(listing)
-        target = self._target(group, version, rest)
-        return await self._verb(request, target)
-
-    def _openapi(self, path: str, accept: str, types: list[ResourceType]) -> web.Response:
-        if path == "/openapi/v3":
-            return json_response(discovery.openapi_v3_index(types))
-        if path == "/openapi/v2":
-            document = discovery.openapi_v2(types)
-            if openapi_pb.wants_protobuf(accept):
-                return web.Response(
-                    body=openapi_pb.encode_document(document),
-                    headers={"Content-Type": openapi_pb.CONTENT_TYPE},
-                )
-            if "json" not in accept and accept not in ("", "*/*"):
-                raise ApiError(406, "only application/json and protobuf are served")
-            return json_response(document)
-        rest = path.removeprefix("/openapi/v3/").split("/")
-        doc = None
-        if rest[0] == "api" and len(rest) == 2:
-            doc = discovery.openapi_v3_document(types, "", rest[1])
-        elif rest[0] == "apis" and len(rest) == 3:
-            doc = discovery.openapi_v3_document(types, rest[1], rest[2])
-        if doc is None:
-            raise ApiError(404, "the server could not find the requested resource")
-        return json_response(doc)
-
-    @staticmethod
-    def _group_version(parts: list[str]) -> tuple[str, str, list[str]] | None:
-        if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1":
-            return "", "v1", parts[2:]
-        if len(parts) >= 3 and parts[0] == "apis":
-            return parts[1], parts[2], parts[3:]
-        return None
-
-    def _target(self, group: str, version: str, rest: list[str]) -> Target:
-        watch_path = rest[0] == "watch"
-        if watch_path:
-            rest = rest[1:]
-        namespace: str | None = None
-        is_namespace_object = (
-            group == ""
-            and rest[:1] == ["namespaces"]
-            and (len(rest) <= 2 or (len(rest) == 3 and rest[2] in ("status", "finalize")))
-        )
-        if len(rest) >= 3 and rest[0] == "namespaces" and not is_namespace_object:
-            namespace, rest = rest[1], rest[2:]
-        if not rest or len(rest) > 3:
-            raise ApiError(404, "the server could not find the requested resource")
-        rtype = self.store.find_type(group, version, rest[0])
-        if rtype is None or (namespace is not None and not rtype.namespaced):
-            raise ApiError(404, "the server could not find the requested resource")
-        name = rest[1] if len(rest) > 1 else ""
-        subresource = rest[2] if len(rest) > 2 else ""
-        known = (subresource == "status" and rtype.status_subresource) or (
-            subresource == "finalize" and rtype.plural == "namespaces"
-        )
-        if subresource and not known:
-            raise ApiError(404, "the server could not find the requested resource")
-        return Target(rtype, namespace, name, subresource, watch_path)
+        routed = route(request.path, request.headers.get("Accept", ""), self.store, self.address)
+        if isinstance(routed, web.Response):
+            return routed
+        return await self._verb(request, routed)
 
     # ---- verbs -------------------------------------------------------------------------
 

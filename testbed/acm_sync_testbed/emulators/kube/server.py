@@ -19,7 +19,8 @@ from aiohttp import web
 
 from acm_sync_testbed.emulators.kube.errors import ApiError
 from acm_sync_testbed.emulators.kube.faults import KubeFault, KubeFaults
-from acm_sync_testbed.emulators.kube.handlers import Api, error_response, json_response
+from acm_sync_testbed.emulators.kube.handlers import Api
+from acm_sync_testbed.emulators.kube.responses import error_response, json_response
 from acm_sync_testbed.emulators.kube.store import Store
 from acm_sync_testbed.emulators.kube.watch import WatchHub
 
