@@ -25,6 +25,7 @@ from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 
 log = logging.getLogger("acm_sync.controller.notices")
 
+# Short names for the modules that import them; the values are core/reasons.py's.
 NORMAL = EventType.NORMAL
 WARNING = EventType.WARNING
 

@@ -23,7 +23,8 @@ from acm_sync.core.targets import TargetRef, parse_target_refs
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 - a type name, not a password
 
-# Stable Ready reasons decided by the kopf layer (the engine and the core add their own).
+# Stable Ready reasons decided by the kopf layer (the engine and the core add their own); the
+# names stay for the modules that import them, the values are core/reasons.py's.
 SYNCED = Reason.SYNCED
 PARTIALLY_SYNCED = Reason.PARTIALLY_SYNCED
 PENDING = Reason.PENDING

@@ -22,6 +22,7 @@ from acm_sync.core.targets import account_of_arn
 
 JsonObj = dict[str, Any]
 
+# Short names for the modules that import them; the values are core/reasons.py's.
 READY = ConditionType.READY
 EXPIRING = ConditionType.EXPIRING
 WARNINGS = ConditionType.WARNINGS
