@@ -1,4 +1,5 @@
-"""docs/install.md answers every condition reason a user can see, and the chart's values."""
+"""docs/install.md answers every condition reason a user can see (core/reasons.py and the
+finding codes, no more, no less), and the chart's values."""
 
 from __future__ import annotations
 
@@ -9,61 +10,71 @@ import pytest
 import yaml
 
 from acm_sync.core.findings import WARNING_CODES, Code
+from acm_sync.core.reasons import EventReason, QuietReason, Reason, WriteReason
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "docs" / "install.md"
+IAM = ROOT / "docs" / "iam.md"
+TROUBLESHOOTING = "## Troubleshooting by condition reason"
 
-# Ready reasons decided outside the certificate core (the kopf layer and the ACM engine).
-OPERATOR_REASONS = (
-    "Synced",
-    "PartiallySynced",
-    "Pending",
-    "SecretNotFound",
-    "NotTLSSecret",
-    "ForeignCertificate",
-    "AdoptionDisabled",
-    "ArnRegionMismatch",
-    "RegionNotAllowed",
-    "InvalidRegion",
-    "InvalidTags",
-    "InvalidSpec",
-    "QuotaExceeded",
-    "AccessDenied",
-    "Throttled",
-    "ResourceInUse",
-    "AwsError",
-    "DeletionBlocked",
-    "TargetNotFound",
-    "TargetNotAllowed",
-    "AssumeRoleFailed",
-)
+# Every reason Ready or a status.regions[] entry can show when something is not right.
+PROBLEM_REASONS = sorted({*Reason, *(c for c in Code if c not in WARNING_CODES)})
 
 
-def _troubleshooting_rows() -> dict[str, str]:
-    text = INSTALL.read_text()
-    section = text.split("## Troubleshooting by condition reason", 1)[1]
-    rows = {}
-    for line in section.splitlines():
+def _section() -> str:
+    return INSTALL.read_text().split(TROUBLESHOOTING, 1)[1].split("\n## ", 1)[0]
+
+
+def _tables() -> dict[str, dict[str, str]]:
+    """The section's tables by their first header cell: first-column names -> last cell."""
+    tables: dict[str, dict[str, str]] = {}
+    rows: dict[str, str] | None = None
+    for line in _section().splitlines():
+        if not line.startswith("|"):
+            rows = None
+            continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| `") and len(cells) == 3:
-            for reason in re.findall(r"`([A-Za-z0-9]+)`", cells[0]):
-                rows[reason] = cells[2]
-    return rows
+        if rows is None:
+            rows = tables.setdefault(cells[0], {})
+        elif not set(cells[0]) <= {"-", ":"}:
+            for name in re.findall(r"`([A-Za-z0-9]+)`", cells[0]):
+                rows[name] = cells[-1]
+    return tables
 
 
-@pytest.mark.parametrize(
-    "reason",
-    [*OPERATOR_REASONS, *(c.value for c in Code if c not in WARNING_CODES)],
-)
+@pytest.mark.parametrize("reason", PROBLEM_REASONS)
 def test_every_reason_has_a_troubleshooting_row_saying_what_to_do(reason: str) -> None:
-    rows = _troubleshooting_rows()
+    rows = _tables()["reason"]
     assert reason in rows, f"docs/install.md has no troubleshooting row for {reason}"
     assert rows[reason], f"the {reason} row says nothing to do"
 
 
-@pytest.mark.parametrize("code", sorted(c.value for c in WARNING_CODES))
-def test_every_warning_is_explained(code: str) -> None:
-    assert f"`{code}`" in INSTALL.read_text()
+def test_the_troubleshooting_table_explains_only_reasons_the_operator_has() -> None:
+    unknown = set(_tables()["reason"]) - set(PROBLEM_REASONS)
+    assert not unknown, f"docs/install.md explains reasons no code produces: {sorted(unknown)}"
+
+
+def test_the_warnings_table_lists_exactly_the_warning_codes() -> None:
+    rows = _tables()["warning"]
+    assert set(rows) == {c.value for c in WARNING_CODES}
+    assert all(rows.values()), "a warning row says nothing to do"
+
+
+def test_the_events_table_lists_exactly_the_event_reasons() -> None:
+    rows = _tables()["event"]
+    assert set(rows) == {r.value for r in EventReason}
+    assert all(rows.values()), "an Event row says nothing to do"
+
+
+@pytest.mark.parametrize("reason", sorted({*WriteReason, Reason.SYNCED, Reason.NOT_FOUND}))
+def test_every_synced_region_reason_is_explained(reason: str) -> None:
+    paragraph = _section().split("A region whose `state` is `Synced`", 1)[1].split("\n\n", 1)[0]
+    assert f"`{reason}`" in paragraph
+
+
+@pytest.mark.parametrize("reason", sorted(QuietReason))
+def test_every_reason_of_a_condition_that_is_fine_is_named(reason: str) -> None:
+    assert f"`{reason}`" in INSTALL.read_text() + IAM.read_text()
 
 
 def test_every_top_level_value_is_documented() -> None:

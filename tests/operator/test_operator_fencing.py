@@ -20,6 +20,7 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.runtime import OperatorThread
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.core.model import Material
+from acm_sync.core.planner import Drift
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
 from acm_sync_testbed.playground import apply_crds, find_crds
@@ -159,8 +160,11 @@ class RecordingEngine:
     def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
         return {}
 
-    def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Any]:
+    def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Drift]:
         return []
+
+    def close(self) -> None:
+        return None
 
 
 def _run_operator(

@@ -57,6 +57,9 @@ class FakeEngine:
     def delete(self, *a: Any) -> dict[str, Any]:
         raise AssertionError("the sweep never deletes")
 
+    def close(self) -> None:
+        return None
+
 
 def test_sweep_flips_expiry_on_time_and_forwards_drift(monkeypatch: pytest.MonkeyPatch) -> None:
     objects = [

@@ -205,6 +205,9 @@ class NoEngine:
     def sweep(self, *a: Any) -> list[Any]:
         raise AssertionError("nothing is swept in this test")
 
+    def close(self) -> None:
+        return None
+
 
 def secret_event(name: str, resource_version: str) -> dict[str, Any]:
     meta = {"namespace": "ns", "name": name, "uid": f"uid-{name}"}

@@ -21,6 +21,7 @@ from acm_sync.aws.ratelimit import RateLimiter
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.keys import ACM_KEY_ALGORITHMS
 from acm_sync.core.model import Material
+from acm_sync.core.reasons import Reason
 
 CallObserver = Callable[[str, str, str], None]  # (api, region, outcome)
 T = TypeVar("T")
@@ -44,7 +45,7 @@ class NotLeaderError(AwsCallError):
             api,
             region,
             ErrorClass.NOT_LEADER,
-            "NotLeader",
+            Reason.NOT_LEADER,
             "this replica no longer holds the leader Lease; the call was not sent",
         )
 

@@ -24,9 +24,10 @@ from acm_sync.core.planner import (
     RegionPlan,
     recorded_arn_problem,
 )
+from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.state import Owner, RegionOutcome, RegionRecord, RegionState
 
-RESOURCE_IN_USE = "ResourceInUse"
+RESOURCE_IN_USE = Reason.RESOURCE_IN_USE
 USERS_SHOWN = 3  # InUseBy ARNs named in a message; the rest are counted
 # Two tag reads, a lookup and the deletes, plus a round for each recorded ARN that vanishes
 # between its read and its DeleteCertificate.
@@ -158,7 +159,7 @@ class RegionDeletion:
         return RegionOutcome(
             region=self.region,
             state=RegionState.SYNCED,
-            reason="Deleted" if wrote else "NotFound",
+            reason=WriteReason.DELETED if wrote else Reason.NOT_FOUND,
             message="; ".join(parts)
             or f"nothing to delete: no certificate recorded or tagged {self.owner.tag_value}",
             wrote=wrote,

@@ -36,6 +36,7 @@ from acm_sync.core.planner import (
     plan,
     recorded_arn_problem,
 )
+from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import validate_region
 from acm_sync.core.state import (
     DesiredState,
@@ -112,7 +113,7 @@ class Engine:
                 outcomes[region] = replace(
                     outcome,
                     state=RegionState.SYNCED,
-                    reason="NotFound",
+                    reason=Reason.NOT_FOUND,
                     message=f"nothing to delete: {outcome.message}",
                 )
         return outcomes
@@ -230,7 +231,7 @@ class Engine:
                 futures[region] = RegionOutcome.from_record(
                     record_of(region),
                     RegionState.BLOCKED,
-                    "RegionNotAllowed",
+                    Reason.REGION_NOT_ALLOWED,
                     f"{region} is not in the operator's allowed regions",
                 )
             elif problem := unknown_region(region, self.settings):
@@ -260,7 +261,7 @@ class Engine:
             return RegionOutcome.from_record(
                 record_of(region),
                 RegionState.ERROR,
-                "InternalError",
+                Reason.INTERNAL_ERROR,
                 redact(f"{type(exc).__name__}: {exc}"),
             )
 

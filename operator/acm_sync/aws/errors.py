@@ -17,20 +17,22 @@ from botocore.exceptions import (
     ValidationError,
 )
 
+from acm_sync.core.reasons import Reason
+
 
 class ErrorClass(StrEnum):
     """What kind of failure a call had."""
 
-    THROTTLED = "Throttled"  # retry after backoff; nothing was committed
+    THROTTLED = Reason.THROTTLED  # retry after backoff; nothing was committed
     RETRYABLE = "Retryable"  # 5xx or connection: retry; an import must look up first
     PERMANENT = "Permanent"  # the request is wrong: retrying cannot help
-    QUOTA = "QuotaExceeded"
-    NOT_FOUND = "NotFound"
-    IN_USE = "ResourceInUse"
-    ACCESS_DENIED = "AccessDenied"
-    CREDENTIALS = "NoCredentials"
-    NOT_LEADER = "NotLeader"  # refused before sending: this replica may no longer write
-    ASSUME_ROLE = "AssumeRoleFailed"  # a target's role could not be assumed: retry later
+    QUOTA = Reason.QUOTA_EXCEEDED
+    NOT_FOUND = Reason.NOT_FOUND
+    IN_USE = Reason.RESOURCE_IN_USE
+    ACCESS_DENIED = Reason.ACCESS_DENIED
+    CREDENTIALS = Reason.NO_CREDENTIALS
+    NOT_LEADER = Reason.NOT_LEADER  # refused before sending: this replica may no longer write
+    ASSUME_ROLE = Reason.ASSUME_ROLE_FAILED  # a target's role could not be assumed: retry later
 
 
 _THROTTLING = frozenset(
@@ -96,11 +98,11 @@ class AwsCallError(Exception):
         return self.error_class in (ErrorClass.THROTTLED, ErrorClass.RETRYABLE)
 
     @property
-    def reason(self) -> str:
+    def reason(self) -> Reason:
         """The stable condition reason for a status line."""
         if self.error_class in (ErrorClass.PERMANENT, ErrorClass.RETRYABLE):
-            return "AwsError"
-        return self.error_class.value
+            return Reason.AWS_ERROR
+        return Reason(self.error_class)
 
 
 def classify(exc: Exception, api: str, region: str) -> AwsCallError:

@@ -30,6 +30,7 @@ from acm_sync.core.planner import (
     Reimport,
     Tag,
 )
+from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.reimport import check_reimport
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord, RegionState
 from acm_sync.core.tags import tags_hash, user_tag_keys
@@ -85,7 +86,7 @@ class Execution:
             if target.in_use_by is not None:
                 self.in_use_by = target.in_use_by
         self.wrote = False
-        self.reason = "Synced"
+        self.reason: str = Reason.SYNCED
         self.said: list[str] = []
 
     def run(self, region_plan: RegionPlan) -> RegionOutcome:
@@ -137,7 +138,7 @@ class Execution:
             if action.tags:
                 self.adapter.add_tags(region, action.arn, action.tags)
                 self.wrote = True
-            self.reason = "Adopted"
+            self.reason = WriteReason.ADOPTED
             self.said.append(f"adopted {action.arn}")
         elif isinstance(action, Reimport):
             self.check_rules(action.arn)
@@ -145,8 +146,8 @@ class Execution:
             self.wrote = True
             self.arn, self.fingerprint = action.arn, self.desired.fingerprint
             self.serial, self.not_after = self.desired.serial, self.desired.not_after
-            if self.reason == "Synced":
-                self.reason = "Reimported"
+            if self.reason == Reason.SYNCED:
+                self.reason = WriteReason.REIMPORTED
             self.said.append(f"reimported into {action.arn} (same ARN)")
         elif isinstance(action, Tag):
             if action.add:
@@ -159,8 +160,8 @@ class Execution:
                 self.adapter.remove_tags(region, action.arn, action.remove)
             self.wrote = True
             self.tags_applied()
-            if self.reason == "Synced":
-                self.reason = "TagsUpdated"
+            if self.reason == Reason.SYNCED:
+                self.reason = WriteReason.TAGS_UPDATED
             self.said.append(f"tags updated on {action.arn}")
 
     def tags_applied(self) -> None:

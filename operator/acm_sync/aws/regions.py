@@ -14,8 +14,9 @@ import boto3
 import botocore
 
 from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.reasons import Reason
 
-INVALID_REGION = "InvalidRegion"
+INVALID_REGION = Reason.INVALID_REGION
 
 
 @cache

@@ -97,7 +97,7 @@ class Finalizer:
         if (old_conditions.get(st.READY) or {}).get("reason") != specs.DELETION_BLOCKED:
             ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
             await self.rec.in_kube_pool(
-                self.rec.kube.post_event, ref, "Warning", specs.DELETION_BLOCKED, ready["message"]
+                self.rec.kube.post_event, ref, nt.WARNING, specs.DELETION_BLOCKED, ready["message"]
             )
         # Regions already deleted leave the status now: say so once, as it happens.
         freed = [o for o in outcomes.values() if o.state is RegionState.SYNCED]

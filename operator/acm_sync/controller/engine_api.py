@@ -7,9 +7,10 @@ its tests can also drive it with a recording fake.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from acm_sync.core.model import Material
+from acm_sync.core.planner import Drift
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord
 
 
@@ -26,6 +27,10 @@ class EngineLike(Protocol):
         """Delete the owner's certificates in the records' regions."""
         ...
 
-    def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Any]:
+    def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Drift]:
         """Compare records with ACM in one region; return the drifts found."""
+        ...
+
+    def close(self) -> None:
+        """Stop the engine's threads without waiting for calls in flight (shutdown)."""
         ...

@@ -18,6 +18,7 @@ from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.spec import TLS_SECRET_TYPE
 from acm_sync.controller.targets import check_target
+from acm_sync.core.reasons import ConditionType
 
 FINALIZER = "acmsync.io/cleanup"
 # Our own annotation prefix for kopf's bookkeeping on AcmCertificates (never on Secrets).
@@ -178,7 +179,7 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
                     (
                         c.get("status")
                         for c in status.get("conditions") or []
-                        if c.get("type") == "Ready"
+                        if c.get("type") == ConditionType.READY
                     ),
                     None,
                 )

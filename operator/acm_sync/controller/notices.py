@@ -13,23 +13,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from acm_sync.core.findings import Finding
+from acm_sync.core.reasons import (
+    NEW_ARN_REASONS,
+    ConditionType,
+    EventReason,
+    EventType,
+    Reason,
+    WriteReason,
+)
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 
 log = logging.getLogger("acm_sync.controller.notices")
 
-NORMAL = "Normal"
-WARNING = "Warning"
+# Short names for the modules that import them; the values are core/reasons.py's.
+NORMAL = EventType.NORMAL
+WARNING = EventType.WARNING
 
-IMPORTED = "Imported"
-REIMPORTED = "Reimported"
-TAGS_UPDATED = "TagsUpdated"
-ADOPTED = "Adopted"
-DELETED = "Deleted"
-RETAINED = "Retained"
-KEY_TYPE_CHANGED = "KeyTypeChanged"
-
-# Engine outcome reasons that mean "a new ARN was created by an import".
-_NEW_ARN_REASONS = {"Imported", "Recreated", "ImportedNewKey"}
+IMPORTED = EventReason.IMPORTED
+REIMPORTED = EventReason.REIMPORTED
+TAGS_UPDATED = EventReason.TAGS_UPDATED
+ADOPTED = EventReason.ADOPTED
+DELETED = EventReason.DELETED
+RETAINED = EventReason.RETAINED
+KEY_TYPE_CHANGED = EventReason.KEY_TYPE_CHANGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +77,25 @@ def sync_notices(
         if not (o.wrote and o.state is RegionState.SYNCED and o.arn):
             continue
         where = f"{o.arn} in {o.region}" + (f" through {o.target}" if o.target else "")
-        if o.reason in _NEW_ARN_REASONS:
-            why = " (the recorded certificate was gone from ACM)" if o.reason == "Recreated" else ""
+        if o.reason in NEW_ARN_REASONS:
+            why = (
+                " (the recorded certificate was gone from ACM)"
+                if o.reason == WriteReason.RECREATED
+                else ""
+            )
             notices.append(Notice(NORMAL, IMPORTED, f"Imported into {where}{why}", o.region, o.arn))
-            if o.reason == "ImportedNewKey" and o.previous_arn:
+            if o.reason == WriteReason.IMPORTED_NEW_KEY and o.previous_arn:
                 old = old_entries.get((o.target, o.region)) or {}
                 notices.append(key_type_changed(o, old.get("notAfter")))
-        elif o.reason == REIMPORTED:
+        elif o.reason == WriteReason.REIMPORTED:
             notices.append(
                 Notice(NORMAL, REIMPORTED, f"Reimported into {where} (same ARN)", o.region, o.arn)
             )
-        elif o.reason == TAGS_UPDATED:
+        elif o.reason == WriteReason.TAGS_UPDATED:
             notices.append(
                 Notice(NORMAL, TAGS_UPDATED, f"Tags updated on {where}", o.region, o.arn)
             )
-        elif o.reason == ADOPTED:
+        elif o.reason == WriteReason.ADOPTED:
             notices.append(Notice(NORMAL, ADOPTED, f"Adopted {where}", o.region, o.arn))
     return notices
 
@@ -119,7 +129,7 @@ def deletion_notices(
             (records.get(o.region) or RegionRecord(o.region)).arn or "",
         )
         for o in outcomes
-        if o.state is RegionState.SYNCED and o.reason == DELETED
+        if o.state is RegionState.SYNCED and o.reason == WriteReason.DELETED
     ]
 
 
@@ -148,18 +158,18 @@ def condition_events(
     moves (ExpiresSoon -> Expired); one Warning per warning code that was not listed before.
     """
     events: list[tuple[str, str, str]] = []
-    old_ready = old_conditions.get("Ready") or {}
-    ready = new_conditions.get("Ready") or {}
+    old_ready = old_conditions.get(ConditionType.READY) or {}
+    ready = new_conditions.get(ConditionType.READY) or {}
     if ready and (old_ready.get("status"), old_ready.get("reason")) != (
         ready.get("status"),
         ready.get("reason"),
     ):
         # A pause the user asked for is news, not a problem.
-        deliberate = ready.get("reason") == "Suspended"
+        deliberate = ready.get("reason") == Reason.SUSPENDED
         kind = NORMAL if ready.get("status") == "True" or deliberate else WARNING
         events.append((kind, str(ready.get("reason")), str(ready.get("message"))))
-    old_expiring = old_conditions.get("Expiring") or {}
-    expiring = new_conditions.get("Expiring") or {}
+    old_expiring = old_conditions.get(ConditionType.EXPIRING) or {}
+    expiring = new_conditions.get(ConditionType.EXPIRING) or {}
     if expiring.get("status") == "True" and (
         old_expiring.get("status"),
         old_expiring.get("reason"),

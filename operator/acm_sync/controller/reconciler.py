@@ -26,9 +26,10 @@ from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.core.findings import Finding
+from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.planner import Drift
+from acm_sync.core.reasons import Reason
 from acm_sync.core.state import (
     DeletionPolicy,
     DesiredState,
@@ -44,7 +45,7 @@ R = TypeVar("R")
 
 MAX_BACKOFF = 300.0
 # Findings that fix themselves with time: retry when the certificate becomes valid.
-NOT_YET_VALID = "NotYetValid"
+NOT_YET_VALID = Code.NOT_YET_VALID
 
 
 def utcnow() -> datetime:
@@ -230,7 +231,7 @@ class Reconciler:
         quota = [
             (tg.account_of_outcome(o, accounts), o.region)
             for o in result.outcomes or []
-            if o.reason == "QuotaExceeded"
+            if o.reason == Reason.QUOTA_EXCEEDED
         ]
         self.metrics.count_sync(result.verdict.ready, result.verdict.reason, quota)
         self.metrics.reconcile_duration.observe(time.monotonic() - started)
@@ -271,7 +272,7 @@ class Reconciler:
                 message = f"the Secret {key[0]}/{secret_name} does not exist"
             return SyncResult(st.Verdict(False, exc.reason, message), None, None)
         if analysis.errors or analysis.material is None or analysis.facts is None:
-            first = analysis.errors[0].code.value if analysis.errors else "NoCertificate"
+            first = analysis.errors[0].code.value if analysis.errors else Code.NO_CERTIFICATE
             message = "; ".join(f.message for f in analysis.errors) or "no certificate"
             retry = None
             if first == NOT_YET_VALID and analysis.facts is not None:
@@ -355,7 +356,9 @@ class Reconciler:
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
             log.exception("The ACM engine failed for %s/%s", *key)
             message = redact(f"{type(exc).__name__}: {exc}")
-            verdict = st.Verdict(False, "AwsError", f"internal error talking to ACM: {message}")
+            verdict = st.Verdict(
+                False, Reason.AWS_ERROR, f"internal error talking to ACM: {message}"
+            )
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             retry = min(2.0**failures, MAX_BACKOFF)
             return SyncResult(verdict, None, facts, retry, warnings=warnings)

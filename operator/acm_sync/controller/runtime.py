@@ -257,10 +257,9 @@ class OperatorRuntime:
             self.health.ready = False
             await asyncio.gather(sweeper, flags, return_exceptions=True)
             await reconciler.close()
-            for closable in (engine, targets):
-                close_engine = getattr(closable, "close", None)
-                if callable(close_engine):
-                    await loop.run_in_executor(None, close_engine)
+            await loop.run_in_executor(None, engine.close)
+            if targets is not None:
+                await loop.run_in_executor(None, targets.close)
         return EXIT_LEADERSHIP_LOST if self._lost.is_set() else EXIT_OK
 
     def stop_serving(self) -> None:

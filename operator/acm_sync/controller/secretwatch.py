@@ -14,6 +14,7 @@ from acm_sync.controller import annotations as ann
 from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.core.reasons import EventReason, EventType
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class SecretWatcher:
         try:
             spec = ann.desired_spec(meta)
         except ann.AnnotationError as exc:
-            await self._warn(meta, "InvalidAnnotations", str(exc))
+            await self._warn(meta, EventReason.INVALID_ANNOTATIONS, str(exc))
             return None
         if existing is None:
             try:
@@ -87,7 +88,7 @@ class SecretWatcher:
         if not ann.generated_from(existing, meta.name):
             await self._warn(
                 meta,
-                "AcmCertificateExists",
+                EventReason.ACMCERTIFICATE_EXISTS,
                 f"AcmCertificate {meta.name} already exists and was not generated from this "
                 "Secret; it is left as it is",
                 also=existing,
@@ -111,12 +112,12 @@ class SecretWatcher:
         message = str(exc).removeprefix(f"HTTP {exc.status}: ")
         await self._warn(
             meta,
-            "InvalidAnnotations",
+            EventReason.INVALID_ANNOTATIONS,
             f"the AcmCertificate generated from the annotations was refused: {message}",
         )
 
     async def _warn(
-        self, meta: ann.SecretMeta, reason: str, message: str, also: JsonObj | None = None
+        self, meta: ann.SecretMeta, reason: EventReason, message: str, also: JsonObj | None = None
     ) -> None:
         key = (meta.namespace, meta.name)
         if self._warned.get(key) == meta.resource_version:
@@ -125,7 +126,11 @@ class SecretWatcher:
         log.warning("%s/%s: %s", meta.namespace, meta.name, message)
         kube = self.reconciler.kube
         secret_ref = ObjectRef("v1", "Secret", meta.namespace, meta.name, meta.uid or None)
-        await self.reconciler.in_kube_pool(kube.post_event, secret_ref, "Warning", reason, message)
+        await self.reconciler.in_kube_pool(
+            kube.post_event, secret_ref, EventType.WARNING, reason, message
+        )
         if also is not None:
             ref = ObjectRef.of({**also, "kind": also.get("kind", "AcmCertificate")})
-            await self.reconciler.in_kube_pool(kube.post_event, ref, "Warning", reason, message)
+            await self.reconciler.in_kube_pool(
+                kube.post_event, ref, EventType.WARNING, reason, message
+            )

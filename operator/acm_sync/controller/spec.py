@@ -15,6 +15,7 @@ from typing import Any
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import Analysis
+from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import region_of_arn, validate_region
 from acm_sync.core.state import DeletionPolicy, KeyChangePolicy
 from acm_sync.core.tags import validate_tags
@@ -22,20 +23,21 @@ from acm_sync.core.targets import TargetRef, parse_target_refs
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 - a type name, not a password
 
-# Stable Ready reasons decided by the kopf layer (the engine and the core add their own).
-SYNCED = "Synced"
-PARTIALLY_SYNCED = "PartiallySynced"
-PENDING = "Pending"
-SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 - a reason
-NOT_TLS_SECRET = "NotTLSSecret"  # noqa: S105 - a reason
-INVALID_SPEC = "InvalidSpec"
-INVALID_REGION = "InvalidRegion"
-INVALID_TAGS = "InvalidTags"
-REGION_NOT_ALLOWED = "RegionNotAllowed"
-ADOPTION_DISABLED = "AdoptionDisabled"
-ARN_REGION_MISMATCH = "ArnRegionMismatch"
-DELETION_BLOCKED = "DeletionBlocked"
-SUSPENDED = "Suspended"
+# Stable Ready reasons decided by the kopf layer (the engine and the core add their own); the
+# names stay for the modules that import them, the values are core/reasons.py's.
+SYNCED = Reason.SYNCED
+PARTIALLY_SYNCED = Reason.PARTIALLY_SYNCED
+PENDING = Reason.PENDING
+SECRET_NOT_FOUND = Reason.SECRET_NOT_FOUND
+NOT_TLS_SECRET = Reason.NOT_TLS_SECRET
+INVALID_SPEC = Reason.INVALID_SPEC
+INVALID_REGION = Reason.INVALID_REGION
+INVALID_TAGS = Reason.INVALID_TAGS
+REGION_NOT_ALLOWED = Reason.REGION_NOT_ALLOWED
+ADOPTION_DISABLED = Reason.ADOPTION_DISABLED
+ARN_REGION_MISMATCH = Reason.ARN_REGION_MISMATCH
+DELETION_BLOCKED = Reason.DELETION_BLOCKED
+SUSPENDED = Reason.SUSPENDED
 CLOUDFRONT_REGION = "us-east-1"  # the only region whose certificates CloudFront uses
 
 

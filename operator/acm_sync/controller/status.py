@@ -13,22 +13,24 @@ from typing import Any
 
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
-from acm_sync.core.findings import Finding
+from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.planner import Drift
+from acm_sync.core.reasons import ConditionType, QuietReason
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 from acm_sync.core.targets import account_of_arn
 
 JsonObj = dict[str, Any]
 
-READY = "Ready"
-EXPIRING = "Expiring"
-WARNINGS = "Warnings"
-NO_WARNINGS = "NoWarnings"
-EXPIRES_SOON = "ExpiresSoon"
-EXPIRED = "Expired"
-NOT_EXPIRING = "NotExpiring"
-NO_CERTIFICATE = "NoCertificate"
+# Short names for the modules that import them; the values are core/reasons.py's.
+READY = ConditionType.READY
+EXPIRING = ConditionType.EXPIRING
+WARNINGS = ConditionType.WARNINGS
+NO_WARNINGS = QuietReason.NO_WARNINGS
+EXPIRES_SOON = Code.EXPIRES_SOON
+EXPIRED = Code.EXPIRED
+NOT_EXPIRING = QuietReason.NOT_EXPIRING
+NO_CERTIFICATE = Code.NO_CERTIFICATE
 # InUseBy ARNs shown per region; inUseCount tells how many there are in all.
 IN_USE_SHOWN = 5
 

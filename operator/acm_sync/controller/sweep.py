@@ -35,15 +35,12 @@ class SweepReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _drift_target(drift: object, region: str) -> tuple[Key, str] | None:
-    if str(getattr(drift, "kind", "")) in ("Expired", "Refreshed"):
+def _drift_target(drift: Drift) -> tuple[Key, str] | None:
+    if drift.kind in (DriftKind.EXPIRED, DriftKind.REFRESHED):
         # Expired in ACM with our fingerprint: only a renewed Secret can help, and its change
         # triggers a sync anyway.
         return None
-    owner = getattr(drift, "owner", None)
-    if isinstance(owner, Owner):
-        return (owner.namespace, owner.name), str(getattr(drift, "region", region))
-    return None
+    return (drift.owner.namespace, drift.owner.name), drift.region
 
 
 class Sweeper:
@@ -119,13 +116,13 @@ class Sweeper:
                 log.warning("Sweep of %s failed: %s", region, exc)
                 continue
             for drift in drifts:
-                if isinstance(drift, Drift) and drift.kind is DriftKind.REFRESHED:
+                if drift.kind is DriftKind.REFRESHED:
                     report.refreshed.append(((drift.owner.namespace, drift.owner.name), region))
                     rec.refresh(drift)
-                target = _drift_target(drift, region)
+                target = _drift_target(drift)
                 if target is None:
                     continue
-                if str(getattr(drift, "kind", "")) == "StaleRecord":
+                if drift.kind is DriftKind.STALE_RECORD:
                     report.stale.append(target)
                     log.info(
                         "Status of %s/%s in %s is out of date; refreshing", *target[0], target[1]
@@ -167,7 +164,7 @@ class Sweeper:
                 log.warning("Sweep of %s through %s failed: %s", region, target, exc)
                 continue
             for drift in drifts:
-                pair = _drift_target(drift, region)
+                pair = _drift_target(drift)
                 if pair is not None:
                     report.drifted.append(pair)
                     rec.force_verify(*pair, target=target)

@@ -9,7 +9,7 @@ RegionNotAllowed): a refused pair makes no call and the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,6 +19,7 @@ from acm_sync.controller import status as st
 from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.kubeapi import JsonObj, KubeApi
 from acm_sync.core.model import Material
+from acm_sync.core.reasons import QuietReason, Reason
 from acm_sync.core.state import (
     DeletionPolicy,
     DesiredState,
@@ -42,8 +43,8 @@ from acm_sync.core.targets import (
 
 log = logging.getLogger(__name__)
 
-READY_REASON = "Assumed"
-INVALID_SPEC = "InvalidSpec"
+READY_REASON = QuietReason.ASSUMED
+INVALID_SPEC = Reason.INVALID_SPEC
 
 
 class TargetEnginesLike(Protocol):
@@ -57,12 +58,16 @@ class TargetEnginesLike(Protocol):
         """Assume the role now: None when it worked, else AWS's reason."""
         ...
 
-    def current(self) -> list[tuple[RoleTarget, Any]]:
+    def current(self) -> Sequence[tuple[RoleTarget, EngineLike]]:
         """The target engines in use (for the sweep)."""
         ...
 
     def forget(self, name: str) -> None:
         """Drop a deleted AcmTarget's engine and credentials."""
+        ...
+
+    def close(self) -> None:
+        """Stop every target engine's threads (shutdown)."""
         ...
 
 
@@ -230,7 +235,7 @@ def delete_pairs(
         if problem is not None and not (record.arn or record.previous_arn):
             outcomes.append(
                 RegionOutcome.from_record(
-                    record, RegionState.SYNCED, "NotFound", f"nothing to delete: {problem[1]}"
+                    record, RegionState.SYNCED, Reason.NOT_FOUND, f"nothing to delete: {problem[1]}"
                 )
             )
         elif target not in ctx.targets:
@@ -320,10 +325,13 @@ class _NoTargets:
     def check(self, target: RoleTarget) -> str | None:
         return "spec.targets is disabled operator-wide"
 
-    def current(self) -> list[tuple[RoleTarget, Any]]:
+    def current(self) -> list[tuple[RoleTarget, EngineLike]]:
         return []
 
     def forget(self, name: str) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 

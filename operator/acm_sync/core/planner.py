@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from acm_sync.core.findings import Code
+from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.regions import region_of_arn
 from acm_sync.core.state import (
     DesiredState,
@@ -35,11 +37,11 @@ from acm_sync.core.state import (
 from acm_sync.core.tags import owner_of, tag_delta, tags_hash
 
 # Stable reasons the planner itself produces (the engine adds AWS error reasons).
-FOREIGN_CERTIFICATE = "ForeignCertificate"
-REIMPORT_KEY_CHANGE = "ReimportKeyChange"
-ADOPTION_DISABLED = "AdoptionDisabled"
-NOT_FOUND = "NotFound"
-INVALID_ARN = "InvalidArn"
+FOREIGN_CERTIFICATE = Reason.FOREIGN_CERTIFICATE
+REIMPORT_KEY_CHANGE = Code.REIMPORT_KEY_CHANGE
+ADOPTION_DISABLED = Reason.ADOPTION_DISABLED
+NOT_FOUND = Reason.NOT_FOUND
+INVALID_ARN = Reason.INVALID_ARN
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ class Import:
 
     tags: Mapping[str, str]
     previous_arn: str | None = None
-    reason: str = "Imported"  # or Recreated (recorded ARN was deleted), ImportedNewKey
+    reason: str = WriteReason.IMPORTED  # or RECREATED, IMPORTED_NEW_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +355,7 @@ def _from_lookup(
         return RegionPlan((Lookup(),))
     mine = _mine(observation, desired.owner, gone)
     if not mine:
-        reason = "Recreated" if gone else "Imported"
+        reason = WriteReason.RECREATED if gone else WriteReason.IMPORTED
         gone_note = (f"the recorded certificate {gone} no longer exists in ACM",) if gone else ()
         action = Import(desired.all_tags(), record.previous_arn, reason)
         return RegionPlan((action,), record.previous_arn, gone_note)
@@ -367,7 +369,7 @@ def _from_lookup(
             return RegionPlan(
                 (Blocked(REIMPORT_KEY_CHANGE, _key_message(desired, chosen)),), notes=tuple(notes)
             )
-        action = Import(desired.all_tags(), chosen.arn, "ImportedNewKey")
+        action = Import(desired.all_tags(), chosen.arn, WriteReason.IMPORTED_NEW_KEY)
         return RegionPlan((action,), chosen.arn, tuple(notes))
     return _update(
         desired, record, chosen, adopting=False, previous_arn=record.previous_arn, notes=notes
@@ -409,4 +411,6 @@ def _key_change(
             notes=(f"found {chosen.arn} (new key) by owner tag",),
         )
     notes = (f"key changed to {desired.key_algorithm}; {cert.arn} kept as the previous ARN",)
-    return RegionPlan((Import(desired.all_tags(), cert.arn, "ImportedNewKey"),), cert.arn, notes)
+    return RegionPlan(
+        (Import(desired.all_tags(), cert.arn, WriteReason.IMPORTED_NEW_KEY),), cert.arn, notes
+    )

@@ -12,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import validate_region
 from acm_sync.core.state import TARGET_TAG
 
 # Reasons a pair is refused before any AWS call.
-TARGET_NOT_FOUND = "TargetNotFound"
-TARGET_NOT_ALLOWED = "TargetNotAllowed"
-REGION_NOT_ALLOWED = "RegionNotAllowed"
-ASSUME_ROLE_FAILED = "AssumeRoleFailed"
+TARGET_NOT_FOUND = Reason.TARGET_NOT_FOUND
+TARGET_NOT_ALLOWED = Reason.TARGET_NOT_ALLOWED
+REGION_NOT_ALLOWED = Reason.REGION_NOT_ALLOWED
+ASSUME_ROLE_FAILED = Reason.ASSUME_ROLE_FAILED
 
 __all__ = ["TARGET_TAG"]  # re-exported: the tag belongs with the targets
 OWN_ACCOUNT = ""  # the target name of the operator's own account in status and pair keys
