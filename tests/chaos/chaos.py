@@ -37,16 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-HERE = Path(__file__).resolve().parent
-for sub in ("", "operator", "kube"):
-    path = str(HERE.parent / sub) if sub else str(HERE.parent)
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from kubernetes import client
 
-from kubekit import as_model  # noqa: E402
-from kubernetes import client  # noqa: E402
-from opcerts import Issued, TestCA, tls_secret  # noqa: E402
-from opkit import Env, OperatorProcess, open_env  # noqa: E402
+from tests.kube.kubekit import as_model
+from tests.operator.opcerts import Issued, TestCA, tls_secret
+from tests.operator.opkit import Env, OperatorProcess, open_env
 
 REGIONS = ("us-east-1", "eu-west-1")
 LEASE = 3

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos import SCENARIOS, run_seeds, summary
+from tests.chaos.chaos import SCENARIOS, run_seeds, summary
 
 pytestmark = pytest.mark.integration
 N = 20

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from certkit import NOW, Pki
-from checkrun import run_check
 from cryptography.hazmat.primitives import serialization
+
+from tests.check.checkrun import run_check
+from tests.core.certkit import NOW, Pki
 
 NOW_ARG = NOW.isoformat()
 

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import certifi
 import pytest
-from certkit import (
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from acm_sync.core.analyze import analyze
+from acm_sync.core.findings import Code
+from acm_sync.core.model import Analysis
+from acm_sync.core.roots import load_each, well_known_root_names
+from tests.core.certkit import (
     NOW,
     Issued,
     Pki,
@@ -20,13 +27,6 @@ from certkit import (
     make_pki,
     rsa_key,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-
-from acm_sync.core.analyze import analyze
-from acm_sync.core.findings import Code
-from acm_sync.core.model import Analysis
-from acm_sync.core.roots import load_each, well_known_root_names
 
 Inputs = tuple[bytes | None, bytes | None, bytes | None]
 

@@ -9,7 +9,8 @@ from typing import Any, cast
 
 import pytest
 from kubernetes import client, config
-from playkit import running_playground, tls_secret
+
+from tests.playground.playkit import running_playground, tls_secret
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,10 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
-from kubekit import as_model, list_meta, meta, name, raw_json, resource_version
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from tests.kube.kubekit import as_model, list_meta, meta, name, raw_json, resource_version
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 # Every test runs on each selected cluster backend (see conftest.py).

@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 
 import boto3
 import yaml
-from kubekit import as_dict, as_model, close, new_client
 from kubernetes import client
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
-from cluster_backends import RealApi
+from tests.cluster_backends import RealApi
+from tests.kube.kubekit import as_dict, as_model, close, new_client
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "acmcertificate.yaml"

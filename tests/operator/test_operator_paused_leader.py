@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import Issued, TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
 
 from acm_sync.controller.kubeapi import KubeApi, NotLeader, ObjectRef, load_configuration
+from tests.kube.kubekit import as_model
+from tests.operator.opcerts import Issued, TestCA, serial_hex, tls_secret
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 LEASE = 3.0

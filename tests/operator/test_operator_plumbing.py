@@ -10,12 +10,12 @@ import json
 import logging
 
 import pytest
-from opcerts import Issued, TestCA
 
 from acm_sync.controller.handlers import install_log_filters
 from acm_sync.controller.redaction import RedactingFilter, configure_logging, redact
 from acm_sync.controller.settings import add_run_arguments, config_from_args
 from acm_sync.controller.workqueue import Key, WorkQueue
+from tests.operator.opcerts import Issued, TestCA
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
-from kubekit import as_dict, as_model
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
 
 from acm_sync.controller.kubeapi import GROUP, VERSION
+from tests.kube.kubekit import as_dict, as_model
+from tests.operator.opcerts import TestCA, serial_hex, tls_secret
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
 TARGET_ACCOUNT = "222233334444"

@@ -7,11 +7,12 @@ acts on its objects.
 from __future__ import annotations
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, wait_for
-from test_operator_targets import (
+
+from tests.kube.kubekit import as_model
+from tests.operator.opcerts import TestCA, tls_secret
+from tests.operator.opkit import Env, wait_for
+from tests.operator.test_operator_targets import (
     OWN_ACCOUNT,
     ROLE,
     TARGET_ACCOUNT,

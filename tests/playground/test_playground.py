@@ -11,7 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playkit import ACM_SYNC, running_playground, tls_secret
+
+from tests.playground.playkit import ACM_SYNC, running_playground, tls_secret
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
