@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
 
 from kubernetes import client  # noqa: E402
 
+from tests.certkit import TestCA, tls_secret  # noqa: E402
 from tests.kube.kubekit import as_model  # noqa: E402
-from tests.operator.opcerts import TestCA, tls_secret  # noqa: E402
 from tests.operator.opkit import Env, OperatorProcess, open_env, wait_for  # noqa: E402
 
 

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutE
 from cryptography import x509
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import leaf
+from tests.certkit import leaf
 
 
 def _import(client: Any) -> str:

@@ -13,7 +13,7 @@ from acm_sync.core.model import Material
 from acm_sync_testbed.emulators.acm import rules
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import ca, leaf
+from tests.certkit import ca, leaf
 
 
 def _import(client: Any, material: Material, **extra: Any) -> str:

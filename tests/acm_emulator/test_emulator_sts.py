@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import leaf
+from tests.certkit import leaf
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
 

@@ -26,103 +26,52 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Severity
 from acm_sync.core.reimport import check_reimport as core_check_reimport
 from acm_sync_testbed.emulators.acm import rules
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
+from tests.certkit import Issued, acm_key, key_pem, make_cert, pem
 
 NOW = datetime.now(UTC)
-Key = CertificateIssuerPrivateKeyTypes
 
 
 @functools.cache
-def make_key(kind: str, slot: int = 0) -> Key:
-    """One key per (kind, slot) for the module; RSA generation is the slow part."""
-    del slot  # part of the cache key only: distinct slots give distinct keys
-    if kind.startswith("RSA_"):
-        return rsa.generate_private_key(65537, int(kind[4:]))
-    curves: dict[str, ec.EllipticCurve] = {
-        "EC_prime256v1": ec.SECP256R1(),
-        "EC_secp384r1": ec.SECP384R1(),
-        "EC_secp521r1": ec.SECP521R1(),
-        "EC_secp256k1": ec.SECP256K1(),
-    }
-    if kind in curves:
-        return ec.generate_private_key(curves[kind])
-    if kind == "Ed25519":
-        return ed25519.Ed25519PrivateKey.generate()
-    if kind == "DSA_2048":
-        return dsa.generate_private_key(2048)
-    raise ValueError(kind)
-
-
-def _name(cn: str | None) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else [])
-
-
-@dataclass(frozen=True)
-class _Ca:
-    cert: x509.Certificate
-    key: Key
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-
-@functools.cache
-def root() -> _Ca:
-    key = make_key("EC_prime256v1", 100)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Oracle Root"))
-        .issuer_name(_name("Oracle Root"))
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW - timedelta(days=10))
-        .not_valid_after(NOW + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+def root() -> Issued:
+    # Key slots of their own (2000, 2001): no other test's CA shares these keys.
+    return make_cert(
+        acm_key("EC_prime256v1", 2000),
+        cn="Oracle Root",
+        sans=None,
+        serial=1,
+        not_before=NOW - timedelta(days=10),
+        not_after=NOW + timedelta(days=3650),
+        ca=True,
     )
-    return _Ca(cert, key)
 
 
 @functools.cache
-def intermediate() -> _Ca:
-    key = make_key("EC_prime256v1", 101)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Oracle Intermediate"))
-        .issuer_name(root().cert.subject)
-        .public_key(key.public_key())
-        .serial_number(2)
-        .not_valid_before(NOW - timedelta(days=10))
-        .not_valid_after(NOW + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(root().key, hashes.SHA256())
+def intermediate() -> Issued:
+    return make_cert(
+        acm_key("EC_prime256v1", 2001),
+        cn="Oracle Intermediate",
+        sans=None,
+        issuer=root(),
+        serial=2,
+        not_before=NOW - timedelta(days=10),
+        not_after=NOW + timedelta(days=3650),
+        ca=True,
+        path_length=0,
     )
-    return _Ca(cert, key)
 
 
 _EKU = {
     "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
     "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
 }
-_KU_FIELDS = (
-    "digital_signature",
-    "content_commitment",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-)
 
 
 @dataclass(frozen=True)
@@ -142,66 +91,20 @@ class Leaf:
     ocsp_url: str | None = None
 
     def build(self) -> x509.Certificate:
-        key = make_key(self.key, self.key_slot)
-        signer, issuer_name = intermediate().key, intermediate().cert.subject
-        if self.self_signed:
-            signer, issuer_name = key, _name(self.cn)
-        if self.empty_issuer:
-            issuer_name = x509.Name([])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(self.cn))
-            .issuer_name(issuer_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW + self.not_before)
-            .not_valid_after(NOW + self.not_after)
-        )
-        if self.sans:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(n) for n in self.sans]), False
-            )
-        if self.ku is not None:
-            flags = {name: name in self.ku for name in _KU_FIELDS}
-            builder = builder.add_extension(
-                x509.KeyUsage(**flags, encipher_only=False, decipher_only=False), True
-            )
-        if self.eku is not None:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([_EKU[u] for u in self.eku]), False
-            )
-        if self.ocsp_url is not None:
-            builder = builder.add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(self.ocsp_url),
-                        )
-                    ]
-                ),
-                False,
-            )
-        algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        return builder.sign(signer, algorithm)
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: Key, fmt: str = "pkcs8", password: bytes | None = None) -> bytes:
-    form = (
-        serialization.PrivateFormat.TraditionalOpenSSL
-        if fmt == "traditional"
-        else serialization.PrivateFormat.PKCS8
-    )
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password)
-        if password
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, form, encryption)
+        """The certificate, signed by the oracle's intermediate unless self-signed."""
+        return make_cert(
+            acm_key(self.key, self.key_slot),
+            cn=self.cn,
+            sans=self.sans or None,
+            issuer=None if self.self_signed else intermediate(),
+            issuer_name=x509.Name([]) if self.empty_issuer else None,
+            not_before=NOW + self.not_before,
+            not_after=NOW + self.not_after,
+            basic_constraints=False,
+            key_usage=None if self.ku is None else frozenset(self.ku),
+            eku=None if self.eku is None else tuple(_EKU[u] for u in self.eku),
+            ocsp_url=self.ocsp_url,
+        ).cert
 
 
 @dataclass(frozen=True)
@@ -236,16 +139,16 @@ class Request:
 def build(case: Case) -> Request:
     """The bytes of ``case``'s request."""
     cert = case.new.build()
-    key = make_key(case.new.key, case.new.key_slot)
+    key = acm_key(case.new.key, case.new.key_slot)
     keys: dict[str, Callable[[], bytes]] = {
-        "own": lambda: _key_pem(key),
-        "traditional": lambda: _key_pem(key, "traditional"),
+        "own": lambda: key_pem(key),
+        "traditional": lambda: key_pem(key, "traditional"),
         "ec-parameters": lambda: (
             b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
-            b"-----END EC PARAMETERS-----\n" + _key_pem(key, "traditional")
+            b"-----END EC PARAMETERS-----\n" + key_pem(key, "traditional")
         ),
-        "encrypted": lambda: _key_pem(key, password=b"secret"),
-        "mismatch": lambda: _key_pem(make_key(case.new.key, case.new.key_slot + 1)),
+        "encrypted": lambda: key_pem(key, password=b"secret"),
+        "mismatch": lambda: key_pem(acm_key(case.new.key, case.new.key_slot + 1)),
         "der": lambda: key.private_bytes(
             serialization.Encoding.DER,
             serialization.PrivateFormat.PKCS8,
@@ -259,15 +162,15 @@ def build(case: Case) -> Request:
         "none": lambda: None,
         "full": lambda: intermediate().pem + root().pem,
         "wrong-order": lambda: root().pem + intermediate().pem,
-        "with-leaf": lambda: _pem(cert) + intermediate().pem,
-        "unrelated": lambda: _pem(unrelated.build()),
+        "with-leaf": lambda: pem(cert) + intermediate().pem,
+        "unrelated": lambda: pem(unrelated.build()),
         "root-only": lambda: root().pem,
         "der": lambda: intermediate().cert.public_bytes(serialization.Encoding.DER),
     }
     chain = chains[case.chain]()
     if case.new.self_signed and case.chain == "issuer":
         chain = None
-    certificate = _pem(cert)
+    certificate = pem(cert)
     if case.form == "der":
         certificate = cert.public_bytes(serialization.Encoding.DER)
     elif case.form == "blank-line":
@@ -280,8 +183,8 @@ def build(case: Case) -> Request:
         certificate = certificate.replace(b"\n", b"\r\n")
     previous, previous_key = None, None
     if case.previous is not None:
-        previous = _pem(case.previous.build())
-        previous_key = _key_pem(make_key(case.previous.key, case.previous.key_slot))
+        previous = pem(case.previous.build())
+        previous_key = key_pem(acm_key(case.previous.key, case.previous.key_slot))
     return Request(previous, previous_key, certificate, private_key, chain)
 
 

@@ -14,7 +14,8 @@ import pytest
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import desired_for, fast_settings, leaf
+from tests.aws.acm_testkit import desired_for, fast_settings
+from tests.certkit import leaf
 
 WRITES = {
     "ImportCertificate",

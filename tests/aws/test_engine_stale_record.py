@@ -13,7 +13,8 @@ from acm_sync.core.pem import parse_pem
 from acm_sync.core.planner import DriftKind
 from acm_sync.core.state import DesiredState, RegionRecord
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import OWNER, leaf
+from tests.aws.acm_testkit import OWNER
+from tests.certkit import leaf
 
 
 def _desired(material: Material) -> DesiredState:

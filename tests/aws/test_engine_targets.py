@@ -13,7 +13,8 @@ from acm_sync.aws.targets import TargetEngines
 from acm_sync.core.state import Owner, RegionRecord, RegionState
 from acm_sync.core.targets import RoleTarget
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import OWNER, desired_for, fast_settings, leaf
+from tests.aws.acm_testkit import OWNER, desired_for, fast_settings
+from tests.certkit import leaf
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
 EDGE = RoleTarget("edge", ROLE, "edge-xid")

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acm_sync.aws.lookup import same_content
 from acm_sync.core.model import Material
-from tests.aws.acm_testkit import ca, leaf
+from tests.certkit import ca, leaf
 
 
 def _reformatted(pem: bytes) -> bytes:

@@ -39,8 +39,8 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 
+from tests.certkit import IssuedPem, TestCA, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import Issued, TestCA, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, open_env
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -78,7 +78,7 @@ class Chaos:
         self.ns = env.cluster.namespace(f"chaos{seed}")
         self.names = [f"app{i}" for i in range(n)]
         self.ca = TestCA()
-        self.issued: dict[str, Issued] = {}
+        self.issued: dict[str, IssuedPem] = {}
         self.replicas: list[OperatorProcess] = []
         self.result = RunResult(seed, self.scenario)
         self.last_fault = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.certkit import Pki, make_pki
+from tests.certkit import Pki, make_pki
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from acm_sync.core.analyze import analyze
+from tests.certkit import NOW, Pki, ec_key, make_cert, make_pki
 from tests.check.checkrun import Result, key_fragments, run_check, tls_secret
-from tests.core.certkit import NOW, Pki, ec_key, make_cert, make_pki
 
 NOW_ARG = NOW.isoformat()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from tests.certkit import NOW, Pki
 from tests.check.checkrun import run_check
-from tests.core.certkit import NOW, Pki
 
 NOW_ARG = NOW.isoformat()
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
 from acm_sync.core.reimport import check_reimport
-from tests.core.certkit import (
+from tests.certkit import (
     CLIENT_AUTH,
     NOW,
     SERVER_AUTH,

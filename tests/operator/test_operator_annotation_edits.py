@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from acm_sync.controller import annotations as ann
-from tests.operator.opcerts import TestCA, tls_secret
+from tests.certkit import TestCA, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration

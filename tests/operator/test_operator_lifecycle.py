@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model, meta
-from tests.operator.opcerts import TestCA, serial_hex, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration

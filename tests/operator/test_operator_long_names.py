@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import Env, OperatorProcess
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration

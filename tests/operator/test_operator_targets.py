@@ -14,8 +14,8 @@ import pytest
 from kubernetes import client
 
 from acm_sync.controller.kubeapi import GROUP, VERSION
+from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_dict, as_model
-from tests.operator.opcerts import TestCA, serial_hex, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import Env, wait_for
 from tests.operator.test_operator_targets import (
     OWN_ACCOUNT,

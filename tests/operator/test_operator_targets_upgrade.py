@@ -15,8 +15,8 @@ from acm_sync.controller.runtime import OperatorThread
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_dict, as_model, new_client
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import CRD, aws_env, wait_for
 
 

@@ -6,8 +6,8 @@ import pytest
 from kubernetes import client
 
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import Env, wait_for
 
 # The faults are the emulator's fault hooks (a 500 or 429 aimed at one path and verb).

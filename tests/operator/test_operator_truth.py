@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from kubernetes import client
 
+from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, serial_hex, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from tests.certkit import serial_hex
 from tests.cluster_backends import RealApi
-from tests.operator.opcerts import serial_hex
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 from tests.realcluster.certmanager import certificate, condition, create, renew
 from tests.realcluster.realkit import real_env

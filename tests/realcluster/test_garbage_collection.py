@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, tls_secret
 from tests.cluster_backends import RealApi
 from tests.kube.kubekit import as_model
-from tests.operator.opcerts import TestCA, tls_secret
 from tests.operator.opkit import wait_for
 from tests.realcluster.realkit import real_env
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.cluster_backends import RealApi
 from tests.kube.kubekit import as_model, new_client
-from tests.operator.opcerts import TestCA, serial_hex, tls_secret
 from tests.operator.opkit import OperatorProcess, wait_for
 from tests.realcluster.realkit import kubectl, real_env, render_chart, token_kubeconfig
 
