@@ -79,7 +79,7 @@ test: lint typecheck contracts chart-check unit
 SEEDS ?= 3
 N ?= 30
 chaos: $(STAMP)
-	$(BIN)/python tests/chaos/chaos.py --seeds $(SEEDS) --n $(N)
+	$(BIN)/python -m tests.chaos.chaos --seeds $(SEEDS) --n $(N)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
