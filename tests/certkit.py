@@ -12,9 +12,8 @@ Every certificate is made by ``make_cert``; the rest are the shapes the tests ne
   PEM (``IssuedPem``), and the Secret manifests that carry them.
 - ``self_signed_tls_secret``: the playground and demo tests' one-SAN Secret.
 
-Keys are expensive (RSA above all), so the cached key functions return one key per parameters
-and slot for the whole session; ``TestCA.issue`` makes a fresh key per leaf, as a real issuer
-does.
+Keys are expensive (RSA above all): the key functions return one key per parameters and slot
+for the session; ``TestCA.issue`` makes a fresh key per leaf, as a real issuer does.
 """
 
 from __future__ import annotations
@@ -85,12 +84,6 @@ def ed25519_key(slot: int = 0) -> ed25519.Ed25519PrivateKey:
 
 
 @functools.cache
-def dsa_key(bits: int = 2048, slot: int = 0) -> dsa.DSAPrivateKey:
-    """A DSA key per (size, slot) (ACM refuses these)."""
-    del slot
-    return dsa.generate_private_key(bits)
-
-
 def acm_key(kind: str, slot: int = 0) -> Key:
     """The session's key for an algorithm named as ACM names them (``RSA_2048``,
     ``EC_prime256v1``, ...) or for a kind ACM refuses (``Ed25519``, ``DSA_2048``)."""
@@ -101,7 +94,7 @@ def acm_key(kind: str, slot: int = 0) -> Key:
     if kind == "Ed25519":
         return ed25519_key(slot)
     if kind.startswith("DSA_"):
-        return dsa_key(int(kind[4:]), slot)
+        return dsa.generate_private_key(int(kind[4:]))  # one per (kind, slot): acm_key is cached
     raise ValueError(kind)
 
 
@@ -211,17 +204,10 @@ def make_cert(
     if eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if ocsp_url is not None:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.OCSP,
-                        x509.UniformResourceIdentifier(ocsp_url),
-                    )
-                ]
-            ),
-            critical=False,
+        ocsp = x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
         )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([ocsp]), critical=False)
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return Issued(builder.sign(signer, algorithm), key)
 
@@ -247,8 +233,7 @@ def make_pki(leaf_key: Key | None = None, *, slot: int = 0, **leaf_args: object)
 
 @functools.cache
 def ca(name: str = "Test Root", parent_name: str | None = None) -> Issued:
-    """A CA valid around the wall clock (root, or intermediate under ``parent_name``), cached
-    by name."""
+    """A CA valid around the wall clock (root, or intermediate under ``parent_name``)."""
     now = datetime.now(UTC)
     # Slots from 1000 up: apart from make_pki's CA keys (100 + slot) and the tests' own slots.
     own_key = ec_key("P-256", 1000 + hash(name) % 1000)
@@ -357,13 +342,7 @@ class TestCA:
             not_after=not_after,
             eku=(SERVER_AUTH,),
         )
-        return IssuedPem(
-            cert_pem=cert.pem,
-            key_pem=cert.key_pem(),
-            ca_pem=self.pem,
-            serial=cert.cert.serial_number,
-            not_after=not_after,
-        )
+        return IssuedPem(cert.pem, cert.key_pem(), self.pem, cert.cert.serial_number, not_after)
 
 
 def b64(data: bytes) -> str:
