@@ -39,27 +39,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check operator testbed/acm_sync_testbed tests bench
 	$(BIN)/ruff format --check operator testbed/acm_sync_testbed tests bench
 
-# Both packages (acm_sync, acm_sync_testbed), then tests/, bench/ and examples/generate.py, all
-# strict (pyproject's [tool.mypy]).
-# tests/ has no __init__.py: pytest puts each test directory on sys.path, so its helper modules
-# (kubekit, opkit, certkit, ...) are imported by bare name; MYPYPATH does the same for mypy. A
-# directory with a conftest.py gets its own run, as one run cannot hold two modules named conftest.
-# Not yet listed: tests/aws, tests/acm_emulator, tests/operator/test_operator_orphans.py.
+# One strict run (pyproject's [tool.mypy] lists the files): both packages (acm_sync,
+# acm_sync_testbed), the tests package, bench/ and examples/generate.py.
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	MYPYPATH=tests:tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
-		tests/kube tests/core tests/chart tests/playground tests/test_cli.py \
-		tests/cluster_backends.py examples/generate.py \
-		$(filter-out bench/bench_reliability.py,$(wildcard bench/*.py))
-	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy bench/bench_reliability.py
-	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
-	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
-	MYPYPATH=tests:tests/chaos:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/chaos
-	MYPYPATH=tests:tests/realcluster:tests/operator:tests/kube:tests/playground $(BIN)/mypy \
-		tests/realcluster
-	MYPYPATH=tests/check:tests/core $(BIN)/mypy tests/check
-	MYPYPATH=tests/aws $(BIN)/mypy tests/aws
-	MYPYPATH=tests/acm_emulator:tests/aws $(BIN)/mypy tests/acm_emulator
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports
@@ -96,7 +79,7 @@ test: lint typecheck contracts chart-check unit
 SEEDS ?= 3
 N ?= 30
 chaos: $(STAMP)
-	$(BIN)/python tests/chaos/chaos.py --seeds $(SEEDS) --n $(N)
+	$(BIN)/python -m tests.chaos.chaos --seeds $(SEEDS) --n $(N)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -17,61 +17,41 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import NameOID
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.x509facts import clear_signature_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as `python bench/bench_core.py`: the test kits are the tests package at the root.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.certkit import make_cert  # noqa: E402
 
 CERTS = 1000
 CLI_RUNS = 15
 NOW = datetime.now(UTC)
 
 
-def _cert(
-    key: CertificateIssuerPrivateKeyTypes,
-    cn: str,
-    issuer: tuple[x509.Name, CertificateIssuerPrivateKeyTypes] | None,
-    ca: bool,
-) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    issuer_name, signer = issuer or (name, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=90))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False
-        )
-    return builder.sign(signer, hashes.SHA256())
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
 def main() -> int:
     """Generate the material, time the core and the CLI, print the figures."""
     root_key = ec.generate_private_key(ec.SECP384R1())
     inter_key = ec.generate_private_key(ec.SECP256R1())
-    root = _cert(root_key, "Bench Root", None, True)
-    inter = _cert(inter_key, "Bench Intermediate", (root.subject, root_key), True)
+    valid_from, valid_to = NOW - timedelta(days=1), NOW + timedelta(days=90)
+    root = make_cert(
+        root_key, cn="Bench Root", sans=None, ca=True, not_before=valid_from, not_after=valid_to
+    )
+    inter = make_cert(
+        inter_key,
+        cn="Bench Intermediate",
+        sans=None,
+        ca=True,
+        issuer=root,
+        not_before=valid_from,
+        not_after=valid_to,
+    )
     leaf_keys: list[CertificateIssuerPrivateKeyTypes] = [
         rsa.generate_private_key(65537, 2048),
         rsa.generate_private_key(65537, 2048),
@@ -81,8 +61,11 @@ def main() -> int:
     secrets = []
     for i in range(CERTS):
         key = leaf_keys[i % len(leaf_keys)]
-        leaf = _cert(key, f"host{i}.bench.example.com", (inter.subject, inter_key), False)
-        secrets.append((_pem(leaf) + _pem(inter), _key_pem(key), _pem(root)))
+        cn = f"host{i}.bench.example.com"
+        leaf = make_cert(
+            key, cn=cn, sans=(cn,), issuer=inter, not_before=valid_from, not_after=valid_to
+        )
+        secrets.append((leaf.pem + inter.pem, leaf.key_pem(), root.pem))
 
     start = time.perf_counter()
     results = [analyze(c, k, ca, now=NOW) for c, k, ca in secrets]

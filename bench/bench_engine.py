@@ -15,20 +15,26 @@ from __future__ import annotations
 import base64
 import math
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from acm_sync.aws.engine import Engine
 from acm_sync.aws.settings import DEFAULT_RATES, AwsSettings
 from acm_sync.core.model import Material
 from acm_sync.core.state import DesiredState, Owner, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as `python bench/bench_engine.py`: the test kits are the tests package at the root.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.certkit import make_cert  # noqa: E402
 
 NOOP_N = 100
 SWEEP_N = 1000
@@ -37,27 +43,21 @@ COLD_N = 30
 COLD_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
-_KEY_PEM = _KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-)
 
 
 def material(i: int) -> Material:
     """A self-signed P-256 leaf (one shared key keeps generation cheap)."""
     now = datetime.now(UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"site-{i}.example.com")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(_KEY.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=90))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"site-{i}.example.com")]), False)
-        .sign(_KEY, hashes.SHA256())
+    name = f"site-{i}.example.com"
+    cert = make_cert(
+        _KEY,
+        cn=name,
+        sans=(name,),
+        not_before=now - timedelta(hours=1),
+        not_after=now + timedelta(days=90),
+        basic_constraints=False,
     )
-    return Material(cert.public_bytes(serialization.Encoding.PEM), None, _KEY_PEM)
+    return Material(cert.pem, None, cert.key_pem())
 
 
 def desired(i: int, m: Material, regions: tuple[str, ...]) -> DesiredState:

@@ -33,16 +33,12 @@ import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import boto3
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kubernetes import client, config
 
 from acm_sync.controller.status import format_precise_time
@@ -54,6 +50,13 @@ from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Run as `python bench/bench_operator.py`: the test kits are the tests package at the root.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.certkit import TestCA  # noqa: E402
+
 READS = ("ListCertificates", "DescribeCertificate", "ListTagsForCertificate", "GetCertificate")
 DUMMY = "bench"  # the emulators accept any credentials
 ACM_SYNC = Path(sys.executable).with_name("acm-sync")
@@ -79,38 +82,6 @@ def _timed_handle(self: StrictAcm, region: str, api: str, params: dict[str, Any]
 
 
 StrictAcm.handle = _timed_handle  # type: ignore[method-assign]
-
-
-class CA:
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
-        now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )  # fmt: skip
-
-    def issue(self, dns: str) -> tuple[bytes, bytes]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns)]))
-            .issuer_name(self.cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )  # fmt: skip
-        pem = serialization.Encoding.PEM
-        key_pem = key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return cert.public_bytes(pem), key_pem
 
 
 def v1_secret(manifest: dict[str, Any]) -> client.V1Secret:
@@ -156,7 +127,7 @@ def synced_count(port: int) -> float:
     )
 
 
-def setup(n: int, api: Any, acm_url: str, ca: CA) -> dict[str, dict[str, str]]:
+def setup(n: int, api: Any, acm_url: str, ca: TestCA) -> dict[str, dict[str, str]]:
     """N synced AcmCertificates: Secrets, certificates in ACM, status records."""
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     core.create_namespace(cast(client.V1Namespace, {"metadata": {"name": NS}}))
@@ -168,7 +139,8 @@ def setup(n: int, api: Any, acm_url: str, ca: CA) -> dict[str, dict[str, str]]:
 
     def one(i: int) -> tuple[str, dict[str, str]]:
         name = f"cert-{i:05d}"
-        cert, key = ca.issue(f"{name}.bench.example")
+        leaf = ca.issue(f"{name}.bench.example")
+        cert, key = leaf.cert_pem, leaf.key_pem
         facts = analyze(cert, key, now=datetime.now(UTC)).facts
         assert facts is not None
         owner = Owner(CLUSTER, NS, name)
@@ -267,7 +239,7 @@ TARGET_P50_MS, TARGET_P99_MS, OUTLIER_MS = 300, 1000, 1000
 
 
 def rotation_latency(
-    samples: int, api: Any, ca: CA, arns: dict[str, dict[str, str]], started: float
+    samples: int, api: Any, ca: TestCA, arns: dict[str, dict[str, str]], started: float
 ) -> None:
     """Rotate one Secret at a time; time until every region's ImportCertificate is done."""
     core = client.CoreV1Api(api)
@@ -278,7 +250,8 @@ def rotation_latency(
     slowest = (0.0, "")
     for i in range(samples):
         name = names[(i * 7919) % len(names)]
-        cert, key = ca.issue(f"{name}.bench.example")
+        leaf = ca.issue(f"{name}.bench.example")
+        cert, key = leaf.cert_pem, leaf.key_pem
         targets = set(arns[name].values())
         # Only this sample's calls are scanned: the emulators share this process (and its
         # GIL) with the polling, so scanning the setup's thousands of calls every 2 ms would
@@ -356,7 +329,8 @@ def explain(i: int, t0: float, t_end: float, targets: set[str], started: float) 
 def memory_with_more_secrets(total: int, n: int, api: Any, pid: int) -> None:
     """Add plain TLS Secrets up to ``total``; print the operator's RSS once it settles."""
     core = client.CoreV1Api(api)
-    cert, key = CA().issue("filler.bench.example")
+    filler = TestCA("bench CA").issue("filler.bench.example")
+    cert, key = filler.cert_pem, filler.key_pem
     body = secret("x", cert, key)
 
     def create(i: int) -> None:
@@ -406,7 +380,7 @@ def main() -> int:
         client.ApiextensionsV1Api(api).create_custom_resource_definition(
             yaml.safe_load((ROOT / "crds" / "acmcertificate.yaml").read_text())
         )
-        ca = CA()
+        ca = TestCA("bench CA")
         t = time.monotonic()
         arns = setup(args.n, api, acm.url, ca)
         took = time.monotonic() - t

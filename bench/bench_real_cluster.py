@@ -37,16 +37,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import boto3
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from kubernetes import client, config
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
@@ -55,6 +50,13 @@ from acm_sync_testbed.realcluster import bins
 from acm_sync_testbed.realcluster.cluster import RealCluster
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Run as `python bench/bench_real_cluster.py`: the test kits are the tests package at the root.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.certkit import TestCA, serial_hex  # noqa: E402
+
 CRD = ROOT / "crds" / "acmcertificate.yaml"
 ACM_SYNC = Path(sys.executable).with_name("acm-sync")
 REGIONS = ("us-east-1", "eu-west-1")
@@ -73,53 +75,6 @@ def free_port() -> int:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-class CA:
-    """An EC P-256 CA issuing leaves (fast to make by the hundred)."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
-        now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(self.name)
-            .issuer_name(self.name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
-
-    def issue(self, dns: str) -> tuple[bytes, bytes, int]:
-        """(certificate PEM, key PEM, serial) of a new leaf for ``dns``."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns)]))
-            .issuer_name(self.name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1))
-            .not_valid_after(now + timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        pem = serialization.Encoding.PEM
-        key_pem = key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return cert.public_bytes(pem), key_pem, cert.serial_number
-
-
-def serial_hex(serial: int) -> str:
-    raw = f"{serial:x}"
-    raw = raw if len(raw) % 2 == 0 else "0" + raw
-    return ":".join(raw[i : i + 2] for i in range(0, len(raw), 2))
 
 
 def secret(name: str, cert: bytes, key: bytes) -> client.V1Secret:
@@ -232,11 +187,11 @@ def run_backend(backend: str, n: int, samples: int, workdir: Path) -> dict[str, 
     try:
         core.create_namespace(cast(client.V1Namespace, {"metadata": {"name": NS}}))
         wait(lambda: metric_sum(operator.port, "acmsync_") > 0, 60, "the operator's metrics")
-        ca = CA()
+        ca = TestCA("bench CA")
         leaves = {f"cert-{i:04d}": ca.issue(f"cert-{i:04d}.bench.example") for i in range(n)}
 
         def create(name: str) -> None:
-            cert, key, _serial = leaves[name]
+            cert, key = leaves[name].cert_pem, leaves[name].key_pem
             core.create_namespaced_secret(NS, secret(name, cert, key))
             custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "AcmCertificate",
@@ -261,7 +216,8 @@ def run_backend(backend: str, n: int, samples: int, workdir: Path) -> dict[str, 
         latencies: list[float] = []
         for i in range(samples):
             name = f"cert-{i % n:04d}"
-            cert, key, serial = ca.issue(f"{name}.bench.example")
+            leaf = ca.issue(f"{name}.bench.example")
+            cert, key, serial = leaf.cert_pem, leaf.key_pem, leaf.serial
             want = serial_hex(serial)
             t0 = time.monotonic()
             core.replace_namespaced_secret(name, NS, secret(name, cert, key))

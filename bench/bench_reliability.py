@@ -23,14 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for sub in ("tests", "tests/operator", "tests/kube"):
-    if str(ROOT / sub) not in sys.path:
-        sys.path.insert(0, str(ROOT / sub))
+# Run as `python bench/bench_reliability.py`: the test kits are imported as the tests package.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from kubekit import as_model  # noqa: E402
 from kubernetes import client  # noqa: E402
-from opcerts import TestCA, tls_secret  # noqa: E402
-from opkit import Env, OperatorProcess, open_env, wait_for  # noqa: E402
+
+from tests.certkit import TestCA, tls_secret  # noqa: E402
+from tests.kube.kubekit import as_model  # noqa: E402
+from tests.operator.opkit import Env, OperatorProcess, open_env, wait_for  # noqa: E402
 
 
 def _busy(env: Env, n: int, leader: bool) -> tuple[str, OperatorProcess]:

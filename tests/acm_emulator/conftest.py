@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-
-# The certificate kit is shared with the engine tests next door.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "aws"))
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 

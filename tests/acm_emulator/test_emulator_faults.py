@@ -13,12 +13,12 @@ from typing import Any
 
 import boto3
 import pytest
-from acm_testkit import leaf
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from cryptography import x509
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.certkit import leaf
 
 
 def _import(client: Any) -> str:

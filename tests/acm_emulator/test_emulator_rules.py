@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from acm_testkit import ca, leaf
 from botocore.exceptions import ClientError
 
 from acm_sync.core.model import Material
 from acm_sync_testbed.emulators.acm import rules
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.certkit import ca, leaf
 
 
 def _import(client: Any, material: Material, **extra: Any) -> str:

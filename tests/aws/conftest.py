@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from acm_testkit import fast_settings
 
 from acm_sync.aws.engine import Engine
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import fast_settings
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 
-from acm_testkit import OWNER, desired_for, leaf
-
 from acm_sync.aws.engine import Engine
 from acm_sync.core.model import Material
 from acm_sync.core.state import RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for
+from tests.certkit import leaf
 
 WRITES = {"ImportCertificate", "AddTagsToCertificate", "RemoveTagsFromCertificate"}
 

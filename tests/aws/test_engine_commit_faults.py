@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from acm_testkit import OWNER, desired_for, leaf
 from cryptography import x509
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import OWNER_TAG, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for
+from tests.certkit import leaf
 
 KINDS = ["lost", "5xx-after-commit", "timeout"]
 

@@ -7,13 +7,13 @@ import base64
 from dataclasses import replace
 from datetime import timedelta
 
-from acm_testkit import OWNER, desired_for, fast_settings, leaf
-
 from acm_sync.aws import DriftKind
 from acm_sync.aws.engine import Engine
 from acm_sync.core.model import Material
 from acm_sync.core.state import OWNER_TAG, Owner, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for, fast_settings
+from tests.certkit import leaf
 
 NOTHING = {"us-east-1": RegionRecord("us-east-1")}  # a region in the spec, never recorded
 

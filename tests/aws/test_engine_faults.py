@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from acm_testkit import OWNER, desired_for, leaf
-
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import Owner, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for
+from tests.certkit import leaf
 
 
 def _imports(acm: AcmEmulator) -> list[dict[str, object]]:

@@ -10,11 +10,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from acm_testkit import desired_for, fast_settings, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import desired_for, fast_settings
+from tests.certkit import leaf
 
 WRITES = {
     "ImportCertificate",

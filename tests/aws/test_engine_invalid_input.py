@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from acm_testkit import OWNER, desired_for, leaf
 from botocore.exceptions import ParamValidationError
 
 from acm_sync.aws.engine import Engine
 from acm_sync.aws.errors import ErrorClass, classify
 from acm_sync.core.state import RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for
+from tests.certkit import leaf
 
 
 def test_a_request_botocore_refuses_locally_is_permanent_and_was_never_sent() -> None:

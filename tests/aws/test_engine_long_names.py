@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from acm_testkit import desired_for, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import MAX_OWNER_TAG_LENGTH, OWNER_TAG, Owner, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import desired_for
+from tests.certkit import leaf
 
 # A kube-system uid, the longest namespace (a DNS label) and the longest object name.
 CLUSTER = "0f6c8a7e-1b2c-4d5e-8f90-123456789abc"

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from acm_testkit import OWNER, desired_for, leaf
 
 from acm_sync.aws import DriftKind
 from acm_sync.aws.engine import Engine
@@ -21,6 +20,8 @@ from acm_sync.core.state import (
     RegionState,
 )
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for
+from tests.certkit import leaf
 
 WRITES = {
     "ImportCertificate",
@@ -233,7 +234,7 @@ def test_sweep_lists_once_and_describes_only_changed(acm: AcmEmulator, engine: E
 
 
 def test_observer_sees_every_call(acm: AcmEmulator) -> None:
-    from acm_testkit import fast_settings
+    from tests.aws.acm_testkit import fast_settings
 
     seen: list[tuple[str, str, str]] = []
     engine = Engine(fast_settings(acm.url), observer=lambda *call: seen.append(call))

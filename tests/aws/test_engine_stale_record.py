@@ -6,8 +6,6 @@ from base64 import b64encode
 from dataclasses import replace
 from datetime import timedelta
 
-from acm_testkit import OWNER, leaf
-
 from acm_sync.aws.engine import Engine
 from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.model import Material
@@ -15,6 +13,8 @@ from acm_sync.core.pem import parse_pem
 from acm_sync.core.planner import DriftKind
 from acm_sync.core.state import DesiredState, RegionRecord
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER
+from tests.certkit import leaf
 
 
 def _desired(material: Material) -> DesiredState:

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
-from acm_testkit import OWNER, desired_for, fast_settings, leaf
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import OWNER_TAG, RegionOutcome, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for, fast_settings
+from tests.certkit import leaf
 
 
 def _records(outcomes: Mapping[str, RegionOutcome]) -> dict[str, RegionRecord]:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from acm_testkit import OWNER, desired_for, fast_settings, leaf
 
 from acm_sync.aws.credentials import TargetSessions, session_name
 from acm_sync.aws.engine import Engine
@@ -14,6 +13,8 @@ from acm_sync.aws.targets import TargetEngines
 from acm_sync.core.state import Owner, RegionRecord, RegionState
 from acm_sync.core.targets import RoleTarget
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for, fast_settings
+from tests.certkit import leaf
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
 EDGE = RoleTarget("edge", ROLE, "edge-xid")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from acm_testkit import ca, leaf
 from cryptography.hazmat.primitives import serialization
 
 from acm_sync.aws.lookup import same_content
 from acm_sync.core.model import Material
+from tests.certkit import ca, leaf
 
 
 def _reformatted(pem: bytes) -> bytes:

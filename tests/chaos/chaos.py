@@ -12,7 +12,7 @@ serial ACM holds against the Secret's (a mismatch is a lost rotation), and every
 ACM (Ready=Synced, the Secret's serial, ARNs that exist and hold it; else a stale status). The
 convergence time is from the last fault to the moment every object was correct.
 
-    python tests/chaos/chaos.py --seeds 100 --n 200     # or: make chaos SEEDS=100 N=200
+    python -m tests.chaos.chaos --seeds 100 --n 200     # or: make chaos SEEDS=100 N=200
 
 Seeded (the scenario, fault kinds, counts and moments come from the seed) and bounded (each
 phase waits at most --timeout seconds to converge; what has not converged is counted, never
@@ -26,48 +26,23 @@ import argparse
 import os
 import random
 import signal
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
-HERE = Path(__file__).resolve().parent
-for sub in ("", "operator", "kube"):
-    path = str(HERE.parent / sub) if sub else str(HERE.parent)
-    if path not in sys.path:
-        sys.path.insert(0, path)
+from kubernetes import client
 
-from kubekit import as_model  # noqa: E402
-from kubernetes import client  # noqa: E402
-from opcerts import Issued, TestCA, tls_secret  # noqa: E402
-from opkit import Env, OperatorProcess, open_env  # noqa: E402
+from tests.certkit import IssuedPem, TestCA, tls_secret
+from tests.chaos.audit import REGIONS, RunResult, audit, summary, wrong_objects
+from tests.chaos.faults import inject_fault, retry
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, open_env
 
-REGIONS = ("us-east-1", "eu-west-1")
 LEASE = 3
 SCENARIOS = ("kill-restart", "replicas-kill", "replicas-pause")
-OWNER_TAG = "acmsync.io/owner"
-T = TypeVar("T")
-
-
-@dataclass
-class RunResult:
-    """The audit of one seed."""
-
-    seed: int
-    scenario: str
-    duplicates: int = 0
-    lost_rotations: int = 0
-    stale_statuses: int = 0
-    key_leaks: int = 0
-    converged: bool = False
-    convergence: float = 0.0  # seconds from the last fault to every object correct
-    faults: list[str] = field(default_factory=list)
 
 
 class Chaos:
@@ -83,7 +58,7 @@ class Chaos:
         self.ns = env.cluster.namespace(f"chaos{seed}")
         self.names = [f"app{i}" for i in range(n)]
         self.ca = TestCA()
-        self.issued: dict[str, Issued] = {}
+        self.issued: dict[str, IssuedPem] = {}
         self.replicas: list[OperatorProcess] = []
         self.result = RunResult(seed, self.scenario)
         self.last_fault = time.monotonic()
@@ -133,15 +108,15 @@ class Chaos:
         body = as_model(client.V1Secret, tls_secret(name, issued))
         core = self.env.cluster.core
         if replace:
-            _retry(core.replace_namespaced_secret, name, self.ns, body)
+            retry(core.replace_namespaced_secret, name, self.ns, body)
         else:
-            _retry(core.create_namespaced_secret, self.ns, body)
+            retry(core.create_namespaced_secret, self.ns, body)
 
     def create_objects(self) -> None:
         for name in self.names:
             self.put_secret(name, replace=False)
             tags = {"team": self.rng.choice(["web", "api", "ops"])}
-            _retry(
+            retry(
                 self.env.cluster.create_cert,
                 self.ns,
                 name,
@@ -157,7 +132,7 @@ class Chaos:
         for name in self.rng.sample(self.names, k=max(1, self.n // 5)):
             team = self.rng.choice(["web", "api", None])
             spec = {"tags": {"team": team, "rotated": "yes"}}
-            _retry(self.env.cluster.patch_cert, self.ns, name, spec)
+            retry(self.env.cluster.patch_cert, self.ns, name, spec)
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -169,41 +144,7 @@ class Chaos:
 
     def fault(self) -> None:
         """Inject one random fault of the kinds real AWS and Kubernetes produce."""
-        rng, acm, kube = self.rng, self.env.acm_server, self.env.kube
-        count = rng.randint(1, 3)
-        writes = [None, "ImportCertificate:new", "ImportCertificate:reimport"]
-        writes += ["AddTagsToCertificate", "RemoveTagsFromCertificate"]
-        kinds = ["lost", "5xx-after-commit", "5xx", "latency", "throttle", "region-down"]
-        if kube is not None:
-            kinds += ["kube-5xx", "kube-429-status", "kube-5xx-secret", "watch-drop", "410"]
-        kind = rng.choice(kinds)
-        if kind == "lost":
-            acm.lose_responses(count, api=rng.choice(writes))
-        elif kind == "5xx-after-commit":
-            acm.fail_after_commit(count, api=rng.choice(writes))
-        elif kind == "5xx":
-            acm.fail_next(count, api=rng.choice([None, "ImportCertificate", "ListCertificates"]))
-        elif kind == "latency":
-            acm.add_latency(count * 3, rng.uniform(0.2, 1.5), api=rng.choice(writes))
-        elif kind == "throttle":
-            acm.set_rates({"ImportCertificate": 2, "ListCertificates": 2})
-            self.later(rng.uniform(1, 4), lambda: acm.set_rates({}))
-        elif kind == "region-down":
-            region = rng.choice(REGIONS)
-            acm.set_region_down(region)
-            self.later(rng.uniform(1, 4), lambda: acm.set_region_down(region, False))
-        elif kube is not None:
-            if kind == "kube-5xx":
-                kube.fail_next(count, rng.choice([500, 503]))
-            elif kind == "kube-429-status":
-                kube.fail_next(count * 3, 429, path="/status", verb="PATCH")
-            elif kind == "kube-5xx-secret":
-                kube.fail_next(count, 500, path="/secrets/", verb="GET")
-            elif kind == "watch-drop":
-                kube.drop_watches()
-            else:
-                kube.compact()
-                kube.drop_watches()
+        kind = inject_fault(self.rng, self.env.acm_server, self.env.kube, self.later, REGIONS)
         self.result.faults.append(kind)
         self.last_fault = time.monotonic()
 
@@ -246,26 +187,7 @@ class Chaos:
 
     def wrong(self) -> list[str]:
         """Objects whose status or ACM copy is not what the Secret says."""
-        bad: list[str] = []
-        held = {c["arn"]: c for c in self.env.acm_server.certificates()}
-        for name in self.names:
-            obj = _retry(self.env.cluster.cert, self.ns, name) or {}
-            status: dict[str, Any] = obj.get("status") or {}
-            ready = {c["type"]: c for c in status.get("conditions") or []}.get("Ready", {})
-            serial = self.issued[name].serial
-            entries = {e.get("region"): e for e in status.get("regions") or []}
-            ok = (
-                ready.get("reason") == "Synced"
-                and _serial((status.get("secret") or {}).get("serialNumber")) == serial
-                and set(entries) == set(REGIONS)
-                and all(
-                    e.get("arn") in held and int(held[e["arn"]]["serial"], 16) == serial
-                    for e in entries.values()
-                )
-            )
-            if not ok:
-                bad.append(name)
-        return bad
+        return wrong_objects(self.env, self.ns, self.issued)
 
     def converge(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -282,27 +204,7 @@ class Chaos:
 
     def audit(self) -> None:
         """Duplicates, lost rotations and stale statuses across every region."""
-        certs = self.env.acm_server.certificates()
-        per_owner = Counter(
-            (c["region"], c["tags"].get(OWNER_TAG, "")) for c in certs if c["tags"].get(OWNER_TAG)
-        )
-        self.result.duplicates = sum(n - 1 for n in per_owner.values() if n > 1)
-        lost = 0
-        for name in self.names:
-            serial = self.issued[name].serial
-            for region in REGIONS:
-                mine = [
-                    c
-                    for c in certs
-                    if c["region"] == region
-                    and c["tags"].get(OWNER_TAG, "").endswith(f"/{self.ns}/{name}")
-                ]
-                if not any(int(c["serial"], 16) == serial for c in mine):
-                    lost += 1
-        self.result.lost_rotations = lost
-        self.result.stale_statuses = len(self.wrong())
-        logs = "".join(p.log_path.read_text(errors="replace") for p in self.replicas)
-        self.result.key_leaks = sum(i.key_body[:40] in logs for i in self.issued.values())
+        audit(self.env, self.ns, self.issued, self.replicas, self.result)
 
     def run(self) -> RunResult:
         try:
@@ -322,27 +224,6 @@ class Chaos:
         return self.result
 
 
-def _retry(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """The driver's own API calls ride out the faults injected for the operator."""
-    for attempt in range(30):
-        try:
-            return call(*args, **kwargs)
-        except client.ApiException as exc:
-            if exc.status not in (429, 500, 503, 504) or attempt == 29:
-                raise
-            time.sleep(0.2)
-    raise AssertionError("unreachable")
-
-
-def _serial(text: object) -> int | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return int(text.replace(":", ""), 16)
-    except ValueError:
-        return None
-
-
 def run_seeds(seeds: list[int], n: int, timeout: float, workdir: Path) -> list[RunResult]:
     """One fresh pair of emulators per seed (nothing carries over between runs)."""
     results = []
@@ -356,30 +237,6 @@ def run_seeds(seeds: list[int], n: int, timeout: float, workdir: Path) -> list[R
         finally:
             env_gen.close()
     return results
-
-
-def summary(results: list[RunResult], n: int) -> str:
-    """The figures the issue asks for, one per line."""
-    times = [r.convergence for r in results if r.converged]
-    lines = [
-        f"runs: {len(results)} (N={n} objects x {len(REGIONS)} regions each)",
-        f"scenarios: {dict(Counter(r.scenario for r in results))}",
-        f"faults injected: {sum(len(r.faults) for r in results)}",
-        f"duplicates: {sum(r.duplicates for r in results)}",
-        f"lost rotations: {sum(r.lost_rotations for r in results)}",
-        f"stale statuses: {sum(r.stale_statuses for r in results)}",
-        f"key material in logs: {sum(r.key_leaks for r in results)}",
-        f"not converged within the bound: {sum(not r.converged for r in results)}",
-    ]
-    if times:
-        lines.append(
-            "convergence after the last fault: "
-            f"median {statistics.median(times):.1f}s, max {max(times):.1f}s"
-        )
-    for r in results:
-        if r.duplicates or r.lost_rotations or r.stale_statuses or r.key_leaks or not r.converged:
-            lines.append(f"  seed {r.seed} ({r.scenario}): {r}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

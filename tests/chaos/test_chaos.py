@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos import SCENARIOS, run_seeds, summary
+from tests.chaos.audit import summary
+from tests.chaos.chaos import SCENARIOS, run_seeds
 
 pytestmark = pytest.mark.integration
 N = 20

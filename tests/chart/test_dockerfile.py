@@ -15,10 +15,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import requirements_lock
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from tests.chart import requirements_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

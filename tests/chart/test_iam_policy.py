@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from iam_eval import Request, allowed
 
 from acm_sync.core.state import CLUSTER_TAG, MANAGED_BY_TAG, MANAGED_BY_VALUE, OWNER_TAG
+from tests.chart.iam_eval import Request, allowed
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "prod-eu"

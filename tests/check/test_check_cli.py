@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from certkit import NOW, Pki, ec_key, make_cert, make_pki
-from checkrun import Result, key_fragments, run_check, tls_secret
 from cryptography.hazmat.primitives import serialization
 
 from acm_sync.core.analyze import analyze
+from tests.certkit import NOW, Pki, ec_key, make_cert, make_pki
+from tests.check.checkrun import Result, key_fragments, run_check, tls_secret
 
 NOW_ARG = NOW.isoformat()
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from certkit import NOW, Pki
-from checkrun import run_check
 from cryptography.hazmat.primitives import serialization
+
+from tests.certkit import NOW, Pki
+from tests.check.checkrun import run_check
 
 NOW_ARG = NOW.isoformat()
 

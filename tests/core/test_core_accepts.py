@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from certkit import NOW, Issued, Key, Pki, ec_key, make_cert, make_pki, rsa_key
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
 from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.model import Analysis
+from tests.certkit import NOW, Issued, Key, Pki, ec_key, make_cert, make_pki, rsa_key
 
 # The named-curve OID of P-256, as `openssl ecparam` writes it before an EC key.
 P256_PARAMETERS = b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"

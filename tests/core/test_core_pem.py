@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 
-from certkit import NOW, ec_key, make_cert, make_pki, rsa_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acm_sync.core.analyze import analyze_unchecked
 from acm_sync.core.pem import encode_pem, parse_pem
 from acm_sync.core.x509facts import format_serial, key_algorithm_from_pem
+from tests.certkit import NOW, ec_key, make_cert, make_pki, rsa_key
 
 
 def test_encode_pem_wraps_at_64_with_one_trailing_newline() -> None:

@@ -6,13 +6,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from certkit import CLIENT_AUTH, NOW, SERVER_AUTH, Key, Pki, ec_key, make_cert, make_pki, rsa_key
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
 from acm_sync.core.reimport import check_reimport
+from tests.certkit import (
+    CLIENT_AUTH,
+    NOW,
+    SERVER_AUTH,
+    Key,
+    Pki,
+    ec_key,
+    make_cert,
+    make_pki,
+    rsa_key,
+)
 
 SIG_ENC = frozenset({"digital_signature", "key_encipherment"})
 SIG = frozenset({"digital_signature"})

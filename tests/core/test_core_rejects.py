@@ -10,7 +10,13 @@ from pathlib import Path
 
 import certifi
 import pytest
-from certkit import (
+from cryptography.hazmat.primitives import serialization
+
+from acm_sync.core.analyze import analyze
+from acm_sync.core.findings import Code
+from acm_sync.core.model import Analysis
+from acm_sync.core.roots import load_each, well_known_root_names
+from tests.certkit import (
     NOW,
     Issued,
     Pki,
@@ -20,13 +26,6 @@ from certkit import (
     make_pki,
     rsa_key,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-
-from acm_sync.core.analyze import analyze
-from acm_sync.core.findings import Code
-from acm_sync.core.model import Analysis
-from acm_sync.core.roots import load_each, well_known_root_names
 
 Inputs = tuple[bytes | None, bytes | None, bytes | None]
 
@@ -335,20 +334,13 @@ def test_a_leaf_issued_by_a_well_known_root_is_not_missing_an_intermediate() -> 
     )
     assert root_name.public_bytes() in well_known_root_names()
     leaf = make_cert(key)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(leaf.cert.subject)
-        .issuer_name(root_name)
-        .public_key(leaf.cert.public_key())
-        .serial_number(7)
-        .not_valid_before(leaf.cert.not_valid_before_utc)
-        .not_valid_after(leaf.cert.not_valid_after_utc)
-        .add_extension(
-            leaf.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value,
-            critical=False,
-        )
-        .sign(make_cert(ec_key("P-256", 8)).key, hashes.SHA256())
-    )
+    cert = make_cert(
+        key,
+        issuer=make_cert(ec_key("P-256", 8)),
+        issuer_name=root_name,
+        serial=7,
+        basic_constraints=False,
+    ).cert
     pem = cert.public_bytes(serialization.Encoding.PEM)
     analysis = analyze(pem, leaf.key_pem(), now=NOW)
     assert analysis.valid, analysis.errors

@@ -9,7 +9,9 @@ from typing import Any, cast
 
 import pytest
 from kubernetes import client, config
-from playkit import running_playground, tls_secret
+
+from tests.certkit import self_signed_tls_secret
+from tests.playground.playkit import running_playground
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,7 @@ def test_playground_syncs_an_acmcertificate(tmp_path: Path) -> None:
         api = config.new_client_from_config(config_file=str(playground.kubeconfig))  # type: ignore[no-untyped-call]
         core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
         # validate_call builds the V1Secret the client declares from the manifest dict.
-        secret = tls_secret("pg", "pg.example.com")
+        secret = self_signed_tls_secret("pg", "pg.example.com")
         core.create_namespaced_secret("default", cast(client.V1Secret, secret))
         custom.create_namespaced_custom_object(
             "acmsync.io", "v1alpha1", "default", "acmcertificates",

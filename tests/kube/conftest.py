@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import http.client as http_client
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from kubekit import as_model, close, new_client
 from kubernetes import client
 
-from cluster_backends import RealApi
-
-# The kubectl runner (run_kubectl) is shared with the playground tests, in their kit.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
-
-from playkit import kubectl_binary, run_kubectl
-
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.cluster_backends import RealApi
+from tests.kube.kubekit import as_model, close, new_client
+from tests.playground.playkit import kubectl_binary, run_kubectl
 
 SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]

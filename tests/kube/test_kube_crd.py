@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kubekit import as_dict, meta
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.kube.kubekit import as_dict, meta
 
 Http = Callable[..., tuple[int, dict[str, str], bytes]]
 

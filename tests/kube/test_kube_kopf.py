@@ -12,10 +12,10 @@ from typing import Any
 import kopf
 import pytest
 import yaml
-from kubekit import as_dict
 from kubernetes import client
 
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.kube.kubekit import as_dict
 
 SAMPLE_CRD = yaml.safe_load(Path(__file__).with_name("sample-crd.yaml").read_text())
 GROUP, VERSION, PLURAL = "example.acm-sync.dev", "v1", "widgets"

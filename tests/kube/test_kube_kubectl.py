@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kubekit import as_dict, as_model, meta
 from kubernetes import client
+
+from tests.kube.kubekit import as_dict, as_model, meta
 
 SAMPLE_CRD = Path(__file__).with_name("sample-crd.yaml")
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]

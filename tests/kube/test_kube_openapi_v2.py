@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Http, Kubectl
+from tests.kube.conftest import Http, Kubectl
 
 CERT_MANAGER_CERTIFICATE = """\
 apiVersion: cert-manager.io/v1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import yaml
-from conftest import Kubectl
 
 from acm_sync_testbed.emulators.kube.table import human_duration
+from tests.kube.conftest import Kubectl
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

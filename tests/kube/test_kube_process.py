@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from kubekit import as_model, close, meta, new_client
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from tests.kube.kubekit import as_model, close, meta, new_client
 
 pytestmark = pytest.mark.integration
 

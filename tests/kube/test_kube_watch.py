@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kubekit import WatchEvent, as_model, list_meta, meta, name, stream
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.kube.kubekit import WatchEvent, as_model, list_meta, meta, name, stream
 
 Http = Callable[..., tuple[int, dict[str, str], bytes]]
 

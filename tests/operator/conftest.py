@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# The typed helpers for the kubernetes client (kubekit) live with the Kubernetes API tests, the
-# examples' generator loader (playkit) with the playground tests.
-# Appended, not prepended: `from conftest import Env` must keep finding this directory's conftest.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "kube"))
-sys.path.append(str(Path(__file__).resolve().parents[1] / "playground"))
-
-from opkit import Env, OperatorProcess, open_env
-
-from cluster_backends import RealApi
+from tests.cluster_backends import RealApi
+from tests.operator.opkit import Env, OperatorProcess, open_env
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from typing import Any, cast
 
 import pytest
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, OperatorProcess, wait_for
 
 from acm_sync.controller import annotations as ann
+from tests.certkit import TestCA, tls_secret
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

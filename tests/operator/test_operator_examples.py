@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 import yaml
-from kubekit import as_dict
 from kubernetes import client
-from opkit import GROUP, PLURAL, VERSION, Cluster
-from playkit import EXAMPLES, examples_generator
 
 from acm_sync.controller import annotations as ann
 from acm_sync.controller.spec import parse_spec
 from acm_sync.core.analyze import analyze
 from acm_sync.core.model import Analysis, CertificateFacts
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.kube.kubekit import as_dict
+from tests.operator.opkit import GROUP, PLURAL, VERSION, Cluster
+from tests.playground.playkit import EXAMPLES, examples_generator
 
 # The demo material must outlive releases made from today's tree by years, not weeks.
 MIN_REMAINING_VALIDITY = timedelta(days=5 * 365)

@@ -14,7 +14,7 @@ import pytest
 from acm_sync.controller.kubeapi import KubeApi, load_configuration
 from acm_sync.controller.leader import LeaderElector
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
-from cluster_backends import RealApi
+from tests.cluster_backends import RealApi
 
 
 class FakeClock:

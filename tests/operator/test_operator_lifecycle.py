@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubekit import as_model, meta
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
+
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_model, meta
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

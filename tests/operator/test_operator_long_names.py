@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, OperatorProcess
+
+from tests.certkit import TestCA, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, OperatorProcess, wait_for
+
+from tests.certkit import TestCA, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import Issued, TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
 
 from acm_sync.controller.kubeapi import KubeApi, NotLeader, ObjectRef, load_configuration
+from tests.certkit import IssuedPem, TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 LEASE = 3.0
@@ -31,7 +31,7 @@ def _holder(env: Env, ns: str) -> str | None:
     return lease.spec.holder_identity or None
 
 
-def _correct(env: Env, ns: str, name: str, issued: Issued) -> bool:
+def _correct(env: Env, ns: str, name: str, issued: IssuedPem) -> bool:
     """Ready=Synced, the Secret's serial in the status, and ACM holding that very serial."""
     obj = env.cluster.cert(ns, name) or {}
     status: dict[str, Any] = obj.get("status") or {}

@@ -10,20 +10,20 @@ import json
 import logging
 
 import pytest
-from opcerts import Issued, TestCA
 
 from acm_sync.controller.handlers import install_log_filters
 from acm_sync.controller.redaction import RedactingFilter, configure_logging, redact
 from acm_sync.controller.settings import add_run_arguments, config_from_args
 from acm_sync.controller.workqueue import Key, WorkQueue
+from tests.certkit import IssuedPem, TestCA
 
 
 @pytest.fixture(scope="module")
-def issued() -> Issued:
+def issued() -> IssuedPem:
     return TestCA().issue("leak.example.com")
 
 
-def test_pem_blocks_and_base64_never_reach_a_log_line(issued: Issued) -> None:
+def test_pem_blocks_and_base64_never_reach_a_log_line(issued: IssuedPem) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactingFilter())
@@ -56,7 +56,7 @@ def test_debug_logging_silences_botocore_bodies() -> None:
         configure_logging("WARNING")
 
 
-def test_redact_keeps_long_object_names_but_not_base64(issued: Issued) -> None:
+def test_redact_keeps_long_object_names_but_not_base64(issued: IssuedPem) -> None:
     # Names of up to 253 characters, one run of letters and digits when a label is 63 long.
     name = "a1" * 31 + "b"
     line = f"reconciling ns/{name} (Secret ns/{name}); path /namespaces/{'x' * 70}/secrets"
@@ -187,7 +187,7 @@ def test_defaults_match_the_documented_table() -> None:
 
 
 def test_json_logs_are_one_object_per_line_and_redacted(
-    capsys: pytest.CaptureFixture[str], issued: Issued
+    capsys: pytest.CaptureFixture[str], issued: IssuedPem
 ) -> None:
     configure_logging("INFO", "json")
     try:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kubekit import as_dict, as_model, meta
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import GROUP, PLURAL, VERSION, Env, wait_for
+
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_dict, as_model, meta
+from tests.operator.opkit import GROUP, PLURAL, VERSION, Env, wait_for
 
 pytestmark = pytest.mark.integration
 

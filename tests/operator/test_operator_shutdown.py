@@ -12,10 +12,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, OperatorProcess, wait_for
+
+from tests.certkit import TestCA, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 COUNT = 30

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubekit import as_model, meta, resource_version
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
+
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_model, meta, resource_version
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 REGIONS = ["us-east-1", "eu-west-1"]

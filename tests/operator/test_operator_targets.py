@@ -6,22 +6,29 @@ hands out credentials for account 222233334444 and keeps each account's certific
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import boto3
 import pytest
-from kubekit import as_dict, as_model
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
 
 from acm_sync.controller.kubeapi import GROUP, VERSION
-
-ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
-TARGET_ACCOUNT = "222233334444"
-OWN_ACCOUNT = "123456789012"
-SELECTOR = {"matchLabels": {"acmsync.io/edge": "allowed"}}
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.operator.targetkit import (
+    OWN_ACCOUNT,
+    ROLE,
+    SELECTOR,
+    TARGET_ACCOUNT,
+    assumed_acm,
+    exported,
+    labelled_namespace,
+    owned_everywhere,
+    pairs_in_status,
+    status_entries,
+    target,
+    target_account_calls,
+    target_obj,
+    target_ready,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,71 +36,11 @@ def ca() -> TestCA:
     return TestCA()
 
 
-def _target(env: Env, name: str, **spec: Any) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AcmTarget",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    env.cluster.custom.create_cluster_custom_object(GROUP, VERSION, "acmtargets", body)
-
-
-def _target_obj(env: Env, name: str) -> dict[str, Any]:
-    return as_dict(env.cluster.custom.get_cluster_custom_object(GROUP, VERSION, "acmtargets", name))
-
-
-def _target_ready(env: Env, name: str) -> dict[str, Any]:
-    status = _target_obj(env, name).get("status") or {}
-    return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
-
-
-def _labelled_namespace(env: Env) -> str:
-    ns = env.cluster.namespace("tgt")
-    env.cluster.core.patch_namespace(ns, {"metadata": {"labels": {"acmsync.io/edge": "allowed"}}})
-    return ns
-
-
-def _entries(obj: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(e.get("target", ""), e["region"]): e for e in obj["status"]["regions"]}
-
-
-def _assumed_acm(env: Env, region: str) -> Any:
-    """What a user would do: assume the role through the emulator's STS, list with boto3."""
-    sts = boto3.client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=env.acm_server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    creds = sts.assume_role(RoleArn=ROLE, RoleSessionName="me", ExternalId="edge-xid")[
-        "Credentials"
-    ]
-    return boto3.client(
-        "acm",
-        region_name=region,
-        endpoint_url=env.acm_server.url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-
-
-def _exported(operator: OperatorProcess, *series: str) -> Callable[[], bool]:
-    """A probe: every one of ``series`` is on the operator's /metrics."""
-    return lambda: all(line in operator.metrics() for line in series)
-
-
-def _target_account_calls(env: Env) -> int:
-    return sum(1 for c in env.acm_server.calls() if c["account"] == TARGET_ACCOUNT)
-
-
 def test_a_certificate_in_two_accounts_rotated_and_deleted(
     env: Env, operator: OperatorProcess, ca: TestCA
 ) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(
+    target(
         env,
         "edge",
         roleArn=ROLE,
@@ -101,13 +48,13 @@ def test_a_certificate_in_two_accounts_rotated_and_deleted(
         regions=["us-east-1"],
         namespaceSelector=SELECTOR,
     )
-    wait_for(lambda: _target_ready(env, "edge").get("status") == "True", what="edge Ready")
-    status = _target_obj(env, "edge")["status"]
+    wait_for(lambda: target_ready(env, "edge").get("status") == "True", what="edge Ready")
+    status = target_obj(env, "edge")["status"]
     assert status["account"] == TARGET_ACCOUNT
     assert status["lastChecked"]
 
     c = env.cluster
-    ns = _labelled_namespace(env)
+    ns = labelled_namespace(env)
     first = ca.issue("edge.example.com")
     c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("web", first)))
     c.create_cert(
@@ -119,7 +66,7 @@ def test_a_certificate_in_two_accounts_rotated_and_deleted(
         deletionPolicy="Delete",
     )
     obj = c.wait_reason(ns, "web", "Synced")
-    entries = _entries(obj)
+    entries = status_entries(obj)
     assert set(entries) == {("", "eu-west-1"), ("edge", "us-east-1")}
     own, edge = entries[("", "eu-west-1")], entries[("edge", "us-east-1")]
     assert own["account"] == OWN_ACCOUNT
@@ -133,10 +80,10 @@ def test_a_certificate_in_two_accounts_rotated_and_deleted(
             "acmsync_certificate_not_after_timestamp_seconds"
             f'{{account="{account}",name="web",namespace="{ns}",region="{region}"}}'
         )
-        wait_for(_exported(operator, imports, expiry), what=f"the metrics of {account} {region}")
+        wait_for(exported(operator, imports, expiry), what=f"the metrics of {account} {region}")
 
     # Seen as a user would: the target account holds it, the operator's account does not.
-    target_acm = _assumed_acm(env, "us-east-1")
+    target_acm = assumed_acm(env, "us-east-1")
     listed = target_acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1"]})
     assert [s["CertificateArn"] for s in listed["CertificateSummaryList"]] == [edge["arn"]]
     tags = {
@@ -165,7 +112,7 @@ def test_a_certificate_in_two_accounts_rotated_and_deleted(
         ),
         what="the rotated serial, synced",
     )
-    rotated = _entries(c.cert(ns, "web") or {})
+    rotated = status_entries(c.cert(ns, "web") or {})
     assert rotated[("edge", "us-east-1")]["arn"] == edge["arn"]
     assert rotated[("", "eu-west-1")]["arn"] == own["arn"]
     described = target_acm.describe_certificate(CertificateArn=edge["arn"])["Certificate"]
@@ -186,7 +133,7 @@ def test_refused_pairs_make_no_aws_call_and_the_others_sync(
     env: Env, operator: OperatorProcess, ca: TestCA
 ) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(
+    target(
         env,
         "edge-only",
         roleArn=ROLE,
@@ -199,7 +146,7 @@ def test_refused_pairs_make_no_aws_call_and_the_others_sync(
     c.core.create_namespaced_secret(
         ns, as_model(client.V1Secret, tls_secret("app", ca.issue("app.example.com")))
     )
-    before = _target_account_calls(env)
+    before = target_account_calls(env)
     c.create_cert(
         ns,
         "app",
@@ -211,18 +158,18 @@ def test_refused_pairs_make_no_aws_call_and_the_others_sync(
         ],
     )
     obj = c.wait_reason(ns, "app", "PartiallySynced")
-    entries = _entries(obj)
+    entries = status_entries(obj)
     assert entries[("", "eu-west-1")]["state"] == "Synced"
     assert entries[("edge-only", "us-east-1")]["reason"] == "TargetNotAllowed"
     assert ns in entries[("edge-only", "us-east-1")]["message"]
     assert entries[("missing", "us-east-1")]["reason"] == "TargetNotFound"
     assert obj["status"]["pairs"] == "1/3"
     assert "TargetNotAllowed" in c.condition(ns, "app")["message"]
-    assert _target_account_calls(env) == before
+    assert target_account_calls(env) == before
     assert not [s for s in env.acm_server.sessions() if s["tags"].get("acmsync.io/name") == "app"]
 
     # A region the AcmTarget does not allow, in an admitted namespace.
-    allowed_ns = _labelled_namespace(env)
+    allowed_ns = labelled_namespace(env)
     c.core.create_namespaced_secret(
         allowed_ns, as_model(client.V1Secret, tls_secret("app", ca.issue("app.example.com")))
     )
@@ -233,18 +180,18 @@ def test_refused_pairs_make_no_aws_call_and_the_others_sync(
         targets=[{"target": "edge-only", "regions": ["ap-south-1"]}],
     )
     refused = c.wait_reason(allowed_ns, "app", "RegionNotAllowed")
-    assert _entries(refused)[("edge-only", "ap-south-1")]["state"] == "Blocked"
-    assert _target_account_calls(env) == before
+    assert status_entries(refused)[("edge-only", "ap-south-1")]["state"] == "Blocked"
+    assert target_account_calls(env) == before
 
 
 def test_a_role_that_cannot_be_assumed(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
     broken_role = "arn:aws:iam::333344445555:role/not-trusted"
-    _target(env, "broken", roleArn=broken_role)
+    target(env, "broken", roleArn=broken_role)
     wait_for(
-        lambda: _target_ready(env, "broken").get("reason") == "AssumeRoleFailed",
+        lambda: target_ready(env, "broken").get("reason") == "AssumeRoleFailed",
         what="broken AssumeRoleFailed",
     )
-    ready = _target_ready(env, "broken")
+    ready = target_ready(env, "broken")
     assert ready["status"] == "False"
     assert "not authorized to perform: sts:AssumeRole" in ready["message"]
     c = env.cluster
@@ -260,7 +207,7 @@ def test_a_role_that_cannot_be_assumed(env: Env, operator: OperatorProcess, ca: 
         targets=[{"target": "broken", "regions": ["us-east-1"]}],
     )
     obj = c.wait_reason(ns, "app", "PartiallySynced")
-    entries = _entries(obj)
+    entries = status_entries(obj)
     assert entries[("", "eu-west-1")]["state"] == "Synced"
     pair = entries[("broken", "us-east-1")]
     assert pair["reason"] == "AssumeRoleFailed"
@@ -270,28 +217,14 @@ def test_a_role_that_cannot_be_assumed(env: Env, operator: OperatorProcess, ca: 
     # Once the trust policy allows it, the retry syncs the pair.
     env.acm_server.trust_role(broken_role)
     c.wait_reason(ns, "app", "Synced", timeout=90)
-    wait_for(lambda: _target_ready(env, "broken").get("status") == "True", what="broken recovers")
-
-
-def _owned_everywhere(env: Env, ns: str, name: str) -> list[tuple[str, str, str]]:
-    """(account, region, ARN) of every certificate in any account owned by ns/name."""
-    return sorted(
-        (h["account"], h["region"], h["arn"])
-        for h in env.acm_server.certificates()
-        if h["tags"].get("acmsync.io/owner", "").endswith(f"/{ns}/{name}")
-    )
-
-
-def _pairs_in_status(env: Env, ns: str, name: str) -> list[tuple[str, str, str]]:
-    entries = _entries(env.cluster.cert(ns, name) or {})
-    return sorted((e["account"], e["region"], e["arn"]) for e in entries.values())
+    wait_for(lambda: target_ready(env, "broken").get("status") == "True", what="broken recovers")
 
 
 def test_a_lost_import_response_in_the_target_account_leaves_no_duplicate(
     env: Env, operator: OperatorProcess, ca: TestCA
 ) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-chaos", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-chaos", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("chaos")
     c.core.create_namespaced_secret(
@@ -305,13 +238,13 @@ def test_a_lost_import_response_in_the_target_account_leaves_no_duplicate(
     lost = [c for c in env.acm_server.calls() if c["outcome"] == "ResponseLost"]
     assert lost
     assert lost[-1]["account"] == TARGET_ACCOUNT
-    assert _owned_everywhere(env, ns, "lost") == _pairs_in_status(env, ns, "lost")
-    assert len(_owned_everywhere(env, ns, "lost")) == 1
+    assert owned_everywhere(env, ns, "lost") == pairs_in_status(env, ns, "lost")
+    assert len(owned_everywhere(env, ns, "lost")) == 1
 
 
 def test_annotation_mode_with_targets(env: Env, operator: OperatorProcess, ca: TestCA) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-ann", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-ann", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("ann")
     annotations = {"acmsync.io/targets": "edge-ann=us-east-1+eu-west-1"}
@@ -344,7 +277,7 @@ def test_an_acmtarget_moved_to_another_account_imports_there(
     other = "arn:aws:iam::444455556666:role/acm-sync-importer"
     env.acm_server.trust_role(ROLE, "edge-xid")
     env.acm_server.trust_role(other, "edge-xid")
-    _target(env, "edge-move", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-move", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("move")
     c.core.create_namespaced_secret(
@@ -353,20 +286,20 @@ def test_an_acmtarget_moved_to_another_account_imports_there(
     c.create_cert(
         ns, "m", secretName="m", targets=[{"target": "edge-move", "regions": ["us-east-1"]}]
     )
-    first = _entries(c.wait_reason(ns, "m", "Synced"))[("edge-move", "us-east-1")]
+    first = status_entries(c.wait_reason(ns, "m", "Synced"))[("edge-move", "us-east-1")]
     assert first["account"] == TARGET_ACCOUNT
     c.custom.patch_cluster_custom_object(
         GROUP, VERSION, "acmtargets", "edge-move", {"spec": {"roleArn": other}}
     )
     wait_for(
         lambda: (
-            _entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")].get("account")
+            status_entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")].get("account")
             == "444455556666"
             and c.condition(ns, "m").get("reason") == "Synced"
         ),
         what="the pair in the new account",
     )
-    moved = _entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")]
+    moved = status_entries(c.cert(ns, "m") or {})[("edge-move", "us-east-1")]
     assert ":444455556666:" in moved["arn"]
     assert [h["arn"] for h in env.acm_server.certificates(account="444455556666")] == [moved["arn"]]
 
@@ -375,9 +308,9 @@ def test_adoption_happens_in_the_account_the_arn_names(
     env: Env, operator: OperatorProcess, ca: TestCA
 ) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-adopt", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-adopt", roleArn=ROLE, externalId="edge-xid")
     old = ca.issue("legacy.example.com")
-    target_acm = _assumed_acm(env, "us-east-1")
+    target_acm = assumed_acm(env, "us-east-1")
     adopted = target_acm.import_certificate(Certificate=old.cert_pem, PrivateKey=old.key_pem)[
         "CertificateArn"
     ]
@@ -398,7 +331,7 @@ def test_adoption_happens_in_the_account_the_arn_names(
         targets=[{"target": "edge-adopt", "regions": ["us-east-1"]}],
         certificateArns={"us-east-1": adopted},
     )
-    entries = _entries(c.wait_reason(ns, "legacy", "Synced"))
+    entries = status_entries(c.wait_reason(ns, "legacy", "Synced"))
     # Same region in both accounts: the ARN is adopted in its own account (the target's),
     # while the operator's account gets a new import.
     assert entries[("edge-adopt", "us-east-1")]["arn"] == adopted
@@ -427,7 +360,7 @@ def test_the_sweep_repairs_a_target_certificate_deleted_out_of_band(
     env: Env, operator: OperatorProcess, ca: TestCA
 ) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-sweep", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-sweep", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("sweep")
     c.core.create_namespaced_secret(
@@ -436,18 +369,18 @@ def test_the_sweep_repairs_a_target_certificate_deleted_out_of_band(
     c.create_cert(
         ns, "s", secretName="s", targets=[{"target": "edge-sweep", "regions": ["us-east-1"]}]
     )
-    first = _entries(c.wait_reason(ns, "s", "Synced"))[("edge-sweep", "us-east-1")]["arn"]
-    _assumed_acm(env, "us-east-1").delete_certificate(CertificateArn=first)
+    first = status_entries(c.wait_reason(ns, "s", "Synced"))[("edge-sweep", "us-east-1")]["arn"]
+    assumed_acm(env, "us-east-1").delete_certificate(CertificateArn=first)
     # The operator's sweep (every 2 s here) lists the target account's region, sees it gone,
     # and imports it again; nothing else triggers this object.
     wait_for(
         lambda: (
-            _entries(c.cert(ns, "s") or {})[("edge-sweep", "us-east-1")].get("arn")
+            status_entries(c.cert(ns, "s") or {})[("edge-sweep", "us-east-1")].get("arn")
             not in (None, first)
         ),
         timeout=30,
         what="the re-import after the sweep",
     )
-    again = _entries(c.cert(ns, "s") or {})[("edge-sweep", "us-east-1")]
+    again = status_entries(c.cert(ns, "s") or {})[("edge-sweep", "us-east-1")]
     assert again["account"] == TARGET_ACCOUNT
-    assert _owned_everywhere(env, ns, "s") == [(TARGET_ACCOUNT, "us-east-1", again["arn"])]
+    assert owned_everywhere(env, ns, "s") == [(TARGET_ACCOUNT, "us-east-1", again["arn"])]

@@ -7,20 +7,21 @@ acts on its objects.
 from __future__ import annotations
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, wait_for
-from test_operator_targets import (
+
+from tests.certkit import TestCA, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, wait_for
+from tests.operator.targetkit import (
     OWN_ACCOUNT,
     ROLE,
     TARGET_ACCOUNT,
-    _entries,
-    _owned_everywhere,
-    _pairs_in_status,
-    _target,
-    _target_obj,
-    _target_ready,
+    owned_everywhere,
+    pairs_in_status,
+    status_entries,
+    target,
+    target_obj,
+    target_ready,
 )
 
 
@@ -33,7 +34,7 @@ def test_failover_mid_sync_with_targets_leaves_no_duplicate_in_any_account(
     env: Env, ca: TestCA
 ) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-ha", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-ha", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("ha")
     flags = ("--lease-duration", "3", "--leader-election-namespace", ns)
@@ -68,8 +69,8 @@ def test_failover_mid_sync_with_targets_leaves_no_duplicate_in_any_account(
         for name in names:
             c.wait_reason(ns, name, "Synced", timeout=60)
         for name in names:
-            owned = _owned_everywhere(env, ns, name)
-            assert owned == _pairs_in_status(env, ns, name), (name, owned)
+            owned = owned_everywhere(env, ns, name)
+            assert owned == pairs_in_status(env, ns, name), (name, owned)
             assert {account for account, _, _ in owned} == {OWN_ACCOUNT, TARGET_ACCOUNT}
     finally:
         for process in replicas:
@@ -78,7 +79,7 @@ def test_failover_mid_sync_with_targets_leaves_no_duplicate_in_any_account(
 
 def test_no_credentials_in_logs_events_or_status(env: Env, ca: TestCA) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-quiet", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-quiet", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("quiet")
     operator = env.operator(
@@ -92,7 +93,7 @@ def test_no_credentials_in_logs_events_or_status(env: Env, ca: TestCA) -> None:
             ns, "q", secretName="q", targets=[{"target": "edge-quiet", "regions": ["us-east-1"]}]
         )
         c.wait_reason(ns, "q", "Synced")
-        wait_for(lambda: _target_ready(env, "edge-quiet").get("status") == "True", what="Ready")
+        wait_for(lambda: target_ready(env, "edge-quiet").get("status") == "True", what="Ready")
     finally:
         operator.stop()
     keys = [s["access_key_id"] for s in env.acm_server.sessions()]
@@ -100,7 +101,7 @@ def test_no_credentials_in_logs_events_or_status(env: Env, ca: TestCA) -> None:
     haystacks = {
         "operator log": operator.log_path.read_text(errors="replace"),
         "status": repr(c.cert(ns, "q")),
-        "acmtarget": repr(_target_obj(env, "edge-quiet")),
+        "acmtarget": repr(target_obj(env, "edge-quiet")),
         "events": repr([(e.reason, e.message) for e in c.core.list_namespaced_event(ns).items]),
     }
     assert "DEBUG" in haystacks["operator log"]
@@ -113,7 +114,7 @@ def test_no_credentials_in_logs_events_or_status(env: Env, ca: TestCA) -> None:
 
 def test_operator_flags_refuse_targets_and_roles(env: Env, ca: TestCA) -> None:
     env.acm_server.trust_role(ROLE, "edge-xid")
-    _target(env, "edge-flags", roleArn=ROLE, externalId="edge-xid")
+    target(env, "edge-flags", roleArn=ROLE, externalId="edge-xid")
     c = env.cluster
     ns = c.namespace("flags")
     c.core.create_namespaced_secret(
@@ -125,14 +126,16 @@ def test_operator_flags_refuse_targets_and_roles(env: Env, ca: TestCA) -> None:
     operator = env.operator("--no-leader-election", *allow, name="allowlist").start()
     try:
         wait_for(
-            lambda: _target_ready(env, "edge-flags").get("reason") == "AssumeRoleFailed",
+            lambda: target_ready(env, "edge-flags").get("reason") == "AssumeRoleFailed",
             what="AssumeRoleFailed from the allowlist",
         )
-        assert "allowed role ARNs" in _target_ready(env, "edge-flags")["message"]
+        assert "allowed role ARNs" in target_ready(env, "edge-flags")["message"]
         c.create_cert(
             ns, "f", secretName="f", targets=[{"target": "edge-flags", "regions": ["us-east-1"]}]
         )
-        pair = _entries(c.wait_reason(ns, "f", "AssumeRoleFailed"))[("edge-flags", "us-east-1")]
+        pair = status_entries(c.wait_reason(ns, "f", "AssumeRoleFailed"))[
+            ("edge-flags", "us-east-1")
+        ]
         assert pair["account"] == TARGET_ACCOUNT
         assert len(env.acm_server.sessions()) == sessions
     finally:
@@ -142,8 +145,8 @@ def test_operator_flags_refuse_targets_and_roles(env: Env, ca: TestCA) -> None:
     try:
         c.patch_cert(ns, "f", {"regions": ["eu-west-1"]})
         obj = c.wait_reason(ns, "f", "PartiallySynced")
-        assert _entries(obj)[("edge-flags", "us-east-1")]["reason"] == "TargetNotAllowed"
+        assert status_entries(obj)[("edge-flags", "us-east-1")]["reason"] == "TargetNotAllowed"
         assert len(env.acm_server.sessions()) == sessions
-        assert _target_obj(env, "edge-flags")["status"]["conditions"]
+        assert target_obj(env, "edge-flags")["status"]["conditions"]
     finally:
         operator.stop()

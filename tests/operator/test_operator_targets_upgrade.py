@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubekit import as_dict, as_model, new_client
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import CRD, aws_env, wait_for
 
 from acm_sync.controller.kubeapi import GROUP, PLURAL, VERSION
 from acm_sync.controller.runtime import OperatorThread
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.certkit import TestCA, tls_secret
+from tests.kube.kubekit import as_dict, as_model, new_client
+from tests.operator.opkit import CRD, aws_env, wait_for
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import Env, wait_for
 
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
+from tests.certkit import TestCA, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, wait_for
 
 # The faults are the emulator's fault hooks (a 500 or 429 aimed at one path and verb).
 pytestmark = [pytest.mark.integration, pytest.mark.backends("emulator")]

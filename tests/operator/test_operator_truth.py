@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import Env, OperatorProcess, wait_for
+
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import GROUP, PLURAL, VERSION, Env, wait_for
+
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import GROUP, PLURAL, VERSION, Env, wait_for
 
 pytestmark = pytest.mark.integration
 NEW_REGION_FIELDS = ("serialNumber", "notAfter", "inUseBy", "inUseCount")

@@ -1,12 +1,11 @@
 """`acm-sync playground` as a subprocess, stock kubectl, and the test material fed to both.
 
-Shared by tests/playground, tests/demo, tests/kube (kubectl) and tests/operator (examples):
-those directories' conftest.py put this directory on sys.path.
+Shared by tests/playground, tests/demo, tests/kube (kubectl) and tests/operator (examples), which
+import it as tests.playground.playkit.
 """
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import os
 import queue
@@ -18,17 +17,12 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient
@@ -173,37 +167,6 @@ def running_playground(
         if process.poll() is None:
             process.kill()
             process.wait(10)
-
-
-def tls_secret(name: str, domain: str) -> dict[str, Any]:
-    """A kubernetes.io/tls Secret manifest that ACM accepts: self-signed EC P-256, one SAN."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=90))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name},
-        "type": "kubernetes.io/tls",
-        "data": {
-            "tls.crt": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
-            "tls.key": base64.b64encode(key_pem).decode(),
-        },
-    }
 
 
 def examples_generator() -> ModuleType:

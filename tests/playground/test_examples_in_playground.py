@@ -18,9 +18,15 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from playkit import ACM_SYNC, EXAMPLES, Playground, examples_generator, running_playground
 
-from cluster_backends import playground_apiservers
+from tests.cluster_backends import playground_apiservers
+from tests.playground.playkit import (
+    ACM_SYNC,
+    EXAMPLES,
+    Playground,
+    examples_generator,
+    running_playground,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 

@@ -11,7 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playkit import ACM_SYNC, running_playground, tls_secret
+
+from tests.certkit import self_signed_tls_secret
+from tests.playground.playkit import ACM_SYNC, running_playground
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
@@ -40,7 +42,7 @@ def test_playground_serves_kubectl_and_the_aws_sdk_then_stops_on_sigterm(tmp_pat
 
         # The CRDs are already there, applied as kubectl would have.
         assert "unchanged" in playground.kubectl("apply", "-f", str(CRDS))
-        secret = json.dumps(tls_secret("web-tls", "web.example.com"))
+        secret = json.dumps(self_signed_tls_secret("web-tls", "web.example.com"))
         assert "secret/web-tls created" in playground.kubectl("apply", "-f", "-", stdin=secret)
         assert "created" in playground.kubectl("apply", "-f", "-", stdin=ACM_CERTIFICATE)
         # The in-process operator imports the certificate into both regions of the ACM emulator.
@@ -97,7 +99,7 @@ def test_playground_serves_operator_metrics_and_logs_what_it_does(tmp_path: Path
         tmp_path, "--metrics-port", str(port), "--log-level", "info"
     ) as playground:
         assert f"Operator metrics: http://127.0.0.1:{port}/metrics" in playground.lines
-        secret = json.dumps(tls_secret("web-tls", "web.example.com"))
+        secret = json.dumps(self_signed_tls_secret("web-tls", "web.example.com"))
         playground.kubectl("apply", "-f", "-", stdin=secret)
         playground.kubectl("apply", "-f", "-", stdin=ACM_CERTIFICATE)
         playground.kubectl("wait", "--for=condition=Ready", "acmcertificate/web", "--timeout=60s")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kubekit import as_dict
 from kubernetes import client
+
+from tests.kube.kubekit import as_dict
 
 GROUP, VERSION = "cert-manager.io", "v1"
 

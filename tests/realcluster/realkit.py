@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from opkit import Env, open_env
-from playkit import run_kubectl
 
-from cluster_backends import ROOT, RealApi
+from tests.cluster_backends import ROOT, RealApi
+from tests.operator.opkit import Env, open_env
+from tests.playground.playkit import run_kubectl
 
 CHART = ROOT / "charts" / "acm-sync"
 

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from certmanager import certificate, condition, create, renew
 from cryptography import x509
-from opcerts import serial_hex
-from opkit import Env, OperatorProcess, wait_for
-from realkit import real_env
 
-from cluster_backends import RealApi
+from tests.certkit import serial_hex
+from tests.cluster_backends import RealApi
+from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.realcluster.certmanager import certificate, condition, create, renew
+from tests.realcluster.realkit import real_env
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
 REGIONS = ["us-east-1", "eu-west-1"]

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from playkit import run_kubectl
 
-from cluster_backends import CRDS, RealApi
+from tests.cluster_backends import CRDS, RealApi
+from tests.playground.playkit import run_kubectl
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.kubectl]
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kubekit import as_model
 from kubernetes import client
-from opcerts import TestCA, tls_secret
-from opkit import wait_for
-from realkit import real_env
 
-from cluster_backends import RealApi
+from tests.certkit import TestCA, tls_secret
+from tests.cluster_backends import RealApi
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import wait_for
+from tests.realcluster.realkit import real_env
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
 

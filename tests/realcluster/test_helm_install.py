@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 import yaml
-from kubekit import new_client
 from kubernetes import client
-from opkit import wait_for
-from realkit import CHART, cluster_bins, helm, kubectl
 
-from cluster_backends import RealApi
+from tests.cluster_backends import RealApi
+from tests.kube.kubekit import new_client
+from tests.operator.opkit import wait_for
+from tests.realcluster.realkit import CHART, cluster_bins, helm, kubectl
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
 MONITORING_CRDS = Path(__file__).with_name("monitoring-crds.yaml")

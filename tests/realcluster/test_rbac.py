@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubekit import as_model, new_client
 from kubernetes import client
-from opcerts import TestCA, serial_hex, tls_secret
-from opkit import OperatorProcess, wait_for
-from realkit import kubectl, real_env, render_chart, token_kubeconfig
 
-from cluster_backends import RealApi
+from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.cluster_backends import RealApi
+from tests.kube.kubekit import as_model, new_client
+from tests.operator.opkit import OperatorProcess, wait_for
+from tests.realcluster.realkit import kubectl, real_env, render_chart, token_kubeconfig
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}

@@ -22,7 +22,8 @@ import helm_sdkpy
 import jsonschema
 import kubernetes_validate
 import pytest
-from helm_cluster import (
+
+from tests.chart.helm.helm_cluster import (
     CHART,
     Api,
     Emulator,
@@ -34,7 +35,7 @@ from helm_cluster import (
     manifest_objects,
     operator_config,
 )
-from policy import (
+from tests.chart.helm.policy import (
     MONITORING_SPEC_SCHEMAS,
     monitoring_crd,
     restricted_violations,

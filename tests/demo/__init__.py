@@ -1,0 +1,1 @@
+"""The demo tests drive `acm-sync playground` through the playground tests' kit (playkit)."""
