@@ -112,14 +112,24 @@ def bench_sweep(acm: AcmEmulator) -> None:
         records.append(
             (
                 Owner("bench", "default", f"site-{i}"),
-                RegionRecord("us-east-1", arn, "fp", imported_at),
+                # As a status written by a sync records it: what the ARN holds, InUseBy read.
+                RegionRecord(
+                    "us-east-1",
+                    arn,
+                    "fp",
+                    imported_at,
+                    not_after=datetime.fromtimestamp(seen["Certificate"]["NotAfter"], UTC),
+                    in_use_by=(),
+                ),
             )
         )
     time.sleep(1.1)  # ImportedAt has second precision: make out-of-band reimports visible
     for _owner, record in records[:2]:
         acm.acm.handle("us-east-1", "DeleteCertificate", {"CertificateArn": record.arn})
-    for i, (_, record) in enumerate(records[2:SWEEP_CHANGED]):
-        m = material(10_000 + i)
+    for i, (_, record) in enumerate(records[2:SWEEP_CHANGED], start=2):
+        # A renewal out of band: same name, new certificate (ACM refuses a reimport that
+        # keeps none of the ARN's domain names).
+        m = material(i)
         acm.acm.handle(
             "us-east-1",
             "ImportCertificate",
