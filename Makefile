@@ -48,7 +48,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	MYPYPATH=tests:tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
-		tests/kube tests/core tests/chart tests/playground tests/test_cli.py \
+		tests/kube tests/core tests/chart tests/playground tests/test_cli.py tests/test_import_graph.py \
 		tests/cluster_backends.py examples/generate.py \
 		$(filter-out bench/bench_reliability.py,$(wildcard bench/*.py))
 	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy bench/bench_reliability.py

@@ -13,16 +13,17 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
 from acm_sync.aws.clients import SessionSource
 from acm_sync.aws.credentials import current_owner
-from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
-from acm_sync.aws.execution import Execution, differs, drift, error_outcome, stale
+from acm_sync.aws.execution import Execution
+from acm_sync.aws.importing import Importer
 from acm_sync.aws.lookup import Finder
-from acm_sync.aws.regions import INVALID_REGION, unknown_region
+from acm_sync.aws.outcomes import differs, drift, error_outcome, stale
+from acm_sync.aws.region_table import INVALID_REGION, unknown_region
+from acm_sync.aws.removal import RegionDeletion
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.model import Material
@@ -45,7 +46,6 @@ from acm_sync.core.state import (
     RegionState,
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_PLAN_ROUNDS = 4  # observe, lookup, act: a plan never needs more rounds
 
 
@@ -64,6 +64,7 @@ class Engine:
         self.settings = settings
         self.adapter = AcmAdapter(settings, observer, sessions=sessions)
         self._finder = Finder(self.adapter)
+        self._importer = Importer(self.adapter, self._finder, settings)
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
 
@@ -289,36 +290,9 @@ class Engine:
             else:
                 # An unusable recorded ARN must not survive into the outcome either.
                 start = replace(record, arn=None) if recorded_arn_problem(record) else record
-                return Execution(self, desired, material, start, observation, pems).run(region_plan)
+                execution = Execution(self._importer, desired, material, start, observation, pems)
+                return execution.run(region_plan)
         raise RuntimeError("the planner did not settle")  # pragma: no cover
-
-    def import_idempotently(
-        self, region: str, desired: DesiredState, material: Material, tags: Mapping[str, str]
-    ) -> str:
-        """Import under a new ARN without ever creating a duplicate.
-
-        When an attempt's outcome is unknown (lost response, 5xx), look the certificate up by
-        owner tag: if ACM holds it already, that is the ARN; only otherwise try again.
-        """
-        attempts = max(1, self.settings.max_attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self.adapter.import_new(region, material, tags)
-            except AwsCallError as err:
-                if not err.ambiguous:
-                    raise
-                found = [
-                    c
-                    for c in self._finder.by_owner(region, desired.owner, material)
-                    if c.content_matches
-                ]
-                if found:
-                    newest = max(found, key=lambda c: (c.imported_at or _EPOCH, c.arn))
-                    return newest.arn
-                if attempt == attempts:
-                    raise
-                self.adapter.pause(attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # ----- delete -----
     def _delete_region(self, owner: Owner, record: RegionRecord) -> RegionOutcome:

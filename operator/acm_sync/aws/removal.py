@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.errors import AwsCallError, ErrorClass
-from acm_sync.aws.execution import error_outcome
 from acm_sync.aws.lookup import Finder
+from acm_sync.aws.outcomes import error_outcome
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion
 from acm_sync.core.planner import (
