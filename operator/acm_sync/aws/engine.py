@@ -22,6 +22,7 @@ from acm_sync.aws.execution import Execution
 from acm_sync.aws.importing import Importer
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.outcomes import differs, drift, error_outcome, stale
+from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.aws.region_table import INVALID_REGION, unknown_region
 from acm_sync.aws.removal import RegionDeletion
 from acm_sync.aws.settings import AwsSettings
@@ -63,7 +64,8 @@ class Engine:
         # operator's own credential chain. Rate limits are per engine, so per account.
         self.settings = settings
         self.adapter = AcmAdapter(settings, observer, sessions=sessions)
-        self._finder = Finder(self.adapter)
+        self.owner_index = OwnerIndex(self.adapter, max_age=settings.owner_index_max_age)
+        self._finder = Finder(self.adapter, self.owner_index)
         self._importer = Importer(self.adapter, self._finder, settings)
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}

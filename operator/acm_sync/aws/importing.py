@@ -34,18 +34,19 @@ class Importer:
         """Import under a new ARN; the ARN ACM holds the certificate under.
 
         When an attempt's outcome is unknown (lost response, 5xx), look the certificate up by
-        owner tag: if ACM holds it already, that is the ARN; only otherwise try again.
+        owner tag, listing the region now: if ACM holds it already, that is the ARN; only
+        otherwise try again. A new ARN is added to the owner-tag index at once.
         """
         attempts = max(1, self.settings.max_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                return self.adapter.import_new(region, material, tags)
+                arn = self.adapter.import_new(region, material, tags)
             except AwsCallError as err:
                 if not err.ambiguous:
                     raise
                 found = [
                     c
-                    for c in self.finder.by_owner(region, desired.owner, material)
+                    for c in self.finder.by_owner(region, desired.owner, material, fresh=True)
                     if c.content_matches
                 ]
                 if found:
@@ -54,4 +55,7 @@ class Importer:
                 if attempt == attempts:
                     raise
                 self.adapter.pause(attempt)
+            else:
+                self.finder.imported(region, arn, tags)
+                return arn
         raise AssertionError("unreachable")  # pragma: no cover

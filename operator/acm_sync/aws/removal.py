@@ -117,6 +117,7 @@ class RegionDeletion:
                     return action.arn
                 self.gone.append(action.arn)
                 continue
+            self.finder.forget(self.region, action.arn)
             (self.found if action.found else self.deleted).append(action.arn)
         return self._done(region_plan.notes)
 

@@ -1,0 +1,183 @@
+"""Which certificates in a region carry which acm-sync owner tag: one shared index a region.
+
+A lookup by owner tag (a new object, a recorded ARN that is gone, a deletion without a
+record) used to list the whole region and read the tags of every certificate, per object and
+per lookup. The index finds the certificates carrying an owner tag in bulk instead: one
+paginated Resource Groups Tagging API ``GetResources`` (100 certificates with their tags a
+call, filtered on the ``acmsync.io/owner`` key; docs/aws-facts.md). Where that API is
+denied (no ``tag:GetResources``) or unavailable it lists the region (``ListCertificates``) and
+reads the tags of certificates it has never seen.
+
+- One index per engine (so per account) and region; lookups that arrive while it is being
+  loaded wait for that load instead of starting their own (single flight).
+- A load is reused for ``AwsSettings.owner_index_max_age`` seconds: a cold sync of many objects
+  costs one listing a region, not one per object. ARNs this process imports are added at once,
+  so its own imports are never missing from a reused load.
+- Tags read one by one (the fallback) are kept for the life of the process: acm-sync writes
+  the owner tag once, at import. What the index says is only where to look: the engine reads a
+  match afresh before acting on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from acm_sync.aws.adapter import AcmAdapter
+from acm_sync.aws.errors import AwsCallError, ErrorClass
+from acm_sync.core.state import OWNER_TAG
+
+# Errors after which GetResources is not tried again in this account and region: the role
+# lacks tag:GetResources, or the endpoint does not offer the API.
+_UNAVAILABLE = frozenset({ErrorClass.ACCESS_DENIED, ErrorClass.PERMANENT, ErrorClass.CREDENTIALS})
+
+
+@dataclass
+class _RegionIndex:
+    """One region's index; every field is guarded by ``OwnerIndex._lock``."""
+
+    owners: dict[str, str | None] = field(default_factory=dict)  # ARN -> owner tag value
+    loaded_at: float | None = None  # monotonic time of the last complete load
+    loading: threading.Event | None = None  # set when the load in flight ends
+    tagging: bool = True  # False once GetResources was refused here
+    # ARNs this process imported: kept across loads, as GetResources is eventually
+    # consistent and may not list a certificate imported a moment ago.
+    seeded: set[str] = field(default_factory=set)
+
+
+class OwnerIndex:
+    """Owner tags of one account's certificates, per region; see the module docstring."""
+
+    def __init__(
+        self,
+        adapter: AcmAdapter,
+        *,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._adapter = adapter
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._regions: dict[str, _RegionIndex] = {}
+        # ARN -> owner tag (None: none), from single tag reads; kept for the process' life.
+        self._read: dict[str, str | None] = {}
+
+    def owned_by(self, region: str, owns: Callable[[str | None], bool]) -> list[str]:
+        """The ARNs in ``region`` whose owner tag ``owns`` accepts (loads the index if stale)."""
+        index = self._loaded(region)
+        with self._lock:
+            return sorted(arn for arn, owner in index.owners.items() if owns(owner))
+
+    def owner_of(self, arn: str) -> str | None:
+        """The owner tag the index holds for ``arn`` (None: none, or never seen)."""
+        with self._lock:
+            for index in self._regions.values():
+                if arn in index.owners:
+                    return index.owners[arn]
+            return self._read.get(arn)
+
+    def remember(
+        self, region: str, arn: str, tags: Mapping[str, str], *, imported: bool = False
+    ) -> None:
+        """Record ``arn``'s tags as just read, or as just written by an import of ours."""
+        owner = tags.get(OWNER_TAG)
+        with self._lock:
+            self._read[arn] = owner
+            index = self._regions.setdefault(region, _RegionIndex())
+            if owner is not None or arn in index.owners:
+                index.owners[arn] = owner
+            if imported:
+                index.seeded.add(arn)
+
+    def forget(self, region: str, arn: str) -> None:
+        """``arn`` is gone (deleted, or ACM said it does not exist)."""
+        with self._lock:
+            self._read.pop(arn, None)
+            index = self._regions.get(region)
+            if index is not None:
+                index.owners.pop(arn, None)
+                index.seeded.discard(arn)
+
+    def listed_now(self, region: str) -> dict[str, str | None]:
+        """Owner tags of every imported certificate in ``region``, listed now (consistent).
+
+        For the lookup after an ambiguous import, which must see a certificate created a
+        moment ago: ListCertificates, and tag reads for certificates never seen.
+        """
+        return self._listed(region)
+
+    # ----- loading -----
+    def _loaded(self, region: str) -> _RegionIndex:
+        while True:
+            with self._lock:
+                index = self._regions.setdefault(region, _RegionIndex())
+                fresh = (
+                    index.loaded_at is not None and self._clock() - index.loaded_at < self._max_age
+                )
+                if fresh:
+                    return index
+                waiting = index.loading
+                if waiting is None:
+                    done = index.loading = threading.Event()
+                    use_tagging = index.tagging
+                    break
+            waiting.wait()
+            # The load ended: fresh now, or it failed and this lookup tries itself.
+        try:
+            owners, use_tagging = self._load(region, use_tagging)
+            with self._lock:
+                # This process' imports stay, listed yet or not.
+                kept = {arn: index.owners.get(arn) for arn in index.seeded if arn not in owners}
+                index.owners = {**owners, **kept}
+                index.loaded_at = self._clock()
+                index.tagging = use_tagging
+            return index
+        finally:
+            with self._lock:
+                index.loading = None
+            done.set()
+
+    def _load(self, region: str, use_tagging: bool) -> tuple[dict[str, str | None], bool]:
+        if use_tagging:
+            # Every certificate with an owner tag, whatever its value or other tags: a copy
+            # of our owner tag without the managed-by tag must still be found (and named as
+            # left alone), as a listing would.
+            wanted: dict[str, str | None] = {OWNER_TAG: None}
+            try:
+                found = {
+                    arn: tags.get(OWNER_TAG) for arn, tags in self._adapter.tagged(region, wanted)
+                }
+            except AwsCallError as err:
+                if err.error_class is ErrorClass.THROTTLED:
+                    raise
+                # Denied or unavailable: list and read tags instead (this time, and for good
+                # when the API is refused rather than failing for a while).
+                use_tagging = err.error_class not in _UNAVAILABLE
+            else:
+                return found, True
+        return self._listed(region), use_tagging
+
+    def _listed(self, region: str) -> dict[str, str | None]:
+        owners: dict[str, str | None] = {}
+        for summary in self._adapter.list_all(region):
+            arn = str(summary["CertificateArn"])
+            if summary.get("Type", "IMPORTED") != "IMPORTED":
+                continue
+            with self._lock:
+                known = arn in self._read
+                owner = self._read.get(arn)
+            if not known:
+                try:
+                    tags = self._adapter.list_tags(region, arn)
+                except AwsCallError as err:
+                    if err.error_class is ErrorClass.NOT_FOUND:
+                        continue  # deleted between the list and the read
+                    raise
+                owner = tags.get(OWNER_TAG)
+                with self._lock:
+                    self._read[arn] = owner
+            owners[arn] = owner
+        return owners
