@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
+import pytest
 from acm_testkit import OWNER, desired_for, leaf
 
+from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.engine import Engine
-from acm_sync.core.state import Owner, RegionRecord, RegionState
+from acm_sync.aws.errors import AwsCallError, ErrorClass
+from acm_sync.aws.owner_index import OwnerIndex
+from acm_sync.core.state import OWNER_TAG, Owner, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 
 REGION = "eu-west-1"
@@ -140,3 +145,77 @@ def test_a_stale_index_entry_costs_one_read_and_is_dropped(
     calls = _calls(acm, since)
     assert calls["DescribeCertificate"] == 2  # the gone one, then the new import's
     assert engine.owner_index.owner_of(arn) is None
+
+
+class _FakeAdapter:
+    """GetResources failing as told; a listing with one certificate of OWNER's."""
+
+    def __init__(self, failure: AwsCallError | None) -> None:
+        self.failure = failure
+        self.calls: list[str] = []
+
+    def tagged(self, region: str, filters: object) -> Iterator[tuple[str, dict[str, str]]]:
+        self.calls.append("GetResources")
+        if self.failure is not None:
+            raise self.failure
+        yield ARN, {OWNER_TAG: OWNER.tag_value}
+
+    def list_all(self, region: str) -> Iterator[dict[str, str]]:
+        self.calls.append("ListCertificates")
+        yield {"CertificateArn": ARN, "Type": "IMPORTED"}
+
+    def list_tags(self, region: str, arn: str) -> dict[str, str]:
+        self.calls.append("ListTagsForCertificate")
+        return {OWNER_TAG: OWNER.tag_value}
+
+
+ARN = f"arn:aws:acm:{REGION}:123456789012:certificate/fake"
+
+
+@pytest.mark.parametrize(
+    ("failure", "asked_again"),
+    [
+        # The endpoint cannot be reached at all (no Tagging VPC endpoint): not asked again.
+        (
+            AwsCallError(
+                "GetResources", REGION, ErrorClass.RETRYABLE, "EndpointConnectionError", ""
+            ),
+            False,
+        ),
+        (
+            AwsCallError(
+                "GetResources", REGION, ErrorClass.ACCESS_DENIED, "AccessDeniedException", ""
+            ),
+            False,
+        ),
+        # A 5xx may pass: asked again at the next load.
+        (
+            AwsCallError(
+                "GetResources", REGION, ErrorClass.RETRYABLE, "InternalFailure", "", ambiguous=True
+            ),
+            True,
+        ),
+    ],
+    ids=["unreachable", "denied", "server-error"],
+)
+def test_a_failed_get_resources_falls_back_to_listing(
+    failure: AwsCallError, asked_again: bool
+) -> None:
+    adapter = _FakeAdapter(failure)
+    index = OwnerIndex(cast(AcmAdapter, adapter), max_age=0.0)
+
+    assert index.owned_by(REGION, OWNER.owns) == [ARN]
+    assert adapter.calls == ["GetResources", "ListCertificates", "ListTagsForCertificate"]
+    adapter.calls.clear()
+    assert index.owned_by(REGION, OWNER.owns) == [ARN]
+    expected = ["GetResources", "ListCertificates"] if asked_again else ["ListCertificates"]
+    assert adapter.calls == expected  # the tag read is kept for the life of the process
+
+
+def test_throttled_get_resources_is_raised_not_hidden() -> None:
+    throttled = AwsCallError(
+        "GetResources", REGION, ErrorClass.THROTTLED, "ThrottlingException", ""
+    )
+    index = OwnerIndex(cast(AcmAdapter, _FakeAdapter(throttled)), max_age=60.0)
+    with pytest.raises(AwsCallError):
+        index.owned_by(REGION, OWNER.owns)

@@ -131,8 +131,9 @@ class AcmAdapter:
         retry_ambiguous: bool = True,
         retry_in_use: bool = False,
         service: str = ACM,
+        attempts: int | None = None,
     ) -> T:
-        attempts = max(1, self.settings.max_attempts)
+        attempts = max(1, attempts or self.settings.max_attempts)
         for attempt in range(1, attempts + 1):
             try:
                 return self._once(region, api, send, service)
@@ -270,7 +271,9 @@ class AcmAdapter:
             }
             if token:
                 params["PaginationToken"] = token
-            page = self._call(region, "GetResources", _getter(params), service=TAGGING)
+            # One attempt: a failure falls back to listing at once rather than after the
+            # backoff (a cluster reaching ACM through a VPC endpoint may have no Tagging one).
+            page = self._call(region, "GetResources", _getter(params), service=TAGGING, attempts=1)
             for item in page.get("ResourceTagMappingList", []):
                 tags = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
                 yield str(item["ResourceARN"]), tags

@@ -2,8 +2,9 @@
 the default credential chain (or an assumed role).
 
 Credentials come from boto3's chain (environment, IRSA web identity, EKS Pod Identity,
-instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL`` and
-``AWS_ENDPOINT_URL_ACM`` work. ``AwsSettings.endpoint_url`` overrides both for tests.
+instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_ACM`` and ``AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API`` work;
+``AwsSettings.endpoint_url`` overrides them all for tests.
 For another account (an AcmTarget) the clients use the target's assumed-role session
 (``aws.credentials.TargetSessions``), which signs as the AcmCertificate the engine works for.
 """

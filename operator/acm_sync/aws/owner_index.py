@@ -153,9 +153,10 @@ class OwnerIndex:
             except AwsCallError as err:
                 if err.error_class is ErrorClass.THROTTLED:
                     raise
-                # Denied or unavailable: list and read tags instead (this time, and for good
-                # when the API is refused rather than failing for a while).
-                use_tagging = err.error_class not in _UNAVAILABLE
+                # Denied or unavailable: list and read tags instead, this time, and for good
+                # when the API is refused or its endpoint cannot be reached at all (a request
+                # that never left); a 5xx or a lost answer may pass.
+                use_tagging = err.error_class not in _UNAVAILABLE and err.ambiguous
             else:
                 return found, True
         return self._listed(region), use_tagging
