@@ -35,6 +35,7 @@ from acm_sync.core.planner import (
     Lookup,
     Observation,
     Observe,
+    ObservedCertificate,
     plan,
     recorded_arn_problem,
 )
@@ -46,6 +47,7 @@ from acm_sync.core.state import (
     RegionRecord,
     RegionState,
 )
+from acm_sync.core.tags import tags_hash
 
 _MAX_PLAN_ROUNDS = 4  # observe, lookup, act: a plan never needs more rounds
 
@@ -280,7 +282,7 @@ class Engine:
             )
             first = region_plan.actions[0]
             if isinstance(first, Observe):
-                seen = self._finder.describe(region, first.arn, material)
+                seen = self._observe(first.arn, desired, material, record)
                 if seen is None:
                     observation = replace(observation, target_missing=True)
                 else:
@@ -295,6 +297,36 @@ class Engine:
                 execution = Execution(self._importer, desired, material, start, observation, pems)
                 return execution.run(region_plan)
         raise RuntimeError("the planner did not settle")  # pragma: no cover
+
+    def _observe(
+        self, arn: str, desired: DesiredState, material: Material, record: RegionRecord
+    ) -> tuple[ObservedCertificate, bytes] | None:
+        """What ACM holds under ``arn``: read in full, or only its content when the record
+        answers the rest.
+
+        The record answers the tags (its tags hash is the desired one) and the facts a
+        reimport keeps; the owner-tag index answers whose certificate it is. The certificate
+        itself is still read: ACM's reimport rules (key type, names, key usages) are checked
+        against it before the reimport is sent.
+        """
+        region = record.region
+        answered = (
+            arn == record.arn
+            and desired.adopt_arns.get(region) is None
+            and record.fingerprint is not None
+            and record.tags_hash == tags_hash(desired.all_tags())
+            and (
+                # Known from any earlier load or read (an owner tag is written once, at
+                # import), else from the region's index, loaded once for all objects.
+                desired.owner.owns(self.owner_index.owner_of(arn))
+                or arn in self.owner_index.owned_by(region, desired.owner.owns)
+            )
+        )
+        if answered:
+            held = self._finder.content(region, record, desired.all_tags(), material)
+            if held != "unreadable":
+                return held
+        return self._finder.describe(region, arn, material)
 
     # ----- delete -----
     def _delete_region(self, owner: Owner, record: RegionRecord) -> RegionOutcome:

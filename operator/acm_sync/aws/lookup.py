@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 
@@ -22,7 +22,8 @@ from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.core.model import Material
 from acm_sync.core.planner import ObservedCertificate
-from acm_sync.core.state import OWNER_TAG, Owner
+from acm_sync.core.state import OWNER_TAG, Owner, RegionRecord
+from acm_sync.core.x509facts import key_algorithm_from_pem
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 
@@ -110,6 +111,38 @@ class Finder:
         self.index.remember(region, arn, tags)
         matches = material is not None and same_content(material, certificate, chain)
         return observed(arn, described, tags, content_matches=matches), certificate
+
+    def content(
+        self, region: str, record: RegionRecord, tags: Mapping[str, str], material: Material
+    ) -> tuple[ObservedCertificate, bytes] | Literal["unreadable"] | None:
+        """The certificate under ``record.arn`` from one GetCertificate, the rest from the
+        record (``tags`` are those the record says ACM holds); None when it does not exist.
+
+        "unreadable": ACM's certificate could not be parsed, so read it in full instead.
+        """
+        assert record.arn is not None
+        try:
+            certificate, chain = self._adapter.get_pem(region, record.arn)
+        except AwsCallError as err:
+            if err.error_class is ErrorClass.NOT_FOUND:
+                self.index.forget(region, record.arn)
+                return None
+            raise
+        algorithm = key_algorithm_from_pem(certificate)
+        if algorithm is None:
+            return "unreadable"
+        seen = ObservedCertificate(
+            arn=record.arn,
+            key_algorithm=algorithm,
+            tags=dict(tags),
+            in_use=bool(record.in_use_by),
+            imported_at=record.imported_at,
+            not_after=record.not_after,
+            content_matches=same_content(material, certificate, chain),
+            serial=record.serial,
+            in_use_by=record.in_use_by,
+        )
+        return seen, certificate
 
     def by_owner(
         self, region: str, owner: Owner, material: Material | None, *, fresh: bool = False
