@@ -113,18 +113,41 @@ def test_an_import_of_this_process_is_found_without_a_new_load(
     assert _sync_new(engine, "other") is RegionState.SYNCED  # loads the index
     material = leaf()
     desired = desired_for(material, (REGION,))
-    outcome = engine.sync(desired, material, {})[REGION]
+    first = engine.sync(desired, material, {})[REGION]
     since = len(acm.calls())
 
-    # Its status write was lost: a deletion without a record looks it up by owner tag.
+    # Its status write was lost: the next sync looks it up by owner tag.
+    again = engine.sync(desired, material, {})[REGION]
+
+    assert again.arn == first.arn
+    assert f"found {first.arn} by owner tag" in again.message
+    assert "GetResources" not in _calls(acm, since)
+    assert "ImportCertificate" not in _calls(acm, since)
+
+
+def test_a_deletion_reloads_the_index_to_find_another_process_import(
+    acm: AcmEmulator, make_engine: Callable[..., Engine]
+) -> None:
+    engine = make_engine(owner_index_max_age=3600.0)
+    assert _sync_new(engine, "other") is RegionState.SYNCED  # loads the index
+    # A previous leader imported this object's certificate; its status write was lost.
+    material = leaf("EC_prime256v1")
+    orphan = acm.acm.handle(
+        REGION,
+        "ImportCertificate",
+        {
+            "Certificate": base64.b64encode(material.certificate).decode(),
+            "PrivateKey": base64.b64encode(material.private_key).decode(),
+            "Tags": [{"Key": k, "Value": v} for k, v in OWNER.system_tags().items()],
+        },
+    )["CertificateArn"]
+    since = len(acm.calls())
+
     deleted = engine.delete(OWNER, {REGION: RegionRecord(REGION)})[REGION]
 
     assert deleted.reason == "Deleted"
-    assert outcome.arn is not None
-    assert outcome.arn in deleted.message
-    assert "GetResources" not in _calls(acm, since)
-    assert [c["arn"] for c in acm.certificates(REGION)] != []
-    assert outcome.arn not in [c["arn"] for c in acm.certificates(REGION)]
+    assert orphan in deleted.message
+    assert _calls(acm, since)["GetResources"] == 1
 
 
 def test_a_stale_index_entry_costs_one_read_and_is_dropped(

@@ -145,19 +145,26 @@ class Finder:
         return seen, certificate
 
     def by_owner(
-        self, region: str, owner: Owner, material: Material | None, *, fresh: bool = False
+        self,
+        region: str,
+        owner: Owner,
+        material: Material | None,
+        *,
+        fresh: bool = False,
+        reload: bool = False,
     ) -> tuple[ObservedCertificate, ...]:
         """Every certificate in ``region`` whose owner tag is ``owner``'s, freshly read.
 
         With ``material`` each match's content is read and compared (GetCertificate); with
         None it is not (``content_matches`` is False). ``fresh`` lists the region now rather
-        than trusting the shared index (after an ambiguous import).
+        than trusting the shared index (after an ambiguous import); ``reload`` asks the index
+        for a load that starts now (a deletion: see ``OwnerIndex.owned_by``).
         """
         if fresh:
             listed = self.index.listed_now(region)
             arns = sorted(arn for arn, tag in listed.items() if owner.owns(tag))
         else:
-            arns = self.index.owned_by(region, owner.owns)
+            arns = self.index.owned_by(region, owner.owns, reload=reload)
         found = []
         for arn in arns:
             try:

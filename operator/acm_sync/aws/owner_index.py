@@ -39,7 +39,7 @@ class _RegionIndex:
     """One region's index; every field is guarded by ``OwnerIndex._lock``."""
 
     owners: dict[str, str | None] = field(default_factory=dict)  # ARN -> owner tag value
-    loaded_at: float | None = None  # monotonic time of the last complete load
+    loaded_at: float | None = None  # monotonic time the last complete load started
     loading: threading.Event | None = None  # set when the load in flight ends
     tagging: bool = True  # False once GetResources was refused here
     # ARNs this process imported: kept across loads, as GetResources is eventually
@@ -65,9 +65,17 @@ class OwnerIndex:
         # ARN -> owner tag (None: none), from single tag reads; kept for the process' life.
         self._read: dict[str, str | None] = {}
 
-    def owned_by(self, region: str, owns: Callable[[str | None], bool]) -> list[str]:
-        """The ARNs in ``region`` whose owner tag ``owns`` accepts (loads the index if stale)."""
-        index = self._loaded(region)
+    def owned_by(
+        self, region: str, owns: Callable[[str | None], bool], *, reload: bool = False
+    ) -> list[str]:
+        """The ARNs in ``region`` whose owner tag ``owns`` accepts (loads the index if stale).
+
+        ``reload``: only a load that starts after this call will do (still shared with the
+        lookups that arrive meanwhile). A deletion asks for it: a certificate imported by
+        another process since the last load (a previous leader's, its status write lost)
+        must not be left behind.
+        """
+        index = self._loaded(region, self._clock() if reload else None)
         with self._lock:
             return sorted(arn for arn, owner in index.owners.items() if owns(owner))
 
@@ -110,12 +118,15 @@ class OwnerIndex:
         return self._listed(region)
 
     # ----- loading -----
-    def _loaded(self, region: str) -> _RegionIndex:
+    def _loaded(self, region: str, since: float | None) -> _RegionIndex:
         while True:
             with self._lock:
                 index = self._regions.setdefault(region, _RegionIndex())
-                fresh = (
-                    index.loaded_at is not None and self._clock() - index.loaded_at < self._max_age
+                loaded_at = index.loaded_at
+                fresh = loaded_at is not None and (
+                    loaded_at >= since
+                    if since is not None
+                    else self._clock() - loaded_at < self._max_age
                 )
                 if fresh:
                     return index
@@ -123,6 +134,7 @@ class OwnerIndex:
                 if waiting is None:
                     done = index.loading = threading.Event()
                     use_tagging = index.tagging
+                    started = self._clock()
                     break
             waiting.wait()
             # The load ended: fresh now, or it failed and this lookup tries itself.
@@ -132,7 +144,7 @@ class OwnerIndex:
                 # This process' imports stay, listed yet or not.
                 kept = {arn: index.owners.get(arn) for arn in index.seeded if arn not in owners}
                 index.owners = {**owners, **kept}
-                index.loaded_at = self._clock()
+                index.loaded_at = started
                 index.tagging = use_tagging
             return index
         finally:

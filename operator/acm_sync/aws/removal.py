@@ -76,7 +76,7 @@ class RegionDeletion:
             if isinstance(first, Observe):
                 observation = self._observe(observation, first.arn)
             elif isinstance(first, Lookup):
-                found = self.finder.by_owner(self.region, self.owner, None)
+                found = self.finder.by_owner(self.region, self.owner, None, reload=True)
                 observation = replace(observation, candidates=found)
             else:
                 result = self._execute(region_plan)
