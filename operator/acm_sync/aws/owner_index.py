@@ -38,7 +38,7 @@ _UNAVAILABLE = frozenset({ErrorClass.ACCESS_DENIED, ErrorClass.PERMANENT, ErrorC
 class _RegionIndex:
     """One region's index; every field is guarded by ``OwnerIndex._lock``."""
 
-    owners: dict[str, str | None] = field(default_factory=dict)  # ARN -> owner tag value
+    owners: dict[str, str] = field(default_factory=dict)  # ARN -> owner tag value
     loaded_at: float | None = None  # monotonic time the last complete load started
     loading: threading.Event | None = None  # set when the load in flight ends
     tagging: bool = True  # False once GetResources was refused here
@@ -62,8 +62,9 @@ class OwnerIndex:
         self._clock = clock
         self._lock = threading.Lock()
         self._regions: dict[str, _RegionIndex] = {}
-        # ARN -> owner tag (None: none), from single tag reads; kept for the process' life.
-        self._read: dict[str, str | None] = {}
+        # ARNs read one by one and found without an owner tag; kept for the process' life
+        # (the owner-tagged ones are in the regions' indexes).
+        self._untagged: set[str] = set()
 
     def owned_by(
         self, region: str, owns: Callable[[str | None], bool], *, reload: bool = False
@@ -85,7 +86,7 @@ class OwnerIndex:
             for index in self._regions.values():
                 if arn in index.owners:
                     return index.owners[arn]
-            return self._read.get(arn)
+            return None
 
     def remember(
         self, region: str, arn: str, tags: Mapping[str, str], *, imported: bool = False
@@ -93,23 +94,26 @@ class OwnerIndex:
         """Record ``arn``'s tags as just read, or as just written by an import of ours."""
         owner = tags.get(OWNER_TAG)
         with self._lock:
-            self._read[arn] = owner
             index = self._regions.setdefault(region, _RegionIndex())
-            if owner is not None or arn in index.owners:
+            if owner is None:
+                index.owners.pop(arn, None)
+                self._untagged.add(arn)
+            else:
                 index.owners[arn] = owner
+                self._untagged.discard(arn)
             if imported:
                 index.seeded.add(arn)
 
     def forget(self, region: str, arn: str) -> None:
         """``arn`` is gone (deleted, or ACM said it does not exist)."""
         with self._lock:
-            self._read.pop(arn, None)
+            self._untagged.discard(arn)
             index = self._regions.get(region)
             if index is not None:
                 index.owners.pop(arn, None)
                 index.seeded.discard(arn)
 
-    def listed_now(self, region: str) -> dict[str, str | None]:
+    def listed_now(self, region: str) -> dict[str, str]:
         """Owner tags of every imported certificate in ``region``, listed now (consistent).
 
         For the lookup after an ambiguous import, which must see a certificate created a
@@ -142,7 +146,11 @@ class OwnerIndex:
             owners, use_tagging = self._load(region, use_tagging)
             with self._lock:
                 # This process' imports stay, listed yet or not.
-                kept = {arn: index.owners.get(arn) for arn in index.seeded if arn not in owners}
+                kept = {
+                    arn: index.owners[arn]
+                    for arn in index.seeded
+                    if arn not in owners and arn in index.owners
+                }
                 index.owners = {**owners, **kept}
                 index.loaded_at = started
                 index.tagging = use_tagging
@@ -152,7 +160,7 @@ class OwnerIndex:
                 index.loading = None
             done.set()
 
-    def _load(self, region: str, use_tagging: bool) -> tuple[dict[str, str | None], bool]:
+    def _load(self, region: str, use_tagging: bool) -> tuple[dict[str, str], bool]:
         if use_tagging:
             # Every certificate with an owner tag, whatever its value or other tags: a copy
             # of our owner tag without the managed-by tag must still be found (and named as
@@ -160,7 +168,9 @@ class OwnerIndex:
             wanted: dict[str, str | None] = {OWNER_TAG: None}
             try:
                 found = {
-                    arn: tags.get(OWNER_TAG) for arn, tags in self._adapter.tagged(region, wanted)
+                    arn: tags[OWNER_TAG]
+                    for arn, tags in self._adapter.tagged(region, wanted)
+                    if OWNER_TAG in tags
                 }
             except AwsCallError as err:
                 if err.error_class is ErrorClass.THROTTLED:
@@ -173,15 +183,16 @@ class OwnerIndex:
                 return found, True
         return self._listed(region), use_tagging
 
-    def _listed(self, region: str) -> dict[str, str | None]:
-        owners: dict[str, str | None] = {}
+    def _listed(self, region: str) -> dict[str, str]:
+        owners: dict[str, str] = {}
         for summary in self._adapter.list_all(region):
             arn = str(summary["CertificateArn"])
             if summary.get("Type", "IMPORTED") != "IMPORTED":
                 continue
             with self._lock:
-                known = arn in self._read
-                owner = self._read.get(arn)
+                index = self._regions.get(region)
+                owner = index.owners.get(arn) if index is not None else None
+                known = owner is not None or arn in self._untagged
             if not known:
                 try:
                     tags = self._adapter.list_tags(region, arn)
@@ -190,7 +201,9 @@ class OwnerIndex:
                         continue  # deleted between the list and the read
                     raise
                 owner = tags.get(OWNER_TAG)
-                with self._lock:
-                    self._read[arn] = owner
-            owners[arn] = owner
+                if owner is None:
+                    with self._lock:
+                        self._untagged.add(arn)
+            if owner is not None:
+                owners[arn] = owner
         return owners
