@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,10 +71,16 @@ _EMULATOR_TIME: list[tuple[float, float, str, str, str | None]] = []  # start, e
 _original_handle = StrictAcm.handle
 
 
-def _timed_handle(self: StrictAcm, region: str, api: str, params: dict[str, Any]) -> dict[str, Any]:
+def _timed_handle(
+    self: StrictAcm,
+    region: str,
+    api: str,
+    params: dict[str, Any],
+    handler: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     start = time.time()
     try:
-        return _original_handle(self, region, api, params)
+        return _original_handle(self, region, api, params, handler)
     finally:
         arn = (
             params.get("CertificateArn") if isinstance(params.get("CertificateArn"), str) else None

@@ -136,7 +136,7 @@ def test_reimport_rules_agree(case: Case) -> None:
 
 def test_regions_and_arns_agree() -> None:
     """The emulator reads regions and ARNs on its own; the operator must read them alike."""
-    from acm_sync.aws.regions import acm_regions as operator_regions
+    from acm_sync.aws.region_table import acm_regions as operator_regions
     from acm_sync.core.regions import region_of_arn as operator_region_of_arn
     from acm_sync_testbed.emulators.acm.regions import acm_regions, region_of_arn
 

@@ -96,9 +96,10 @@ def test_delete_with_nothing_anywhere_costs_one_list_per_region(
 
     assert {o.reason for o in outcomes.values()} == {"NotFound"}
     assert all(o.state is RegionState.SYNCED and not o.wrote for o in outcomes.values())
+    # One owner-tag lookup a region: the Tagging API's GetResources (docs/aws-facts.md).
     assert sorted((c["region"], c["api"]) for c in acm.calls()) == [
-        ("eu-west-1", "ListCertificates"),
-        ("us-east-1", "ListCertificates"),
+        ("eu-west-1", "GetResources"),
+        ("us-east-1", "GetResources"),
     ]
 
 

@@ -58,13 +58,13 @@ def test_leadership_lost_mid_sync_sends_no_import_and_says_not_leader(
     acm: AcmEmulator, fenced: tuple[Engine, Guard]
 ) -> None:
     engine, guard = fenced
-    guard.flip_on = "ListCertificates"  # lost while the engine looked up by owner tag
+    guard.flip_on = "GetResources"  # lost while the engine looked up by owner tag
     material = leaf()
 
     outcome = engine.sync(desired_for(material, ("us-east-1", "eu-west-1")), material, {})
 
     apis = [c["api"] for c in acm.calls()]
-    assert "ListCertificates" in apis  # the sync did run up to its import
+    assert "GetResources" in apis  # the sync did run up to its import
     assert "ImportCertificate" not in apis
     assert acm.certificates() == []
     for region_outcome in outcome.values():

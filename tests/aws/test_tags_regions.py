@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acm_sync.aws.regions import acm_regions
+from acm_sync.aws.region_table import acm_regions
 from acm_sync.core.regions import region_of_arn, validate_region
 from acm_sync.core.tags import tag_delta, tags_hash, validate_tags
 

@@ -22,8 +22,9 @@ NEW = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/*"
 OURS = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: CLUSTER, OWNER_TAG: f"{CLUSTER}/web/www"}
 THEIRS = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: OTHER_CLUSTER, OWNER_TAG: "staging/a/b"}
 
-# What the operator calls (aws/adapter.py); nothing more may be granted.
+# What the operator calls (aws/adapter.py, aws/owner_index.py); nothing more may be granted.
 OPERATOR_ACTIONS = {
+    "tag:GetResources",
     "acm:ImportCertificate",
     "acm:ListCertificates",
     "acm:DescribeCertificate",
@@ -77,6 +78,7 @@ def test_placeholders_are_there_to_be_replaced(raw_policy: dict[str, Any]) -> No
     "request_",
     [
         Request("acm:ListCertificates", "*"),
+        Request("tag:GetResources", "*"),
         Request("acm:DescribeCertificate", ARN, resource_tags={}),
         Request("acm:ListTagsForCertificate", ARN, resource_tags=THEIRS),
         Request("acm:GetCertificate", ARN, resource_tags={}),

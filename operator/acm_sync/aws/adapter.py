@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from acm_sync.aws.clients import AcmClients, SessionSource
+from acm_sync.aws.clients import ACM, TAGGING, AcmClients, SessionSource
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
 from acm_sync.aws.ratelimit import RateLimiter
 from acm_sync.aws.settings import AwsSettings
@@ -27,6 +27,7 @@ CallObserver = Callable[[str, str, str], None]  # (api, region, outcome)
 T = TypeVar("T")
 
 PAGE_SIZE = 1000
+TAGGING_PAGE_SIZE = 100  # GetResources' maximum ResourcesPerPage (docs/aws-facts.md)
 # Error codes saying that assumed credentials are no longer valid.
 _STALE_CREDENTIALS = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"}
@@ -96,10 +97,10 @@ class AcmAdapter:
         if self._observer is not None:
             self._observer(api, region, outcome)
 
-    def _once(self, region: str, api: str, send: Callable[[Any], T]) -> T:
+    def _once(self, region: str, api: str, send: Callable[[Any], T], service: str) -> T:
         self._limiter.acquire(region, api)
         try:
-            client = self._clients.get(region)
+            client = self._clients.of(region, service)
             # Fencing, after the rate limiter's wait and right before the request: a leader
             # that lost its Lease while waiting or retrying must not write any more.
             if api in WRITE_APIS and not self.settings.may_write():
@@ -130,11 +131,13 @@ class AcmAdapter:
         *,
         retry_ambiguous: bool = True,
         retry_in_use: bool = False,
+        service: str = ACM,
+        attempts: int | None = None,
     ) -> T:
-        attempts = max(1, self.settings.max_attempts)
+        attempts = max(1, attempts or self.settings.max_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                return self._once(region, api, send)
+                return self._once(region, api, send, service)
             except AwsCallError as err:
                 retry = err.retryable and (retry_ambiguous or not err.ambiguous)
                 retry = retry or (retry_in_use and err.error_class is ErrorClass.IN_USE)
@@ -247,6 +250,44 @@ class AcmAdapter:
             token = page.get("NextToken")
             if not token:
                 return
+
+    def tagged(
+        self, region: str, tag_filters: Mapping[str, str | None]
+    ) -> Iterator[tuple[str, dict[str, str]]]:
+        """(ARN, tags) of every ACM certificate carrying all of ``tag_filters``, 100 a call.
+
+        A filter's value None matches any value of its key. The Resource Groups Tagging
+        API's GetResources (``tag:GetResources``).
+        """
+        token = ""
+        filters = [
+            {"Key": k, "Values": [v]} if v is not None else {"Key": k}
+            for k, v in sorted(tag_filters.items())
+        ]
+        while True:
+            params: dict[str, Any] = {
+                "ResourceTypeFilters": ["acm:certificate"],
+                "TagFilters": filters,
+                "ResourcesPerPage": TAGGING_PAGE_SIZE,
+            }
+            if token:
+                params["PaginationToken"] = token
+            # One attempt: a failure falls back to listing at once rather than after the
+            # backoff (a cluster reaching ACM through a VPC endpoint may have no Tagging one).
+            page = self._call(region, "GetResources", _getter(params), service=TAGGING, attempts=1)
+            for item in page.get("ResourceTagMappingList", []):
+                tags = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
+                yield str(item["ResourceARN"]), tags
+            token = str(page.get("PaginationToken") or "")
+            if not token:
+                return
+
+
+def _getter(params: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    def send(client: Any) -> dict[str, Any]:
+        return dict(client.get_resources(**params))
+
+    return send
 
 
 def _lister(params: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:

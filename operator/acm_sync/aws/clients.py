@@ -1,8 +1,10 @@
-"""One boto3 ACM client per region, from the default credential chain (or an assumed role).
+"""One boto3 client per region and service (ACM, and the Tagging API's GetResources), from
+the default credential chain (or an assumed role).
 
 Credentials come from boto3's chain (environment, IRSA web identity, EKS Pod Identity,
-instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL`` and
-``AWS_ENDPOINT_URL_ACM`` work. ``AwsSettings.endpoint_url`` overrides both for tests.
+instance profile); endpoints from boto3's own configuration, so ``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_ACM`` and ``AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API`` work;
+``AwsSettings.endpoint_url`` overrides them all for tests.
 For another account (an AcmTarget) the clients use the target's assumed-role session
 (``aws.credentials.TargetSessions``), which signs as the AcmCertificate the engine works for.
 """
@@ -10,7 +12,7 @@ For another account (an AcmTarget) the clients use the target's assumed-role ses
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import boto3
 from botocore.config import Config
@@ -19,6 +21,9 @@ from acm_sync.aws.settings import AwsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient
+
+ACM: Final = "acm"
+TAGGING: Final = "resourcegroupstaggingapi"
 
 
 class SessionSource(Protocol):
@@ -42,17 +47,28 @@ class AcmClients:
         self._lock = threading.Lock()
         # A target's session asks STS only when a request is signed, never here.
         self._session = sessions.session() if sessions else boto3.session.Session()
-        self._clients: dict[str, ACMClient] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
 
     def get(self, region: str) -> ACMClient:
-        """The client for ``region`` (created on first use)."""
+        """The ACM client for ``region`` (created on first use)."""
+        client: ACMClient = self.of(region, ACM)
+        return client
+
+    def of(self, region: str, service: str) -> Any:
+        """The ``service`` client for ``region`` (created on first use).
+
+        The test endpoint override applies to every service: the ACM emulator serves the
+        Tagging API at the same URL.
+        """
         with self._lock:
-            client = self._clients.get(region)
+            client = self._clients.get((region, service))
             if client is None:
-                client = self._session.client(
-                    "acm", endpoint_url=self._settings.endpoint_url, config=self._config(region)
-                )
-                self._clients[region] = client
+                url, config = self._settings.endpoint_url, self._config(region)
+                if service == TAGGING:
+                    client = self._session.client(TAGGING, endpoint_url=url, config=config)
+                else:
+                    client = self._session.client(ACM, endpoint_url=url, config=config)
+                self._clients[(region, service)] = client
             return client
 
     def _config(self, region: str) -> Config:

@@ -13,16 +13,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
 from acm_sync.aws.clients import SessionSource
 from acm_sync.aws.credentials import current_owner
-from acm_sync.aws.deletion import RegionDeletion
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
-from acm_sync.aws.execution import Execution, differs, drift, error_outcome, stale
+from acm_sync.aws.execution import Execution
+from acm_sync.aws.importing import Importer
 from acm_sync.aws.lookup import Finder
-from acm_sync.aws.regions import INVALID_REGION, unknown_region
+from acm_sync.aws.outcomes import differs, drift, error_outcome, stale
+from acm_sync.aws.owner_index import OwnerIndex
+from acm_sync.aws.region_table import INVALID_REGION, unknown_region
+from acm_sync.aws.removal import RegionDeletion
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.model import Material
@@ -33,6 +35,7 @@ from acm_sync.core.planner import (
     Lookup,
     Observation,
     Observe,
+    ObservedCertificate,
     plan,
     recorded_arn_problem,
 )
@@ -45,8 +48,8 @@ from acm_sync.core.state import (
     RegionRecord,
     RegionState,
 )
+from acm_sync.core.tags import tags_hash
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_PLAN_ROUNDS = 4  # observe, lookup, act: a plan never needs more rounds
 
 
@@ -64,7 +67,9 @@ class Engine:
         # operator's own credential chain. Rate limits are per engine, so per account.
         self.settings = settings
         self.adapter = AcmAdapter(settings, observer, sessions=sessions)
-        self._finder = Finder(self.adapter)
+        self.owner_index = OwnerIndex(self.adapter, max_age=settings.owner_index_max_age)
+        self._finder = Finder(self.adapter, self.owner_index)
+        self._importer = Importer(self.adapter, self._finder, settings)
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
 
@@ -278,7 +283,7 @@ class Engine:
             )
             first = region_plan.actions[0]
             if isinstance(first, Observe):
-                seen = self._finder.describe(region, first.arn, material)
+                seen = self._observe(first.arn, desired, material, record)
                 if seen is None:
                     observation = replace(observation, target_missing=True)
                 else:
@@ -290,36 +295,39 @@ class Engine:
             else:
                 # An unusable recorded ARN must not survive into the outcome either.
                 start = replace(record, arn=None) if recorded_arn_problem(record) else record
-                return Execution(self, desired, material, start, observation, pems).run(region_plan)
+                execution = Execution(self._importer, desired, material, start, observation, pems)
+                return execution.run(region_plan)
         raise RuntimeError("the planner did not settle")  # pragma: no cover
 
-    def import_idempotently(
-        self, region: str, desired: DesiredState, material: Material, tags: Mapping[str, str]
-    ) -> str:
-        """Import under a new ARN without ever creating a duplicate.
+    def _observe(
+        self, arn: str, desired: DesiredState, material: Material, record: RegionRecord
+    ) -> tuple[ObservedCertificate, bytes] | None:
+        """What ACM holds under ``arn``: read in full, or only its content when the record
+        answers the rest.
 
-        When an attempt's outcome is unknown (lost response, 5xx), look the certificate up by
-        owner tag: if ACM holds it already, that is the ARN; only otherwise try again.
+        The record answers the tags (its tags hash is the desired one) and the facts a
+        reimport keeps; the owner-tag index answers whose certificate it is. The certificate
+        itself is still read: ACM's reimport rules (key type, names, key usages) are checked
+        against it before the reimport is sent.
         """
-        attempts = max(1, self.settings.max_attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self.adapter.import_new(region, material, tags)
-            except AwsCallError as err:
-                if not err.ambiguous:
-                    raise
-                found = [
-                    c
-                    for c in self._finder.by_owner(region, desired.owner, material)
-                    if c.content_matches
-                ]
-                if found:
-                    newest = max(found, key=lambda c: (c.imported_at or _EPOCH, c.arn))
-                    return newest.arn
-                if attempt == attempts:
-                    raise
-                self.adapter.pause(attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        region = record.region
+        answered = (
+            arn == record.arn
+            and desired.adopt_arns.get(region) is None
+            and record.fingerprint is not None
+            and record.tags_hash == tags_hash(desired.all_tags())
+            and (
+                # Known from any earlier load or read (an owner tag is written once, at
+                # import), else from the region's index, loaded once for all objects.
+                desired.owner.owns(self.owner_index.owner_of(arn))
+                or arn in self.owner_index.owned_by(region, desired.owner.owns)
+            )
+        )
+        if answered:
+            held = self._finder.content(region, record, desired.all_tags(), material)
+            if held != "unreadable":
+                return held
+        return self._finder.describe(region, arn, material)
 
     # ----- delete -----
     def _delete_region(self, owner: Owner, record: RegionRecord) -> RegionOutcome:

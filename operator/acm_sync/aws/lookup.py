@@ -1,28 +1,29 @@
 """Finding certificates in ACM: by owner tag, and by ARN with tags and content.
 
-Lookup by owner tag lists every summary (all seven key types, 1,000 per page) and reads the
-tags of imported certificates. Owner tags are cached per ARN, since acm-sync writes an owner
-tag once, at import: a repeated lookup only reads tags of ARNs it has not seen. Matches are
-re-read fresh before anyone acts on them. (The Resource Groups Tagging API would be one call,
-but it is eventually consistent, and a lookup right after a lost import response must see the
-new certificate.)
+Lookup by owner tag asks the region's shared owner-tag index (aws/owner_index.py: the Tagging
+API's GetResources, or a listing with cached tag reads) which ARNs carry the owner's tag, then
+reads each match afresh (DescribeCertificate, ListTagsForCertificate, and GetCertificate when
+there is content to compare) before anyone acts on it. The lookup right after an ambiguous
+import must see a certificate created a moment ago, which the eventually consistent Tagging
+API may not list yet: it lists the region now instead (``fresh=True``).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 
 from acm_sync.aws.adapter import AcmAdapter, utc
 from acm_sync.aws.errors import AwsCallError, ErrorClass
+from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.core.model import Material
 from acm_sync.core.planner import ObservedCertificate
-from acm_sync.core.state import OWNER_TAG, Owner
+from acm_sync.core.state import OWNER_TAG, Owner, RegionRecord
+from acm_sync.core.x509facts import key_algorithm_from_pem
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 
@@ -88,12 +89,11 @@ def in_use_of(described: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 class Finder:
-    """Lookups through one adapter; thread-safe, with the per-ARN owner-tag cache."""
+    """Lookups through one adapter and its owner-tag index; thread-safe."""
 
-    def __init__(self, adapter: AcmAdapter) -> None:
+    def __init__(self, adapter: AcmAdapter, index: OwnerIndex) -> None:
         self._adapter = adapter
-        self._lock = threading.Lock()
-        self._owners: dict[str, str | None] = {}  # ARN -> owner tag value (None: untagged)
+        self.index = index
 
     def describe(
         self, region: str, arn: str, material: Material | None
@@ -105,46 +105,92 @@ class Finder:
             certificate, chain = self._adapter.get_pem(region, arn)
         except AwsCallError as err:
             if err.error_class is ErrorClass.NOT_FOUND:
+                self.index.forget(region, arn)
                 return None
             raise
-        self._remember(arn, tags)
+        self.index.remember(region, arn, tags)
         matches = material is not None and same_content(material, certificate, chain)
         return observed(arn, described, tags, content_matches=matches), certificate
 
+    def content(
+        self, region: str, record: RegionRecord, tags: Mapping[str, str], material: Material
+    ) -> tuple[ObservedCertificate, bytes] | Literal["unreadable"] | None:
+        """The certificate under ``record.arn`` from one GetCertificate, the rest from the
+        record (``tags`` are those the record says ACM holds); None when it does not exist.
+
+        "unreadable": ACM's certificate could not be parsed, so read it in full instead.
+        """
+        assert record.arn is not None
+        try:
+            certificate, chain = self._adapter.get_pem(region, record.arn)
+        except AwsCallError as err:
+            if err.error_class is ErrorClass.NOT_FOUND:
+                self.index.forget(region, record.arn)
+                return None
+            raise
+        algorithm = key_algorithm_from_pem(certificate)
+        if algorithm is None:
+            return "unreadable"
+        seen = ObservedCertificate(
+            arn=record.arn,
+            key_algorithm=algorithm,
+            tags=dict(tags),
+            in_use=bool(record.in_use_by),
+            imported_at=record.imported_at,
+            not_after=record.not_after,
+            content_matches=same_content(material, certificate, chain),
+            serial=record.serial,
+            in_use_by=record.in_use_by,
+        )
+        return seen, certificate
+
     def by_owner(
-        self, region: str, owner: Owner, material: Material | None
+        self,
+        region: str,
+        owner: Owner,
+        material: Material | None,
+        *,
+        fresh: bool = False,
+        reload: bool = False,
     ) -> tuple[ObservedCertificate, ...]:
         """Every certificate in ``region`` whose owner tag is ``owner``'s, freshly read.
 
         With ``material`` each match's content is read and compared (GetCertificate); with
-        None it is not (``content_matches`` is False).
+        None it is not (``content_matches`` is False). ``fresh`` lists the region now rather
+        than trusting the shared index (after an ambiguous import); ``reload`` asks the index
+        for a load that starts now (a deletion: see ``OwnerIndex.owned_by``).
         """
+        if fresh:
+            listed = self.index.listed_now(region)
+            arns = sorted(arn for arn, tag in listed.items() if owner.owns(tag))
+        else:
+            arns = self.index.owned_by(region, owner.owns, reload=reload)
         found = []
-        for summary in self._adapter.list_all(region):
-            arn = str(summary["CertificateArn"])
-            if summary.get("Type", "IMPORTED") != "IMPORTED":
-                continue
-            with self._lock:
-                known = arn in self._owners
-                cached = self._owners.get(arn)
-            if known and not owner.owns(cached):
-                continue
+        for arn in arns:
             try:
-                tags = self._adapter.list_tags(region, arn)
-                self._remember(arn, tags)
-                if not owner.owns(tags.get(OWNER_TAG)):
+                described = self._adapter.describe(region, arn)
+                if described.get("Type", "IMPORTED") != "IMPORTED":
                     continue
+                tags = self._adapter.list_tags(region, arn)
+                self.index.remember(region, arn, tags)
+                if not owner.owns(tags.get(OWNER_TAG)):
+                    continue  # retagged since the index read it
                 # Without material (a deletion) there is no content to compare.
                 matches = material is not None and same_content(
                     material, *self._adapter.get_pem(region, arn)
                 )
             except AwsCallError as err:
                 if err.error_class is ErrorClass.NOT_FOUND:
-                    continue  # deleted between the list and the read
+                    self.index.forget(region, arn)
+                    continue  # deleted since the index listed it
                 raise
-            found.append(observed(arn, summary, tags, content_matches=matches))
+            found.append(observed(arn, described, tags, content_matches=matches))
         return tuple(found)
 
-    def _remember(self, arn: str, tags: dict[str, str]) -> None:
-        with self._lock:
-            self._owners[arn] = tags.get(OWNER_TAG)
+    def imported(self, region: str, arn: str, tags: Mapping[str, str]) -> None:
+        """This process imported ``arn`` with ``tags``: lookups find it from now on."""
+        self.index.remember(region, arn, tags, imported=True)
+
+    def forget(self, region: str, arn: str) -> None:
+        """``arn`` was deleted."""
+        self.index.forget(region, arn)

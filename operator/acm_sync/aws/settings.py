@@ -48,6 +48,10 @@ class AwsSettings:
     # with NotLeaderError. None: always allowed.
     write_guard: Callable[[], bool] | None = field(default=None, compare=False)
     not_leader_retry_after: float = 15.0
+    # How long one load of a region's owner-tag index serves lookups (aws/owner_index.py).
+    # The process' own imports are in it at once; a certificate imported by another process
+    # (a previous leader whose status write was lost) is seen after at most this long.
+    owner_index_max_age: float = 60.0
 
     def rate(self, api: str) -> float | None:
         """The client-side rate for ``api``, or None when unlimited."""

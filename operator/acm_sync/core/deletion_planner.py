@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from acm_sync.core.observed import ObservedCertificate
 from acm_sync.core.planner import (
     FOREIGN_CERTIFICATE,
     Action,
@@ -20,7 +21,6 @@ from acm_sync.core.planner import (
     Lookup,
     Noop,
     Observe,
-    ObservedCertificate,
     RegionPlan,
 )
 from acm_sync.core.regions import region_of_arn

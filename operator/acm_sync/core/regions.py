@@ -3,7 +3,7 @@
 A fixed list of regions would reject every region AWS opens after a release, so the check is
 syntactic: ``<area>-<direction>-<number>`` with optional partition words (``us-gov-west-1``,
 ``us-isob-east-1``, ``cn-north-1``, ``eusc-de-east-1``). The engine also refuses regions that the
-installed botocore knows no ACM endpoint for (``acm_sync.aws.regions``).
+installed botocore knows no ACM endpoint for (``acm_sync.aws.region_table``).
 """
 
 from __future__ import annotations

