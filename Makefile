@@ -54,6 +54,7 @@ typecheck: $(STAMP)
 	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy bench/bench_reliability.py
 	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
 	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/operator
+	MYPYPATH=tests:tests/controller:tests/operator $(BIN)/mypy tests/controller
 	MYPYPATH=tests:tests/chaos:tests/operator:tests/kube:tests/playground $(BIN)/mypy tests/chaos
 	MYPYPATH=tests:tests/realcluster:tests/operator:tests/kube:tests/playground $(BIN)/mypy \
 		tests/realcluster

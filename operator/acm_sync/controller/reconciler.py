@@ -160,7 +160,12 @@ class Reconciler:
                 result = replace(result, content_hash=content_hash(secret.get("data")))
             del secret  # key material lives no longer than this pass
         if not await self.writer.write_sync(key, obj, result, now):
-            self.queue.trigger(key)  # another status is in place: look again
+            # Another writer's status is in place (a new leader): look again from it, not from
+            # the view, which the watch may not have brought up to date yet.
+            current = await ports.in_kube_pool(ports.kube.get_acmcert, namespace, name)
+            if current is not None:
+                self.view.absorb(current)
+            self.queue.trigger(key)
         self.writer.count(result, time.monotonic() - started)
         return result.retry
 
