@@ -190,11 +190,20 @@ def build_registry(
             for key in reconciler.target_users.of(name):
                 reconciler.trigger(key)
 
+    # An index, though it stores nothing in kopf (None): kopf processes no event of any other
+    # resource until every index is filled from its initial listing, so the AcmCertificates a
+    # start triggers find their Secrets' facts in the view and are verified without a GET.
+    # kopf calls it for every Secret event but a deletion, before the event handler below.
+    @kopf.index("", "v1", "secrets", registry=registry, id="secret-facts")
+    async def secret_facts(body: kopf.Body, **_: Any) -> None:
+        # Only a digest of the content leaves this function; the data stays in kopf's
+        # transient body.
+        view.secret_event(None, body)
+
     @kopf.on.event("", "v1", "secrets", registry=registry, id="secrets")
     async def secret_event(type: str, body: kopf.Body, **_: Any) -> None:
-        # Only metadata and a digest of the content leave this function; the data stays in
-        # kopf's transient body. The view first, so that a triggered reconcile sees the change.
-        view.secret_event(type, body)
+        if type == "DELETED":
+            view.secret_event(type, body)
         watcher.on_event(type, {"metadata": dict(body.metadata), "type": body.get("type")})
 
     return registry
