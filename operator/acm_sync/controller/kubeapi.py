@@ -1,7 +1,8 @@
 """The few Kubernetes API calls the operator makes itself, over the official client.
 
-kopf watches; this module reads the current AcmCertificate and Secret at reconcile time, writes
-AcmCertificate status, manages generated AcmCertificates and posts Events. Requests go through
+kopf watches (and feeds the view); this module reads a Secret when a reconcile needs its
+material (and an object the watch has not shown), writes AcmCertificate status, manages
+generated AcmCertificates and posts Events. Requests go through
 the official client's connection pool as raw JSON: no model classes, whose conversion of a
 Secret would cost more than the request. It never writes to a Secret.
 """
@@ -90,7 +91,7 @@ def event_name(object_name: str) -> str:
 
 
 class KubeApi:
-    """Blocking JSON calls; the reconciler runs them in its thread pool."""
+    """Blocking JSON calls (``kubeport.KubeLike``); run in the Kubernetes pool of ``Ports``."""
 
     def __init__(self, configuration: k8s.Configuration, pool_size: int = 32) -> None:
         configuration.connection_pool_maxsize = pool_size
