@@ -1,12 +1,12 @@
 """The kopf registry: which events reach the reconciler, and kopf's settings.
 
-Secrets are observed only with ``@kopf.on.event``: kopf's create/update/resume handlers would
-store the Secret (its key included) in an annotation on the Secret. AcmCertificate handlers only
-feed the watch's view and trigger the per-object work queue; the reconcile itself runs there,
-serialised per object. There is no resume handler: the event handler sees every object of the
-initial listing and triggers it once, which costs kopf no per-object progress bookkeeping; kopf
-keeps what only it can do, the finalizer (on.delete) and telling a user's edit (create/update)
-from a replay.
+Secrets are observed only with ``@kopf.on.event`` and a ``@kopf.index`` that stores nothing:
+kopf's create/update/resume handlers would store the Secret (its key included) in an annotation
+on the Secret. AcmCertificate handlers only feed the watch's view and trigger the per-object work
+queue; the reconcile itself runs there, serialised per object. There is no resume handler: the
+event handler sees every object of the initial listing and triggers it once, which spares kopf a
+resume-handler cycle per object; kopf keeps what only it can do, the finalizer (on.delete), and
+telling a user's edit (create/update) from a replay.
 """
 
 from __future__ import annotations
