@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeapi import JsonObj, KubeApi, load_configuration
+from acm_sync.controller.kubeapi import JsonObj, KubeApi
+from acm_sync.controller.kubeconfig import load_configuration
 from acm_sync.controller.leader import LeaderElector
 from acm_sync.controller.metrics import Metrics
 from acm_sync.controller.runtime import OperatorThread

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from acm_sync.controller.kubeapi import KubeApi, load_configuration
+from acm_sync.controller.kubeapi import KubeApi
+from acm_sync.controller.kubeconfig import load_configuration
 from acm_sync.controller.leader import LeaderElector
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
 from tests.cluster_backends import RealApi

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from acm_sync.controller.kubeapi import KubeApi, NotLeader, ObjectRef, load_configuration
+from acm_sync.controller.kubeapi import KubeApi, NotLeader, ObjectRef
+from acm_sync.controller.kubeconfig import load_configuration
 from tests.certkit import IssuedPem, TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for
@@ -107,7 +108,7 @@ def test_a_status_write_never_overwrites_a_newer_status(env: Env, tmp_path: Path
         assert stale is not None
         api.patch_acmcert_status(ns, "web", {"secret": {"serialNumber": "newer"}})
         # A run that read the object before the newer status was written: refused.
-        assert api.patch_status_over(stale, {"secret": {"serialNumber": "stale"}}) is False
+        assert api.patch_status_over(stale, {"secret": {"serialNumber": "stale"}}) is None
         assert (c.cert(ns, "web") or {})["status"]["secret"]["serialNumber"] == "newer"
         # A change of metadata only (kopf's annotations) does not block the write.
         fresh = api.get_acmcert(ns, "web")
@@ -116,7 +117,7 @@ def test_a_status_write_never_overwrites_a_newer_status(env: Env, tmp_path: Path
             "acmsync.io", "v1alpha1", ns, "acmcertificates", "web",
             {"metadata": {"annotations": {"touched": "yes"}}},
         )  # fmt: skip
-        assert api.patch_status_over(fresh, {"secret": {"serialNumber": "next"}}) is True
+        assert api.patch_status_over(fresh, {"secret": {"serialNumber": "next"}}) is not None
         assert (c.cert(ns, "web") or {})["status"]["secret"]["serialNumber"] == "next"
     finally:
         api.close()

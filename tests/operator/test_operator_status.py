@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from acm_sync.controller import status as st
+from acm_sync.controller.gauges import region_gauges
 from acm_sync.core.state import RegionOutcome, RegionState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -109,7 +110,7 @@ def test_expiry_follows_what_acm_serves_not_the_secret() -> None:
         ],
     }
     assert st.expiry_basis(status) == datetime(2026, 6, 6, tzinfo=UTC)
-    gauges = st.region_gauges(status, "ReimportKeyChange")
+    gauges = region_gauges(status, "ReimportKeyChange")
     assert gauges[("", "us-east-1")][1:] == (False, "ReimportKeyChange")
     assert gauges[("", "eu-west-1")][1:] == (True, "Synced")
     # Nothing in ACM yet: the Secret's own date is all there is to warn about.

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.ports import Ports
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.sweep import Sweeper
+from acm_sync.controller.view import WatchView
 from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
 
@@ -71,7 +73,7 @@ def test_sweep_flips_expiry_on_time_and_forwards_drift(monkeypatch: pytest.Monke
     engine = FakeEngine()
 
     async def scenario() -> tuple[Any, list[tuple[str, str]]]:
-        reconciler = Reconciler(
+        ports = Ports(
             FakeKube(objects),  # type: ignore[arg-type]
             engine,
             OperatorConfig(expiry_warning_days=30),
@@ -79,10 +81,13 @@ def test_sweep_flips_expiry_on_time_and_forwards_drift(monkeypatch: pytest.Monke
             Metrics(),
             clock=lambda: NOW,
         )
+        reconciler = Reconciler(ports, WatchView())
         triggered: list[tuple[str, str]] = []
         # Record what the sweep hands over instead of queueing it for a worker.
-        monkeypatch.setattr(reconciler.queue, "trigger", triggered.append)
-        report = await Sweeper(reconciler, 600).sweep_once()
+        monkeypatch.setattr(
+            reconciler.queue, "trigger", lambda key, urgent=False: triggered.append(key)
+        )
+        report = await Sweeper(ports, reconciler, 600).sweep_once()
         await reconciler.close()
         return report, triggered
 

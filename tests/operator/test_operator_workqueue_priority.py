@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.ports import Ports
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
+from acm_sync.controller.view import WatchView
 from acm_sync.controller.workqueue import Key, PriorityGate, WorkQueue
 
 WAIT = 5.0  # bound on every wait; a correct queue answers within one loop iteration
@@ -220,23 +222,25 @@ def test_a_secret_change_is_urgent_but_the_listing_after_a_restart_is_not(
     calls: list[tuple[Key, bool]] = []
 
     async def scenario() -> None:
-        reconciler = Reconciler(
+        ports = Ports(
             MissingSecretKube(),  # type: ignore[arg-type]
             NoEngine(),
             OperatorConfig(),
             "c",
             Metrics(),
         )
-        watcher = SecretWatcher(reconciler)
-        reconciler.register(k("seen"), "tls-seen")
-        reconciler.register(k("fresh"), "tls-fresh")
+        view = WatchView()
+        reconciler = Reconciler(ports, view)
+        watcher = SecretWatcher(ports, view, reconciler.queue)
+        view.register(k("seen"), "tls-seen")
+        view.register(k("fresh"), "tls-fresh")
         # "seen" was reconciled since the start (its Secret was missing then); "fresh" not yet.
         reconciler.queue.trigger(k("seen"))
         for _ in range(int(WAIT / 0.01)):
             if not reconciler.queue.busy:
                 break
             await asyncio.sleep(0.01)
-        assert reconciler.has_read_secret(k("seen"))
+        assert view.has_read_secret(k("seen"))
         monkeypatch.setattr(
             reconciler.queue,
             "trigger",

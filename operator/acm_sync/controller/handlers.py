@@ -1,8 +1,12 @@
 """The kopf registry: which events reach the reconciler, and kopf's settings.
 
-Secrets are observed only with ``@kopf.on.event``: kopf's create/update/resume handlers would
-store the Secret (its key included) in an annotation on the Secret. AcmCertificate handlers only
-trigger the per-object work queue; the reconcile itself runs there, serialised per object.
+Secrets are observed only with ``@kopf.on.event`` and a ``@kopf.index`` that stores nothing:
+kopf's create/update/resume handlers would store the Secret (its key included) in an annotation
+on the Secret. AcmCertificate handlers only feed the watch's view and trigger the per-object work
+queue; the reconcile itself runs there, serialised per object. There is no resume handler: the
+event handler sees every object of the initial listing and triggers it once, which spares kopf a
+resume-handler cycle per object; kopf keeps what only it can do, the finalizer (on.delete), and
+telling a user's edit (create/update) from a replay.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from typing import Any
 
 import kopf
 
-from acm_sync.controller.deletion import DeletionPending, Finalizer
+from acm_sync.controller.finalizer import DeletionPending, Finalizer
 from acm_sync.controller.kubeapi import GROUP, PLURAL, TARGET_PLURAL, VERSION
+from acm_sync.controller.ports import Ports
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.spec import TLS_SECRET_TYPE
 from acm_sync.controller.targets import check_target
+from acm_sync.controller.view import WatchView
 from acm_sync.core.reasons import ConditionType
 
 FINALIZER = "acmsync.io/cleanup"
@@ -115,23 +121,20 @@ def build_settings() -> kopf.OperatorSettings:
     return settings
 
 
-def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.OperatorRegistry:
+def build_registry(
+    ports: Ports, view: WatchView, reconciler: Reconciler, watcher: SecretWatcher
+) -> kopf.OperatorRegistry:
     """Register every handler on a fresh registry (several operators may share a process)."""
     registry = kopf.OperatorRegistry()
-    finalizer = Finalizer(reconciler)
+    finalizer = Finalizer(ports, reconciler.queue, reconciler.writer, reconciler.forget)
     install_log_filters()
-
-    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry, id="resume")
-    async def resumed(namespace: str | None, name: str, **_: Any) -> None:
-        # After a restart every object resumes at once: upkeep, served after user changes.
-        reconciler.queue.trigger((namespace or "", name))
 
     # kopf calls update only when the essence changed (spec, labels, our annotations), never
     # for its own bookkeeping writes: each call is a user's edit, which the user waits for.
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry, id="create")
     @kopf.on.update(GROUP, VERSION, PLURAL, registry=registry, id="update")
     async def changed(namespace: str | None, name: str, **_: Any) -> None:
-        reconciler.queue.trigger((namespace or "", name), urgent=True)
+        reconciler.trigger((namespace or "", name), urgent=True)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, id=CLEANUP_ID)
     async def deleted(namespace: str | None, name: str, retry: int, **_: Any) -> None:
@@ -149,14 +152,15 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
     ) -> None:
         key = (namespace or "", name)
         watcher.on_acmcert_event(type, dict(body))
+        first_sight = view.object_event(type, body)
         if type == "DELETED":
             reconciler.forget(key)
-            return
-        secret_name = (body.get("spec") or {}).get("secretName")
-        reconciler.register(key, secret_name if isinstance(secret_name, str) else None)
+        elif first_sight:
+            # After a restart every object is seen at once: upkeep, served after user changes.
+            reconciler.trigger(key)
 
-    if reconciler.targets is not None and reconciler.config.targets_enabled:
-        targets = reconciler.targets
+    if ports.targets is not None and ports.targets_enabled:
+        targets = ports.targets
         # name -> (generation, Ready status) last seen: only a change of either re-syncs the
         # AcmCertificates using it (each check rewrites lastChecked, which is no change).
         seen: dict[str, tuple[Any, Any]] = {}
@@ -172,9 +176,7 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
                 status = body.get("status") or {}
                 generation = (body.get("metadata") or {}).get("generation")
                 if status.get("observedGeneration") != generation or not status.get("lastChecked"):
-                    await reconciler.in_aws_pool(
-                        check_target, reconciler.kube, targets, name, reconciler.clock()
-                    )
+                    await ports.in_aws_pool(check_target, ports.kube, targets, name, ports.clock())
                 ready = next(
                     (
                         c.get("status")
@@ -187,11 +189,22 @@ def build_registry(reconciler: Reconciler, watcher: SecretWatcher) -> kopf.Opera
                     return
                 seen[name] = (generation, ready)
             for key in reconciler.target_users.of(name):
-                reconciler.queue.trigger(key)
+                reconciler.trigger(key)
+
+    # An index, though it stores nothing in kopf (None): kopf processes no event of any other
+    # resource until every index is filled from its initial listing, so the AcmCertificates a
+    # start triggers find their Secrets' facts in the view and are verified without a GET.
+    # kopf calls it for every Secret event but a deletion, before the event handler below.
+    @kopf.index("", "v1", "secrets", registry=registry, id="secret-facts")
+    async def secret_facts(body: kopf.Body, **_: Any) -> None:
+        # Only a digest of the content leaves this function; the data stays in kopf's
+        # transient body.
+        view.secret_event(None, body)
 
     @kopf.on.event("", "v1", "secrets", registry=registry, id="secrets")
     async def secret_event(type: str, body: kopf.Body, **_: Any) -> None:
-        # Only metadata leaves this function; the data stays in kopf's transient body.
+        if type == "DELETED":
+            view.secret_event(type, body)
         watcher.on_event(type, {"metadata": dict(body.metadata), "type": body.get("type")})
 
     return registry

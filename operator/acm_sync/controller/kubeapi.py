@@ -1,7 +1,8 @@
 """The few Kubernetes API calls the operator makes itself, over the official client.
 
-kopf watches; this module reads the current AcmCertificate and Secret at reconcile time, writes
-AcmCertificate status, manages generated AcmCertificates and posts Events. Requests go through
+kopf watches (and feeds the view); this module reads a Secret when a reconcile needs its
+material (and an object the watch has not shown), writes AcmCertificate status, manages
+generated AcmCertificates and posts Events. Requests go through
 the official client's connection pool as raw JSON: no model classes, whose conversion of a
 Secret would cost more than the request. It never writes to a Secret.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Callable
@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import kopf
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 GROUP = "acmsync.io"
 VERSION = "v1alpha1"
@@ -74,47 +72,6 @@ class ObjectRef:
         )
 
 
-def load_configuration(kubeconfig: str | None) -> k8s.Configuration:
-    """Credentials: the given kubeconfig, else in-cluster, else ``$KUBECONFIG``/~/.kube/config."""
-    configuration = k8s.Configuration()
-    if kubeconfig:
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=configuration
-        )
-        return configuration
-    try:
-        k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration
-        )
-    except k8s_config.ConfigException:
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration
-        )
-    return configuration
-
-
-def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
-    """kopf's credentials, taken from the same configuration the official client uses."""
-    header = configuration.get_api_key_with_prefix(
-        "BearerToken"
-    ) or configuration.get_api_key_with_prefix("authorization")
-    parts = header.split(" ", 1) if header else []
-    scheme, token = (
-        (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
-    )
-    return kopf.ConnectionInfo(
-        server=configuration.host,
-        ca_path=configuration.ssl_ca_cert,
-        insecure=not configuration.verify_ssl,
-        username=configuration.username or None,
-        password=configuration.password or None,
-        scheme=scheme,
-        token=token,
-        certificate_path=configuration.cert_file,
-        private_key_path=configuration.key_file,
-    )
-
-
 # Event names are DNS subdomains of at most 253 characters, like the object's own name; the
 # random suffix (17 characters) must not push a long object name over that limit.
 MAX_NAME_LENGTH = 253
@@ -134,7 +91,7 @@ def event_name(object_name: str) -> str:
 
 
 class KubeApi:
-    """Blocking JSON calls; the reconciler runs them in its thread pool."""
+    """Blocking JSON calls (``kubeport.KubeLike``); run in the Kubernetes pool of ``Ports``."""
 
     def __init__(self, configuration: k8s.Configuration, pool_size: int = 32) -> None:
         configuration.connection_pool_maxsize = pool_size
@@ -252,12 +209,13 @@ class KubeApi:
             raise Conflict(status, str(body.get("message", "conflict")))
         return self._expect(status, body, 200)
 
-    def patch_status_over(self, read: JsonObj, patch: JsonObj) -> bool:
+    def patch_status_over(self, read: JsonObj, patch: JsonObj) -> JsonObj | None:
         """Apply a status ``patch`` computed from the object ``read``, only over its status.
 
         The patch carries ``read``'s resourceVersion. A conflict caused by metadata alone
         (kopf's annotations, a label) is retried on the fresh version; one caused by another
-        status means another writer (a new leader) got there first: False, nothing written.
+        status means another writer (a new leader) got there first: None, nothing written.
+        Returns the object as written (the watch-fed view takes it before the watch does).
         """
         meta = read.get("metadata") or {}
         namespace, name = str(meta.get("namespace")), str(meta.get("name"))
@@ -265,15 +223,14 @@ class KubeApi:
         read_status = read.get("status") or {}
         for _attempt in range(3):
             try:
-                self.patch_acmcert_status(namespace, name, patch, version)
-                return True
+                return self.patch_acmcert_status(namespace, name, patch, version)
             except Conflict:
                 fresh = self.get_acmcert(namespace, name)
                 if fresh is None or (fresh.get("status") or {}) != read_status:
                     log.info("%s/%s: status changed since it was read; kept", namespace, name)
-                    return False
+                    return None
                 version = str(fresh.get("metadata", {}).get("resourceVersion") or "") or None
-        return False
+        return None
 
     def create_acmcert(self, namespace: str, manifest: JsonObj) -> JsonObj | None:
         """Create; None when one of that name already exists."""
@@ -396,16 +353,3 @@ class KubeApi:
             log.debug("Event %s for %s/%s not posted: not leading", reason, ref.namespace, ref.name)
         except Exception as exc:  # Events are best effort: never fail a reconcile over one.
             log.warning("Event %s for %s/%s not posted: %s", reason, ref.namespace, ref.name, exc)
-
-
-def pod_namespace() -> str | None:
-    """The namespace the pod runs in, when in a cluster."""
-    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-    env = os.environ.get("POD_NAMESPACE")
-    if env:
-        return env
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip() or None
-    except OSError:
-        return None

@@ -1,33 +1,34 @@
-"""Reconciling one AcmCertificate: read it and its Secret, sync through the engine, write status.
+"""Reconciling one AcmCertificate: the watch's view of it, its Secret, the engine, the status.
 
 The record of what is in ACM lives in ``status.regions``; a reconcile whose records already
 match the Secret's fingerprint makes no AWS call and, since nothing changed, no status write.
+The object comes from the watch (``view.WatchView``); the Secret is read only when its material
+is needed: when the status does not already prove the object in sync with the Secret's content
+(``decision.verified_by_status``), which after a restart with everything in sync it does.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import CancelledError, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from concurrent.futures import CancelledError
+from dataclasses import replace
+from datetime import datetime
 
 from acm_sync.controller import annotations as ann
+from acm_sync.controller import decision
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller import targets as tg
-from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeapi import JsonObj, KubeApi, ObjectRef
-from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.decision import SyncResult
+from acm_sync.controller.kubeapi import JsonObj
+from acm_sync.controller.ports import Ports
 from acm_sync.controller.redaction import redact
-from acm_sync.controller.settings import OperatorConfig
+from acm_sync.controller.statuswriter import StatusWriter
+from acm_sync.controller.view import WatchView, content_hash
 from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.core.findings import Code, Finding
-from acm_sync.core.model import CertificateFacts
+from acm_sync.core.findings import Code
 from acm_sync.core.planner import Drift
 from acm_sync.core.reasons import Reason
 from acm_sync.core.state import (
@@ -40,143 +41,45 @@ from acm_sync.core.state import (
 )
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-R = TypeVar("R")
 
-MAX_BACKOFF = 300.0
 # Findings that fix themselves with time: retry when the certificate becomes valid.
 NOT_YET_VALID = Code.NOT_YET_VALID
 
 
-def utcnow() -> datetime:
-    """The wall clock, timezone-aware."""
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    """What one pass produced, before it is turned into a status."""
-
-    verdict: st.Verdict
-    outcomes: list[RegionOutcome] | None  # None: no AWS call was made (invalid input)
-    facts: CertificateFacts | None
-    retry: float | None = None
-    # Certificates deleted or left in ACM because their region left spec.regions.
-    notices: list[nt.Notice] = field(default_factory=list)
-    # Warnings about the Secret's certificate; None when it could not be read.
-    warnings: tuple[Finding, ...] | None = None
-    wanted: int = 0  # (account, region) pairs the spec asks for
-    accounts: dict[str, str] | None = None  # target -> account (for entries without an ARN)
-
-
 class Reconciler:
-    """Owns the work queue and everything a reconcile needs."""
+    """Owns the work queue of AcmCertificates and the state a reconcile carries between passes."""
 
-    def __init__(
-        self,
-        kube: KubeApi,
-        engine: EngineLike,
-        config: OperatorConfig,
-        cluster_id: str,
-        metrics: Metrics,
-        clock: Callable[[], datetime] = utcnow,
-        concurrency: int = 16,
-        targets: tg.TargetEnginesLike | None = None,
-    ) -> None:
-        self.kube = kube
-        self.engine = engine
-        # Engines of other accounts (AcmTargets); None: spec.targets is refused.
-        self.targets = targets
-        self.config = config
-        self.cluster_id = cluster_id
-        self.metrics = metrics
-        self.clock = clock
-        self.queue = WorkQueue(self._reconcile, concurrency=concurrency)
-        self._kube_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-kube")
-        self._aws_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-aws")
-        # Accounts of one object sync side by side (a pool of its own: the waiting threads of
-        # _aws_pool must not be the ones the work needs).
-        self._account_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="acm-sync-acct")
-        # (namespace, secret name) -> AcmCertificate names referencing it.
-        self._refs: dict[tuple[str, str], set[str]] = {}
-        self._ref_of: dict[Key, str] = {}
+    def __init__(self, ports: Ports, view: WatchView, writer: StatusWriter | None = None) -> None:
+        self.ports = ports
+        self.view = view
+        self.writer = writer or StatusWriter(ports, view)
+        self.queue = WorkQueue(self._reconcile, concurrency=ports.concurrency)
         # Pairs whose record must be re-verified against ACM (drift found by the sweep).
         self._forced: dict[Key, set[st.Pair]] = {}
         # Facts the sweep read from ACM (notAfter, InUseBy) for the next reconcile to record.
         self._refreshed: dict[Key, dict[str, Drift]] = {}
         self._failures: dict[Key, int] = {}
-        # The Secret resourceVersion each object last read: an event for that very version
-        # (the initial listing after a restart) needs no second reconcile.
-        self._secret_seen: dict[Key, str] = {}
         # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
         self.target_users = tg.TargetUsers()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    async def in_kube_pool(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a blocking Kubernetes call off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._kube_pool, lambda: fn(*args, **kwargs))
-
-    async def in_aws_pool(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a blocking engine call (or CPU-bound analysis) off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._aws_pool, lambda: fn(*args, **kwargs))
 
     async def close(self) -> None:
         """Finish runs in flight (bounded) and release the thread pools."""
         await self.queue.close()
-        self._kube_pool.shutdown(wait=False, cancel_futures=True)
-        self._aws_pool.shutdown(wait=False, cancel_futures=True)
-        self._account_pool.shutdown(wait=False, cancel_futures=True)
+        self.ports.close()
 
-    def owner(self, key: Key) -> Owner:
-        """The owner tag identity of an AcmCertificate."""
-        return Owner(cluster_id=self.cluster_id, namespace=key[0], name=key[1])
-
-    # -- references from Secrets to AcmCertificates -----------------------------------------
-
-    def register(self, key: Key, secret_name: str | None) -> None:
-        """Remember which Secret ``key`` reads, so that a change of it triggers ``key``."""
-        previous = self._ref_of.get(key)
-        if previous == secret_name:
-            return
-        if previous is not None:
-            names = self._refs.get((key[0], previous))
-            if names is not None:
-                names.discard(key[1])
-                if not names:
-                    del self._refs[(key[0], previous)]
-        if secret_name:
-            self._ref_of[key] = secret_name
-            self._refs.setdefault((key[0], secret_name), set()).add(key[1])
-        else:
-            self._ref_of.pop(key, None)
-
-    def secret_changed(self, key: Key, resource_version: str, deleted: bool) -> bool:
-        """Whether a Secret event shows something ``key``'s last reconcile did not read."""
-        seen = self._secret_seen.get(key)
-        if deleted:
-            return seen != ""
-        return seen != resource_version
-
-    def has_read_secret(self, key: Key) -> bool:
-        """Whether ``key`` was reconciled since the start (a Secret event is then a change)."""
-        return key in self._secret_seen
-
-    def referencing(self, namespace: str, secret_name: str) -> list[Key]:
-        """The AcmCertificates reading a Secret."""
-        return [(namespace, n) for n in sorted(self._refs.get((namespace, secret_name), ()))]
+    def trigger(self, key: Key, urgent: bool = False) -> None:
+        """Reconcile ``key`` soon (``urgent``: ahead of routine upkeep)."""
+        self.queue.trigger(key, urgent=urgent)
 
     def forget(self, key: Key) -> None:
         """An AcmCertificate is gone: drop its bookkeeping and metrics."""
-        self.register(key, None)
+        self.view.forget(key)
         self._forced.pop(key, None)
         self._failures.pop(key, None)
-        self._secret_seen.pop(key, None)
+        self._refreshed.pop(key, None)
         self.target_users.forget(key)
         self.queue.forget(key)
-        self.metrics.forget(key[0], key[1])
+        self.writer.forget(key)
 
     def refresh(self, drift: Drift) -> None:
         """Record what the sweep read from ACM about a certificate (no repair needed)."""
@@ -193,57 +96,89 @@ class Reconciler:
 
     async def _reconcile(self, key: Key) -> float | None:
         started = time.monotonic()
+        ports = self.ports
         namespace, name = key
-        obj = await self.in_kube_pool(self.kube.get_acmcert, namespace, name)
+        obj = self.view.acmcert(key)
         if obj is None:
-            self.forget(key)
-            return None
+            # Not on the watch (yet): a trigger that outran it, or an object already gone.
+            obj = await ports.in_kube_pool(ports.kube.get_acmcert, namespace, name)
+            if obj is None:
+                self.forget(key)
+                return None
+            self.view.absorb(obj)
         if obj.get("metadata", {}).get("deletionTimestamp"):
             return None  # the finalizer owns it now
         spec = obj.get("spec") or {}
         secret_name = spec.get("secretName") if isinstance(spec.get("secretName"), str) else None
-        self.register(key, secret_name)
-        secret = (
-            await self.in_kube_pool(self.kube.get_secret, namespace, secret_name)
-            if secret_name
-            else None
-        )
-        self._secret_seen[key] = str((secret or {}).get("metadata", {}).get("resourceVersion", ""))
-        if secret is not None and self._annotations_removed(obj, secret):
-            uid = obj.get("metadata", {}).get("uid")
-            await self.in_kube_pool(self.kube.delete_acmcert, namespace, name, uid)
-            log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
+        self.view.register(key, secret_name)
+        seen = self.view.secret(namespace, secret_name) if secret_name else None
+        if seen is not None and self._annotations_removed(obj, secret_name, seen.triggers):
+            await self._delete_generated(key, obj)
             return None
         forced = self._forced.pop(key, set())
         fresh = self._refreshed.pop(key, {})
         names = self.target_users.note(key, spec)
-        ctx = tg.TargetContext(namespace, self.targets is not None and self.config.targets_enabled)
-        if names and ctx.enabled:
-            ctx = await self.in_kube_pool(
-                tg.load_context, self.kube, namespace, names, enabled=True
+        now = ports.clock()
+        config = ports.config
+        if (
+            seen is not None
+            and not forced
+            and not fresh
+            and decision.verified_by_status(
+                obj,
+                seen,
+                now=now,
+                expiry_warning_days=config.expiry_warning_days,
+                allowed_regions=config.allowed_regions,
+                adoption_enabled=config.adoption_enabled,
             )
-        now = self.clock()
-        result = await self.in_aws_pool(
-            self._sync_blocking, key, obj, secret, forced, fresh, now, ctx
-        )
-        await self._write_status(key, obj, result, now)
-        accounts = {"": self.metrics.own_account, **(result.accounts or {})}
-        quota = [
-            (tg.account_of_outcome(o, accounts), o.region)
-            for o in result.outcomes or []
-            if o.reason == Reason.QUOTA_EXCEEDED
-        ]
-        self.metrics.count_sync(result.verdict.ready, result.verdict.reason, quota)
-        self.metrics.reconcile_duration.observe(time.monotonic() - started)
+        ):
+            self.view.mark_read(key, seen.resource_version)
+            self._failures.pop(key, None)
+            result = decision.verified_result(obj)
+        else:
+            secret = (
+                await ports.in_kube_pool(ports.kube.get_secret, namespace, secret_name)
+                if secret_name
+                else None
+            )
+            meta = (secret or {}).get("metadata", {})
+            self.view.mark_read(key, str(meta.get("resourceVersion", "")))
+            if secret is not None:
+                annotations = meta.get("annotations") or {}
+                triggers = any(a in annotations for a in ann.TRIGGER_ANNOTATIONS)
+                if self._annotations_removed(obj, secret_name, triggers):
+                    await self._delete_generated(key, obj)
+                    return None
+            ctx = tg.TargetContext(namespace, ports.targets_enabled)
+            if names and ctx.enabled:
+                ctx = await ports.in_kube_pool(
+                    tg.load_context, ports.kube, namespace, names, enabled=True
+                )
+            result = await ports.in_aws_pool(
+                self._sync_blocking, key, obj, secret, forced, fresh, now, ctx
+            )
+            if secret is not None:
+                result = replace(result, content_hash=content_hash(secret.get("data")))
+            del secret  # key material lives no longer than this pass
+        if not await self.writer.write_sync(key, obj, result, now):
+            # Another writer's status is in place (a new leader): look again from it, not from
+            # the view, which the watch may not have brought up to date yet.
+            current = await ports.in_kube_pool(ports.kube.get_acmcert, namespace, name)
+            if current is not None:
+                self.view.absorb(current)
+            self.queue.trigger(key)
+        self.writer.count(result, time.monotonic() - started)
         return result.retry
 
     @staticmethod
-    def _annotations_removed(obj: JsonObj, secret: JsonObj) -> bool:
-        secret_name = str(secret.get("metadata", {}).get("name", ""))
-        secret_annotations = secret.get("metadata", {}).get("annotations") or {}
-        return ann.generated_from(obj, secret_name) and not any(
-            a in secret_annotations for a in ann.TRIGGER_ANNOTATIONS
-        )
+    def _annotations_removed(obj: JsonObj, secret_name: str | None, triggers: bool) -> bool:
+        return bool(secret_name) and ann.generated_from(obj, str(secret_name)) and not triggers
+
+    async def _delete_generated(self, key: Key, obj: JsonObj) -> None:
+        uid = obj.get("metadata", {}).get("uid")
+        await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, *key, uid)
+        log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
 
     def _sync_blocking(
         self,
@@ -258,11 +193,11 @@ class Reconciler:
         try:
             cert_spec = specs.parse_spec(
                 obj.get("spec") or {},
-                allowed_regions=self.config.allowed_regions,
-                adoption_enabled=self.config.adoption_enabled,
+                allowed_regions=self.ports.config.allowed_regions,
+                adoption_enabled=self.ports.config.adoption_enabled,
             )
             analysis = specs.analyze_secret(
-                secret, now=now, expiry_warning_days=self.config.expiry_warning_days
+                secret, now=now, expiry_warning_days=self.ports.config.expiry_warning_days
             )
         except specs.SpecError as exc:
             message = exc.message
@@ -300,7 +235,7 @@ class Reconciler:
                 pairs[pair] = replace(pairs[pair], fingerprint=None, tags_hash=None)
         records = {region: rec for (target, region), rec in pairs.items() if not target}
         ctx = ctx or tg.TargetContext(key[0], enabled=False)
-        owner = self.owner(key)
+        owner = self.ports.owner(key)
         if problem := owner.tag_problem():
             # ACM would refuse the import (InvalidTagException): say so before any AWS call.
             return SyncResult(st.Verdict(False, specs.INVALID_TAGS, problem), None, facts)
@@ -318,32 +253,33 @@ class Reconciler:
         )
         wanted = {r: records[r] for r in cert_spec.regions if r in records}
         try:
+            sync = self.ports.engine.sync
             own = (
-                self._account_pool.submit(self.engine.sync, desired, analysis.material, wanted)
+                self.ports.account_pool.submit(sync, desired, analysis.material, wanted)
                 if cert_spec.regions
                 else None
             )
             # ctx refuses every pair when there are no target engines (targets disabled).
             in_targets = tg.sync_targets(
-                self.targets or tg.NO_TARGETS,
+                self.ports.targets or tg.NO_TARGETS,
                 ctx,
                 # Every ARN of spec.certificateArns: each target's account adopts its own.
                 replace(desired, adopt_arns=cert_spec.adopt_arns),
                 analysis.material,
                 cert_spec.targets,
                 pairs,
-                self.config.sweep_interval,
-                self._account_pool,
+                self.ports.config.sweep_interval,
+                self.ports.account_pool,
             )
             by_region = own.result() if own is not None else {}
             outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
             outcomes.extend(in_targets)
             kept, notices = self._drop_regions(owner, cert_spec, records)
             outcomes.extend(kept)
-            if self.targets is not None:
+            if self.ports.targets is not None:
                 outcomes.extend(
                     tg.drop_pairs(
-                        self.targets,
+                        self.ports.targets,
                         ctx,
                         owner,
                         cert_spec.targets,
@@ -360,14 +296,12 @@ class Reconciler:
                 False, Reason.AWS_ERROR, f"internal error talking to ACM: {message}"
             )
             failures = self._failures[key] = self._failures.get(key, 0) + 1
-            retry = min(2.0**failures, MAX_BACKOFF)
+            retry = min(2.0**failures, decision.MAX_BACKOFF)
             return SyncResult(verdict, None, facts, retry, warnings=warnings)
         wanted_pairs = {("", r) for r in cert_spec.regions} | {
             (t.target, r) for t in cert_spec.targets for r in t.regions
         }
-        verdict = st.verdict_from_outcomes(
-            [o for o in outcomes if (o.target, o.region) in wanted_pairs]
-        )
+        verdict = decision.verdict_of(outcomes, wanted_pairs)
         accounts = {name: spec.account for name, spec in ctx.targets.items()}
         retry = self._retry_delay(key, outcomes)
         return SyncResult(
@@ -387,100 +321,15 @@ class Reconciler:
         if cert_spec.deletion_policy is DeletionPolicy.RETAIN:
             why = "the region left spec.regions"
             return [], nt.retained_notices(dropped.values(), why)
-        results = self.engine.delete(owner, dropped)
+        results = self.ports.engine.delete(owner, dropped)
         # Regions whose deletion failed stay in the status so that it is retried.
         kept = [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
         return kept, nt.deletion_notices(results.values(), dropped)
 
     def _retry_delay(self, key: Key, outcomes: list[RegionOutcome]) -> float | None:
-        hints = [o.retry_after for o in outcomes if o.retry_after]
-        transient = [o for o in outcomes if o.state in (RegionState.ERROR, RegionState.PENDING)]
-        if not hints and not transient:
-            self._failures.pop(key, None)
-            return None
-        failures = self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        backoff = min(2.0**failures, MAX_BACKOFF)
-        return max(min(hints), 1.0) if hints else backoff
-
-    # -- status -----------------------------------------------------------------------------
-
-    async def _write_status(
-        self, key: Key, obj: JsonObj, result: SyncResult, now: datetime
-    ) -> None:
-        old = obj.get("status") or {}
-        generation = obj.get("metadata", {}).get("generation")
-        new: JsonObj = {}
-        new.update(st.secret_fields(result.facts, old))
-        if generation is not None:
-            new["observedGeneration"] = generation
-        old_entries = st.pair_entries(old)
-        if result.outcomes is None:
-            if old.get("regions"):
-                new["regions"] = old["regions"]
-            if old.get("pairs"):
-                new["pairs"] = old["pairs"]
+        delay, failures = decision.retry_delay(outcomes, self._failures.get(key, 0))
+        if failures:
+            self._failures[key] = failures
         else:
-            accounts = result.accounts or {}
-            new["regions"] = [
-                st.region_entry(
-                    o, old_entries.get((o.target, o.region)), now, accounts.get(o.target, "")
-                )
-                for o in result.outcomes
-            ]
-            synced = sum(1 for o in result.outcomes if o.state is RegionState.SYNCED and o.arn)
-            new["pairs"] = f"{min(synced, result.wanted)}/{result.wanted}"
-        # The top-level notAfter (the printer column) is what ACM serves, soonest first.
-        served = st.served_not_after(new)
-        if served is not None:
-            new["notAfter"] = st.format_time(served)
-        old_conditions = st.conditions_by_type(old)
-        verdict = result.verdict
-        ready = st.condition(
-            st.READY,
-            "True" if verdict.ready else "False",
-            verdict.reason,
-            verdict.message,
-            generation,
-            old_conditions.get(st.READY),
-            now,
-        )
-        expiring = st.expiring_condition(
-            st.expiry_basis(new),
-            self.config.expiry_warning_days,
-            generation,
-            old_conditions.get(st.EXPIRING),
-            now,
-        )
-        old_warnings = old_conditions.get(st.WARNINGS)
-        warnings = st.warnings_condition(result.warnings, generation, old_warnings, now)
-        new["conditions"] = [ready, expiring, warnings]
-        patch = st.merge_patch(old, new)
-        if patch and not await self.in_kube_pool(self.kube.patch_status_over, obj, patch):
-            # A newer status than the one this run started from is in place: keep it, post no
-            # Event about a state that is not the object's, and look again.
-            self.queue.trigger(key)
-            return
-        notices = [*nt.sync_notices(result.outcomes or [], old_entries), *result.notices]
-        for notice in notices:
-            nt.log_notice(key[0], key[1], notice)
-        events = [(n.type, n.reason, n.message) for n in notices]
-        events += nt.condition_events(old_conditions, st.conditions_by_type(new))
-        if result.warnings is not None:
-            events += nt.warning_events(result.warnings, old_warnings)
-        ref = ObjectRef.of({**obj, "kind": obj.get("kind", "AcmCertificate")})
-        for kind, reason, message in events:
-            await self.in_kube_pool(self.kube.post_event, ref, kind, reason, message)
-        self._export(key, new, verdict)
-
-    def _export(self, key: Key, status: JsonObj, verdict: st.Verdict) -> None:
-        """Per region: notAfter of what ACM holds, and whether it is the Secret's certificate."""
-        secret_known = verdict.reason != specs.SECRET_NOT_FOUND
-        gauges = st.region_gauges(status, verdict.reason, secret_known=secret_known)
-        self.metrics.export_object(key[0], key[1], gauges)
-
-
-def describe(obj: JsonObj) -> str:
-    """``namespace/name`` of an object, for logs."""
-    meta: dict[str, Any] = obj.get("metadata", {})
-    return f"{meta.get('namespace')}/{meta.get('name')}"
+            self._failures.pop(key, None)
+        return delay

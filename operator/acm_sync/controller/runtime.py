@@ -18,15 +18,18 @@ import kopf
 
 from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.handlers import build_registry, build_settings
-from acm_sync.controller.kubeapi import KubeApi, connection_info, load_configuration, pod_namespace
+from acm_sync.controller.kubeapi import KubeApi
+from acm_sync.controller.kubeconfig import connection_info, load_configuration, pod_namespace
 from acm_sync.controller.leader import LeaderElector
 from acm_sync.controller.metrics import Health, Metrics, MetricsServer
+from acm_sync.controller.ports import Ports
 from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.sweep import Sweeper
 from acm_sync.controller.targets import TargetEnginesLike
 from acm_sync.controller.transient import StartupAborted, retry_startup
+from acm_sync.controller.view import WatchView
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +193,12 @@ class OperatorRuntime:
         assert self.cluster_id is not None
         engine = self.engine_factory(self.config, self.metrics, write_guard)
         targets = self.targets_factory(self.config, self.metrics, write_guard, self.cluster_id)
-        reconciler = Reconciler(
-            kube, engine, self.config, self.cluster_id, self.metrics, targets=targets
-        )
+        ports = Ports(kube, engine, self.config, self.cluster_id, self.metrics, targets=targets)
+        view = WatchView()
+        reconciler = Reconciler(ports, view)
         self.reconciler = reconciler
-        watcher = SecretWatcher(reconciler)
-        registry = build_registry(reconciler, watcher)
+        watcher = SecretWatcher(ports, view, reconciler.queue)
+        registry = build_registry(ports, view, reconciler, watcher)
         info = connection_info(kube.configuration)
 
         @kopf.on.login(registry=registry)
@@ -232,8 +235,8 @@ class OperatorRuntime:
         )
         sweeper = asyncio.create_task(
             # After a takeover, re-verify every record against ACM at once (shortly after
-            # kopf's resume reconciles), rather than after a whole sweep interval.
-            Sweeper(reconciler, self.config.sweep_interval).run(
+            # the first reconciles), rather than after a whole sweep interval.
+            Sweeper(ports, reconciler, self.config.sweep_interval).run(
                 inner_stop, first_delay=TAKEOVER_SWEEP_DELAY if took_over else None
             ),
             name="sweep",

@@ -12,7 +12,8 @@ from http import HTTPStatus
 
 from acm_sync.controller import annotations as ann
 from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
-from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.ports import Ports
+from acm_sync.controller.view import WatchView
 from acm_sync.controller.workqueue import Key, WorkQueue
 from acm_sync.core.reasons import EventReason, EventType
 
@@ -22,8 +23,11 @@ log = logging.getLogger(__name__)
 class SecretWatcher:
     """Reacts to Secret events; generated AcmCertificates are managed one Secret at a time."""
 
-    def __init__(self, reconciler: Reconciler) -> None:
-        self.reconciler = reconciler
+    def __init__(self, ports: Ports, view: WatchView, syncs: WorkQueue) -> None:
+        self.ports = ports
+        self.view = view
+        # The AcmCertificates' work queue: a Secret change triggers the objects reading it.
+        self.syncs = syncs
         self.queue = WorkQueue(self._ensure_generated, concurrency=8)
         self._pending: dict[Key, ann.SecretMeta] = {}
         # Names of generated AcmCertificates seen on the watch (to notice removed annotations).
@@ -35,12 +39,12 @@ class SecretWatcher:
         """Called for every Secret event, the initial listing included."""
         meta = ann.SecretMeta.of(body, deleted=event_type == "DELETED")
         key = (meta.namespace, meta.name)
-        for ref in self.reconciler.referencing(*key):
-            if self.reconciler.secret_changed(ref, meta.resource_version, meta.deleted):
+        for ref in self.view.referencing(*key):
+            if self.view.secret_changed(ref, meta.resource_version, meta.deleted):
                 # A rotation is what users wait for: ahead of routine re-syncs. The listing
                 # after a restart, before the object's first reconcile, is no change: routine.
-                urgent = self.reconciler.has_read_secret(ref)
-                self.reconciler.queue.trigger(ref, urgent=urgent)
+                urgent = self.view.has_read_secret(ref)
+                self.syncs.trigger(ref, urgent=urgent)
         if meta.wants_certificate or key in self.generated:
             self._pending[key] = meta
             self.queue.trigger(key, urgent=True)
@@ -60,12 +64,12 @@ class SecretWatcher:
             # A deleted Secret's generated AcmCertificate goes through garbage collection
             # (ownerReference), so that its deletion policy applies as for any deletion.
             return None
-        kube = self.reconciler.kube
-        existing = await self.reconciler.in_kube_pool(kube.get_acmcert, *key)
+        kube = self.ports.kube
+        existing = await self.ports.in_kube_pool(kube.get_acmcert, *key)
         if not meta.wants_certificate:
             if existing is not None and ann.generated_from(existing, meta.name):
                 uid = (existing.get("metadata") or {}).get("uid")
-                await self.reconciler.in_kube_pool(kube.delete_acmcert, *key, uid)
+                await self.ports.in_kube_pool(kube.delete_acmcert, *key, uid)
                 log.info("%s/%s: annotations removed, generated AcmCertificate deleted", *key)
             return None
         try:
@@ -75,7 +79,7 @@ class SecretWatcher:
             return None
         if existing is None:
             try:
-                created = await self.reconciler.in_kube_pool(
+                created = await self.ports.in_kube_pool(
                     kube.create_acmcert, meta.namespace, ann.manifest(meta, spec)
                 )
             except KubeError as exc:
@@ -97,7 +101,7 @@ class SecretWatcher:
         patch = ann.spec_patch(existing, spec, meta)
         if patch is not None:
             try:
-                await self.reconciler.in_kube_pool(kube.patch_acmcert, *key, patch)
+                await self.ports.in_kube_pool(kube.patch_acmcert, *key, patch)
             except KubeError as exc:
                 await self._refused(meta, exc)
                 return None
@@ -124,13 +128,11 @@ class SecretWatcher:
             return
         self._warned[key] = meta.resource_version
         log.warning("%s/%s: %s", meta.namespace, meta.name, message)
-        kube = self.reconciler.kube
+        kube = self.ports.kube
         secret_ref = ObjectRef("v1", "Secret", meta.namespace, meta.name, meta.uid or None)
-        await self.reconciler.in_kube_pool(
+        await self.ports.in_kube_pool(
             kube.post_event, secret_ref, EventType.WARNING, reason, message
         )
         if also is not None:
             ref = ObjectRef.of({**also, "kind": also.get("kind", "AcmCertificate")})
-            await self.reconciler.in_kube_pool(
-                kube.post_event, ref, EventType.WARNING, reason, message
-            )
+            await self.ports.in_kube_pool(kube.post_event, ref, EventType.WARNING, reason, message)

@@ -26,11 +26,7 @@ JsonObj = dict[str, Any]
 READY = ConditionType.READY
 EXPIRING = ConditionType.EXPIRING
 WARNINGS = ConditionType.WARNINGS
-NO_WARNINGS = QuietReason.NO_WARNINGS
 EXPIRES_SOON = Code.EXPIRES_SOON
-EXPIRED = Code.EXPIRED
-NOT_EXPIRING = QuietReason.NOT_EXPIRING
-NO_CERTIFICATE = Code.NO_CERTIFICATE
 # InUseBy ARNs shown per region; inUseCount tells how many there are in all.
 IN_USE_SHOWN = 5
 
@@ -270,19 +266,25 @@ def expiring_condition(
     """``Expiring``: True within ``warning_days`` of notAfter (reason Expired once past it)."""
     if not_after is None:
         return condition(
-            EXPIRING, "Unknown", NO_CERTIFICATE, "no certificate read yet", generation, old, now
+            EXPIRING,
+            "Unknown",
+            Code.NO_CERTIFICATE,
+            "no certificate read yet",
+            generation,
+            old,
+            now,
         )
     left = not_after - now
     if left.total_seconds() <= 0:
         message = f"the certificate expired at {format_time(not_after)}"
-        return condition(EXPIRING, "True", EXPIRED, message, generation, old, now)
+        return condition(EXPIRING, "True", Code.EXPIRED, message, generation, old, now)
     if left <= timedelta(days=warning_days):
         message = f"the certificate expires at {format_time(not_after)}, in {left.days} day(s)"
         return condition(EXPIRING, "True", EXPIRES_SOON, message, generation, old, now)
     return condition(
         EXPIRING,
         "False",
-        NOT_EXPIRING,
+        QuietReason.NOT_EXPIRING,
         f"valid until {format_time(not_after)}",
         generation,
         old,
@@ -297,10 +299,10 @@ def expiry_state(
     if not_after is None:
         return None
     if not_after <= now:
-        return "True", EXPIRED
+        return "True", Code.EXPIRED
     if not_after - now <= timedelta(days=warning_days):
         return "True", EXPIRES_SOON
-    return "False", NOT_EXPIRING
+    return "False", QuietReason.NOT_EXPIRING
 
 
 def served_not_after(status: Mapping[str, Any] | None) -> datetime | None:
@@ -342,36 +344,6 @@ def secret_fields(facts: CertificateFacts | None, old: Mapping[str, Any]) -> Jso
     }
 
 
-def region_gauges(
-    status: Mapping[str, Any], ready_reason: str, *, secret_known: bool = True
-) -> dict[tuple[str, str], tuple[float | None, bool, str]]:
-    """(account, region) -> (notAfter ACM serves, whether it is the Secret's certificate,
-    reason); the account is '' where the status has none recorded yet.
-
-    The reason of a region that is fine in itself (state Synced) but does not hold the
-    Secret's certificate is the Ready reason: the Secret is the problem (Expired, ...).
-    """
-    secret = status.get("secret")
-    current = secret.get("fingerprint") if isinstance(secret, dict) and secret_known else None
-    gauges: dict[tuple[str, str], tuple[float | None, bool, str]] = {}
-    for entry in status.get("regions") or []:
-        region = entry.get("region") if isinstance(entry, dict) else None
-        if not isinstance(region, str):
-            continue
-        not_after = parse_time(entry.get("notAfter")) if entry.get("arn") else None
-        region_ok = entry.get("state") == RegionState.SYNCED.value
-        synced = (
-            region_ok
-            and bool(entry.get("arn"))
-            and current is not None
-            and entry.get("fingerprint") == current
-        )
-        reason = SYNCED if synced else ready_reason if region_ok else str(entry.get("reason"))
-        account = str(entry.get("account") or "")
-        gauges[(account, region)] = (not_after.timestamp() if not_after else None, synced, reason)
-    return gauges
-
-
 def warnings_condition(
     findings: Sequence[Finding] | None,
     generation: int | None,
@@ -386,7 +358,9 @@ def warnings_condition(
     if findings is None and old:
         return dict(old)
     if not findings:
-        return condition(WARNINGS, "False", NO_WARNINGS, "no warnings", generation, old, now)
+        return condition(
+            WARNINGS, "False", QuietReason.NO_WARNINGS, "no warnings", generation, old, now
+        )
     reason = ",".join(dict.fromkeys(f.code.value for f in findings))
     message = "; ".join(f"{f.code.value}: {f.message}" for f in findings)
     return condition(WARNINGS, "True", reason, message, generation, old, now)

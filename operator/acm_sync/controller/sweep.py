@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
-from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.ports import Ports
 from acm_sync.controller.targets import check_target
 from acm_sync.controller.workqueue import Key
 from acm_sync.core.planner import Drift, DriftKind
@@ -43,11 +44,28 @@ def _drift_target(drift: Drift) -> tuple[Key, str] | None:
     return (drift.owner.namespace, drift.owner.name), drift.region
 
 
+class SweepSink(Protocol):
+    """Where the sweep hands what it found (the reconciler)."""
+
+    def trigger(self, key: Key, urgent: bool = False) -> None:
+        """Reconcile ``key`` soon."""
+        ...
+
+    def refresh(self, drift: Drift) -> None:
+        """Record fresher facts of a certificate for ``key``'s next reconcile."""
+        ...
+
+    def force_verify(self, key: Key, region: str, target: str = "") -> None:
+        """Make the next reconcile of ``key`` re-check a pair against ACM."""
+        ...
+
+
 class Sweeper:
     """Runs :meth:`sweep_once` every ``interval`` seconds until stopped."""
 
-    def __init__(self, reconciler: Reconciler, interval: float) -> None:
-        self.reconciler = reconciler
+    def __init__(self, ports: Ports, sink: SweepSink, interval: float) -> None:
+        self.ports = ports
+        self.sink = sink
         self.interval = interval
 
     async def run(self, stop: asyncio.Event, first_delay: float | None = None) -> None:
@@ -78,7 +96,8 @@ class Sweeper:
 
     async def sweep_once(self) -> SweepReport:
         """One pass over every watched AcmCertificate."""
-        rec = self.reconciler
+        rec = self.ports
+        sink = self.sink
         report = SweepReport()
         objects = await rec.in_kube_pool(rec.kube.list_acmcerts, rec.config.namespaces)
         report.objects = len(objects)
@@ -106,7 +125,7 @@ class Sweeper:
                 should[0] != shown[0] or (should[0] == "True" and should != shown)
             ):
                 report.expiry_flips.append(key)
-                rec.queue.trigger(key)
+                sink.trigger(key)
         report.regions = len(by_region)
         for region, records in sorted(by_region.items()):
             try:
@@ -118,7 +137,7 @@ class Sweeper:
             for drift in drifts:
                 if drift.kind is DriftKind.REFRESHED:
                     report.refreshed.append(((drift.owner.namespace, drift.owner.name), region))
-                    rec.refresh(drift)
+                    sink.refresh(drift)
                 target = _drift_target(drift)
                 if target is None:
                     continue
@@ -130,7 +149,7 @@ class Sweeper:
                 else:
                     report.drifted.append(target)
                     log.info("Drift in %s for %s/%s: %s", target[1], *target[0], drift)
-                rec.force_verify(*target)
+                sink.force_verify(*target)
         await self._sweep_targets(by_pair, report)
         return report
 
@@ -138,8 +157,8 @@ class Sweeper:
         self, by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]], report: SweepReport
     ) -> None:
         """Re-check every AcmTarget's role, then sweep the target pairs like the regions."""
-        rec = self.reconciler
-        if rec.targets is None or not rec.config.targets_enabled:
+        rec = self.ports
+        if rec.targets is None or not rec.targets_enabled:
             return
         targets = rec.targets
         try:
@@ -167,4 +186,4 @@ class Sweeper:
                 pair = _drift_target(drift)
                 if pair is not None:
                     report.drifted.append(pair)
-                    rec.force_verify(*pair, target=target)
+                    self.sink.force_verify(*pair, target=target)

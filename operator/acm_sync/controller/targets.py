@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from acm_sync.controller import status as st
 from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeapi import JsonObj, KubeApi
+from acm_sync.controller.kubeapi import JsonObj
+from acm_sync.controller.kubeport import KubeLike
 from acm_sync.core.model import Material
 from acm_sync.core.reasons import QuietReason, Reason
 from acm_sync.core.state import (
@@ -121,7 +122,7 @@ class TargetContext:
 
 
 def load_context(
-    kube: KubeApi, namespace: str, names: Iterable[str], *, enabled: bool
+    kube: KubeLike, namespace: str, names: Iterable[str], *, enabled: bool
 ) -> TargetContext:
     """Read the named AcmTargets and the namespace's labels (blocking: the kube pool)."""
     wanted = sorted(set(names))
@@ -289,7 +290,7 @@ def target_status(
     return st.merge_patch(old, new), ready
 
 
-def check_target(kube: KubeApi, engines: TargetEnginesLike, name: str, now: datetime) -> str:
+def check_target(kube: KubeLike, engines: TargetEnginesLike, name: str, now: datetime) -> str:
     """Assume an AcmTarget's role and write its status (blocking); returns the Ready reason."""
     obj = kube.get_acmtarget(name)
     if obj is None:

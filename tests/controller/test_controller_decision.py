@@ -1,0 +1,168 @@
+"""The pure sync decision: when the status alone proves an object in sync, and retry delays."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from acm_sync.controller import decision
+from acm_sync.controller.spec import TLS_SECRET_TYPE
+from acm_sync.controller.view import SecretFacts, WatchView, content_hash
+from acm_sync.core.state import RegionOutcome, RegionState
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+DATA = {"tls.crt": "Y2VydA==", "tls.key": "a2V5", "ca.crt": "Y2E="}
+HASH = content_hash(DATA)
+ARN = "arn:aws:acm:{}:123456789012:certificate/0f6a1f3e-1c1b-4a55-9d1a-1a2b3c4d5e6f"
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def synced(regions: tuple[str, ...] = ("us-east-1", "eu-west-1")) -> dict[str, Any]:
+    """An object whose last full pass found every region in sync."""
+    return {
+        "metadata": {"namespace": "ns", "name": "web", "generation": 2, "resourceVersion": "9"},
+        "spec": {"secretName": "web-tls", "regions": list(regions)},
+        "status": {
+            "observedGeneration": 2,
+            "secret": {
+                "fingerprint": "f1",
+                "contentHash": HASH,
+                "notBefore": stamp(NOW - timedelta(days=1)),
+                "notAfter": stamp(NOW + timedelta(days=80)),
+            },
+            "regions": [
+                {"region": r, "arn": ARN.format(r), "fingerprint": "f1", "state": "Synced"}
+                for r in regions
+            ],
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Synced", "message": "imported"},
+                {"type": "Warnings", "status": "False", "reason": "NoWarnings", "message": ""},
+            ],
+        },
+    }
+
+
+def facts(data: dict[str, str] = DATA, secret_type: str = TLS_SECRET_TYPE) -> SecretFacts:
+    return SecretFacts.of({"metadata": {"resourceVersion": "5"}, "type": secret_type, "data": data})
+
+
+def verified(obj: dict[str, Any], seen: SecretFacts | None = None, **kwargs: Any) -> bool:
+    return decision.verified_by_status(
+        obj, seen or facts(), now=NOW, expiry_warning_days=30, **kwargs
+    )
+
+
+def changed(path: str, value: Any) -> dict[str, Any]:
+    """``synced()`` with one field (dotted path, list indexes as numbers) set to ``value``."""
+    obj = synced()
+    *parents, last = path.split(".")
+    node: Any = obj
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is None:
+        del node[last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return obj
+
+
+def test_a_status_written_for_this_content_and_spec_proves_the_object_in_sync() -> None:
+    assert verified(synced())
+
+
+@pytest.mark.parametrize(
+    ("obj", "why"),
+    [
+        (changed("metadata.generation", 3), "the spec changed since"),
+        (changed("status.secret.contentHash", None), "a status from before content hashes"),
+        (changed("spec.regions", ["us-east-1", "eu-west-1", "ap-south-1"]), "a region added"),
+        (changed("spec.regions", ["us-east-1"]), "a region removed (delete or retain it)"),
+        (changed("status.regions.1.state", "Error"), "a region failed"),
+        (changed("status.regions.1.fingerprint", "f0"), "a region holds an older certificate"),
+        (changed("status.regions.0.arn", None), "a region without an ARN"),
+        (changed("status.conditions.0.reason", "PartiallySynced"), "not Ready"),
+        (changed("spec.suspend", True), "suspended"),
+        (changed("spec.targets", [{"target": "prod", "regions": ["us-east-1"]}]), "targets"),
+        (
+            changed("status.secret.notAfter", stamp(NOW + timedelta(days=10))),
+            "ExpiresSoon is due",
+        ),
+        (
+            changed("status.conditions.1.reason", "ExpiresSoon"),
+            "the warning must be re-evaluated",
+        ),
+    ],
+)
+def test_anything_a_full_pass_would_notice_makes_it_read_the_secret(
+    obj: dict[str, Any], why: str
+) -> None:
+    assert not verified(obj), why
+
+
+def test_a_changed_secret_or_one_of_another_type_is_read() -> None:
+    assert not verified(synced(), facts({**DATA, "tls.key": "b3RoZXI="}))
+    assert not verified(synced(), facts({**DATA, "ca.crt": "bmV3IGNh"}))
+    assert not verified(synced(), facts(secret_type="Opaque"))
+
+
+def test_operator_settings_that_refuse_the_spec_force_a_full_pass() -> None:
+    assert not verified(synced(), allowed_regions=frozenset({"us-east-1"}))
+    adopting = changed("spec.certificateArns", {"us-east-1": ARN.format("us-east-1")})
+    assert verified(adopting)
+    assert not verified(adopting, adoption_enabled=False)
+
+
+def test_the_verified_result_rewrites_nothing() -> None:
+    obj = synced()
+    result = decision.verified_result(obj)
+    new = decision.new_status(obj["status"], result, 2, NOW, 30)
+    for field in ("secret", "regions", "observedGeneration"):
+        assert new[field] == obj["status"][field]
+    ready = new["conditions"][0]
+    assert (ready["status"], ready["reason"]) == ("True", "Synced")
+
+
+def outcome(state: RegionState, retry_after: float | None = None) -> RegionOutcome:
+    return RegionOutcome("us-east-1", state, "X", "x", retry_after=retry_after)
+
+
+def test_retries_follow_acm_hints_else_back_off_and_reset_once_synced() -> None:
+    assert decision.retry_delay([outcome(RegionState.SYNCED)], failures=3) == (None, 0)
+    assert decision.retry_delay([outcome(RegionState.ERROR)], failures=0) == (2.0, 1)
+    assert decision.retry_delay([outcome(RegionState.ERROR)], failures=2) == (8.0, 3)
+    assert decision.retry_delay([outcome(RegionState.ERROR)], failures=20) == (300.0, 21)
+    hinted = [outcome(RegionState.ERROR, retry_after=0.2), outcome(RegionState.PENDING, 7.0)]
+    assert decision.retry_delay(hinted, failures=0) == (1.0, 1)
+
+
+def test_the_view_keeps_a_digest_of_secrets_and_compact_objects() -> None:
+    view = WatchView()
+    body = {"metadata": {"namespace": "ns", "name": "web-tls", "resourceVersion": "5"}}
+    view.secret_event(None, {**body, "type": TLS_SECRET_TYPE, "data": DATA})
+    kept = view.secret("ns", "web-tls")
+    assert kept is not None
+    assert kept.content_hash == HASH
+    assert "a2V5" not in repr(view.__dict__)  # tls.key's data is not kept
+
+    obj = copy.deepcopy(synced())
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    assert view.object_event(None, obj) is True  # first sight
+    assert view.object_event("MODIFIED", obj) is False
+    assert view.referencing("ns", "web-tls") == [("ns", "web")]
+    seen = view.acmcert(("ns", "web"))
+    assert seen is not None
+    assert "managedFields" not in seen["metadata"]
+    # An event older than what is kept (a write's response came first) is ignored.
+    older = copy.deepcopy(obj)
+    older["metadata"]["resourceVersion"] = "8"
+    older["status"]["observedGeneration"] = 1
+    view.object_event("MODIFIED", older)
+    assert (view.acmcert(("ns", "web")) or {})["status"]["observedGeneration"] == 2
+    view.object_event("DELETED", obj)
+    assert view.acmcert(("ns", "web")) is None
