@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	MYPYPATH=tests:tests/kube:tests/core:tests/chart:tests/chart/helm:tests/playground $(BIN)/mypy \
 		tests/kube tests/core tests/chart tests/playground tests/test_cli.py \
-		tests/cluster_backends.py examples/generate.py \
+		tests/cluster_backends.py tests/test_bench_scale.py examples/generate.py \
 		$(filter-out bench/bench_reliability.py,$(wildcard bench/*.py))
 	MYPYPATH=tests:tests/operator:tests/kube:tests/playground $(BIN)/mypy bench/bench_reliability.py
 	MYPYPATH=tests/demo:tests/playground $(BIN)/mypy tests/demo
