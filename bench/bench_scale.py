@@ -186,11 +186,10 @@ def run_size(n: int, quick: bool, logs: Path, foreign: int) -> None:
         emulators(Path(tmp)) as cluster,
     ):
         log = logs / f"operator-n{n}.log"
-        op = Operator(cluster, log)
-        op.wait(lambda: op._get("/readyz")[0] == 200, 120, "readiness")
-        time.sleep(2)
-        bare_kb = op.proc_kb("VmRSS")
-        op.stop()
+        with Operator(cluster, log) as op:
+            op.wait(lambda: op._get("/readyz")[0] == 200, 120, "readiness")
+            time.sleep(2)
+            bare_kb = op.proc_kb("VmRSS")
 
         t = time.monotonic()
         seed_foreign(cluster, (FOREIGN_REGION,), foreign)
@@ -200,10 +199,9 @@ def run_size(n: int, quick: bool, logs: Path, foreign: int) -> None:
 
         # The first start writes the conditions the seed left out; the measured one follows.
         kube_before = cluster.kube.requests.snapshot()
-        op = Operator(cluster, log)
-        first_s = op.wait(lambda: op.synced() >= n, 60 + n / 10, "first start's reconciles")
-        quiet(cluster)
-        op.stop()
+        with Operator(cluster, log) as op:
+            first_s = op.wait(lambda: op.synced() >= n, 60 + n / 10, "first start's reconciles")
+            quiet(cluster)
         writes = delta(cluster.kube.requests.snapshot(), kube_before)
         print(
             f"  (first start on the seeded state: every object reconciled after {first_s:.1f}s; "
@@ -212,45 +210,43 @@ def run_size(n: int, quick: bool, logs: Path, foreign: int) -> None:
         )
 
         kube_before, mark = cluster.kube.requests.snapshot(), len(cluster.acm.acm.calls())
-        op = Operator(cluster, log)
-        restart_s = op.wait(lambda: op.synced() >= n, 60 + n / 10, "warm restart's reconciles")
-        cpu_s = op.cpu_s()
-        quiet(cluster)
-        rss_kb = op.proc_kb("VmRSS")
-        kube = delta(cluster.kube.requests.snapshot(), kube_before)
-        aws = len(cluster.acm.acm.calls()) - mark
-        names = sorted(cluster.arns)
-        step = max(1, len(names) // 23)
-        idle = rotations(cluster, names[::step][: 3 if quick else 21], lambda: True)
-        per_import = new_imports(cluster, 2 if quick else 10, "new")
-        peak_kb = op.proc_kb("VmHWM")
-        op.stop()
+        with Operator(cluster, log) as op:
+            restart_s = op.wait(lambda: op.synced() >= n, 60 + n / 10, "warm restart's reconciles")
+            cpu_s = op.cpu_s()
+            quiet(cluster)
+            rss_kb = op.proc_kb("VmRSS")
+            kube = delta(cluster.kube.requests.snapshot(), kube_before)
+            aws = len(cluster.acm.acm.calls()) - mark
+            names = sorted(cluster.arns)
+            step = max(1, len(names) // 23)
+            idle = rotations(cluster, names[::step][: 3 if quick else 21], lambda: True)
+            per_import = new_imports(cluster, 2 if quick else 10, "new")
+            peak_kb = op.proc_kb("VmHWM")
 
         # Rotations during a restart's backlog, of objects late in the listing; then one sweep.
         sweep_interval = max(10.0, round(restart_s + 10))
         kube_before, mark = cluster.kube.requests.snapshot(), len(cluster.acm.acm.calls())
-        op = Operator(cluster, log, sweep_interval=sweep_interval)
+        with Operator(cluster, log, sweep_interval=sweep_interval) as op:
 
-        def watching() -> bool:
-            seen = delta(cluster.kube.requests.snapshot(), kube_before)
-            return bool(seen.get("watch secrets") and seen.get("watch acmcertificates"))
+            def watching() -> bool:
+                seen = delta(cluster.kube.requests.snapshot(), kube_before)
+                return bool(seen.get("watch secrets") and seen.get("watch acmcertificates"))
 
-        op.wait(watching, 120, "the operator's watches")
-        backlog = rotations(
-            cluster, names[::-1][: 3 if quick else 30], lambda: op.synced() < n, spacing=1.05
-        )
-        op.wait(lambda: op.synced() >= n, 60 + n / 10, "the backlog's end")
+            op.wait(watching, 120, "the operator's watches")
+            backlog = rotations(
+                cluster, names[::-1][: 3 if quick else 30], lambda: op.synced() < n, spacing=1.05
+            )
+            op.wait(lambda: op.synced() >= n, 60 + n / 10, "the backlog's end")
 
-        def swept() -> bool:
-            lists = {
-                c.region for c in cluster.acm.acm.calls()[mark:] if c.api == "ListCertificates"
-            }
-            return set(REGIONS) <= lists
+            def swept() -> bool:
+                lists = {
+                    c.region for c in cluster.acm.acm.calls()[mark:] if c.api == "ListCertificates"
+                }
+                return set(REGIONS) <= lists
 
-        op.wait(swept, sweep_interval + 120, "a sweep")
-        quiet(cluster)
-        peak_kb = max(peak_kb, op.proc_kb("VmHWM"))
-        op.stop()
+            op.wait(swept, sweep_interval + 120, "a sweep")
+            quiet(cluster)
+            peak_kb = max(peak_kb, op.proc_kb("VmHWM"))
 
     gets = sum(v for k, v in kube.items() if k in ("get acmcertificates", "get secrets"))
     show("rss_bare_mb", bare_kb / 1024, "MB")
@@ -294,23 +290,22 @@ def cold_sync(n: int, logs: Path, foreign: int) -> None:
             cluster.create(ACMCERTS, acmcert_doc(name, REGIONS))
         cluster.acm.acm.set_rates(dict(DEFAULT_RATES))
         mark = len(cluster.acm.acm.calls())
-        op = Operator(cluster, logs / "operator-cold.log")
-        wanted = n * len(REGIONS)
+        with Operator(cluster, logs / "operator-cold.log") as op:
+            wanted = n * len(REGIONS)
 
-        def imported() -> bool:
-            return (
-                sum(
-                    1
-                    for c in cluster.acm.acm.calls()[mark:]
-                    if c.api == "ImportCertificate" and c.outcome == "ok"
+            def imported() -> bool:
+                return (
+                    sum(
+                        1
+                        for c in cluster.acm.acm.calls()[mark:]
+                        if c.api == "ImportCertificate" and c.outcome == "ok"
+                    )
+                    >= wanted
                 )
-                >= wanted
-            )
 
-        took = op.wait(imported, 3 * n + 180, "every import")
-        quiet(cluster)
-        calls = len(cluster.acm.acm.calls()) - mark
-        op.stop()
+            took = op.wait(imported, 3 * n + 180, "every import")
+            quiet(cluster)
+            calls = len(cluster.acm.acm.calls()) - mark
     show("cold_sync_s", took, "s", f"floor {n} s (1 import/s per region); {took / n:.2f} x floor",
          limit=1.1 * n)  # fmt: skip
     show("cold_sync_aws_calls_per_import", calls / wanted, "", f"{calls} calls, {wanted} imports")
@@ -321,7 +316,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="1000,5000,10000", help="comma-separated N")
-    parser.add_argument("--cold-n", type=int, default=200, help="cold-sync N (default 200)")
+    parser.add_argument(
+        "--cold-n", type=int, default=200, help="cold-sync N (default 200; 0: skip it)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="small N, few samples (the test's mode)"
     )
@@ -336,7 +333,8 @@ def main() -> int:
         print(f"acm-sync scale benchmark: {os.cpu_count()} CPUs, figures beside issue 13's targets")
         for n in sizes:
             run_size(n, args.quick, logs, foreign)
-        cold_sync(cold_n, logs, foreign)
+        if cold_n:
+            cold_sync(cold_n, logs, foreign)
     return 0
 
 

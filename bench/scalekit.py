@@ -168,11 +168,16 @@ def seed_synced(cluster: Cluster, n: int) -> None:
         records = []
         for region in REGIONS:
             arn = acm_import(cluster.acm, region, cert, cluster.ca.key_pem, tags)
+            described = cluster.acm.acm.handle(
+                region, "DescribeCertificate", {"CertificateArn": arn}
+            )
+            imported_at = datetime.fromtimestamp(described["Certificate"]["ImportedAt"], UTC)
             cluster.arns.setdefault(name, set()).add(arn)
             records.append({
                 "region": region, "arn": arn, "fingerprint": facts.fingerprint,
-                "importedAt": format_precise_time(now), "state": "Synced", "reason": "Synced",
-                "message": "seeded by the benchmark", "lastSyncTime": format_precise_time(now),
+                "importedAt": format_precise_time(imported_at), "state": "Synced",
+                "reason": "Synced", "message": "seeded by the benchmark",
+                "lastSyncTime": format_precise_time(now),
                 "tagsHash": tags_hash(tags), "serialNumber": facts.serial, "notAfter": not_after,
             })  # fmt: skip
         cluster.create(SECRETS, secret_doc(name, cert, cluster.ca.key_pem))
@@ -268,7 +273,16 @@ class Operator:
         fields = stat[stat.rindex(")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
+    def __enter__(self) -> Operator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
+        """Terminate the process (SIGTERM, then SIGKILL after 30 s); idempotent."""
+        if self.log.closed:
+            return
         self.process.terminate()
         try:
             self.process.wait(30)
