@@ -24,6 +24,7 @@ Usage: python bench/bench_scale.py [--sizes 1000,5000,10000] [--cold-n 200] [--q
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -53,6 +54,7 @@ TARGETS = {
     "rss_bare_mb": "< 80 MB",
     "rss_after_warm_restart_mb": "",
     "rss_per_object_kb": "< 5 KB",
+    "rss_growth_per_object_kb": "< 5 KB",
     "rss_peak_mb": "< 200 MB at N=10000",
     "warm_restart_s": "< 20 s at N=10000",
     "warm_restart_cpu_s": "",
@@ -70,6 +72,7 @@ TARGETS = {
 _LIMITS = {  # for "met" / "NOT met"; None: no target of its own (context)
     "rss_bare_mb": 80.0,
     "rss_per_object_kb": 5.0,
+    "rss_growth_per_object_kb": 5.0,
     "warm_restart_per_object_gets": 0.0,
     "warm_restart_aws_calls": 0.0,
     "aws_calls_per_new_import_foreign": 1.5,
@@ -178,8 +181,8 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     }
 
 
-def run_size(n: int, quick: bool, logs: Path, foreign: int) -> None:
-    """Every per-N figure, on fresh emulators."""
+def run_size(n: int, quick: bool, logs: Path, foreign: int) -> tuple[float, float]:
+    """Every per-N figure, on fresh emulators; returns (RSS after the warm restart, peak) in kB."""
     print(f"\nN = {n} AcmCertificates x {len(REGIONS)} regions")
     with (
         tempfile.TemporaryDirectory(prefix="acm-sync-scale-") as tmp,
@@ -270,6 +273,7 @@ def run_size(n: int, quick: bool, logs: Path, foreign: int) -> None:
         note = f"{len(values)} samples"
         show(f"rotation_{lane}_p50_ms", percentile(values, 50), "ms", note)
         show(f"rotation_{lane}_p99_ms", percentile(values, 99), "ms", note)
+    return rss_kb, peak_kb
 
 
 def cold_sync(n: int, logs: Path, foreign: int) -> None:
@@ -331,8 +335,19 @@ def main() -> int:
         logs = args.operator_log_dir or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
         print(f"acm-sync scale benchmark: {os.cpu_count()} CPUs, figures beside issue 13's targets")
-        for n in sizes:
-            run_size(n, args.quick, logs, foreign)
+        rss = {n: run_size(n, args.quick, logs, foreign) for n in sizes}
+        if len(rss) > 1:
+            # The per-object cost without the fixed part: the slope between consecutive sizes.
+            print("\nRSS growth between sizes")
+            ordered = sorted(rss)
+            for small, large in itertools.pairwise(ordered):
+                for i, what in ((0, "after_warm_restart"), (1, "peak")):
+                    show(
+                        "rss_growth_per_object_kb",
+                        (rss[large][i] - rss[small][i]) / (large - small),
+                        "KB",
+                        f"{what}, N={small} -> {large}",
+                    )
         if cold_n:
             cold_sync(cold_n, logs, foreign)
     return 0
