@@ -179,6 +179,7 @@ def seed_synced(cluster: Cluster, n: int) -> None:
                 "reason": "Synced", "message": "seeded by the benchmark",
                 "lastSyncTime": format_precise_time(now),
                 "tagsHash": tags_hash(tags), "serialNumber": facts.serial, "notAfter": not_after,
+                "inUseBy": [],
             })  # fmt: skip
         cluster.create(SECRETS, secret_doc(name, cert, cluster.ca.key_pem))
         obj = cluster.create(ACMCERTS, acmcert_doc(name, REGIONS))
