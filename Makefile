@@ -82,7 +82,7 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.chaos --seeds $(SEEDS) --n $(N)
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fmt: $(STAMP)
 	$(BIN)/ruff format operator testbed/acm_sync_testbed tests bench

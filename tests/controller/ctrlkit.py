@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -95,6 +95,9 @@ class FakeKube:
     def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
         self.requests.append(("list_acmcerts", "", ""))
         return [copy.deepcopy(o) for o in self.objects.values()]
+
+    def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[JsonObj]]:
+        yield self.list_acmcerts(namespaces)
 
     def patch_acmcert_status(
         self, namespace: str, name: str, status_patch: JsonObj, resource_version: str | None = None

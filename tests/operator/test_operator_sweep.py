@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import gc
+import weakref
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,11 +36,38 @@ def _obj(name: str, not_after: datetime, expiring: str) -> dict[str, Any]:
 
 
 class FakeKube:
+    """The objects in LIST pages of two, as the API server pages them (of 500)."""
+
     def __init__(self, objects: list[dict[str, Any]]) -> None:
         self.objects = objects
 
-    def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
-        return self.objects
+    def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(self.objects), 2):
+            yield self.objects[start : start + 2]
+
+
+class Obj(dict[str, Any]):
+    """An object that can be watched for being freed (a plain dict cannot be weakly referenced)."""
+
+
+class StreamedKube:
+    """Pages made on request; records which earlier objects were still alive at each request."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.handed: list[weakref.ref[Obj]] = []
+        self.alive_at_request: list[int] = []
+
+    def _page(self, number: int) -> list[dict[str, Any]]:
+        page = [Obj(_obj(f"o-{number}-{i}", NOW + timedelta(days=80), "False")) for i in range(3)]
+        self.handed.extend(weakref.ref(o) for o in page)
+        return list(page)
+
+    def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
+        for number in range(self.pages):
+            gc.collect()
+            self.alive_at_request.append(sum(1 for ref in self.handed if ref() is not None))
+            yield self._page(number)
 
 
 class FakeEngine:
@@ -97,3 +126,28 @@ def test_sweep_flips_expiry_on_time_and_forwards_drift(monkeypatch: pytest.Monke
     assert report.expiry_flips == [("ns", "aging")]
     assert report.drifted == [(("ns", "drifted"), "us-east-1")]  # Expired alone is no drift
     assert sorted(triggered) == [("ns", "aging"), ("ns", "drifted")]
+
+
+def test_the_sweep_holds_one_page_of_objects_at_a_time_not_every_object() -> None:
+    # At 10,000 objects, holding the whole listing during the sweep was the operator's peak.
+    kube, engine = StreamedKube(pages=5), FakeEngine()
+
+    async def scenario() -> Any:
+        ports = Ports(
+            kube,  # type: ignore[arg-type]
+            engine,
+            OperatorConfig(expiry_warning_days=30),
+            "c",
+            Metrics(),
+            clock=lambda: NOW,
+        )
+        reconciler = Reconciler(ports, WatchView())
+        report = await Sweeper(ports, reconciler, 600).sweep_once()
+        await reconciler.close()
+        return report
+
+    report = asyncio.run(scenario())
+    assert report.objects == 15
+    assert engine.swept == [("us-east-1", 15)]  # every record still swept, in one batch
+    # When a page is requested, at most the previous page (3 objects) is still referenced.
+    assert kube.alive_at_request == [0, 3, 3, 3, 3]

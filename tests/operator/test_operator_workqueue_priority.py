@@ -232,29 +232,35 @@ def test_a_secret_change_is_urgent_but_the_listing_after_a_restart_is_not(
         view = WatchView()
         reconciler = Reconciler(ports, view)
         watcher = SecretWatcher(ports, view, reconciler.queue)
-        view.register(k("seen"), "tls-seen")
-        view.register(k("fresh"), "tls-fresh")
-        # "seen" was reconciled since the start (its Secret was missing then); "fresh" not yet.
+        for name in ("seen", "fresh", "backlog"):
+            view.register(k(name), f"tls-{name}")
+        # "seen" was reconciled since the start (its Secret was missing then); the others not
+        # yet: they wait in the restart's backlog.
         reconciler.queue.trigger(k("seen"))
         for _ in range(int(WAIT / 0.01)):
             if not reconciler.queue.busy:
                 break
             await asyncio.sleep(0.01)
         assert view.has_read_secret(k("seen"))
+        assert not view.has_read_secret(k("backlog"))
         monkeypatch.setattr(
             reconciler.queue,
             "trigger",
             lambda key, urgent=False: calls.append((key, urgent)),
         )
-        # The initial listing of a restart: "fresh" resumes anyway; its Secret is no change.
-        watcher.on_event("ADDED", secret_event("tls-fresh", "5"))
+        # The initial listing of a restart (kopf's event type None): "fresh" resumes anyway;
+        # its Secret is no change.
+        watcher.on_event(None, secret_event("tls-fresh", "5"))
         # cert-manager writes "seen"'s Secret: a rotation, which users wait for.
         watcher.on_event("MODIFIED", secret_event("tls-seen", "7"))
+        # A rotation after the listing, of an object the backlog has not re-checked yet: as
+        # urgent, or it waits behind every object of the restart.
+        watcher.on_event("MODIFIED", secret_event("tls-backlog", "8"))
         await watcher.queue.close()
         await reconciler.close()
 
     asyncio.run(asyncio.wait_for(scenario(), WAIT * 2))
-    assert calls == [(k("fresh"), False), (k("seen"), True)]
+    assert calls == [(k("fresh"), False), (k("seen"), True), (k("backlog"), True)]
 
 
 def test_a_slot_released_while_a_cancelled_waiter_is_still_lined_up_goes_to_the_next() -> None:

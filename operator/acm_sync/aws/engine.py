@@ -129,27 +129,36 @@ class Engine:
         One paginated ListCertificates call per 1,000 certificates; a DescribeCertificate only
         for those whose summary differs from the record. Raises :class:`AwsCallError`.
         """
-        summaries = {str(s["CertificateArn"]): s for s in self.adapter.list_all(region)}
-        drifts: list[Drift] = []
-        for owner, record in records:
+        # Record indexes by ARN; the region's summaries are matched a page at a time as they
+        # are listed, never all held at once (10,000 summaries are tens of MB).
+        usable: dict[str, list[int]] = {}
+        for i, (_owner, record) in enumerate(records):
             if record.arn is None or record.region != region or recorded_arn_problem(record):
                 # An unusable ARN cannot be described; its next sync looks up by owner tag.
                 continue
-            summary = summaries.get(record.arn)
-            seen_at = utc(summary.get("ImportedAt")) if summary else None
-            if summary is not None and not differs(record.imported_at, seen_at):
+            usable.setdefault(record.arn, []).append(i)
+        unmatched = {i for indexes in usable.values() for i in indexes}
+        found: dict[int, list[Drift]] = {}
+        for summary in self.adapter.list_all(region):
+            for i in usable.get(str(summary["CertificateArn"]), ()):
+                owner, record = records[i]
+                if differs(record.imported_at, utc(summary.get("ImportedAt"))):
+                    continue  # described below
+                unmatched.discard(i)
                 if summary.get("Status") == "EXPIRED":
-                    drifts.append(drift(owner, record, DriftKind.EXPIRED, summary))
+                    found[i] = [drift(owner, record, DriftKind.EXPIRED, summary)]
                 elif stale(record, summary):
                     fresh = self._refreshed(region, owner, record)
-                    drifts.extend([fresh] if fresh else [])
-                continue
+                    found[i] = [fresh] if fresh else []
+        for i in sorted(unmatched):
+            owner, record = records[i]
+            assert record.arn is not None
             try:
                 described = self.adapter.describe(region, record.arn)
             except AwsCallError as err:
                 if err.error_class is not ErrorClass.NOT_FOUND:
                     raise
-                drifts.append(drift(owner, record, DriftKind.DELETED, None))
+                found[i] = [drift(owner, record, DriftKind.DELETED, None)]
                 continue
             if differs(record.imported_at, utc(described.get("ImportedAt"))):
                 kind = (
@@ -157,8 +166,8 @@ class Engine:
                     if self._holds_recorded_content(region, record)
                     else DriftKind.REIMPORTED
                 )
-                drifts.append(drift(owner, record, kind, described))
-        return drifts
+                found[i] = [drift(owner, record, kind, described)]
+        return [d for i in sorted(found) for d in found[i]]
 
     def _refreshed(self, region: str, owner: Owner, record: RegionRecord) -> Drift | None:
         """The record's facts as ACM has them now (one DescribeCertificate for InUseBy)."""

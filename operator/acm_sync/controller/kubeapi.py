@@ -13,7 +13,7 @@ import json
 import logging
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -165,23 +165,29 @@ class KubeApi:
 
     def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
         """Every AcmCertificate in the given namespaces (all namespaces when empty)."""
+        return [obj for page in self.acmcert_pages(namespaces) for obj in page]
+
+    def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[JsonObj]]:
+        """The AcmCertificates of :meth:`list_acmcerts`, one LIST page (500) at a time.
+
+        Each page is fetched when the previous one has been consumed, so that a caller that
+        keeps only what it needs of each object never holds every object at once.
+        """
         paths = (
             [self._cr_path(ns) for ns in namespaces]
             if namespaces
             else [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
         )
-        items: list[JsonObj] = []
         for path in paths:
             token = ""
             while True:
                 query = [("limit", "500")] + ([("continue", token)] if token else [])
                 status, body = self.request("GET", path, query=query)
                 self._expect(status, body, 200)
-                items.extend(body.get("items", []))
+                yield body.get("items", [])
                 token = str(body.get("metadata", {}).get("continue") or "")
                 if not token:
                     break
-        return items
 
     def patch_acmcert_status(
         self,

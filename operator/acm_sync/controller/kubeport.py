@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from acm_sync.controller.kubeapi import JsonObj, ObjectRef
@@ -22,6 +23,10 @@ class KubeLike(Protocol):
 
     def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
         """Every AcmCertificate in the given namespaces (all namespaces when empty)."""
+        ...
+
+    def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[JsonObj]]:
+        """The same listing, one page at a time (the sweep keeps only one page alive)."""
         ...
 
     def patch_acmcert_status(

@@ -36,14 +36,19 @@ class SecretWatcher:
         self._warned: dict[Key, str] = {}
 
     def on_event(self, event_type: str | None, body: JsonObj) -> None:
-        """Called for every Secret event, the initial listing included."""
+        """Called for every Secret event, the initial listing included.
+
+        kopf passes ``event_type`` None for the objects of a listing (the first one, and the
+        one after a watch had to restart) and the watch's type for every later event.
+        """
         meta = ann.SecretMeta.of(body, deleted=event_type == "DELETED")
         key = (meta.namespace, meta.name)
         for ref in self.view.referencing(*key):
             if self.view.secret_changed(ref, meta.resource_version, meta.deleted):
-                # A rotation is what users wait for: ahead of routine re-syncs. The listing
-                # after a restart, before the object's first reconcile, is no change: routine.
-                urgent = self.view.has_read_secret(ref)
+                # A rotation is what users wait for: ahead of routine re-syncs, also while a
+                # restart's backlog has not reached the object yet. A listed Secret the object
+                # has not read since the start is no change seen: routine, like the backlog.
+                urgent = event_type is not None or self.view.has_read_secret(ref)
                 self.syncs.trigger(ref, urgent=urgent)
         if meta.wants_certificate or key in self.generated:
             self._pending[key] = meta

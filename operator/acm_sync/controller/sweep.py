@@ -1,7 +1,7 @@
 """The periodic sweep: drift repair through the engine's batched sweep, and expiry re-evaluation.
 
-One LIST of AcmCertificates and one engine sweep per region, however many objects there are;
-only the objects that drifted, or whose Expiring condition must flip, are reconciled.
+One paged LIST of AcmCertificates and one engine sweep per region, however many objects there
+are; only the objects that drifted, or whose Expiring condition must flip, are reconciled.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
+from acm_sync.controller.kubeapi import JsonObj
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.targets import check_target
 from acm_sync.controller.workqueue import Key
@@ -99,33 +101,20 @@ class Sweeper:
         rec = self.ports
         sink = self.sink
         report = SweepReport()
-        objects = await rec.in_kube_pool(rec.kube.list_acmcerts, rec.config.namespaces)
-        report.objects = len(objects)
         now = rec.clock()
         by_region: dict[str, list[tuple[Owner, RegionRecord]]] = {}
         by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]] = {}
-        for obj in objects:
-            meta = obj.get("metadata") or {}
-            if meta.get("deletionTimestamp"):
-                continue
-            key: Key = (str(meta.get("namespace")), str(meta.get("name")))
-            status = obj.get("status") or {}
-            # A suspended object gets no AWS call, not even the sweep's drift check.
-            recorded = {} if specs.is_suspended(obj) else st.pair_records(status)
-            for (via, region), record in recorded.items():
-                if record.arn and not via:
-                    by_region.setdefault(region, []).append((rec.owner(key), record))
-                elif record.arn:
-                    by_pair.setdefault((via, region), []).append((rec.owner(key), record))
-            should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
-            condition = st.conditions_by_type(status).get(st.EXPIRING, {})
-            shown = (condition.get("status"), condition.get("reason"))
-            # ExpiresSoon -> Expired is a change too; the reason of a False one is not.
-            if should is not None and (
-                should[0] != shown[0] or (should[0] == "True" and should != shown)
-            ):
-                report.expiry_flips.append(key)
-                sink.trigger(key)
+        pages = rec.kube.acmcert_pages(rec.config.namespaces)
+
+        def next_page() -> list[JsonObj] | None:
+            return next(pages, None)
+
+        # A page of objects at a time, of which only the records are kept: at 10,000 objects
+        # the whole listing at once was most of the operator's peak memory.
+        while (page := await rec.in_kube_pool(next_page)) is not None:
+            report.objects += len(page)
+            for obj in page:
+                self._collect(obj, now, by_region, by_pair, report)
         report.regions = len(by_region)
         for region, records in sorted(by_region.items()):
             try:
@@ -152,6 +141,39 @@ class Sweeper:
                 sink.force_verify(*target)
         await self._sweep_targets(by_pair, report)
         return report
+
+    def _collect(
+        self,
+        obj: JsonObj,
+        now: datetime,
+        by_region: dict[str, list[tuple[Owner, RegionRecord]]],
+        by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]],
+        report: SweepReport,
+    ) -> None:
+        """Keep one object's records for the engine sweeps; trigger it if Expiring must flip."""
+        rec = self.ports
+        meta = obj.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return
+        key: Key = (str(meta.get("namespace")), str(meta.get("name")))
+        status = obj.get("status") or {}
+        # A suspended object gets no AWS call, not even the sweep's drift check.
+        recorded = {} if specs.is_suspended(obj) else st.pair_records(status)
+        owner = rec.owner(key)
+        for (via, region), record in recorded.items():
+            if record.arn and not via:
+                by_region.setdefault(region, []).append((owner, record))
+            elif record.arn:
+                by_pair.setdefault((via, region), []).append((owner, record))
+        should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
+        condition = st.conditions_by_type(status).get(st.EXPIRING, {})
+        shown = (condition.get("status"), condition.get("reason"))
+        # ExpiresSoon -> Expired is a change too; the reason of a False one is not.
+        if should is not None and (
+            should[0] != shown[0] or (should[0] == "True" and should != shown)
+        ):
+            report.expiry_flips.append(key)
+            self.sink.trigger(key)
 
     async def _sweep_targets(
         self, by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]], report: SweepReport

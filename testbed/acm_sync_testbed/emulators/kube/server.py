@@ -20,6 +20,7 @@ from aiohttp import web
 from acm_sync_testbed.emulators.kube.errors import ApiError
 from acm_sync_testbed.emulators.kube.faults import KubeFault, KubeFaults
 from acm_sync_testbed.emulators.kube.handlers import Api
+from acm_sync_testbed.emulators.kube.requestlog import RequestCounts
 from acm_sync_testbed.emulators.kube.responses import error_response, json_response
 from acm_sync_testbed.emulators.kube.store import Store
 from acm_sync_testbed.emulators.kube.watch import WatchHub
@@ -33,6 +34,7 @@ class KubeEmulator:
     """A Kubernetes API server emulator: ``start()``, ``url``, ``write_kubeconfig()``, ``stop()``.
 
     ``store`` is the cluster state; tests may read and write it directly (it is thread-safe).
+    ``requests`` counts the API requests served, by verb and resource.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class KubeEmulator:
         self.hub = WatchHub(bookmark_interval=bookmark_interval)
         self.api = Api(self.store, self.hub, lambda: f"{self.host}:{self.port}")
         self.faults = KubeFaults()
+        self.requests = RequestCounts()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -196,6 +199,7 @@ class KubeEmulator:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(_CONTROL):
             return await self._control(request)
+        self.requests.note(request.method, request.path, request.query)
         fault = self.faults.take(request.method, request.path)
         if fault is not None:
             status, delay = fault
