@@ -9,10 +9,10 @@ from typing import Any
 
 import boto3
 import pytest
-from acm_testkit import leaf
 from botocore.exceptions import ClientError
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.certkit import leaf
 
 MANAGED = {"Key": "acmsync.io/managed-by", "Values": ["acm-sync"]}
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from acm_testkit import desired_for, leaf
-
 from acm_sync.aws.engine import Engine
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import desired_for
+from tests.certkit import leaf
 
 REGION = "us-east-1"
 

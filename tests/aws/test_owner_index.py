@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 import pytest
-from acm_testkit import OWNER, desired_for, leaf
 
 from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.engine import Engine
@@ -23,6 +22,8 @@ from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.core.state import OWNER_TAG, Owner, RegionRecord, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
+from tests.aws.acm_testkit import OWNER, desired_for
+from tests.certkit import leaf
 
 REGION = "eu-west-1"
 FOREIGN = 100  # certificates of other owners already in the region (issue 13's figure)
