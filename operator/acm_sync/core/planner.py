@@ -24,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from acm_sync.core.findings import Code
-from acm_sync.core.reasons import Reason, WriteReason
+
 # The value types live in core/observed.py; re-exported for the planner's callers.
 from acm_sync.core.observed import Drift as Drift
 from acm_sync.core.observed import DriftKind as DriftKind
 from acm_sync.core.observed import Observation as Observation
 from acm_sync.core.observed import ObservedCertificate as ObservedCertificate
+from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.regions import region_of_arn
 from acm_sync.core.state import (
     DesiredState,
