@@ -13,11 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import pytest
 
-from acm_sync.aws.adapter import utc
+from acm_sync.aws.adapter import AcmAdapter, utc
 from acm_sync.aws.engine import Engine
+from acm_sync.aws.import_times import ImportTimes
 from acm_sync.core.planner import DriftKind
 from acm_sync.core.state import OWNER_TAG, Owner, RegionOutcome, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
@@ -120,3 +122,71 @@ def test_no_batching_when_switched_off(
     calls = _calls(acm, since)
     assert calls["DescribeCertificate"] == 6
     assert "ListCertificates" not in calls
+
+
+class _FakeAdapter:
+    """Counts the reads; the listing shows every ARN but ``hidden``."""
+
+    def __init__(self, hidden: frozenset[str] = frozenset()) -> None:
+        self.hidden = hidden
+        self.calls: list[str] = []
+
+    def list_newest(self, region: str) -> list[dict[str, str]]:
+        self.calls.append("ListCertificates")
+        return [
+            {"CertificateArn": a, "ImportedAt": "listed"}
+            for a in ("a", "b", "c", "d")
+            if a not in self.hidden
+        ]
+
+    def describe(self, region: str, arn: str) -> dict[str, str]:
+        self.calls.append(f"DescribeCertificate {arn}")
+        return {"CertificateArn": arn, "ImportedAt": "described"}
+
+
+def _read_all(times: ImportTimes, arns: list[str]) -> dict[str, str]:
+    with ThreadPoolExecutor(len(arns)) as pool:
+        answers = list(pool.map(lambda arn: times.read(REGION, arn)["ImportedAt"], arns))
+    return dict(zip(arns, answers, strict=True))
+
+
+def test_imports_that_finish_together_share_one_listing() -> None:
+    adapter = _FakeAdapter(hidden=frozenset({"c"}))
+    times = ImportTimes(cast(AcmAdapter, adapter), max_wait=5.0)
+    for arn in ("a", "b", "c"):
+        with times.importing(REGION) as got:
+            got(arn)
+
+    answers = _read_all(times, ["a", "b", "c"])
+
+    # The listing did not show "c": it alone is described.
+    assert answers == {"a": "listed", "b": "listed", "c": "described"}
+    assert adapter.calls == ["ListCertificates", "DescribeCertificate c"]
+
+
+def test_a_lone_import_is_described_at_once() -> None:
+    adapter = _FakeAdapter()
+    times = ImportTimes(cast(AcmAdapter, adapter), max_wait=5.0)
+    with times.importing(REGION) as got:
+        got("a")
+    start = time.monotonic()
+
+    assert times.read(REGION, "a")["ImportedAt"] == "described"
+    assert time.monotonic() - start < 1.0
+    assert adapter.calls == ["DescribeCertificate a"]
+
+
+def test_an_import_still_in_flight_delays_the_read_at_most_max_wait() -> None:
+    adapter = _FakeAdapter()
+    times = ImportTimes(cast(AcmAdapter, adapter), max_wait=0.3)
+    for arn in ("a", "b"):
+        with times.importing(REGION) as got:
+            got(arn)
+    with times.importing(REGION):  # a third import that does not answer in time
+        start = time.monotonic()
+        answers = _read_all(times, ["a", "b"])
+        waited = time.monotonic() - start
+
+    assert answers == {"a": "listed", "b": "listed"}
+    assert 0.3 <= waited < 2.0
+    assert adapter.calls == ["ListCertificates"]

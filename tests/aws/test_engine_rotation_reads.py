@@ -9,6 +9,7 @@ ACM holds once.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -92,6 +93,21 @@ def test_rotation_after_a_restart_loads_the_owner_index_once(
     ]
     assert outcome.reason == "Reimported"
     assert _apis(acm, since) == ["ImportCertificate", "DescribeCertificate"]
+
+
+def test_a_rotation_makes_two_calls_in_each_region(acm: AcmEmulator, engine: Engine) -> None:
+    regions = ("us-east-1", "eu-west-1", "ap-southeast-2")
+    material = leaf()
+    first = engine.sync(desired_for(material, regions), material, {})
+    records = {region: outcome.record() for region, outcome in first.items()}
+    renewed = leaf()
+    since = len(acm.calls())
+
+    outcomes = engine.sync(desired_for(renewed, regions), renewed, records)
+
+    assert {o.reason for o in outcomes.values()} == {"Reimported"}
+    per_region = Counter(c["region"] for c in acm.calls()[since:])
+    assert per_region == Counter(dict.fromkeys(regions, 2))
 
 
 @pytest.mark.parametrize("restarted", [False, True], ids=["remembered", "after-restart"])

@@ -32,6 +32,10 @@ from typing import Any
 from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.errors import AwsCallError
 
+# A batch's answers wait this long (seconds) for a reader that comes late; an import whose
+# sync failed before reading its ImportedAt never comes.
+_KEEP_ANSWERS = 60.0
+
 
 @dataclass
 class _Batch:
@@ -40,13 +44,14 @@ class _Batch:
     arns: set[str] = field(default_factory=set)
     led: bool = False  # a reader has taken it on
     done: bool = False
+    done_at: float = 0.0
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
 class _Region:
     in_flight: int = 0  # new imports sent or waiting to be sent
-    reading: bool = False  # a batch of this region is being read
+    reading: int = 0  # batches of this region being read (1 but past the deadline)
     open: _Batch | None = None  # the batch that finished imports join
     batch_of: dict[str, _Batch] = field(default_factory=dict)
 
@@ -94,17 +99,16 @@ class ImportTimes:
         with self._lock:
             state = self._regions.get(region)
             batch = state.batch_of.get(arn) if state is not None else None
-            if state is None or batch is None:
-                leads = False
-            else:
-                leads, batch.led = not batch.led, True
+            leads = batch is not None and not batch.led
+            if batch is not None:
+                batch.led = True
         if state is not None and batch is not None:
             if leads:
                 self._lead(region, state, batch)
-            else:
-                with self._lock:
-                    while not batch.done:
-                        self._lock.wait()
+            with self._lock:
+                while not batch.done:
+                    self._lock.wait()
+                state.batch_of.pop(arn, None)
             summary = batch.summaries.get(arn)
             if summary is not None:
                 return summary
@@ -113,14 +117,14 @@ class ImportTimes:
     def _lead(self, region: str, state: _Region, batch: _Batch) -> None:
         with self._lock:
             deadline = self._clock() + self._max_wait
-            while state.in_flight > 0 or state.reading:
+            while state.in_flight > 0 or state.reading > 0:
                 left = deadline - self._clock()
                 if left <= 0:
                     break
                 self._lock.wait(left)
             if state.open is batch:
                 state.open = None  # imports that finish from now on start the next batch
-            state.reading = True
+            state.reading += 1
             arns = set(batch.arns)
         summaries: dict[str, dict[str, Any]] = {}
         try:
@@ -129,11 +133,17 @@ class ImportTimes:
             pass  # each reader describes its own certificate instead
         finally:
             with self._lock:
-                state.reading = False
+                state.reading -= 1
                 batch.summaries = summaries
-                batch.done = True
-                for arn in arns:
-                    state.batch_of.pop(arn, None)
+                batch.done, batch.done_at = True, self._clock()
+                # Readers take their answer (and drop their entry) as they come.
+                stale = [
+                    arn
+                    for arn, old in state.batch_of.items()
+                    if old.done and old.done_at < batch.done_at - _KEEP_ANSWERS
+                ]
+                for arn in stale:
+                    del state.batch_of[arn]
                 self._lock.notify_all()
 
     def _summaries(self, region: str, arns: set[str]) -> dict[str, dict[str, Any]]:
