@@ -27,6 +27,7 @@ from tests.certkit import leaf
 
 REGION = "eu-west-1"
 FOREIGN = 100  # certificates of other owners already in the region (issue 13's figure)
+COLD = 20  # new objects of a cold sync
 
 
 def _foreign(acm: AcmEmulator, count: int = FOREIGN) -> None:
@@ -67,9 +68,27 @@ def test_cold_sync_with_100_foreign_certificates_costs_one_lookup_call_a_region(
     calls = _calls(acm, since)
     # Before: ListCertificates per object and a tag read per foreign certificate (828
     # ListTagsForCertificate for 40 imports in issue 13). Now one GetResources for all five;
-    # each import reads back its ImportedAt once (DescribeCertificate).
+    # an import alone in its region reads back its ImportedAt with one DescribeCertificate.
     assert calls == Counter({"GetResources": 1, "ImportCertificate": 5, "DescribeCertificate": 5})
-    assert sum(calls.values()) / 5 <= 2.2
+
+
+@pytest.mark.parametrize("foreign", [FOREIGN, 0], ids=["100-foreign", "no-foreign"])
+def test_a_cold_sync_makes_at_most_1_5_calls_a_new_import(
+    acm: AcmEmulator, make_engine: Callable[..., Engine], foreign: int
+) -> None:
+    _foreign(acm, foreign)
+    # ACM's import rate scaled up 20 times (at 1/s this test would last N seconds): the
+    # imports of a cold sync are in flight together, as the operator sends them.
+    engine = make_engine(rates={"ImportCertificate": 20.0})
+    since = len(acm.calls())
+
+    with ThreadPoolExecutor(8) as pool:
+        states = list(pool.map(lambda n: _sync_new(engine, f"shop{n}"), range(COLD)))
+
+    assert states == [RegionState.SYNCED] * COLD
+    calls = _calls(acm, since)
+    assert calls["ImportCertificate"] == COLD
+    assert sum(calls.values()) / COLD <= 1.5, calls
 
 
 def test_concurrent_lookups_share_one_load(acm: AcmEmulator, engine: Engine) -> None:

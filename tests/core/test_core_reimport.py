@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.findings import Code
-from acm_sync.core.reimport import check_reimport
+from acm_sync.core.reimport import ReimportProfile, check_reimport, check_reimport_profile
 from tests.certkit import (
     CLIENT_AUTH,
     NOW,
@@ -119,6 +119,37 @@ def test_reimport_rules(pki: Pki, name: str) -> None:
     assert {f.code for f in findings} == expected
 
 
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_remembered_profile_gives_the_verdict_of_the_certificate(pki: Pki, name: str) -> None:
+    before, after, expected = CASES[name]
+    previous = ReimportProfile.of(pem(issue(pki, before)))
+    assert previous is not None
+    findings = check_reimport_profile(previous, pem(issue(pki, after)))
+    assert {f.code for f in findings} == expected
+
+
+def test_a_profile_is_small_and_holds_no_certificate_or_key(pki: Pki) -> None:
+    renewed = make_cert(
+        rsa_key(2048),
+        cn="www.example.com",
+        sans=("www.example.com", "api.example.com"),
+        issuer=pki.intermediate,
+        key_usage=SIG_ENC,
+        eku=(SERVER_AUTH, CLIENT_AUTH),
+    )
+    profile = ReimportProfile.of(renewed.pem)
+    assert profile is not None
+    assert profile.key_algorithm == "RSA_2048"
+    assert profile.names == ("api.example.com", "www.example.com")
+    assert profile.key_usages == ("digital_signature", "key_encipherment")
+    assert profile.extended_key_usages == ("clientAuth", "serverAuth")
+    text = repr(profile)
+    key_body = b"".join(renewed.key_pem().splitlines()[1:-1]).decode()
+    assert "BEGIN" not in text
+    assert key_body[:40] not in text
+    assert ReimportProfile.of(b"garbage") is None
+
+
 def test_messages_name_what_changed(pki: Pki) -> None:
     findings = check_reimport(
         pem(issue(pki, Spec(ku=SIG_ENC, eku=(SERVER_AUTH, CLIENT_AUTH)))),
@@ -169,3 +200,4 @@ def test_domain_names_may_change_but_not_all_go(
 def test_unreadable_input_is_a_finding_not_an_exception(pki: Pki) -> None:
     assert [f.code for f in check_reimport(b"garbage", pki.leaf.pem)] == [Code.NO_CERTIFICATE]
     assert [f.code for f in check_reimport(pki.leaf.pem, b"")] == [Code.NO_CERTIFICATE]
+    assert [f.code for f in check_reimport_profile(None, pki.leaf.pem)] == [Code.NO_CERTIFICATE]

@@ -251,6 +251,22 @@ class AcmAdapter:
             if not token:
                 return
 
+    def list_newest(self, region: str) -> list[dict[str, Any]]:
+        """One ListCertificates page of every key type, newest first (``SortBy=CREATED_AT``).
+
+        Whether ACM sorts imported certificates by creation is not documented (CreatedAt is
+        documented for ACM-issued ones); a region of up to 1,000 certificates fits in the
+        page whatever the order, and a caller must treat a missing certificate as unknown.
+        """
+        params: dict[str, Any] = {
+            "Includes": {"keyTypes": list(ACM_KEY_ALGORITHMS)},
+            "MaxItems": PAGE_SIZE,
+            "SortBy": "CREATED_AT",
+            "SortOrder": "DESCENDING",
+        }
+        page = self._call(region, "ListCertificates", _lister(params))
+        return list(page.get("CertificateSummaryList", []))
+
     def tagged(
         self, region: str, tag_filters: Mapping[str, str | None]
     ) -> Iterator[tuple[str, dict[str, str]]]:

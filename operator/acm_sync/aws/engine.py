@@ -18,11 +18,13 @@ from acm_sync.aws.adapter import AcmAdapter, CallObserver, utc
 from acm_sync.aws.clients import SessionSource
 from acm_sync.aws.credentials import current_owner
 from acm_sync.aws.errors import AwsCallError, ErrorClass, redact
-from acm_sync.aws.execution import Execution
+from acm_sync.aws.execution import Execution, TargetGoneError
+from acm_sync.aws.import_times import ImportTimes
 from acm_sync.aws.importing import Importer
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.outcomes import differs, drift, error_outcome, stale
 from acm_sync.aws.owner_index import OwnerIndex
+from acm_sync.aws.profiles import ProfileCache
 from acm_sync.aws.region_table import INVALID_REGION, unknown_region
 from acm_sync.aws.removal import RegionDeletion
 from acm_sync.aws.settings import AwsSettings
@@ -41,6 +43,7 @@ from acm_sync.core.planner import (
 )
 from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import validate_region
+from acm_sync.core.reimport import ReimportProfile
 from acm_sync.core.state import (
     DesiredState,
     Owner,
@@ -50,7 +53,8 @@ from acm_sync.core.state import (
 )
 from acm_sync.core.tags import tags_hash
 
-_MAX_PLAN_ROUNDS = 4  # observe, lookup, act: a plan never needs more rounds
+# Observe, act, and when the act finds the target gone: lookup, act. Never more rounds.
+_MAX_PLAN_ROUNDS = 5
 
 
 class Engine:
@@ -69,7 +73,9 @@ class Engine:
         self.adapter = AcmAdapter(settings, observer, sessions=sessions)
         self.owner_index = OwnerIndex(self.adapter, max_age=settings.owner_index_max_age)
         self._finder = Finder(self.adapter, self.owner_index)
-        self._importer = Importer(self.adapter, self._finder, settings)
+        self.import_times = ImportTimes(self.adapter, max_wait=settings.imported_at_batch_wait)
+        self._importer = Importer(self.adapter, self._finder, settings, self.import_times)
+        self.profiles = ProfileCache(settings.reimport_profiles)
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
 
@@ -285,7 +291,9 @@ class Engine:
     ) -> RegionOutcome:
         region = record.region
         observation = Observation()
-        pems: dict[str, bytes] = {}
+        # What ACM's reimport rules need of the certificate under each ARN observed (None:
+        # ACM holds something unreadable there).
+        held: dict[str, ReimportProfile | None] = {}
         for _ in range(_MAX_PLAN_ROUNDS):
             region_plan = plan(
                 desired, record, observation, adoption_enabled=self.settings.adoption_enabled
@@ -297,27 +305,35 @@ class Engine:
                     observation = replace(observation, target_missing=True)
                 else:
                     observation = replace(observation, target=seen[0])
-                    pems[first.arn] = seen[1]
+                    held[first.arn] = seen[1]
             elif isinstance(first, Lookup):
                 found = self._finder.by_owner(region, desired.owner, material)
                 observation = replace(observation, candidates=found)
             else:
                 # An unusable recorded ARN must not survive into the outcome either.
                 start = replace(record, arn=None) if recorded_arn_problem(record) else record
-                execution = Execution(self._importer, desired, material, start, observation, pems)
-                return execution.run(region_plan)
+                execution = Execution(
+                    self._importer, desired, material, start, observation, held, self.profiles
+                )
+                try:
+                    return execution.run(region_plan)
+                except TargetGoneError as gone:
+                    # Deleted behind our back: the same as an observation finding it gone.
+                    self._finder.forget(region, gone.arn)
+                    observation = replace(observation, target=None, target_missing=True)
         raise RuntimeError("the planner did not settle")  # pragma: no cover
 
     def _observe(
         self, arn: str, desired: DesiredState, material: Material, record: RegionRecord
-    ) -> tuple[ObservedCertificate, bytes] | None:
-        """What ACM holds under ``arn``: read in full, or only its content when the record
-        answers the rest.
+    ) -> tuple[ObservedCertificate, ReimportProfile | None] | None:
+        """What ACM holds under ``arn`` and what the reimport rules need of it: read in full,
+        only its content, or nothing when the record and what this process remembers answer.
 
         The record answers the tags (its tags hash is the desired one) and the facts a
-        reimport keeps; the owner-tag index answers whose certificate it is. The certificate
-        itself is still read: ACM's reimport rules (key type, names, key usages) are checked
-        against it before the reimport is sent.
+        reimport keeps; the owner-tag index answers whose certificate it is. ACM's reimport
+        rules (key type, names, key usages) are checked before a reimport is sent, against
+        the profile this process kept of the recorded content when it imported or read it,
+        else against the certificate read now (one GetCertificate).
         """
         region = record.region
         answered = (
@@ -333,11 +349,45 @@ class Engine:
             )
         )
         if answered:
+            profile = self.profiles.get(record.fingerprint)
+            if profile is not None:
+                return _from_record(record, desired, profile), profile
             held = self._finder.content(region, record, desired.all_tags(), material)
+            if held is None:
+                return None
             if held != "unreadable":
-                return held
-        return self._finder.describe(region, arn, material)
+                seen, certificate = held
+                profile = ReimportProfile.of(certificate)
+                # The record names what ACM holds, as far as this process can tell (an
+                # out-of-band reimport shows in the sweep, and ACM still checks its rules).
+                held_fingerprint = (
+                    desired.fingerprint if seen.content_matches else record.fingerprint
+                )
+                self.profiles.remember(held_fingerprint, profile)
+                return seen, profile
+        described = self._finder.describe(region, arn, material)
+        if described is None:
+            return None
+        return described[0], ReimportProfile.of(described[1])
 
     # ----- delete -----
     def _delete_region(self, owner: Owner, record: RegionRecord) -> RegionOutcome:
         return RegionDeletion(self.adapter, self._finder, self.settings, owner, record).run()
+
+
+def _from_record(
+    record: RegionRecord, desired: DesiredState, profile: ReimportProfile
+) -> ObservedCertificate:
+    """The certificate under ``record.arn`` as the record and its remembered profile say."""
+    assert record.arn is not None
+    return ObservedCertificate(
+        arn=record.arn,
+        key_algorithm=profile.key_algorithm,
+        tags=dict(desired.all_tags()),  # the record's tags hash is the desired tags'
+        in_use=bool(record.in_use_by),
+        imported_at=record.imported_at,
+        not_after=record.not_after,
+        content_matches=record.fingerprint == desired.fingerprint,
+        serial=record.serial,
+        in_use_by=record.in_use_by,
+    )

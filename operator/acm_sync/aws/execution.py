@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from acm_sync.aws.adapter import utc
-from acm_sync.aws.errors import AwsCallError
+from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.importing import Importer
 from acm_sync.aws.lookup import observed
 from acm_sync.aws.outcomes import error_outcome
+from acm_sync.aws.profiles import ProfileCache
 from acm_sync.core.findings import Severity
 from acm_sync.core.model import Material
 from acm_sync.core.planner import (
@@ -28,7 +29,7 @@ from acm_sync.core.planner import (
     Tag,
 )
 from acm_sync.core.reasons import Reason, WriteReason
-from acm_sync.core.reimport import check_reimport
+from acm_sync.core.reimport import ReimportProfile, check_reimport_profile
 from acm_sync.core.state import DesiredState, RegionOutcome, RegionRecord, RegionState
 from acm_sync.core.tags import tags_hash, user_tag_keys
 
@@ -42,6 +43,18 @@ class BlockedByRulesError(Exception):
         self.message = message
 
 
+class TargetGoneError(Exception):
+    """The reimport found no certificate under the ARN, before anything was written.
+
+    The engine observed the ARN from the record (no read), so this is how it learns that the
+    certificate was deleted behind its back: it plans again with the target missing.
+    """
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(arn)
+        self.arn = arn
+
+
 class Execution:
     """Runs one region's plan, keeping track of what has been written so far."""
 
@@ -52,7 +65,8 @@ class Execution:
         material: Material,
         record: RegionRecord,
         observation: Observation,
-        pems: dict[str, bytes],
+        held: dict[str, ReimportProfile | None],
+        profiles: ProfileCache,
     ) -> None:
         self.importer = importer
         self.adapter = importer.adapter
@@ -60,7 +74,8 @@ class Execution:
         self.material = material
         self.record = record
         self.observation = observation
-        self.pems = pems
+        self.held = held  # the reimport rules' facts of what ACM holds, per ARN observed
+        self.profiles = profiles
         # Progress: becomes the outcome (and the next record) whatever happens next.
         self.arn = record.arn
         self.fingerprint = record.fingerprint
@@ -103,7 +118,14 @@ class Execution:
                 self.tags_applied()
             self.previous_arn = region_plan.previous_arn
             if writes_content and self.arn:
-                described = self.adapter.describe(self.record.region, self.arn)
+                # ACM's ImportedAt of what was just written. A new ARN's comes from a listing
+                # shared with the imports that finished with it (aws/import_times.py); a
+                # reimport's from DescribeCertificate, which also says what uses it.
+                region = self.record.region
+                if any(isinstance(a, Import) for a in actions):
+                    described = self.importer.times.read(region, self.arn)
+                else:
+                    described = self.adapter.describe(region, self.arn)
                 self.imported_at = utc(described.get("ImportedAt")) or self.imported_at
                 self.holds(observed(self.arn, described, {}, content_matches=True))
         except BlockedByRulesError as blocked:
@@ -114,7 +136,7 @@ class Execution:
         return self.outcome(RegionState.SYNCED, self.reason, [*self.said, *notes])
 
     def apply(self, action: object) -> None:
-        """One action; raises AwsCallError or BlockedByRulesError."""
+        """One action; raises AwsCallError, BlockedByRulesError or TargetGoneError."""
         region = self.record.region
         if isinstance(action, Noop):
             self.said.append(f"in sync: {action.arn}")
@@ -127,6 +149,7 @@ class Execution:
             self.in_use_by = ()
             self.tags_hash = tags_hash(action.tags)
             self.managed_tag_keys = user_tag_keys(action.tags)
+            self.remember_content()
             self.reason = action.reason
             self.said.append(f"imported as {arn}")
         elif isinstance(action, Adopt):
@@ -137,10 +160,16 @@ class Execution:
             self.said.append(f"adopted {action.arn}")
         elif isinstance(action, Reimport):
             self.check_rules(action.arn)
-            self.adapter.reimport(region, action.arn, self.material)
+            try:
+                self.adapter.reimport(region, action.arn, self.material)
+            except AwsCallError as err:
+                if err.error_class is ErrorClass.NOT_FOUND and not self.wrote:
+                    raise TargetGoneError(action.arn) from None
+                raise
             self.wrote = True
             self.arn, self.fingerprint = action.arn, self.desired.fingerprint
             self.serial, self.not_after = self.desired.serial, self.desired.not_after
+            self.remember_content()
             if self.reason == Reason.SYNCED:
                 self.reason = WriteReason.REIMPORTED
             self.said.append(f"reimported into {action.arn} (same ARN)")
@@ -166,12 +195,17 @@ class Execution:
 
     def check_rules(self, arn: str) -> None:
         """ACM's reimport rules, checked against the certificate ACM holds now."""
-        previous_pem = self.pems.get(arn)
-        if previous_pem is None:
+        if arn not in self.held:
             return
-        for finding in check_reimport(previous_pem, self.material.certificate):
+        for finding in check_reimport_profile(self.held[arn], self.material.certificate):
             if finding.severity is Severity.ERROR:
                 raise BlockedByRulesError(finding.code.value, finding.message)
+
+    def remember_content(self) -> None:
+        """Keep the rules' facts of what was just written, for the next rotation's check."""
+        self.profiles.remember(
+            self.desired.fingerprint, ReimportProfile.of(self.material.certificate)
+        )
 
     def content_in_place(self, arn: str) -> None:
         """Record that ACM already holds the desired content under ``arn``."""

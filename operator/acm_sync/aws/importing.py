@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from acm_sync.aws.adapter import AcmAdapter
 from acm_sync.aws.errors import AwsCallError
+from acm_sync.aws.import_times import ImportTimes
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.model import Material
@@ -23,10 +24,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Importer:
     """New imports through one adapter; the finder answers "did it land?" after an ambiguity."""
 
-    def __init__(self, adapter: AcmAdapter, finder: Finder, settings: AwsSettings) -> None:
+    def __init__(
+        self, adapter: AcmAdapter, finder: Finder, settings: AwsSettings, times: ImportTimes
+    ) -> None:
         self.adapter = adapter
         self.finder = finder
         self.settings = settings
+        self.times = times  # counts the imports in flight; reads their ImportedAt in batches
 
     def import_idempotently(
         self, region: str, desired: DesiredState, material: Material, tags: Mapping[str, str]
@@ -40,7 +44,9 @@ class Importer:
         attempts = max(1, self.settings.max_attempts)
         for attempt in range(1, attempts + 1):
             try:
-                arn = self.adapter.import_new(region, material, tags)
+                with self.times.importing(region) as got:
+                    arn = self.adapter.import_new(region, material, tags)
+                    got(arn)
             except AwsCallError as err:
                 if not err.ambiguous:
                     raise

@@ -52,6 +52,13 @@ class AwsSettings:
     # The process' own imports are in it at once; a certificate imported by another process
     # (a previous leader whose status write was lost) is seen after at most this long.
     owner_index_max_age: float = 60.0
+    # Content fingerprints whose reimport-rule facts the engine remembers (aws/profiles.py):
+    # a rotation of one of them skips reading the certificate back. ~0.5 KB an entry.
+    reimport_profiles: int = 10_000
+    # How long a new import waits at most for the imports still in flight in its region, so
+    # that one ListCertificates reads all their ImportedAt (aws/import_times.py). 0: read
+    # each with its own DescribeCertificate.
+    imported_at_batch_wait: float = 3.0
 
     def rate(self, api: str) -> float | None:
         """The client-side rate for ``api``, or None when unlimited."""

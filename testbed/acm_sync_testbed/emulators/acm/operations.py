@@ -5,7 +5,7 @@ add what real ACM does and moto does not: tags refused together with ``Certifica
 and in-use marks kept on reimport, ACM's documented import and reimport rules (rules.py,
 written from the documentation, not the operator's code), ``ResourceInUseException`` on
 delete, ``LimitExceededException`` past an import quota, real ACM's ListCertificates key-type
-default and pagination. :meth:`StrictAcm.handle` dispatches ``api`` to ``_api_<api>``.
+default, pagination and sorting. :meth:`StrictAcm.handle` dispatches ``api`` to ``_api_<api>``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from acm_sync_testbed.emulators.acm.pem import stored_private_key
 from acm_sync_testbed.emulators.acm.regions import region_of_arn
 
 MAX_PAGE = 1000
+# ListCertificates' SortBy and SortOrder (API_ListCertificates: each requires the other).
+SORT_FIELDS = frozenset({"CREATED_AT"})
+SORT_ORDERS = frozenset({"ASCENDING", "DESCENDING"})
 
 
 class CertificateOperations:
@@ -216,7 +219,7 @@ class CertificateOperations:
                 raise AcmError("InvalidArgsException", "NextToken is not valid") from None
         backend = self._backend(region)
         matching = []
-        for arn in self._order[region]:
+        for arn in _sorted(self._order[region], params):
             bundle = backend.get_certificate(arn)
             described = bundle.describe()["Certificate"]
             if described["KeyAlgorithm"] in key_types and (
@@ -227,6 +230,24 @@ class CertificateOperations:
         if start + page < len(matching):
             result["NextToken"] = base64.b64encode(str(start + page).encode()).decode()
         return result
+
+
+def _sorted(arns: list[str], params: dict[str, Any]) -> list[str]:
+    """``arns`` (in creation order) as ListCertificates' SortBy/SortOrder ask.
+
+    CreatedAt is documented for ACM-issued certificates only; the emulator sorts imported ones
+    by when their ARN was created (a reimport keeps its place), which is the order it keeps.
+    """
+    sort_by, order = params.get("SortBy"), params.get("SortOrder")
+    if sort_by is None and order is None:
+        return arns
+    if sort_by is None or order is None:
+        raise AcmError("ValidationException", "SortBy and SortOrder must be given together")
+    if sort_by not in SORT_FIELDS:
+        raise AcmError("ValidationException", f"SortBy must be one of {sorted(SORT_FIELDS)}")
+    if order not in SORT_ORDERS:
+        raise AcmError("ValidationException", f"SortOrder must be one of {sorted(SORT_ORDERS)}")
+    return arns[::-1] if order == "DESCENDING" else list(arns)
 
 
 def _summary(described: dict[str, Any], bundle: Any) -> dict[str, Any]:
