@@ -147,7 +147,7 @@ def test_list_has_kind_api_version_and_selectors(
     assert names(core.list_namespaced_secret(ns, label_selector="!app").items) == ["c"]
     tls = core.list_secret_for_all_namespaces(field_selector="type=kubernetes.io/tls").items
     # A shared cluster holds other tests' TLS Secrets too: this namespace's are the point.
-    assert names([i for i in tls if i.metadata.namespace == ns]) == ["c"]
+    assert names([i for i in tls if i.metadata and i.metadata.namespace == ns]) == ["c"]
     assert all(i.type == "kubernetes.io/tls" for i in tls)
     assert names(core.list_namespaced_secret(ns, field_selector="metadata.name!=a").items) == [
         "b",
