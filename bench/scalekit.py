@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from acm_sync.controller.handlers import build_settings
 from acm_sync.controller.status import format_precise_time
+from acm_sync.controller.view import content_hash
 from acm_sync.core.analyze import analyze
 from acm_sync.core.state import Owner
 from acm_sync.core.tags import tags_hash
@@ -181,11 +182,11 @@ def seed_synced(cluster: Cluster, n: int) -> None:
                 "tagsHash": tags_hash(tags), "serialNumber": facts.serial, "notAfter": not_after,
                 "inUseBy": [],
             })  # fmt: skip
-        cluster.create(SECRETS, secret_doc(name, cert, cluster.ca.key_pem))
+        secret = cluster.create(SECRETS, secret_doc(name, cert, cluster.ca.key_pem))
         obj = cluster.create(ACMCERTS, acmcert_doc(name, REGIONS))
         # What kopf writes on its first handling: the finalizer and the handled essence, so
         # that the operator's first start is a restart and not a first sight of every object
-        # (which would patch each one twice). The conditions are left to that first start.
+        # (which would patch each one twice).
         body, patch = kopf.Body(cast(kopf.RawBody, obj)), kopf.Patch()
         diffbase.store(body=body, patch=patch, essence=diffbase.build(body=body))
         added = {
@@ -205,9 +206,26 @@ def seed_synced(cluster: Cluster, n: int) -> None:
                 "notBefore": facts.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "notAfter": not_after, "domains": list(facts.domains),
                 "keyAlgorithm": facts.key_algorithm,
+                # As a full pass records it: the first start then proves the object in sync
+                # from its status, as any later restart does.
+                "contentHash": content_hash(secret.get("data")),
             },
+            "conditions": [
+                seeded_condition("Ready", "True", "Synced", "every region holds the certificate"),
+                seeded_condition("Expiring", "False", "NotExpiring", f"valid until {not_after}"),
+                seeded_condition("Warnings", "False", "NoWarnings", "no warnings"),
+            ],
         }  # fmt: skip
         cluster.kube.store.update(rtype, NS, name, obj, subresource="status")
+
+
+def seeded_condition(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
+    """A condition as the operator writes it (observedGeneration 1: the seeded spec)."""
+    return {
+        "type": kind, "status": status, "reason": reason, "message": message,
+        "observedGeneration": 1,
+        "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }  # fmt: skip
 
 
 def free_port() -> int:
