@@ -55,7 +55,13 @@ class ObjectSeries(Collector):
     ) -> None:
         """Replace an object's series (none: drop them)."""
         rows = tuple(
-            (sys.intern(region), sys.intern(account), not_after, in_sync, sys.intern(reason))
+            (
+                sys.intern(str(region)),
+                sys.intern(str(account)),
+                not_after,
+                in_sync,
+                sys.intern(str(reason)),
+            )
             for (account, region), (not_after, in_sync, reason) in pairs.items()
         )
         with self._lock:
