@@ -121,8 +121,9 @@ class WatchView:
         self._objects: dict[Key, bytes] = {}
         self._versions: dict[Key, str] = {}
         self._secrets: dict[Key, SecretFacts] = {}
-        # (namespace, secret name) -> AcmCertificate names referencing it.
-        self._refs: dict[Key, set[str]] = {}
+        # (namespace, secret name) -> AcmCertificate names referencing it: almost always one,
+        # and a one-name tuple is a quarter of the smallest set.
+        self._refs: dict[Key, tuple[str, ...]] = {}
         self._ref_of: dict[Key, str] = {}
         # The Secret resourceVersion each object's last reconcile used ("" = no Secret): an
         # event for that very version (the listing after a restart) needs no second reconcile.
@@ -192,14 +193,16 @@ class WatchView:
         if previous == secret_name:
             return
         if previous is not None:
-            names = self._refs.get((key[0], previous))
-            if names is not None:
-                names.discard(key[1])
-                if not names:
-                    del self._refs[(key[0], previous)]
+            names = tuple(n for n in self._refs.get((key[0], previous), ()) if n != key[1])
+            if names:
+                self._refs[(key[0], previous)] = names
+            else:
+                self._refs.pop((key[0], previous), None)
         if secret_name:
             self._ref_of[key] = secret_name
-            self._refs.setdefault((key[0], secret_name), set()).add(key[1])
+            names = self._refs.get((key[0], secret_name), ())
+            if key[1] not in names:
+                self._refs[(key[0], secret_name)] = (*names, key[1])
         else:
             self._ref_of.pop(key, None)
 
