@@ -30,10 +30,39 @@ HERE = Path(__file__).resolve()
 WRAPPER_FLAG = "--as-operator"  # argv[1] of the wrapper role: the rest is `acm-sync` argv
 
 
+def rss_kb(field: str = "VmRSS") -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
 def operator_role(argv: list[str]) -> int:
-    """Run ``acm-sync`` in this process with tracemalloc; SIGUSR1 dumps a snapshot."""
-    tracemalloc.start(int(os.environ.get("MEMPROFILE_FRAMES", "25")))
+    """Run ``acm-sync`` in this process with tracemalloc; SIGUSR1 dumps a snapshot.
+
+    MEMPROFILE_FRAMES=0: no tracemalloc; SIGUSR1 then asks glibc to return free heap memory
+    (malloc_trim) and records the RSS before and after, to tell freed-but-kept memory from
+    memory in use.
+    """
+    frames = int(os.environ.get("MEMPROFILE_FRAMES", "25"))
     out = Path(os.environ["MEMPROFILE_OUT"])
+
+    def trim(*_: object) -> None:
+        import ctypes
+
+        before = rss_kb()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        parts = {f: rss_kb(f) for f in ("RssAnon", "RssFile", "VmHWM")}
+        out.with_suffix(".json").write_text(
+            json.dumps({"before": before, "after": rss_kb(), **parts})
+        )
+
+    if not frames:
+        signal.signal(signal.SIGUSR1, trim)
+        from acm_sync.cli import main as run
+
+        return run(argv)
+    tracemalloc.start(frames)
 
     def dump(*_: object) -> None:
         current, peak = tracemalloc.get_traced_memory()
@@ -111,7 +140,7 @@ def imports() -> None:
         print(f"  {micros:9d}  {module}")
 
 
-def profile(n: int, frames: int, top: int, keep: Path | None) -> None:
+def profile(n: int, frames: int, top: int, keep: Path | None, env: dict[str, str]) -> None:
     sys.path.insert(0, str(HERE.parent))
     from scalekit import Operator, emulators, quiet, seed_synced
 
@@ -131,7 +160,7 @@ def profile(n: int, frames: int, top: int, keep: Path | None) -> None:
                 quiet(cluster)
             out = tmp / f"snapshot-n{n}.tracemalloc"
             launcher = [sys.executable, str(HERE), WRAPPER_FLAG]
-            env = {"MEMPROFILE_OUT": str(out), "MEMPROFILE_FRAMES": str(frames)}
+            env = {**env, "MEMPROFILE_OUT": str(out), "MEMPROFILE_FRAMES": str(frames)}
             with Operator(cluster, log, launcher=launcher, extra_env=env) as op:
                 took = op.wait(lambda: op.synced() >= n, 300 + n, "warm restart's reconciles")
                 quiet(cluster)
@@ -142,7 +171,14 @@ def profile(n: int, frames: int, top: int, keep: Path | None) -> None:
                     time.sleep(0.5)
             print(f"warm restart under tracemalloc: {took:.0f}s, RSS {rss / 1024:.0f} MB "
                   "(tracemalloc's own bookkeeping included)")  # fmt: skip
-            report(out, n, top)
+            if frames:
+                report(out, n, top)
+            else:
+                trimmed = json.loads(out.with_suffix(".json").read_text())
+                print(f"RSS {trimmed['before'] / 1024:.1f} MB, after malloc_trim "
+                      f"{trimmed['after'] / 1024:.1f} MB (anonymous "
+                      f"{trimmed['RssAnon'] / 1024:.1f}, files {trimmed['RssFile'] / 1024:.1f}); "
+                      f"peak {trimmed['VmHWM'] / 1024:.1f} MB")  # fmt: skip
 
 
 def main() -> int:
@@ -152,7 +188,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--frames", type=int, default=25)
+    parser.add_argument(
+        "--frames", type=int, default=25, help="0: no tracemalloc, RSS before/after malloc_trim"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the operator (repeatable)"
+    )
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--keep", type=Path, help="keep the snapshot and log here")
     parser.add_argument("--imports", action="store_true", help="only the import cost")
@@ -160,7 +201,8 @@ def main() -> int:
     if args.imports:
         imports()
     else:
-        profile(args.n, args.frames, args.top, args.keep)
+        env = dict(item.split("=", 1) for item in args.env)
+        profile(args.n, args.frames, args.top, args.keep, env)
     return 0
 
 
