@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -73,9 +74,23 @@ def operator_role(argv: list[str]) -> int:
         out.with_suffix(".json").write_text(json.dumps({"current": current, "peak": peak}))
 
     signal.signal(signal.SIGUSR1, dump)
+    threading.Thread(target=watch_peak, args=(out.with_suffix(".peak"),), daemon=True).start()
     from acm_sync.cli import main
 
     return main(argv)
+
+
+def watch_peak(path: Path) -> None:
+    """Snapshot the traced memory whenever it reaches a new high (by 5%): the burst's content."""
+    best = 0
+    while True:
+        time.sleep(0.5)
+        current = tracemalloc.get_traced_memory()[0]
+        if current > best * 1.05 and current > 40 * 2**20:
+            tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(False, tracemalloc.__file__)]
+            ).dump(str(path))
+            best = current
 
 
 def short(frame: tracemalloc.Frame) -> str:
@@ -106,6 +121,16 @@ def report(snapshot_path: Path, n: int, top: int) -> None:
             f"  {stat.size / 1024:9.0f} KB {stat.size / n:8.0f} B/obj {stat.count:8d} blocks  "
             f"{short(stat.traceback[0])}"
         )
+    peak_path = snapshot_path.with_suffix(".peak")
+    if peak_path.exists():
+        high = tracemalloc.Snapshot.load(str(peak_path))
+        high_mb = sum(st.size for st in high.statistics("filename")) / 2**20
+        print(f"\nAt the highest snapshot of the burst ({high_mb:.1f} MB), more than after it:")
+        for diff in high.compare_to(snapshot, "lineno")[:top]:
+            if diff.size_diff <= 0:
+                continue
+            print(f"  {diff.size_diff / 1024:9.0f} KB {diff.size_diff / n:8.0f} B/obj  "
+                  f"{short(diff.traceback[0])}")  # fmt: skip
     print(f"\nTop {top} by traceback (innermost frame, then the nearest acm_sync/kopf frames)")
     for stat in snapshot.statistics("traceback")[:top]:
         frames = list(stat.traceback)  # oldest first
