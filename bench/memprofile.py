@@ -52,6 +52,7 @@ def operator_role(argv: list[str]) -> int:
         import ctypes
 
         before = rss_kb()
+        sys._debugmallocstats()  # pymalloc's arenas and free blocks, to the operator's log
         ctypes.CDLL("libc.so.6").malloc_trim(0)
         parts = {f: rss_kb(f) for f in ("RssAnon", "RssFile", "VmHWM")}
         out.with_suffix(".json").write_text(
