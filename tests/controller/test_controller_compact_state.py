@@ -99,13 +99,3 @@ def test_gauges_replace_an_objects_series_and_forget_drops_them() -> None:
         for k in samples(metrics, "acmsync_certificate_not_after_timestamp_seconds")
     )
     assert samples(metrics, "acmsync_certificate_in_sync")  # api's series stay
-
-
-def test_kopf_lists_in_pages_and_lets_idle_workers_go() -> None:
-    """The start-up burst: the initial listing comes in pages, and a per-object worker (which
-    holds the object's full last body) ends soon after its events instead of after 5 s."""
-    from acm_sync.controller.handlers import LIST_CHUNK, WORKER_IDLE, build_settings
-
-    settings = build_settings()
-    assert settings.watching.chunk_size == LIST_CHUNK
-    assert settings.queueing.idle_timeout == WORKER_IDLE < 5

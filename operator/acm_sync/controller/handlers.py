@@ -30,13 +30,6 @@ FINALIZER = "acmsync.io/cleanup"
 # Our own annotation prefix for kopf's bookkeeping on AcmCertificates (never on Secrets).
 KOPF_PREFIX = "kopf.acmsync.io"
 MAX_DELETE_BACKOFF = 30.0
-# The initial listing in pages of this many objects: a LIST of 10,000 TLS Secrets is ~50 MB
-# of JSON, read and parsed at once without it.
-LIST_CHUNK = 500
-# Seconds kopf keeps an object's worker (and with it the last event's full body, managedFields
-# and all) after its last event; kopf's default is 5. After a restart that is every object at
-# once; our handlers only feed the view, so a worker that ends sooner just frees the body.
-WORKER_IDLE = 0.5
 CLEANUP_ID = "cleanup"
 
 log = logging.getLogger(__name__)
@@ -121,10 +114,6 @@ def build_settings() -> kopf.OperatorSettings:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.scanning.disabled = True
-    settings.watching.chunk_size = LIST_CHUNK
-    # kopf before 1.44 calls them batching settings.
-    queueing = getattr(settings, "queueing", None) or settings.batching
-    queueing.idle_timeout = WORKER_IDLE
     # Only TLS Secrets matter (a Secret's type is immutable). Filtering on the server keeps the
     # many others (service account tokens, Helm releases) out of the operator's memory; a
     # referenced Secret of another type is still read, and reported as NotTLSSecret.
