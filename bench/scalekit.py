@@ -237,14 +237,24 @@ def free_port() -> int:
 class Operator:
     """One ``acm-sync run`` process on the cluster, and what /proc and /metrics say of it."""
 
-    def __init__(self, cluster: Cluster, log: Path, sweep_interval: float = 600) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        log: Path,
+        sweep_interval: float = 600,
+        launcher: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """``launcher`` replaces the ``acm-sync`` executable (e.g. a profiling wrapper)."""
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ACM_SYNC_"))}
         env.update(AWS_ENDPOINT_URL=cluster.acm.url, AWS_ACCESS_KEY_ID="bench",
                    AWS_SECRET_ACCESS_KEY=DUMMY, AWS_DEFAULT_REGION="us-east-1",
                    AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+        env.update(extra_env or {})
         command = [
-            str(ACM_SYNC), "run", "--kubeconfig", str(cluster.kubeconfig), "--no-leader-election",
+            *(launcher or [str(ACM_SYNC)]), "run",
+            "--kubeconfig", str(cluster.kubeconfig), "--no-leader-election",
             "--cluster-id", CLUSTER, "--namespace", NS, "--metrics-port", str(self.port),
             "--log-level", "WARNING", "--sweep-interval", str(sweep_interval),
         ]  # fmt: skip

@@ -5,9 +5,9 @@ Metric names are a contract with the Helm chart's PrometheusRule: never rename o
 
 from __future__ import annotations
 
-import contextlib
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -19,6 +19,74 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+NOT_AFTER = "acmsync_certificate_not_after_timestamp_seconds"
+NOT_AFTER_HELP = (
+    "notAfter of the certificate ACM holds for an AcmCertificate, per account and region "
+    "(unix time)"
+)
+IN_SYNC = "acmsync_certificate_in_sync"
+IN_SYNC_HELP = (
+    "1 when the region's ACM certificate is the Secret's current one, else 0; reason "
+    "says why not (the region's or the Ready condition's reason)"
+)
+# One object's series: (region, account, notAfter or None, in sync, reason) per pair.
+_Row = tuple[str, str, float | None, bool, str]
+
+
+class ObjectSeries(Collector):
+    """The per-object gauges (notAfter served, in sync) as one table, rendered on scrape.
+
+    Holds a tuple per (object, region) instead of a prometheus_client child per series; the
+    strings repeated across objects (regions, accounts, reasons) are interned.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], tuple[_Row, ...]] = {}
+
+    def set(
+        self,
+        namespace: str,
+        name: str,
+        pairs: dict[tuple[str, str], tuple[float | None, bool, str]],
+    ) -> None:
+        """Replace an object's series (none: drop them)."""
+        rows = tuple(
+            (
+                sys.intern(str(region)),
+                sys.intern(str(account)),
+                not_after,
+                in_sync,
+                sys.intern(str(reason)),
+            )
+            for (account, region), (not_after, in_sync, reason) in pairs.items()
+        )
+        with self._lock:
+            if rows:
+                self._rows[(namespace, name)] = rows
+            else:
+                self._rows.pop((namespace, name), None)
+
+    def collect(self) -> Iterator[Metric]:
+        """Both families, in the order the objects were first exported."""
+        with self._lock:
+            items = list(self._rows.items())
+        not_after = GaugeMetricFamily(
+            NOT_AFTER, NOT_AFTER_HELP, labels=["namespace", "name", "region", "account"]
+        )
+        in_sync = GaugeMetricFamily(
+            IN_SYNC, IN_SYNC_HELP, labels=["namespace", "name", "region", "account", "reason"]
+        )
+        for (namespace, name), rows in items:
+            for region, account, when, synced, reason in rows:
+                if when is not None:
+                    not_after.add_metric([namespace, name, region, account], when)
+                in_sync.add_metric([namespace, name, region, account, reason], 1 if synced else 0)
+        yield not_after
+        yield in_sync
 
 
 class Metrics:
@@ -28,23 +96,11 @@ class Metrics:
         # The operator's own account id for the account label ('' until known).
         self.own_account = ""
         self.registry = CollectorRegistry()
-        self.not_after = Gauge(
-            "acmsync_certificate_not_after_timestamp_seconds",
-            "notAfter of the certificate ACM holds for an AcmCertificate, per account and region "
-            "(unix time)",
-            ["namespace", "name", "region", "account"],
-            registry=self.registry,
-        )
-        self.in_sync = Gauge(
-            "acmsync_certificate_in_sync",
-            "1 when the region's ACM certificate is the Secret's current one, else 0; reason "
-            "says why not (the region's or the Ready condition's reason)",
-            ["namespace", "name", "region", "account", "reason"],
-            registry=self.registry,
-        )
-        # (namespace, name) -> (account, region) -> the in_sync reason exported, to replace it.
-        self._exported: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
-        self._lock = threading.Lock()
+        # Per object and region, the two certificate gauges are served from one compact table
+        # rather than as prometheus_client children (six objects with a lock each, ~5 KB per
+        # AcmCertificate at three regions); the exposition is the same.
+        self.objects = ObjectSeries()
+        self.registry.register(self.objects)
         self.syncs = Counter(
             "acmsync_sync_total",
             "Reconciliations of an AcmCertificate by result and Ready reason",
@@ -114,33 +170,11 @@ class Metrics:
         pairs: dict[tuple[str, str], tuple[float | None, bool, str]],
     ) -> None:
         """Replace an object's series: (account, region) -> (notAfter, in sync, reason)."""
-        with self._lock:
-            before = self._exported.get((namespace, name), {})
-            for (account, region), reason in before.items():
-                now = pairs.get((account, region))
-                if now is None or now[2] != reason:
-                    self._remove(self.in_sync, namespace, name, region, account, reason)
-                if now is None or now[0] is None:
-                    self._remove(self.not_after, namespace, name, region, account)
-            for (account, region), (not_after, in_sync, reason) in pairs.items():
-                if not_after is not None:
-                    self.not_after.labels(namespace, name, region, account).set(not_after)
-                self.in_sync.labels(namespace, name, region, account, reason).set(
-                    1 if in_sync else 0
-                )
-            if pairs:
-                self._exported[(namespace, name)] = {p: v[2] for p, v in pairs.items()}
-            else:
-                self._exported.pop((namespace, name), None)
+        self.objects.set(namespace, name, pairs)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop the per-object series of a deleted AcmCertificate."""
-        self.export_object(namespace, name, {})
-
-    @staticmethod
-    def _remove(gauge: Gauge, *labels: str) -> None:
-        with contextlib.suppress(KeyError):
-            gauge.remove(*labels)
+        self.objects.set(namespace, name, {})
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
