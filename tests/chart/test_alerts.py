@@ -81,13 +81,20 @@ def exported() -> dict[str, set[str]]:
         "gauge": ("",),
     }
     names: dict[str, set[str]] = {}
-    for wrapper in vars(Metrics()).values():
+    metrics = Metrics()
+    for wrapper in vars(metrics).values():
         if not isinstance(wrapper, MetricWrapperBase):
             continue
         # prometheus_client keeps the declared name, type and label names private.
         labels = set(wrapper._labelnames)
         for suffix in suffixes[str(wrapper._type)]:
             names[wrapper._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
+    # The per-object gauges are rendered at scrape time from one table: read them off a scrape
+    # of one exported object.
+    metrics.objects.set("ns", "name", {("123456789012", "us-east-1"): (1.0, True, "Synced")})
+    for family in metrics.objects.collect():
+        for sample in family.samples:
+            names.setdefault(sample.name, set()).update(sample.labels)
     return names
 
 
