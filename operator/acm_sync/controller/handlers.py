@@ -1,6 +1,6 @@
 """The kopf registry: which events reach the reconciler, and kopf's settings.
 
-Secrets are observed only with ``@kopf.on.event`` and a ``@kopf.index`` that stores nothing:
+Secrets are observed only with ``@kopf.on.event`` (a digest of their content, never the data):
 kopf's create/update/resume handlers would store the Secret (its key included) in an annotation
 on the Secret. AcmCertificate handlers only feed the watch's view and trigger the per-object work
 queue; the reconcile itself runs there, serialised per object. There is no resume handler: the
@@ -191,20 +191,15 @@ def build_registry(
             for key in reconciler.target_users.of(name):
                 reconciler.trigger(key)
 
-    # An index, though it stores nothing in kopf (None): kopf processes no event of any other
-    # resource until every index is filled from its initial listing, so the AcmCertificates a
-    # start triggers find their Secrets' facts in the view and are verified without a GET.
-    # kopf calls it for every Secret event but a deletion, before the event handler below.
-    @kopf.index("", "v1", "secrets", registry=registry, id="secret-facts")
-    async def secret_facts(body: kopf.Body, **_: Any) -> None:
-        # Only a digest of the content leaves this function; the data stays in kopf's
-        # transient body.
-        view.secret_event(None, body)
-
+    # The view's Secret facts come from the event handler, the initial listing included (a
+    # kopf index would order the listings, but kopf wakes every waiting object's worker on each
+    # index toggle: quadratic in the objects at start-up). An AcmCertificate reconciled before
+    # its Secret is listed waits for it briefly instead of reading it (reconciler.py).
     @kopf.on.event("", "v1", "secrets", registry=registry, id="secrets")
     async def secret_event(type: str, body: kopf.Body, **_: Any) -> None:
-        if type == "DELETED":
-            view.secret_event(type, body)
+        # Only a digest of the content leaves this function; the data stays in kopf's
+        # transient body.
+        view.secret_event(type, body)
         watcher.on_event(type, {"metadata": dict(body.metadata), "type": body.get("type")})
 
     return registry

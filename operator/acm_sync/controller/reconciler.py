@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 # Findings that fix themselves with time: retry when the certificate becomes valid.
 NOT_YET_VALID = Code.NOT_YET_VALID
+# How long, and how often, an object waits for its Secret to be listed before reading it.
+LISTING_WAIT = 1.0
+LISTING_WAITS = 10
 
 
 class Reconciler:
@@ -59,6 +62,8 @@ class Reconciler:
         # Facts the sweep read from ACM (notAfter, InUseBy) for the next reconcile to record.
         self._refreshed: dict[Key, dict[str, Drift]] = {}
         self._failures: dict[Key, int] = {}
+        # Objects looked at before their Secret was listed (a start): how often they waited.
+        self._listing_waits: dict[Key, int] = {}
         # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
         self.target_users = tg.TargetUsers()
 
@@ -76,6 +81,7 @@ class Reconciler:
         self.view.forget(key)
         self._forced.pop(key, None)
         self._failures.pop(key, None)
+        self._listing_waits.pop(key, None)
         self._refreshed.pop(key, None)
         self.target_users.forget(key)
         self.queue.forget(key)
@@ -93,6 +99,23 @@ class Reconciler:
         self.queue.trigger(key)
 
     # -- the reconcile ----------------------------------------------------------------------
+
+    def _wait_for_listing(self, key: Key, obj: JsonObj) -> bool:
+        """Whether to look again shortly rather than GET a Secret the watch has not shown.
+
+        At a start the Secrets' listing and the AcmCertificates' arrive side by side; an
+        object whose status proves a Secret's content (contentHash) most likely only outran
+        its Secret's listing, which shows it within moments and spares the GET. A few waits,
+        then the GET (a Secret deleted while the operator was down).
+        """
+        recorded = (obj.get("status") or {}).get("secret")
+        if not isinstance(recorded, dict) or not recorded.get("contentHash"):
+            return False
+        waited = self._listing_waits.get(key, 0)
+        if waited >= LISTING_WAITS:
+            return False
+        self._listing_waits[key] = waited + 1
+        return True
 
     async def _reconcile(self, key: Key) -> float | None:
         started = time.monotonic()
@@ -115,6 +138,9 @@ class Reconciler:
         if seen is not None and self._annotations_removed(obj, secret_name, seen.triggers):
             await self._delete_generated(key, obj)
             return None
+        if secret_name and seen is None and self._wait_for_listing(key, obj):
+            return LISTING_WAIT
+        self._listing_waits.pop(key, None)
         forced = self._forced.pop(key, set())
         fresh = self._refreshed.pop(key, {})
         names = self.target_users.note(key, spec)
