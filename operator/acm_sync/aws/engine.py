@@ -330,7 +330,7 @@ class Engine:
         only its content, or nothing when the record and what this process remembers answer.
 
         The record answers the tags (its tags hash is the desired one) and the facts a
-        reimport keeps; the owner-tag index answers whose certificate it is. ACM's reimport
+        reimport keeps; its owner tag (remembered, else read alone) whose it is. ACM's reimport
         rules (key type, names, key usages) are checked before a reimport is sent, against
         the profile this process kept of the recorded content when it imported or read it,
         else against the certificate read now (one GetCertificate).
@@ -342,10 +342,11 @@ class Engine:
             and record.fingerprint is not None
             and record.tags_hash == tags_hash(desired.all_tags())
             and (
-                # Known from any earlier load or read (an owner tag is written once, at
-                # import), else from the region's index, loaded once for all objects.
+                # Known from an earlier load or read (an owner tag is written once, at
+                # import), else read for this certificate alone: a rotation must not wait
+                # for the region's whole index (100 GetResources pages at 10,000).
                 desired.owner.owns(self.owner_index.owner_of(arn))
-                or arn in self.owner_index.owned_by(region, desired.owner.owns)
+                or desired.owner.owns(self._finder.owner_tag(region, arn))
             )
         )
         if answered:

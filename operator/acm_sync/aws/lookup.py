@@ -112,6 +112,17 @@ class Finder:
         matches = material is not None and same_content(material, certificate, chain)
         return observed(arn, described, tags, content_matches=matches), certificate
 
+    def owner_tag(self, region: str, arn: str) -> str | None:
+        """The owner tag of one certificate (one ListTagsForCertificate), remembered."""
+        try:
+            tags = self._adapter.list_tags(region, arn)
+        except AwsCallError as err:
+            if err.error_class is ErrorClass.NOT_FOUND:
+                return None  # gone: the full read that follows says so
+            raise
+        self.index.remember(region, arn, tags)
+        return tags.get(OWNER_TAG)
+
     def content(
         self, region: str, record: RegionRecord, tags: Mapping[str, str], material: Material
     ) -> tuple[ObservedCertificate, bytes] | Literal["unreadable"] | None:
