@@ -92,12 +92,9 @@ class FakeKube:
         found = self.objects.get((namespace, name))
         return copy.deepcopy(found) if found is not None else None
 
-    def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
-        self.requests.append(("list_acmcerts", "", ""))
-        return [copy.deepcopy(o) for o in self.objects.values()]
-
     def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[JsonObj]]:
-        yield self.list_acmcerts(namespaces)
+        self.requests.append(("list_acmcerts", "", ""))
+        yield [copy.deepcopy(o) for o in self.objects.values()]
 
     def patch_acmcert_status(
         self, namespace: str, name: str, status_patch: JsonObj, resource_version: str | None = None

@@ -163,12 +163,8 @@ class KubeApi:
         status, body = self.request("GET", self._cr_path(namespace, name))
         return None if status == 404 else self._expect(status, body, 200)
 
-    def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
-        """Every AcmCertificate in the given namespaces (all namespaces when empty)."""
-        return [obj for page in self.acmcert_pages(namespaces) for obj in page]
-
     def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[JsonObj]]:
-        """The AcmCertificates of :meth:`list_acmcerts`, one LIST page (500) at a time.
+        """The AcmCertificates of ``namespaces`` (all when empty), one LIST page (500) at a time.
 
         Each page is fetched when the previous one has been consumed, so that a caller that
         keeps only what it needs of each object never holds every object at once.

@@ -21,12 +21,8 @@ class KubeLike(Protocol):
         """The AcmCertificate, or None when it does not exist."""
         ...
 
-    def list_acmcerts(self, namespaces: tuple[str, ...]) -> list[JsonObj]:
-        """Every AcmCertificate in the given namespaces (all namespaces when empty)."""
-        ...
-
     def acmcert_pages(self, namespaces: tuple[str, ...]) -> Iterator[list[JsonObj]]:
-        """The same listing, one page at a time (the sweep keeps only one page alive)."""
+        """The AcmCertificates of ``namespaces`` (all when empty), a page at a time."""
         ...
 
     def patch_acmcert_status(
