@@ -142,7 +142,7 @@ def test_every_flag_reads_its_environment_variable() -> None:
         parser,
         environ={
             "ACM_SYNC_NAMESPACE": "a,b",
-            "ACM_SYNC_METRICS_PORT": "9090",
+            "ACM_SYNC_METRICS_BIND_ADDRESS": "127.0.0.1:9090",
             "ACM_SYNC_LEADER_ELECTION": "false",
             "ACM_SYNC_ALLOWED_REGIONS": "us-east-1,eu-west-1",
             "ACM_SYNC_DISABLE_ADOPTION": "true",
@@ -155,7 +155,7 @@ def test_every_flag_reads_its_environment_variable() -> None:
     )
     config = config_from_args(parser.parse_args([]))
     assert config.namespaces == ("a", "b")
-    assert config.metrics_port == 9090
+    assert (config.metrics_host, config.metrics_port) == ("127.0.0.1", 9090)
     assert not config.leader_election
     assert config.allowed_regions == {"us-east-1", "eu-west-1"}
     assert not config.adoption_enabled

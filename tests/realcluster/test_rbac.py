@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 # Chart arguments the test replaces: the port (a free one per process) and the log format
 # (text, so the assertions read the log as a person would).
-REPLACED = ("--metrics-port", "--log-format", "--log-level")
+REPLACED = ("--metrics-bind-address", "--metrics-port", "--log-format", "--log-level")
 
 
 def _operator_args(manifests: list[dict[str, Any]]) -> list[str]:

@@ -97,3 +97,9 @@ cluster id from the uid of kube-system, and may read only that namespace.
   verbs: ["get"]
 {{- end }}
 {{- end }}
+
+{{/* The host part of --metrics-bind-address: an IPv6 address goes in brackets. */}}
+{{- define "acm-sync.metricsBindHost" -}}
+{{- $host := .Values.metrics.bindAddress | default "" -}}
+{{- if contains ":" $host -}}[{{ $host }}]{{- else -}}{{ $host }}{{- end -}}
+{{- end }}

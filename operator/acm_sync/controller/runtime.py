@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -20,7 +20,7 @@ from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.handlers import build_registry, build_settings
 from acm_sync.controller.kubeapi import KubeApi
 from acm_sync.controller.kubeconfig import connection_info, load_configuration, pod_namespace
-from acm_sync.controller.leader import LeaderElector
+from acm_sync.controller.leader import LeaderElector, default_identity
 from acm_sync.controller.metrics import Health, Metrics, MetricsServer
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.reconciler import Reconciler
@@ -132,6 +132,9 @@ class OperatorRuntime:
         self.cluster_id: str | None = None
         self.kopf_ready = threading.Event()
         self._lost = threading.Event()
+        # Given to kopf explicitly: without one it calls getpass.getuser(), which fails for a
+        # uid with no passwd entry (the image's 65532) unless USER or LOGNAME happen to be set.
+        self.identity = default_identity()
 
     async def run(self, stop: threading.Event) -> int:
         """Run until ``stop`` is set (or SIGTERM in the main thread); return the exit code."""
@@ -160,6 +163,7 @@ class OperatorRuntime:
                     kube,
                     self.config.leader_election_namespace or pod_namespace() or "default",
                     self.config.lease_duration,
+                    identity=self.identity,
                 )
                 self.health.ready = True  # a standby is healthy and ready to take over
                 self.metrics.leader.set(0)
@@ -226,6 +230,7 @@ class OperatorRuntime:
                 registry=registry,
                 settings=build_settings(),
                 standalone=True,
+                identity=cast(Any, self.identity),  # kopf's Identity is a NewType of str
                 clusterwide=self.config.clusterwide,
                 namespaces=list(self.config.namespaces),
                 stop_flag=inner_stop,

@@ -1,9 +1,17 @@
-"""The operator's configuration: the ``acm-sync run`` flags, each also read from ``ACM_SYNC_*``."""
+"""The operator's configuration: the ``acm-sync run`` flags, most also read from ``ACM_SYNC_*``.
+
+The kubelet injects Docker-link variables for every Service in a pod's namespace
+(``<SERVICE>_PORT=tcp://10.96.0.1:8080``, ``<SERVICE>_SERVICE_HOST``, ...), so a Service named
+``acm-sync-metrics`` sets ``ACM_SYNC_METRICS_PORT``. No setting is read from a variable whose name
+a Service can produce (:func:`service_link_shadowable`): the metrics endpoint is configured by
+``ACM_SYNC_METRICS_BIND_ADDRESS``, and ``--metrics-port`` is a flag only.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -32,7 +40,6 @@ class OperatorConfig:
     leader_election_namespace: str | None = None
     lease_duration: float = 15.0
     kubeconfig: str | None = None
-    # Not a flag: the in-process demo and the tests bind the metrics endpoint to loopback.
     metrics_host: str = "0.0.0.0"
 
     @property
@@ -41,9 +48,56 @@ class OperatorConfig:
         return not self.namespaces
 
 
+# What kubelet's service links define for a Service named X (pkg/kubelet/envvars): X_SERVICE_HOST,
+# X_SERVICE_PORT, X_SERVICE_PORT_<PORTNAME>, X_PORT, X_PORT_<N>_<PROTO> and its _PROTO, _PORT
+# and _ADDR companions, with X upper-cased and '-' turned into '_'.
+_SERVICE_LINK = re.compile(
+    r"^[A-Z][A-Z0-9_]*_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)"
+    r"(_(PROTO|PORT|ADDR))?)?)$"
+)
+# Every variable a setting is read from; tests/operator/test_service_links.py checks them all.
+ENV_NAMES: set[str] = set()
+
+
+def service_link_shadowable(variable: str) -> bool:
+    """Whether some Service's link variables could define ``variable`` in a pod."""
+    return bool(_SERVICE_LINK.match(variable))
+
+
+def env_name(name: str) -> str:
+    """The variable a setting is read from; refuses a name a Service could shadow."""
+    variable = ENV_PREFIX + name.upper().replace("-", "_")
+    if service_link_shadowable(variable):
+        raise AssertionError(f"{variable} can be set by a Service's link variables")
+    ENV_NAMES.add(variable)
+    return variable
+
+
 def _env(name: str, environ: Mapping[str, str]) -> str | None:
-    value = environ.get(ENV_PREFIX + name.upper().replace("-", "_"))
+    value = environ.get(env_name(name))
     return value if value not in (None, "") else None
+
+
+def parse_bind_address(value: str) -> tuple[str, int]:
+    """``[HOST]:PORT`` (controller-runtime's form; ``[::1]:8080`` for IPv6) or ``0`` (off).
+
+    An empty host means every address. Returns (host, port); port 0 means do not serve.
+    """
+    text = value.strip()
+    if text == "0":
+        return "0.0.0.0", 0
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if (
+        not sep
+        or not port.isdigit()
+        or not 0 <= int(port) <= 65535
+        or not re.fullmatch(r"[A-Za-z0-9.:-]*", host)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"not an address: {value!r} (want HOST:PORT, :PORT or 0 to turn metrics off)"
+        )
+    return host or "0.0.0.0", int(port)
 
 
 def _bool(value: str) -> bool:
@@ -65,6 +119,12 @@ def add_run_arguments(
         value = _env(name, env)
         return fallback if value is None else value
 
+    def flag(name: str, fallback: bool) -> bool:
+        try:
+            return _bool(str(default(name, fallback)))
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"{env_name(name)}: {exc}")
+
     namespaces_env = _env("namespace", env)
     parser.add_argument(
         "--namespace",
@@ -82,17 +142,27 @@ def add_run_arguments(
     parser.add_argument(
         "--all-namespaces",
         action="store_true",
-        default=_bool(str(default("all-namespaces", "false"))),
+        default=flag("all-namespaces", False),
         help="watch the whole cluster (the default when no --namespace is given)",
     )
     parser.add_argument(
         "--cluster-id", default=default("cluster-id", None), help="owner tag prefix"
     )
     parser.add_argument(
+        "--metrics-bind-address",
+        type=parse_bind_address,
+        default=str(default("metrics-bind-address", ":8080")),
+        metavar="[HOST]:PORT",
+        help="where /metrics, /healthz and /readyz are served (0: not at all; "
+        "env ACM_SYNC_METRICS_BIND_ADDRESS)",
+    )
+    # No variable: ACM_SYNC_METRICS_PORT is what a Service named acm-sync-metrics defines.
+    parser.add_argument(
         "--metrics-port",
         type=int,
-        default=int(str(default("metrics-port", 8080))),
-        help="port of /metrics, /healthz and /readyz (0: do not serve)",
+        default=None,
+        help="port of the metrics endpoint; overrides the port of --metrics-bind-address "
+        "(0: do not serve)",
     )
     parser.add_argument(
         "--log-format", choices=("text", "json"), default=default("log-format", "text")
@@ -106,7 +176,7 @@ def add_run_arguments(
     parser.add_argument(
         "--expiry-warning-days",
         type=int,
-        default=int(str(default("expiry-warning-days", 30))),
+        default=str(default("expiry-warning-days", 30)),
         help="the Expiring condition turns true this many days before notAfter",
     )
     parser.add_argument(
@@ -117,13 +187,13 @@ def add_run_arguments(
     parser.add_argument(
         "--disable-adoption",
         action="store_true",
-        default=_bool(str(default("disable-adoption", "false"))),
+        default=flag("disable-adoption", False),
         help="refuse spec.certificateArns",
     )
     parser.add_argument(
         "--disable-targets",
         action="store_true",
-        default=_bool(str(default("disable-targets", "false"))),
+        default=flag("disable-targets", False),
         help="refuse spec.targets (no AcmTarget is read, no role assumed)",
     )
     parser.add_argument(
@@ -135,13 +205,13 @@ def add_run_arguments(
     parser.add_argument(
         "--sweep-interval",
         type=float,
-        default=float(str(default("sweep-interval", 600))),
+        default=str(default("sweep-interval", 600)),
         help="seconds between drift and expiry sweeps",
     )
     parser.add_argument(
         "--leader-election",
         action=argparse.BooleanOptionalAction,
-        default=_bool(str(default("leader-election", "true"))),
+        default=flag("leader-election", True),
         help="only the replica holding the Lease acts",
     )
     parser.add_argument(
@@ -152,7 +222,7 @@ def add_run_arguments(
     parser.add_argument(
         "--lease-duration",
         type=float,
-        default=float(str(default("lease-duration", 15))),
+        default=str(default("lease-duration", 15)),
         help="seconds; a standby takes over within about twice this",
     )
     parser.add_argument(
@@ -174,10 +244,14 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     if args.expiry_warning_days < 0:
         raise ValueError("--expiry-warning-days must not be negative")
     allowed = frozenset(r.strip() for r in str(args.allowed_regions or "").split(",") if r.strip())
+    metrics_host, metrics_port = args.metrics_bind_address
+    if args.metrics_port is not None:
+        metrics_port = args.metrics_port
     return OperatorConfig(
         namespaces=namespaces,
         cluster_id=args.cluster_id,
-        metrics_port=args.metrics_port,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
         log_format=args.log_format,
         log_level=args.log_level,
         expiry_warning_days=args.expiry_warning_days,

@@ -641,3 +641,10 @@ def test_uninstall_keeps_the_crd_and_the_acmcertificates(cluster: Cluster) -> No
     for crd in crd_objects():
         assert cluster.api.exists(crd)
     assert cluster.api.exists(certificate)
+
+
+def test_the_pod_gets_no_service_link_variables(release: Release) -> None:
+    # The kubelet would otherwise define <SERVICE>_PORT=tcp://... for every Service in the
+    # namespace, the chart's own acm-sync-metrics among them.
+    assert release.pod_spec["enableServiceLinks"] is False
+    assert any(a.startswith("--metrics-bind-address=:") for a in release.args)
