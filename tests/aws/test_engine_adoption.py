@@ -1,13 +1,18 @@
-"""Adoption under the shipped IAM policy, and tags: acm-sync removes only what it applied."""
+"""Adoption under the shipped IAM policy, and tags: acm-sync removes only what it applied.
+
+Adoption needs consent where the certificate lives (``AdoptionMode.TAGGED``, the default): the
+certificate carries this object's owner tag before acm-sync writes anything to it.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import replace
 
 from acm_sync.aws.engine import Engine
 from acm_sync.core.model import Material
-from acm_sync.core.state import RegionState
+from acm_sync.core.state import OWNER_TAG, AdoptionMode, RegionState
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from tests.aws.acm_testkit import OWNER, desired_for
 from tests.certkit import leaf
@@ -15,8 +20,12 @@ from tests.certkit import leaf
 WRITES = {"ImportCertificate", "AddTagsToCertificate", "RemoveTagsFromCertificate"}
 
 
-def _by_hand(acm: AcmEmulator, material: Material, tags: dict[str, str]) -> str:
-    """A certificate someone imported outside acm-sync, with their own tags."""
+def _by_hand(
+    acm: AcmEmulator, material: Material, tags: dict[str, str], *, consent: bool = True
+) -> str:
+    """A certificate someone imported outside acm-sync, with their own tags; ``consent`` adds
+    the owner tag that hands it to ``OWNER`` (what the account's owner does to allow it)."""
+    tags = {OWNER_TAG: OWNER.tag_value, **tags} if consent else tags
     params: dict[str, object] = {
         "Certificate": base64.b64encode(material.certificate).decode(),
         "PrivateKey": base64.b64encode(material.private_key).decode(),
@@ -132,3 +141,65 @@ def test_a_status_without_managed_keys_removes_no_user_tag(
     assert after["us-east-1"].state is RegionState.SYNCED
     assert _tags(acm) == {"team": "web"} | OWNER.system_tags()
     assert after["us-east-1"].managed_tag_keys == ()
+
+
+def test_an_untagged_certificate_is_not_adopted_and_not_touched(
+    acm: AcmEmulator, engine: Engine
+) -> None:
+    original = leaf()
+    arn = _by_hand(acm, original, {"CostCenter": "42"}, consent=False)
+    since = len(acm.calls())
+    material = leaf()
+
+    outcome = engine.sync(desired_for(material, adopt_arns={"us-east-1": arn}), material, {})
+
+    blocked = outcome["us-east-1"]
+    assert (blocked.state, blocked.reason) == (RegionState.BLOCKED, "AdoptionNotAuthorized")
+    assert f"--certificate-arn {arn}" in blocked.message
+    assert _writes(acm, since) == []
+    assert _tags(acm) == {"CostCenter": "42"}
+
+
+def test_adoption_any_takes_an_untagged_certificate(
+    acm: AcmEmulator, make_engine: Callable[..., Engine]
+) -> None:
+    arn = _by_hand(acm, leaf(), {}, consent=False)
+    material = leaf()
+    engine = make_engine(adoption=AdoptionMode.ANY)
+
+    outcome = engine.sync(desired_for(material, adopt_arns={"us-east-1": arn}), material, {})
+
+    assert (outcome["us-east-1"].reason, outcome["us-east-1"].arn) == ("Adopted", arn)
+
+
+def test_a_refused_reimport_writes_no_tag_first(acm: AcmEmulator, engine: Engine) -> None:
+    # The consented certificate serves client and server auth; the Secret's drops server
+    # auth, which ACM refuses on reimport. Claiming it first would leave acm-sync's tags on a
+    # certificate it then cannot serve.
+    arn = _by_hand(acm, leaf(server_auth=True, client_auth=True), {"Name": "lb"})
+    since = len(acm.calls())
+    narrower = leaf(server_auth=False, client_auth=True)
+
+    outcome = engine.sync(desired_for(narrower, adopt_arns={"us-east-1": arn}), narrower, {})
+
+    assert outcome["us-east-1"].reason == "ReimportUsageRemoved"
+    assert _writes(acm, since) == []
+    assert _tags(acm) == {OWNER_TAG: OWNER.tag_value, "Name": "lb"}
+
+
+def test_an_acm_issued_certificate_is_never_claimed(
+    acm: AcmEmulator, make_engine: Callable[..., Engine]
+) -> None:
+    issued = acm.acm.handle("us-east-1", "RequestCertificate", {"DomainName": "app.example.com"})
+    arn = str(issued["CertificateArn"])
+    since = len(acm.calls())
+    material = leaf()
+    engine = make_engine(adoption=AdoptionMode.ANY)
+
+    outcome = engine.sync(desired_for(material, adopt_arns={"us-east-1": arn}), material, {})
+
+    assert (outcome["us-east-1"].state, outcome["us-east-1"].reason) == (
+        RegionState.BLOCKED,
+        "NotImported",
+    )
+    assert _writes(acm, since) == []

@@ -163,6 +163,8 @@ def test_access_denied_on_the_ownership_tags_reimports_nothing(
             {
                 "Certificate": _b64(material.certificate),
                 "PrivateKey": _b64(material.private_key),
+                # The account's consent to hand it to this object.
+                "Tags": [{"Key": "acmsync.io/owner", "Value": OWNER.tag_value}],
             },
         )["CertificateArn"]
     )

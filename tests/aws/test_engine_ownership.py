@@ -14,6 +14,7 @@ from acm_sync.aws.engine import Engine
 from acm_sync.core.model import Material
 from acm_sync.core.state import (
     OWNER_TAG,
+    AdoptionMode,
     KeyChangePolicy,
     Owner,
     RegionRecord,
@@ -86,7 +87,7 @@ def test_adopting_another_owners_certificate_is_refused(acm: AcmEmulator, engine
 def test_adoption_disabled(acm: AcmEmulator, make_engine: Callable[..., Engine]) -> None:
     arn = _by_hand(acm, leaf())
     material = leaf()
-    engine = make_engine(adoption_enabled=False)
+    engine = make_engine(adoption=AdoptionMode.OFF)
 
     outcome = engine.sync(desired_for(material, adopt_arns={"us-east-1": arn}), material, {})[
         "us-east-1"

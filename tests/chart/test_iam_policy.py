@@ -170,7 +170,8 @@ def test_the_planners_adoption_writes_are_allowed_in_order(policy: dict[str, Any
         tags={"team": "web"},
         adopt_arns={"eu-west-1": ARN},
     )
-    tags = {"CostCenter": "42"}
+    # The account's owner consented with this object's owner tag (adoption mode tagged).
+    tags = {"CostCenter": "42", "acmsync.io/owner": owner.tag_value}
     seen = ObservedCertificate(ARN, "RSA_2048", tags=dict(tags))
     actions = plan(desired, RegionRecord("eu-west-1"), Observation(target=seen)).actions
     assert [type(a) for a in actions] == [Adopt, Reimport, Tag]

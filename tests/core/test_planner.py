@@ -21,7 +21,14 @@ from acm_sync.core.planner import (
     Tag,
     plan,
 )
-from acm_sync.core.state import DesiredState, KeyChangePolicy, Owner, RegionRecord
+from acm_sync.core.state import (
+    OWNER_TAG,
+    AdoptionMode,
+    DesiredState,
+    KeyChangePolicy,
+    Owner,
+    RegionRecord,
+)
 from acm_sync.core.tags import tags_hash
 
 OWNER = Owner("c-1", "ns", "app")
@@ -47,6 +54,7 @@ def cert(
     matches: bool = False,
     in_use: bool = False,
     year: int = 2026,
+    cert_type: str = "IMPORTED",
 ) -> ObservedCertificate:
     return ObservedCertificate(
         arn=arn,
@@ -55,6 +63,7 @@ def cert(
         in_use=in_use,
         imported_at=datetime(year, 1, 1, tzinfo=UTC),
         content_matches=matches,
+        cert_type=cert_type,
     )
 
 
@@ -65,7 +74,7 @@ class Case:
     observation: Observation
     expected: tuple[Any, ...]
     desired: dict[str, Any] = field(default_factory=dict)
-    adoption: bool = True
+    adoption: AdoptionMode = AdoptionMode.TAGGED
     previous: str | None = None
 
 
@@ -136,6 +145,54 @@ CASES = [
         Observation(target=cert(ARN2, tags={"x": "1"})),
         (Adopt(ARN2, MY_TAGS), Reimport(ARN2), Tag(ARN2, {"team": "web"}, ())),
         desired={"adopt_arns": {"us-east-1": ARN2}, "tags": {"team": "web"}},
+        adoption=AdoptionMode.ANY,
+    ),
+    Case(
+        # Naming an ARN is no consent: anyone who may create an AcmCertificate could name
+        # another team's certificate. Nothing is written, not even the claim.
+        "adopt-untagged-needs-consent",
+        NONE,
+        Observation(target=cert(ARN2, tags={"x": "1"})),
+        (Blocked("AdoptionNotAuthorized", "*"),),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
+    ),
+    Case(
+        # The account's owner tagged it for this object: claimed (managed-by, cluster), then
+        # reimported.
+        "adopt-consented-by-the-owner-tag",
+        NONE,
+        Observation(target=cert(ARN2, tags={OWNER_TAG: OWNER.tag_value, "x": "1"})),
+        (Adopt(ARN2, MY_TAGS), Reimport(ARN2)),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
+    ),
+    Case(
+        "adopt-consented-by-the-hashed-owner-tag",
+        NONE,
+        Observation(target=cert(ARN2, tags={OWNER_TAG: OWNER.hashed_tag_value})),
+        (Adopt(ARN2, MY_TAGS), Reimport(ARN2)),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
+    ),
+    Case(
+        "adopt-another-namespaces-consent-is-not-ours",
+        NONE,
+        Observation(target=cert(ARN2, tags={OWNER_TAG: "c-1/other-ns/app"})),
+        (Blocked("ForeignCertificate", "*"),),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
+    ),
+    Case(
+        "adopt-acm-issued-never",
+        NONE,
+        Observation(target=cert(ARN2, tags={}, cert_type="AMAZON_ISSUED")),
+        (Blocked("NotImported", "*"),),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
+        adoption=AdoptionMode.ANY,
+    ),
+    Case(
+        "adopt-private-ca-never-even-tagged",
+        NONE,
+        Observation(target=cert(ARN2, tags={OWNER_TAG: OWNER.tag_value}, cert_type="PRIVATE")),
+        (Blocked("NotImported", "*"),),
+        desired={"adopt_arns": {"us-east-1": ARN2}},
     ),
     Case(
         "adopt-with-ownership-tags-already-there",
@@ -151,6 +208,7 @@ CASES = [
         Observation(target=cert(ARN2, tags={"x": "1"}, matches=True)),
         (Adopt(ARN2, MY_TAGS),),
         desired={"adopt_arns": {"us-east-1": ARN2}},
+        adoption=AdoptionMode.ANY,
     ),
     Case(
         "adopt-other-owner",
@@ -165,7 +223,7 @@ CASES = [
         Observation(),
         (Blocked("AdoptionDisabled", "*"),),
         desired={"adopt_arns": {"us-east-1": ARN2}},
-        adoption=False,
+        adoption=AdoptionMode.OFF,
     ),
     Case(
         "adopt-missing",
@@ -276,7 +334,7 @@ def _same(actual: Any, expected: Any) -> bool:
 def test_planner_rule(case: Case) -> None:
     desired = replace(DESIRED, **case.desired)
 
-    result = plan(desired, case.record, case.observation, adoption_enabled=case.adoption)
+    result = plan(desired, case.record, case.observation, adoption=case.adoption)
 
     assert len(result.actions) == len(case.expected), result.actions
     for actual, expected in zip(result.actions, case.expected, strict=True):
@@ -320,3 +378,13 @@ def test_a_certificate_of_another_cluster_id_says_only_the_cluster_id_differs() 
     assert isinstance(blocked, Blocked)
     assert "cluster id" not in blocked.message
     assert "c-1/ns/other" in blocked.message
+
+
+def test_the_consent_message_gives_the_command_that_tags_the_certificate() -> None:
+    desired = replace(DESIRED, adopt_arns={"us-east-1": ARN2})
+    (blocked,) = plan(desired, NONE, Observation(target=cert(ARN2, tags={}))).actions
+    assert isinstance(blocked, Blocked)
+    assert (
+        f"aws acm add-tags-to-certificate --region us-east-1 --certificate-arn {ARN2} "
+        f"--tags Key=acmsync.io/owner,Value=c-1/ns/app"
+    ) in blocked.message

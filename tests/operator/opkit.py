@@ -183,6 +183,14 @@ class Cluster:
 
         wait_for(established, timeout=30, what="the AcmCertificate CRD to be Established")
 
+    def owner_tag(self, namespace: str, name: str) -> dict[str, str]:
+        """The owner tag an operator without --cluster-id writes for ``namespace/name``: what
+        an AWS account's owner sets on a certificate to consent to its adoption."""
+        meta = self.core.read_namespace("kube-system").metadata
+        assert meta is not None
+        cluster_id = meta.uid
+        return {"Key": "acmsync.io/owner", "Value": f"{cluster_id}/{namespace}/{name}"}
+
     def namespace(self, prefix: str = "t") -> str:
         """A fresh namespace."""
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -202,7 +202,11 @@ def test_adoption_and_foreign_certificates(env: Env, operator: OperatorProcess, 
     ns = c.namespace()
     acm = env.acm.client("us-east-1")
     old = ca.issue("legacy.example.com")
-    adopted = acm.import_certificate(Certificate=old.cert_pem, PrivateKey=old.key_pem)[
+    # Consent from the account's owner: the certificate carries this object's owner tag.
+    adopted = acm.import_certificate(
+        Certificate=old.cert_pem, PrivateKey=old.key_pem, Tags=[c.owner_tag(ns, "legacy")]
+    )["CertificateArn"]
+    untagged = acm.import_certificate(Certificate=old.cert_pem, PrivateKey=old.key_pem)[
         "CertificateArn"
     ]
     foreign = acm.import_certificate(
@@ -233,6 +237,18 @@ def test_adoption_and_foreign_certificates(env: Env, operator: OperatorProcess, 
     )
     c.wait_reason(ns, "theirs", "ForeignCertificate")
     assert env.acm.serial("us-east-1", foreign) == serial_hex(old.serial)  # untouched
+
+    # Naming an untagged certificate is no consent: nothing is written to it, not a tag.
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("grab", renewed)))
+    since = env.acm.last_seq()
+    c.create_cert(
+        ns, "grab", secretName="grab", regions=["us-east-1"],
+        certificateArns={"us-east-1": untagged},
+    )  # fmt: skip
+    c.wait_reason(ns, "grab", "AdoptionNotAuthorized")
+    assert "aws acm add-tags-to-certificate" in c.condition(ns, "grab")["message"]
+    assert [w for w in env.acm.writes_since(since) if w.get("arn") == untagged] == []
+    assert env.acm.serial("us-east-1", untagged) == serial_hex(old.serial)
 
 
 def test_key_change_blocks_then_imports_new_on_request(

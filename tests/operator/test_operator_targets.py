@@ -311,16 +311,16 @@ def test_adoption_happens_in_the_account_the_arn_names(
     target(env, "edge-adopt", roleArn=ROLE, externalId="edge-xid")
     old = ca.issue("legacy.example.com")
     target_acm = assumed_acm(env, "us-east-1")
-    adopted = target_acm.import_certificate(Certificate=old.cert_pem, PrivateKey=old.key_pem)[
-        "CertificateArn"
-    ]
+    c = env.cluster
+    ns = c.namespace("adopt")
+    adopted = target_acm.import_certificate(
+        Certificate=old.cert_pem, PrivateKey=old.key_pem, Tags=[c.owner_tag(ns, "legacy")]
+    )["CertificateArn"]
     foreign = target_acm.import_certificate(
         Certificate=old.cert_pem,
         PrivateKey=old.key_pem,
         Tags=[{"Key": "acmsync.io/owner", "Value": "other-cluster/x/y"}],
     )["CertificateArn"]
-    c = env.cluster
-    ns = c.namespace("adopt")
     renewed = ca.issue("legacy.example.com")
     c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("legacy", renewed)))
     c.create_cert(

@@ -295,9 +295,7 @@ class Engine:
         # ACM holds something unreadable there).
         held: dict[str, ReimportProfile | None] = {}
         for _ in range(_MAX_PLAN_ROUNDS):
-            region_plan = plan(
-                desired, record, observation, adoption_enabled=self.settings.adoption_enabled
-            )
+            region_plan = plan(desired, record, observation, adoption=self.settings.adoption)
             first = region_plan.actions[0]
             if isinstance(first, Observe):
                 seen = self._observe(first.arn, desired, material, record)
@@ -307,7 +305,7 @@ class Engine:
                     observation = replace(observation, target=seen[0])
                     held[first.arn] = seen[1]
             elif isinstance(first, Lookup):
-                found = self._finder.by_owner(region, desired.owner, material)
+                found = self._finder.by_owner(region, desired.owner, material, held=held)
                 observation = replace(observation, candidates=found)
             else:
                 # An unusable recorded ARN must not survive into the outcome either.

@@ -108,6 +108,12 @@ class Execution:
         writes_content = any(isinstance(a, Import | Reimport) for a in actions)
         changes_tags = any(isinstance(a, Tag | Import) for a in actions)
         try:
+            # ACM's reimport rules before any write: a claim or tag change followed by a
+            # refused reimport would leave our tags on a certificate we then cannot serve
+            # (and, on an adopted one, lock its real owner out).
+            for action in actions:
+                if isinstance(action, Reimport):
+                    self.check_rules(action.arn)
             for action in actions:
                 if isinstance(action, Noop | Adopt | Tag) and not writes_content:
                     # The planner saw ACM holding exactly this content under this ARN.

@@ -22,6 +22,7 @@ from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.core.model import Material
 from acm_sync.core.planner import ObservedCertificate
+from acm_sync.core.reimport import ReimportProfile
 from acm_sync.core.state import OWNER_TAG, Owner, RegionRecord
 from acm_sync.core.x509facts import key_algorithm_from_pem
 
@@ -77,6 +78,7 @@ def observed(
         content_matches=content_matches,
         serial=str(described["Serial"]) if described.get("Serial") else None,
         in_use_by=in_use_of(described),
+        cert_type=str(described.get("Type") or "IMPORTED"),
     )
 
 
@@ -163,13 +165,16 @@ class Finder:
         *,
         fresh: bool = False,
         reload: bool = False,
+        held: dict[str, ReimportProfile | None] | None = None,
     ) -> tuple[ObservedCertificate, ...]:
         """Every certificate in ``region`` whose owner tag is ``owner``'s, freshly read.
 
         With ``material`` each match's content is read and compared (GetCertificate); with
         None it is not (``content_matches`` is False). ``fresh`` lists the region now rather
         than trusting the shared index (after an ambiguous import); ``reload`` asks the index
-        for a load that starts now (a deletion: see ``OwnerIndex.owned_by``).
+        for a load that starts now (a deletion: see ``OwnerIndex.owned_by``). ``held`` receives
+        the reimport rules' facts of each match read with content, so that a plan reimporting
+        one is checked against ACM's rules before anything (a tag) is written to it.
         """
         if fresh:
             listed = self.index.listed_now(region)
@@ -187,9 +192,12 @@ class Finder:
                 if not owner.owns(tags.get(OWNER_TAG)):
                     continue  # retagged since the index read it
                 # Without material (a deletion) there is no content to compare.
-                matches = material is not None and same_content(
-                    material, *self._adapter.get_pem(region, arn)
-                )
+                matches = False
+                if material is not None:
+                    certificate, chain = self._adapter.get_pem(region, arn)
+                    matches = same_content(material, certificate, chain)
+                    if held is not None:
+                        held[arn] = ReimportProfile.of(certificate)
             except AwsCallError as err:
                 if err.error_class is ErrorClass.NOT_FOUND:
                     self.index.forget(region, arn)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from acm_sync.core.state import AdoptionMode
+
 # ACM's documented request rates per account and region (calls/s). Client-side limits at
 # these rates keep a cold sync from provoking throttling storms.
 DEFAULT_RATES: Mapping[str, float] = MappingProxyType(
@@ -32,7 +34,7 @@ class AwsSettings:
     max_attempts: int = 5
     backoff_base: float = 0.5  # seconds; full-jitter exponential backoff
     backoff_cap: float = 20.0
-    adoption_enabled: bool = True
+    adoption: AdoptionMode = AdoptionMode.TAGGED
     allowed_regions: frozenset[str] | None = None  # None: every region
     # Overrides boto3's own endpoint configuration (AWS_ENDPOINT_URL works without this).
     endpoint_url: str | None = None

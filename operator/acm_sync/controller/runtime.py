@@ -67,7 +67,7 @@ def aws_settings(config: OperatorConfig, write_guard: WriteGuard) -> Any:
     from acm_sync.aws.settings import AwsSettings
 
     return AwsSettings(
-        adoption_enabled=config.adoption_enabled,
+        adoption=config.adoption,
         allowed_regions=config.allowed_regions or None,
         write_guard=write_guard,
         **rate_overrides(os.environ.get("ACM_SYNC_AWS_RATES", "")),

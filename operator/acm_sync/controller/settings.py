@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from acm_sync.core.state import AdoptionMode
+
 ENV_PREFIX = "ACM_SYNC_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -30,7 +32,7 @@ class OperatorConfig:
     log_level: str = "INFO"
     expiry_warning_days: int = 30
     allowed_regions: frozenset[str] = field(default_factory=frozenset)  # empty: all
-    adoption_enabled: bool = True
+    adoption: AdoptionMode = AdoptionMode.TAGGED
     # AcmTargets (other accounts): off refuses spec.targets; the allowlist bounds the roles
     # the operator will ever assume, whatever an AcmTarget names (empty: any).
     targets_enabled: bool = True
@@ -41,6 +43,11 @@ class OperatorConfig:
     lease_duration: float = 15.0
     kubeconfig: str | None = None
     metrics_host: str = "0.0.0.0"
+
+    @property
+    def adoption_enabled(self) -> bool:
+        """Whether spec.certificateArns is accepted at all."""
+        return self.adoption is not AdoptionMode.OFF
 
     @property
     def clusterwide(self) -> bool:
@@ -185,10 +192,18 @@ def add_run_arguments(
         help="comma-separated regions; others are refused with RegionNotAllowed (default: all)",
     )
     parser.add_argument(
+        "--adoption",
+        choices=[m.value for m in AdoptionMode],
+        default=str(default("adoption", AdoptionMode.TAGGED.value)),
+        help="which certificates spec.certificateArns may take over: tagged (only those the "
+        "AWS account tagged with the object's owner value), any (any imported certificate no "
+        "other owner claims: single-tenant clusters), off",
+    )
+    parser.add_argument(
         "--disable-adoption",
         action="store_true",
         default=flag("disable-adoption", False),
-        help="refuse spec.certificateArns",
+        help="the same as --adoption off",
     )
     parser.add_argument(
         "--disable-targets",
@@ -256,7 +271,7 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         log_level=args.log_level,
         expiry_warning_days=args.expiry_warning_days,
         allowed_regions=allowed,
-        adoption_enabled=not args.disable_adoption,
+        adoption=AdoptionMode.OFF if args.disable_adoption else AdoptionMode(args.adoption),
         targets_enabled=not args.disable_targets,
         allowed_role_arns=tuple(
             a.strip() for a in str(args.allowed_role_arns or "").split(",") if a.strip()

@@ -28,6 +28,8 @@ class ObservedCertificate:
     content_matches: bool = False
     serial: str | None = None  # colon-separated hex; a ListCertificates summary has none
     in_use_by: tuple[str, ...] | None = None  # None: not read (a summary)
+    # DescribeCertificate's Type: IMPORTED, AMAZON_ISSUED or PRIVATE.
+    cert_type: str = "IMPORTED"
 
 
 @dataclass(frozen=True, slots=True)

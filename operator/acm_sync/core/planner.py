@@ -11,6 +11,10 @@ the actions in order. Rules:
   ``ImportNew`` policy a new ARN with the old one kept as ``previous_arn``;
 - a certificate owned by someone else, or untagged and not explicitly adopted, is never
   reimported, tagged or deleted: ``Blocked(ForeignCertificate)``;
+- adoption needs consent where the certificate lives: under ``AdoptionMode.TAGGED`` (the
+  default) the certificate must already carry this object's owner tag, else
+  ``Blocked(AdoptionNotAuthorized)`` with the command that gives it; a certificate ACM issued
+  (or a private CA did) is never claimed, tagged or reimported: ``Blocked(NotImported)``;
 - only a certificate whose owner tag is exactly this owner's and whose managed-by tag is
   acm-sync's is deleted; a recorded ARN that is gone is a :class:`Noop` ("already gone");
 - adopting tags the certificate as ours before reimporting it, and only user tags acm-sync
@@ -33,6 +37,8 @@ from acm_sync.core.observed import ObservedCertificate as ObservedCertificate
 from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.regions import region_of_arn
 from acm_sync.core.state import (
+    OWNER_TAG,
+    AdoptionMode,
     DesiredState,
     KeyChangePolicy,
     Owner,
@@ -44,6 +50,9 @@ from acm_sync.core.tags import owner_of, tag_delta, tags_hash
 FOREIGN_CERTIFICATE = Reason.FOREIGN_CERTIFICATE
 REIMPORT_KEY_CHANGE = Code.REIMPORT_KEY_CHANGE
 ADOPTION_DISABLED = Reason.ADOPTION_DISABLED
+ADOPTION_NOT_AUTHORIZED = Reason.ADOPTION_NOT_AUTHORIZED
+NOT_IMPORTED = Reason.NOT_IMPORTED
+IMPORTED_TYPE = "IMPORTED"
 NOT_FOUND = Reason.NOT_FOUND
 INVALID_ARN = Reason.INVALID_ARN
 
@@ -167,20 +176,15 @@ def plan(
     record: RegionRecord,
     observation: Observation,
     *,
-    adoption_enabled: bool = True,
+    adoption: AdoptionMode = AdoptionMode.TAGGED,
 ) -> RegionPlan:
     """What to do in ``record.region`` to make ACM hold ``desired``."""
     if problem := recorded_arn_problem(record):
-        result = plan(
-            desired,
-            replace(record, arn=None),
-            observation,
-            adoption_enabled=adoption_enabled,
-        )
+        result = plan(desired, replace(record, arn=None), observation, adoption=adoption)
         return replace(result, notes=(problem, *result.notes))
     region = record.region
     adopt = desired.adopt_arns.get(region)
-    if adopt is not None and not adoption_enabled:
+    if adopt is not None and adoption is AdoptionMode.OFF:
         return _blocked(ADOPTION_DISABLED, "adopting existing certificates is disabled")
     if adopt is not None and region_of_arn(adopt) != region:
         return _blocked(INVALID_ARN, f"{adopt} is not an ACM certificate ARN in {region}")
@@ -197,8 +201,14 @@ def plan(
     cert = observation.target
     if cert is None or cert.arn != target:
         return RegionPlan((Observe(target),))
-    if problem := _foreign(cert, desired.owner, adopted=cert.arn == adopt):
-        return _blocked(FOREIGN_CERTIFICATE, problem)
+    if cert.cert_type != IMPORTED_TYPE:
+        return _blocked(
+            NOT_IMPORTED,
+            f"{cert.arn} is a {cert.cert_type} certificate: ACM renews it itself, and acm-sync "
+            "only ever writes to certificates imported into ACM",
+        )
+    if blocked := _foreign(cert, desired.owner, adopted=cert.arn == adopt, adoption=adoption):
+        return blocked
     if cert.key_algorithm != desired.key_algorithm:
         return _key_change(desired, record, observation, cert)
     # Still adopting while the ownership tags are missing (the claim failed last time).
@@ -211,18 +221,42 @@ def _blocked(code: str, message: str) -> RegionPlan:
     return RegionPlan((Blocked(code, message),))
 
 
-def _foreign(cert: ObservedCertificate, owner: Owner, *, adopted: bool) -> str | None:
+def _foreign(
+    cert: ObservedCertificate, owner: Owner, *, adopted: bool, adoption: AdoptionMode
+) -> RegionPlan | None:
+    """Why ``cert`` is not this owner's to write to, or None when it is."""
     tagged = owner_of(cert.tags)
     if tagged is not None and not owner.owns(tagged):
         if problem := cluster_id_changed(cert.arn, tagged, owner):
-            return problem
-        return f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
-    if tagged is None and not adopted:
-        return (
-            f"{cert.arn} carries no acm-sync owner tag; list it under spec.certificateArns "
-            "to adopt it explicitly"
+            return _blocked(FOREIGN_CERTIFICATE, problem)
+        return _blocked(
+            FOREIGN_CERTIFICATE, f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
         )
+    if tagged is None and not adopted:
+        return _blocked(
+            FOREIGN_CERTIFICATE,
+            f"{cert.arn} carries no acm-sync owner tag; list it under spec.certificateArns "
+            "to adopt it explicitly",
+        )
+    if tagged is None and adoption is not AdoptionMode.ANY:
+        return _blocked(ADOPTION_NOT_AUTHORIZED, consent_message(cert.arn, owner))
     return None
+
+
+def consent_message(arn: str, owner: Owner) -> str:
+    """Why an untagged certificate is not adopted, and how its account's owner consents.
+
+    Listing an ARN proves nothing about who may change it: anyone who can create an
+    AcmCertificate could name another team's certificate. The tag is written where the
+    certificate lives, by someone the AWS account trusts with it.
+    """
+    region = region_of_arn(arn) or "REGION"
+    return (
+        f"{arn} is not tagged for adoption by this AcmCertificate; nothing was written to it. "
+        "To hand it over, whoever controls the AWS account tags it: aws acm "
+        f"add-tags-to-certificate --region {region} --certificate-arn {arn} --tags "
+        f"Key={OWNER_TAG},Value={owner.tag_value}"
+    )
 
 
 def cluster_id_changed(arn: str, tagged: str, owner: Owner) -> str | None:

@@ -46,6 +46,10 @@ class Reason(StrEnum):
     # The planner refused to write (ReimportKeyChange is findings.Code's).
     FOREIGN_CERTIFICATE = "ForeignCertificate"
     ADOPTION_DISABLED = "AdoptionDisabled"
+    # spec.certificateArns names a certificate the AWS account has not tagged for this object.
+    ADOPTION_NOT_AUTHORIZED = "AdoptionNotAuthorized"
+    # The certificate was issued by ACM or a private CA: never claimed, tagged or reimported.
+    NOT_IMPORTED = "NotImported"
     # Also a done deletion's reason: the certificate was already gone.
     NOT_FOUND = "NotFound"
     INVALID_ARN = "InvalidArn"

@@ -40,6 +40,20 @@ class KeyChangePolicy(StrEnum):
     IMPORT_NEW = "ImportNew"
 
 
+class AdoptionMode(StrEnum):
+    """Which certificates named in ``spec.certificateArns`` may be taken over.
+
+    ``tagged``: only one the AWS account's owner tagged with this object's owner value
+    (consent given where the certificate lives, not by whoever can write the object);
+    ``any``: any imported certificate no other owner claims (single-tenant clusters);
+    ``off``: none.
+    """
+
+    TAGGED = "tagged"
+    ANY = "any"
+    OFF = "off"
+
+
 class RegionState(StrEnum):
     """The per-region state shown in ``status.regions[].state``."""
 
