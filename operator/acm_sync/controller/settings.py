@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 ENV_PREFIX = "ACM_SYNC_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ADOPTION_MODES = ("tagged", "any", "off")
+ANNOTATION_MODES = ("all", "selector", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,9 @@ class OperatorConfig:
     expiry_warning_days: int = 30
     allowed_regions: frozenset[str] = field(default_factory=frozenset)  # empty: all
     adoption_enabled: bool = True
+    adoption: str = "tagged"  # tagged | any | off
+    annotation_mode: str = "all"  # all | selector | off
+    annotation_namespace_selector: str = ""
     # AcmTargets (other accounts): off refuses spec.targets; the allowlist bounds the roles
     # the operator will ever assume, whatever an AcmTarget names (empty: any).
     targets_enabled: bool = True
@@ -185,10 +190,29 @@ def add_run_arguments(
         help="comma-separated regions; others are refused with RegionNotAllowed (default: all)",
     )
     parser.add_argument(
+        "--adoption",
+        choices=ADOPTION_MODES,
+        default=default("adoption", "tagged"),
+        help="spec.certificateArns: tagged (only certificates already carrying this object's "
+        "owner tag), any, or off",
+    )
+    parser.add_argument(
         "--disable-adoption",
         action="store_true",
         default=flag("disable-adoption", False),
-        help="refuse spec.certificateArns",
+        help="the same as --adoption=off",
+    )
+    parser.add_argument(
+        "--annotation-mode",
+        choices=ANNOTATION_MODES,
+        default=default("annotation-mode", "all"),
+        help="which namespaces' Secrets may get an AcmCertificate from acmsync.io/regions",
+    )
+    parser.add_argument(
+        "--annotation-namespace-selector",
+        default=default("annotation-namespace-selector", ""),
+        metavar="SELECTOR",
+        help="label selector of those namespaces, with --annotation-mode=selector",
     )
     parser.add_argument(
         "--disable-targets",
@@ -245,6 +269,9 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         raise ValueError("--expiry-warning-days must not be negative")
     allowed = frozenset(r.strip() for r in str(args.allowed_regions or "").split(",") if r.strip())
     metrics_host, metrics_port = args.metrics_bind_address
+    adoption = "off" if args.disable_adoption else args.adoption
+    if args.annotation_mode == "selector" and not args.annotation_namespace_selector:
+        raise ValueError("--annotation-mode=selector needs --annotation-namespace-selector")
     if args.metrics_port is not None:
         metrics_port = args.metrics_port
     return OperatorConfig(
@@ -256,7 +283,10 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         log_level=args.log_level,
         expiry_warning_days=args.expiry_warning_days,
         allowed_regions=allowed,
-        adoption_enabled=not args.disable_adoption,
+        adoption_enabled=adoption != "off",
+        adoption=adoption,
+        annotation_mode=args.annotation_mode,
+        annotation_namespace_selector=args.annotation_namespace_selector,
         targets_enabled=not args.disable_targets,
         allowed_role_arns=tuple(
             a.strip() for a in str(args.allowed_role_arns or "").split(",") if a.strip()
