@@ -42,6 +42,11 @@ RESOURCES: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
     ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),
     ("policy/v1", "PodDisruptionBudget"): ("/apis/policy/v1", "poddisruptionbudgets", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): (
+        "/apis/networking.k8s.io/v1",
+        "networkpolicies",
+        True,
+    ),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): (
         "/apis/rbac.authorization.k8s.io/v1",
         "clusterroles",
