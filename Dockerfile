@@ -5,7 +5,15 @@
 # from the tested virtual environment) and the project itself into /opt/venv; the runtime
 # stage copies only that venv. Both stages use the same base so the venv's interpreter path
 # and ABI match.
-ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+#
+# The base is pinned by patch version and by the digest of its multi-platform index, so a
+# rebuild gets the same bytes until the pin is changed on purpose. Python 3.11 is supported
+# until October 2027 and is what Debian bookworm ships. To update: take the digest of the
+# newest python:3.11.N-slim-bookworm (docker buildx imagetools inspect
+# python:3.11-slim-bookworm, or docker-library/repo-info's
+# repos/python/remote/3.11-slim-bookworm.md), set both the tag and the digest here, rebuild
+# and run the tests against the image.
+ARG PYTHON_IMAGE=python:3.11.16-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \

@@ -1,6 +1,6 @@
 """A minimal evaluator of identity-based IAM Allow statements, enough for docs/iam-policy.json.
 
-It understands the operators the policy uses (StringEquals, StringEqualsIfExists,
+It understands the operators the policy uses (StringEquals, StringLike, their IfExists forms,
 StringNotLike with ForAllValues, Null) and wildcard matching of actions and resources. Anything
 else raises, so a policy edit that the evaluator cannot judge fails loudly instead of passing.
 """
@@ -49,6 +49,10 @@ def _condition_holds(operator: str, key: str, expected: Any, ctx: dict[str, list
         return present is not None and any(v in wanted for v in present)
     if operator == "StringEqualsIfExists":
         return present is None or any(v in wanted for v in present)
+    if operator == "StringLike":
+        return present is not None and any(fnmatchcase(v, w) for v in present for w in wanted)
+    if operator == "StringLikeIfExists":
+        return present is None or any(fnmatchcase(v, w) for v in present for w in wanted)
     if operator == "ForAllValues:StringNotLike":
         return all(not any(fnmatchcase(v, w) for w in wanted) for v in present or [])
     raise NotImplementedError(f"condition operator {operator} is not modelled")

@@ -136,11 +136,12 @@ def test_the_runtime_stage_runs_acm_sync_as_a_fixed_non_root_uid() -> None:
     assert entrypoint[1:] == ["run"]
 
 
-def test_the_base_image_is_a_slim_python_pinned_to_a_patch_version() -> None:
+def test_the_base_image_is_a_slim_python_pinned_to_a_patch_version_and_a_digest() -> None:
     text = DOCKERFILE.read_text()
     image = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, flags=re.MULTILINE)
     assert image is not None
-    assert re.fullmatch(r"python:3\.1[1-9]\.\d+-slim-\w+", image.group(1))
+    # A tag can be moved to other bytes; the digest cannot.
+    assert re.fullmatch(r"python:3\.1[1-9]\.\d+-slim-\w+@sha256:[0-9a-f]{64}", image.group(1))
     froms = [args for word, args in _instructions(text) if word == "FROM"]
     assert len(froms) >= 2, "multi-stage: the runtime stage carries no build tooling"
     assert all(f.split()[0] == "${PYTHON_IMAGE}" for f in froms)

@@ -89,3 +89,66 @@ def test_every_top_level_value_is_documented() -> None:
         "podSecurityContext",
         "securityContext",
     }, undocumented
+
+
+SECURITY = ROOT / "docs" / "security.md"
+
+
+def _schema_enum(*path: str) -> list[str]:
+    import json
+
+    node = json.loads((ROOT / "charts" / "acm-sync" / "values.schema.json").read_text())
+    for key in path:
+        node = node["properties"][key]
+    values: list[str] = node["enum"]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        *((f"adoption.mode: {m}", m) for m in _schema_enum("adoption", "mode")),
+        *((f"annotationMode: {m}", m) for m in _schema_enum("annotationMode")),
+    ],
+)
+def test_the_security_model_explains_every_adoption_and_annotation_mode(
+    value: str, mode: str
+) -> None:
+    text = SECURITY.read_text()
+    setting = value.split(":", 1)[0]
+    assert f"`{value}`" in text or (f"`{setting}`" in text and f"`{mode}`" in text), value
+
+
+def test_the_threat_model_names_every_actor_and_every_safeguard() -> None:
+    text = SECURITY.read_text()
+    table = text.split("## Threat model", 1)[1].split("\n### ", 1)[0]
+    actors = re.findall(r"^\| \*\*(.+?)\*\*", table, flags=re.MULTILINE)
+    assert actors == [
+        "Namespace users who may create AcmCertificates",
+        "Secret writers",
+        "Cluster admins",
+        "AWS account admins",
+    ]
+    for safeguard in (
+        "RBAC",
+        "Owner tags",
+        "IAM conditions",
+        "namespaceSelector",
+        "Role allowlist",
+        "Adoption mode",
+        "Annotation mode",
+        "Deleted Secret retention",
+        "Input limits",
+        "DNS-1123",
+    ):
+        assert safeguard in table, safeguard
+
+
+def test_the_security_docs_are_linked_and_reports_go_to_a_private_advisory() -> None:
+    assert "docs/security.md" in (ROOT / "README.md").read_text()
+    assert "(security.md)" in INSTALL.read_text()
+    policy = (ROOT / "SECURITY.md").read_text()
+    assert "security advisory" in policy
+    assert "docs/security.md" in policy
+    # No mailbox to go stale or to be guessed: the advisory is the one channel.
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", policy)

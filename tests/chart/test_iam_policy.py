@@ -21,6 +21,11 @@ ARN = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/0b1c2d3e-aaaa-bbbb-cccc-1234
 NEW = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/*"
 OURS = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: CLUSTER, OWNER_TAG: f"{CLUSTER}/web/www"}
 THEIRS = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: OTHER_CLUSTER, OWNER_TAG: "staging/a/b"}
+# What adoption adds to a certificate it takes over (core/planner.py, Adopt).
+CLAIM = {MANAGED_BY_TAG: MANAGED_BY_VALUE, CLUSTER_TAG: CLUSTER}
+# An AWS account administrator's consent to adoption (--adoption tagged): the owner tag alone,
+# with this object's owner value, on a certificate that may carry tags of its own.
+CONSENTED = {"CostCenter": "42", OWNER_TAG: f"{CLUSTER}/web/www"}
 
 # What the operator calls (aws/adapter.py, aws/owner_index.py); nothing more may be granted.
 OPERATOR_ACTIONS = {
@@ -89,9 +94,11 @@ def test_placeholders_are_there_to_be_replaced(raw_policy: dict[str, Any]) -> No
         Request("acm:AddTagsToCertificate", ARN, {"team": "web"}, resource_tags=OURS),
         Request("acm:RemoveTagsFromCertificate", ARN, {"team": "web"}, resource_tags=OURS),
         Request("acm:DeleteCertificate", ARN, resource_tags=OURS),
-        # Adoption: an untagged certificate is claimed by tagging it first; the reimport into
-        # it is then the owned reimport above.
-        Request("acm:AddTagsToCertificate", ARN, request_tags=OURS, resource_tags={}),
+        # Adoption of a certificate an administrator tagged for this cluster's object: the
+        # claim adds the ownership tags (the owner tag again, or not); the reimport into it is
+        # then the owned reimport above.
+        Request("acm:AddTagsToCertificate", ARN, request_tags=CLAIM, resource_tags=CONSENTED),
+        Request("acm:AddTagsToCertificate", ARN, request_tags=OURS, resource_tags=CONSENTED),
     ],
     ids=lambda r: f"{r.action}",
 )
@@ -114,6 +121,35 @@ def test_what_the_operator_does_is_allowed(policy: dict[str, Any], request_: Req
         (
             "claim another cluster's certificate",
             Request("acm:AddTagsToCertificate", ARN, OURS, THEIRS),
+        ),
+        (
+            "tag a certificate an administrator marked managed-by=none (docs/iam.md)",
+            Request("acm:AddTagsToCertificate", ARN, OURS, {MANAGED_BY_TAG: "none"}),
+        ),
+        (
+            "reimport over a certificate marked managed-by=none",
+            Request("acm:ImportCertificate", ARN, {}, {MANAGED_BY_TAG: "none"}),
+        ),
+        (
+            "claim an untagged certificate",
+            Request("acm:AddTagsToCertificate", ARN, CLAIM, {"CostCenter": "42"}),
+        ),
+        (
+            "claim a certificate consented to another cluster",
+            Request("acm:AddTagsToCertificate", ARN, CLAIM, {OWNER_TAG: "staging/web/www"}),
+        ),
+        (
+            "claim a consented certificate, rewriting its owner to another cluster",
+            Request(
+                "acm:AddTagsToCertificate",
+                ARN,
+                {**CLAIM, OWNER_TAG: "staging/web/www"},
+                CONSENTED,
+            ),
+        ),
+        (
+            "new import whose owner tag names another cluster",
+            Request("acm:AddTagsToCertificate", NEW, {**CLAIM, OWNER_TAG: "staging/web/www"}),
         ),
         (
             "retag an owned certificate to another cluster",
@@ -147,7 +183,7 @@ def test_the_evaluator_refuses_operators_it_does_not_model() -> None:
                 "Effect": "Allow",
                 "Action": "acm:*",
                 "Resource": "*",
-                "Condition": {"StringLike": {"aws:RequestTag/x": "y"}},
+                "Condition": {"NumericLessThan": {"aws:RequestTag/x": "1"}},
             }
         ]
     }
@@ -156,8 +192,9 @@ def test_the_evaluator_refuses_operators_it_does_not_model() -> None:
 
 
 def test_the_planners_adoption_writes_are_allowed_in_order(policy: dict[str, Any]) -> None:
-    # Walks the planner's actions for adopting an untagged certificate (someone else's tags
-    # on it, spec.tags set), tracking the certificate's tags, and asks IAM about every write.
+    # Walks the planner's actions for adopting a certificate an administrator tagged for this
+    # object (someone else's tags on it too, spec.tags set), tracking the certificate's tags,
+    # and asks IAM about every write.
     from acm_sync.core.planner import Adopt, Observation, ObservedCertificate, Reimport, Tag, plan
     from acm_sync.core.state import DesiredState, Owner, RegionRecord
 
@@ -170,8 +207,7 @@ def test_the_planners_adoption_writes_are_allowed_in_order(policy: dict[str, Any
         tags={"team": "web"},
         adopt_arns={"eu-west-1": ARN},
     )
-    # The account's owner consented with this object's owner tag (adoption mode tagged).
-    tags = {"CostCenter": "42", "acmsync.io/owner": owner.tag_value}
+    tags = dict(CONSENTED)
     seen = ObservedCertificate(ARN, "RSA_2048", tags=dict(tags))
     actions = plan(desired, RegionRecord("eu-west-1"), Observation(target=seen)).actions
     assert [type(a) for a in actions] == [Adopt, Reimport, Tag]
@@ -188,3 +224,24 @@ def test_the_planners_adoption_writes_are_allowed_in_order(policy: dict[str, Any
         if isinstance(action, Reimport):
             assert allowed(policy, Request("acm:ImportCertificate", ARN, {}, dict(tags)))
     assert tags == {"CostCenter": "42", "team": "web", **OURS}
+
+
+def _looser_claim_statement() -> dict[str, Any]:
+    doc = (ROOT / "docs" / "iam.md").read_text()
+    section = doc.split("### `adoption.mode: any`", 1)[1]
+    block = section.split("```json", 1)[1].split("```", 1)[0]
+    statement: dict[str, Any] = json.loads(block)
+    return statement
+
+
+def test_adoption_any_needs_the_looser_statement_docs_iam_md_gives(
+    policy: dict[str, Any],
+) -> None:
+    untagged_claim = Request("acm:AddTagsToCertificate", ARN, CLAIM, {"CostCenter": "42"})
+    assert not allowed(policy, untagged_claim)
+    text = json.dumps(_looser_claim_statement())
+    looser = json.loads(text.replace("ACCOUNT_ID", ACCOUNT).replace("CLUSTER_ID", CLUSTER))
+    widened = {**policy, "Statement": [*policy["Statement"], looser]}
+    assert allowed(widened, untagged_claim)
+    # Still never another cluster's certificate.
+    assert not allowed(widened, Request("acm:AddTagsToCertificate", ARN, CLAIM, THEIRS))

@@ -61,6 +61,40 @@ most of them; these need cross-field checks.
 {{- if and (eq .Values.watch.scope "namespaces") (empty .Values.watch.namespaces) }}
 {{- fail "watch.scope=namespaces needs at least one entry in watch.namespaces" }}
 {{- end }}
+{{- $annotationMode := include "acm-sync.annotationMode" . }}
+{{- if and (eq $annotationMode "selector") (not .Values.annotationNamespaceSelector) }}
+{{- fail "annotationMode=selector needs annotationNamespaceSelector (a label selector such as acmsync.io/annotations=allowed)" }}
+{{- end }}
+{{- if and .Values.annotationNamespaceSelector (ne $annotationMode "selector") }}
+{{- fail "annotationNamespaceSelector is used only with annotationMode=selector; set both or neither" }}
+{{- end }}
+{{- $np := .Values.networkPolicy | default dict }}
+{{- if $np.enabled }}
+{{- if empty $np.apiServer.cidrs }}
+{{- fail "networkPolicy.enabled needs networkPolicy.apiServer.cidrs: the API server's endpoint addresses (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes)" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (kindIs "invalid" $np.metricsNamespaceSelector) }}
+{{- fail "networkPolicy.enabled with metrics.serviceMonitor.enabled needs networkPolicy.metricsNamespaceSelector, or Prometheus cannot scrape the operator" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Values added after the first release default here as well: `helm upgrade --reuse-values`
+renders with the previous release's values, which do not have them.
+*/}}
+{{- define "acm-sync.annotationMode" -}}
+{{ .Values.annotationMode | default "all" }}
+{{- end }}
+
+{{/* The --adoption mode: adoption.enabled=false (the older value) means off. */}}
+{{- define "acm-sync.adoptionMode" -}}
+{{- if .Values.adoption.enabled }}{{ .Values.adoption.mode | default "tagged" }}{{ else }}off{{ end }}
+{{- end }}
+
+{{/* Whether the operator reads namespace labels: annotation mode limited by a selector. */}}
+{{- define "acm-sync.readsNamespaceLabels" -}}
+{{- if eq (include "acm-sync.annotationMode" .) "selector" }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -86,11 +120,17 @@ scope) and the per-namespace Roles. Secrets are read-only: the operator never wr
 {{- end }}
 
 {{/*
-The one cluster-scoped read the operator may need: without a clusterId value it derives the
-cluster id from the uid of kube-system, and may read only that namespace.
+The cluster-scoped reads the operator may need, `get` on namespaces only (it never lists or
+watches them): the labels of a Secret's namespace with annotationMode=selector; otherwise,
+without a clusterId value, the uid of kube-system (the default cluster id), and only that
+namespace.
 */}}
 {{- define "acm-sync.clusterReadRules" -}}
-{{- if not .Values.clusterId }}
+{{- if include "acm-sync.readsNamespaceLabels" . }}
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
+{{- else if not .Values.clusterId }}
 - apiGroups: [""]
   resources: ["namespaces"]
   resourceNames: ["kube-system"]

@@ -19,6 +19,7 @@ from acm_sync.core.state import AdoptionMode
 
 ENV_PREFIX = "ACM_SYNC_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ANNOTATION_MODES = ("all", "selector", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class OperatorConfig:
     expiry_warning_days: int = 30
     allowed_regions: frozenset[str] = field(default_factory=frozenset)  # empty: all
     adoption: AdoptionMode = AdoptionMode.TAGGED
+    annotation_mode: str = "all"  # all | selector | off
+    annotation_namespace_selector: str = ""
     # AcmTargets (other accounts): off refuses spec.targets; the allowlist bounds the roles
     # the operator will ever assume, whatever an AcmTarget names (empty: any).
     targets_enabled: bool = True
@@ -206,6 +209,18 @@ def add_run_arguments(
         help="the same as --adoption off",
     )
     parser.add_argument(
+        "--annotation-mode",
+        choices=ANNOTATION_MODES,
+        default=default("annotation-mode", "all"),
+        help="which namespaces' Secrets may get an AcmCertificate from acmsync.io/regions",
+    )
+    parser.add_argument(
+        "--annotation-namespace-selector",
+        default=default("annotation-namespace-selector", ""),
+        metavar="SELECTOR",
+        help="label selector of those namespaces, with --annotation-mode=selector",
+    )
+    parser.add_argument(
         "--disable-targets",
         action="store_true",
         default=flag("disable-targets", False),
@@ -260,6 +275,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         raise ValueError("--expiry-warning-days must not be negative")
     allowed = frozenset(r.strip() for r in str(args.allowed_regions or "").split(",") if r.strip())
     metrics_host, metrics_port = args.metrics_bind_address
+    if args.annotation_mode == "selector" and not args.annotation_namespace_selector:
+        raise ValueError("--annotation-mode=selector needs --annotation-namespace-selector")
     if args.metrics_port is not None:
         metrics_port = args.metrics_port
     return OperatorConfig(
@@ -272,6 +289,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         expiry_warning_days=args.expiry_warning_days,
         allowed_regions=allowed,
         adoption=AdoptionMode.OFF if args.disable_adoption else AdoptionMode(args.adoption),
+        annotation_mode=args.annotation_mode,
+        annotation_namespace_selector=args.annotation_namespace_selector,
         targets_enabled=not args.disable_targets,
         allowed_role_arns=tuple(
             a.strip() for a in str(args.allowed_role_arns or "").split(",") if a.strip()

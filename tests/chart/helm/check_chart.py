@@ -70,6 +70,28 @@ NARROW_VALUES: dict[str, Any] = {
     "watch": {"scope": "namespaces", "namespaces": ["team-a"]},
     "targets": {"enabled": False},
 }
+# A cluster shared by several teams: the issue-19 settings, cluster-wide.
+SELECTOR = "acmsync.io/annotations in (allowed, yes),team!=legacy"
+API_SERVER_CIDRS = ["10.0.1.15/32", "10.0.2.27/32"]
+SHARED_VALUES: dict[str, Any] = {
+    "clusterId": "shared-1",
+    "adoption": {"mode": "any"},
+    "annotationMode": "selector",
+    "annotationNamespaceSelector": SELECTOR,
+    "metrics": {"serviceMonitor": {"enabled": True}},
+    "networkPolicy": {
+        "enabled": True,
+        "apiServer": {"cidrs": API_SERVER_CIDRS, "ports": [6443]},
+        "aws": {"cidrs": ["10.0.128.0/20"], "podIdentityAgent": True},
+        "metricsNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "extraEgress": [
+            {
+                "to": [{"ipBlock": {"cidr": "10.0.200.10/32"}}],
+                "ports": [{"port": 3128, "protocol": "TCP"}],
+            }
+        ],
+    },
+}
 UPGRADED_VALUES: dict[str, Any] = {
     "replicaCount": 2,
     "clusterId": "c1",
@@ -81,6 +103,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "custom": CUSTOM_VALUES,
     "narrow": NARROW_VALUES,
     "upgraded": UPGRADED_VALUES,
+    "shared": SHARED_VALUES,
 }
 
 
@@ -173,7 +196,12 @@ def custom_release(cluster: Cluster) -> Release:
     return cluster.install("edge", "platform", CUSTOM_VALUES)
 
 
-@pytest.fixture(params=["default", "custom"])
+@pytest.fixture(scope="module")
+def shared_release(cluster: Cluster) -> Release:
+    return cluster.install("shared", "shared", SHARED_VALUES)
+
+
+@pytest.fixture(params=["default", "custom", "shared"])
 def release(request: pytest.FixtureRequest) -> Release:
     found: Release = request.getfixturevalue(f"{request.param}_release")
     return found
@@ -408,8 +436,40 @@ def test_acmtargets_get_a_cluster_role_in_either_scope(
         (role,) = [r for r in release.all("ClusterRole", targets_rbac=True) if _targets_rbac(r)]
         assert _rules_for(role, "acmsync.io", "acmtargets") == {"get", "list", "watch"}
         assert _rules_for(role, "acmsync.io", "acmtargets/status") == {"get", "patch"}
-        assert _rules_for(role, "", "namespaces") == {"get", "list", "watch"}
+        # A namespace's labels are read with a GET when needed: no list, no watch.
+        assert _rules_for(role, "", "namespaces") == {"get"}
         assert _rules_for(role, "", "secrets") == set()
+
+
+def test_no_role_may_list_or_watch_namespaces(release: Release) -> None:
+    for role in release.all("ClusterRole", "Role", targets_rbac=True):
+        assert _rules_for(role, "", "namespaces") <= {"get"}, role["metadata"]["name"]
+
+
+def test_annotation_selector_mode_may_read_every_namespaces_labels(
+    shared_release: Release,
+) -> None:
+    rules = [
+        r for r in shared_release.one("ClusterRole")["rules"] if "namespaces" in r["resources"]
+    ]
+    assert rules == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]
+
+
+def test_namespaces_scope_with_annotation_selector_gets_namespace_reads_only(
+    cluster: Cluster,
+) -> None:
+    values = {
+        "watch": {"scope": "namespaces", "namespaces": ["team-a"]},
+        "clusterId": "c1",
+        "targets": {"enabled": False},
+        "annotationMode": "selector",
+        "annotationNamespaceSelector": "acmsync.io/annotations=allowed",
+    }
+    release = cluster.install("labels", "labels", values)
+    (role,) = release.all("ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]
+    assert release.one("ClusterRoleBinding")["roleRef"]["name"] == role["metadata"]["name"]
+    cluster.helm.uninstall("labels", "labels")
 
 
 def test_namespaces_scope_without_cluster_id_may_read_kube_system_only(cluster: Cluster) -> None:
@@ -448,6 +508,9 @@ def test_default_values_run_cluster_wide_with_json_logs(default_release: Release
         a.startswith(("--namespace=", "--cluster-id", "--allowed-regions")) for a in args
     )
     assert "--disable-adoption" not in args
+    assert "--adoption=tagged" in args
+    assert "--annotation-mode=all" in args
+    assert not any(a.startswith("--annotation-namespace-selector") for a in args)
     assert not any(a.startswith(("--disable-targets", "--allowed-role-arns")) for a in args)
     assert "--log-format=json" in args
     assert default_release.one("Deployment")["spec"]["replicas"] == 1
@@ -463,7 +526,8 @@ def test_custom_values_reach_the_operator_flags(custom_release: Release) -> None
     for flag in (
         "--cluster-id=prod-eu-1",
         "--allowed-regions=eu-west-1,us-east-1",
-        "--disable-adoption",
+        # adoption.enabled: false, the older value, still turns adoption off.
+        "--adoption=off",
         f"--allowed-role-arns=arn:aws:iam::*:role/acm-sync-importer,{ROLE_ARN}",
         "--expiry-warning-days=21",
         "--log-format=text",
@@ -490,6 +554,8 @@ def test_the_operator_accepts_the_default_args(default_release: Release) -> None
     assert config["namespaces"] == []
     assert config["cluster_id"] is None
     assert config["adoption_enabled"] is True
+    assert config["adoption"] == "tagged"
+    assert config["annotation_mode"] == "all"
     assert config["leader_election"] is True
     assert config["leader_election_namespace"] == "acm-sync"
     assert config["log_format"] == "json"
@@ -505,9 +571,20 @@ def test_the_operator_reads_the_custom_values_from_its_args(custom_release: Rele
     assert config["cluster_id"] == "prod-eu-1"
     assert config["allowed_regions"] == ["eu-west-1", "us-east-1"]
     assert config["adoption_enabled"] is False
+    assert config["adoption"] == "off"
     assert config["expiry_warning_days"] == 21
     assert config["log_level"] == "DEBUG"
     assert config["leader_election_namespace"] == "platform"
+
+
+def test_the_operator_reads_the_shared_cluster_settings_from_its_args(
+    shared_release: Release,
+) -> None:
+    config = operator_config(shared_release.args, _plain_env(shared_release))
+    assert config["adoption"] == "any"
+    assert config["annotation_mode"] == "selector"
+    # Spaces, commas and parentheses reach the operator as one argument, unchanged.
+    assert config["annotation_namespace_selector"] == SELECTOR
 
 
 def test_irsa_role_annotation_is_on_the_service_account(custom_release: Release) -> None:
@@ -578,6 +655,71 @@ def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) ->
     assert "acmsync_quota_exceeded_total" in by_name["AcmSyncQuotaExceeded"]["expr"]
 
 
+# -- network policy ------------------------------------------------------------------------------
+
+
+def test_no_network_policy_unless_asked(default_release: Release, custom_release: Release) -> None:
+    assert default_release.all("NetworkPolicy") == []
+    assert custom_release.all("NetworkPolicy") == []
+
+
+def _peers(rule: Mapping[str, Any], field: str) -> list[dict[str, Any]]:
+    peers: list[dict[str, Any]] = rule.get(field) or []
+    return peers
+
+
+def _ports(rule: Mapping[str, Any]) -> set[tuple[Any, str]]:
+    return {(p["port"], p.get("protocol", "TCP")) for p in rule.get("ports") or []}
+
+
+def test_the_network_policy_isolates_the_operator_pod(shared_release: Release) -> None:
+    policy = shared_release.one("NetworkPolicy")
+    spec = policy["spec"]
+    pod_labels = shared_release.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+    # Ingress: the metrics port only, from the monitoring namespace only.
+    (ingress,) = spec["ingress"]
+    assert _ports(ingress) == {("metrics", "TCP")}
+    assert _peers(ingress, "from") == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    container = shared_release.pod_spec["containers"][0]
+    assert [p["name"] for p in container["ports"]] == ["metrics"]
+    assert container["readinessProbe"]["httpGet"]["port"] == "metrics"
+
+
+def test_the_network_policy_allows_dns_the_api_server_and_aws_only(
+    shared_release: Release,
+) -> None:
+    egress = shared_release.one("NetworkPolicy")["spec"]["egress"]
+    by_ports = {frozenset(_ports(rule)): _peers(rule, "to") for rule in egress}
+    assert by_ports == {
+        frozenset({(53, "UDP"), (53, "TCP")}): [],
+        frozenset({(6443, "TCP")}): [{"ipBlock": {"cidr": c}} for c in API_SERVER_CIDRS],
+        frozenset({(443, "TCP")}): [{"ipBlock": {"cidr": "10.0.128.0/20"}}],
+        frozenset({(80, "TCP")}): [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
+        frozenset({(3128, "TCP")}): [{"ipBlock": {"cidr": "10.0.200.10/32"}}],
+    }
+
+
+def test_without_a_metrics_selector_the_network_policy_admits_no_ingress(cluster: Cluster) -> None:
+    values = {"networkPolicy": {"enabled": True, "apiServer": {"cidrs": ["10.0.0.1/32"]}}}
+    release = cluster.install("closed", "closed", values)
+    spec = release.one("NetworkPolicy")["spec"]
+    assert "Ingress" in spec["policyTypes"]
+    assert not spec.get("ingress")
+    kubernetes_validate.validate(
+        _without_server_fields(release.one("NetworkPolicy")), KUBERNETES_VERSIONS[0], strict=True
+    )
+    # The default AWS rule: HTTPS anywhere (AWS endpoints have no fixed addresses).
+    assert {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+        "ports": [{"port": 443, "protocol": "TCP"}],
+    } in spec["egress"]
+    cluster.helm.uninstall("closed", "closed")
+
+
 # -- values that must be refused -------------------------------------------------------------------
 
 
@@ -590,8 +732,33 @@ def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) ->
         ({"replicas": 2}, "replicas"),
         ({"logging": {"format": "xml"}}, "format"),
         ({"aws": {"allowedRegions": ["EU-WEST-1"]}}, "allowedRegions"),
+        ({"adoption": {"mode": "some"}}, "mode"),
+        ({"annotationMode": "selector"}, "annotationNamespaceSelector"),
+        ({"annotationNamespaceSelector": "a=b"}, "annotationMode"),
+        ({"networkPolicy": {"enabled": True}}, "apiServer.cidrs"),
+        (
+            {
+                "networkPolicy": {"enabled": True, "apiServer": {"cidrs": ["10.0.0.1/32"]}},
+                "metrics": {"serviceMonitor": {"enabled": True}},
+            },
+            "metricsNamespaceSelector",
+        ),
+        ({"networkPolicy": {"aws": {"cidrs": []}}}, "cidrs"),
     ],
-    ids=["two-active-operators", "no-namespaces", "unknown-scope", "typo", "log-format", "region"],
+    ids=[
+        "two-active-operators",
+        "no-namespaces",
+        "unknown-scope",
+        "typo",
+        "log-format",
+        "region",
+        "adoption-mode",
+        "selector-mode-without-selector",
+        "selector-without-selector-mode",
+        "network-policy-without-api-server",
+        "network-policy-blocking-prometheus",
+        "network-policy-aws-nowhere",
+    ],
 )
 def test_bad_values_are_refused_before_anything_is_installed(
     cluster: Cluster, values: dict[str, Any], message: str, tmp_path: Path
@@ -606,6 +773,24 @@ def test_bad_values_are_refused_before_anything_is_installed(
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "refused-acm-sync"}},
         "refused",
     )
+
+
+def test_values_of_a_release_older_than_the_shared_cluster_settings_still_render(
+    cluster: Cluster,
+) -> None:
+    # `helm upgrade --reuse-values` renders with the previous release's values, which lack the
+    # keys added since; a null value removes a key the same way.
+    missing = {
+        "adoption": {"mode": None},
+        "annotationMode": None,
+        "annotationNamespaceSelector": None,
+        "networkPolicy": None,
+    }
+    release = cluster.install("older", "older", missing)
+    assert "--adoption=tagged" in release.args
+    assert "--annotation-mode=all" in release.args
+    assert release.all("NetworkPolicy") == []
+    cluster.helm.uninstall("older", "older")
 
 
 # -- upgrade and uninstall -------------------------------------------------------------------------

@@ -42,6 +42,11 @@ RESOURCES: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
     ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),
     ("policy/v1", "PodDisruptionBudget"): ("/apis/policy/v1", "poddisruptionbudgets", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): (
+        "/apis/networking.k8s.io/v1",
+        "networkpolicies",
+        True,
+    ),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): (
         "/apis/rbac.authorization.k8s.io/v1",
         "clusterroles",
@@ -352,7 +357,8 @@ from acm_sync.controller.settings import config_from_args
 parser = argparse.ArgumentParser()
 add_arguments(parser)
 config = config_from_args(parser.parse_args(json.loads(sys.argv[1])))
-print(json.dumps(dataclasses.asdict(config), default=sorted))
+fields = {**dataclasses.asdict(config), "adoption_enabled": config.adoption_enabled}
+print(json.dumps(fields, default=sorted))
 """
 
 

@@ -251,6 +251,14 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         namespaced=False,
     ),
     _t(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        short=("netpol",),
+        generation=True,
+    ),
+    _t(
         "policy",
         "v1",
         "PodDisruptionBudget",
