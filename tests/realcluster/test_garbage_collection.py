@@ -1,5 +1,7 @@
 """Garbage collection by the real kube-controller-manager: deleting an annotated Secret removes
-the AcmCertificate generated for it, and the finalizer applies its deletion policy first."""
+the AcmCertificate generated for it, and its certificates stay in ACM whatever its deletion
+policy (tests/operator/test_operator_secret_deletion.py has the whole story, on both backends).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from tests.realcluster.realkit import real_env
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
 
 
-def test_deleting_an_annotated_secret_collects_its_acmcertificate_and_runs_the_policy(
+def test_deleting_an_annotated_secret_collects_its_acmcertificate_and_keeps_acm(
     real_backend: RealApi, tmp_path: Path
 ) -> None:
     with real_env(real_backend, tmp_path) as env:
@@ -46,6 +48,6 @@ def test_deleting_an_annotated_secret_collects_its_acmcertificate_and_runs_the_p
                 what="the garbage collector to remove the generated AcmCertificate",
             )
             for region, arn in arns.items():
-                assert not env.acm.exists(region, arn), f"{region}: policy Delete not applied"
+                assert env.acm.exists(region, arn), f"{region}: a deleted Secret deleted {arn}"
         finally:
             operator.stop()

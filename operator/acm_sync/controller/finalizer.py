@@ -1,6 +1,11 @@
 """Deleting an AcmCertificate: the ``acmsync.io/cleanup`` finalizer applies its deletion policy.
 
-``Retain`` releases the object at once. ``Delete`` deletes the certificate in every region; a
+``Retain`` releases the object at once. So does the deletion of a generated AcmCertificate that
+the garbage collector removes because its Secret was deleted, whatever its policy: deleting a
+Secret is how cert-manager users force a re-issue, and the Secret that comes back must find the
+same ARNs, which every load balancer and distribution names. ``Delete`` applies when the
+annotations are removed from a live Secret, or the AcmCertificate itself is deleted.
+``Delete`` deletes the certificate in every region; a
 certificate still in use keeps the object (Ready=False, ``DeletionBlocked``, saying by what)
 until it is free or the policy is switched to ``Retain``. The finalizer holds the object's work
 queue lock, so no sync of it runs meanwhile. It writes through the same ``StatusWriter`` as the
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from acm_sync.controller import annotations as ann
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
@@ -67,6 +73,16 @@ class Finalizer:
             await self.writer.say(key, obj, nt.retained_notices(records.values(), why))
             self.forget(key)
             return
+        if await self._secret_deleted(obj):
+            log.info(
+                "%s/%s: its Secret was deleted; the ACM certificates stay for the Secret's return",
+                *key,
+            )
+            why = "the Secret this AcmCertificate was generated from was deleted"
+            rule = "a deleted Secret never deletes from ACM:"
+            await self.writer.say(key, obj, nt.retained_notices(records.values(), why, rule))
+            self.forget(key)
+            return
         for region in (obj.get("spec") or {}).get("regions") or []:
             if isinstance(region, str) and region not in records:
                 # Never synced here, or the record was lost: let the engine look up by owner tag.
@@ -92,6 +108,31 @@ class Finalizer:
         await self.writer.say(key, obj, nt.deletion_notices(freed, records))
         hints = [o.retry_after for o in remaining if o.retry_after]
         raise DeletionPending(message, max(min(hints), 1.0) if hints else 0.0)
+
+    async def _secret_deleted(self, obj: JsonObj) -> bool:
+        """Whether ``obj`` is a generated AcmCertificate whose owning Secret is gone, going, or
+        replaced by a new one of the same name: the garbage collector's deletion, not a user's.
+
+        The collector deletes dependents only once their owner is gone from the API (background
+        propagation) or marked for deletion (foreground), so this read cannot race it.
+        """
+        if not ann.is_generated(obj):
+            return False
+        meta = obj.get("metadata") or {}
+        owners = [r for r in meta.get("ownerReferences") or () if r.get("kind") == "Secret"]
+        if not owners:
+            return False
+        ports = self.ports
+        name = str(owners[0].get("name", ""))
+        secret = await ports.in_kube_pool(ports.kube.get_secret, meta.get("namespace", ""), name)
+        if secret is None:
+            return True
+        # Only the metadata is looked at; the Secret's data is dropped with it.
+        secret_meta = secret.get("metadata") or {}
+        return (
+            secret_meta.get("uid") != owners[0].get("uid")
+            or secret_meta.get("deletionTimestamp") is not None
+        )
 
     async def _delete_target_pairs(self, key: Key, obj: JsonObj) -> list[RegionOutcome]:
         """Delete in the target accounts: recorded pairs, and those spec.targets names (an

@@ -133,13 +133,15 @@ def deletion_notices(
     ]
 
 
-def retained_notices(records: Iterable[RegionRecord], why: str) -> list[Notice]:
-    """A ``Retained`` notice for every certificate left in ACM under ``deletionPolicy: Retain``."""
+def retained_notices(
+    records: Iterable[RegionRecord], why: str, rule: str = "deletionPolicy Retain leaves"
+) -> list[Notice]:
+    """A ``Retained`` notice for every certificate left in ACM (``rule`` says what kept it)."""
     return [
         Notice(
             NORMAL,
             RETAINED,
-            f"{why}; deletionPolicy Retain leaves {r.arn} in ACM in {r.region} "
+            f"{why}; {rule} {r.arn} in ACM in {r.region} "
             "(delete it there once nothing uses it)",
             r.region,
             r.arn or "",

@@ -67,10 +67,16 @@ class SecretWatcher:
         meta = self._pending.pop(key, None)
         if meta is None or meta.deleted:
             # A deleted Secret's generated AcmCertificate goes through garbage collection
-            # (ownerReference), so that its deletion policy applies as for any deletion.
+            # (ownerReference); its finalizer keeps the ACM certificates (finalizer.py).
             return None
         kube = self.ports.kube
         existing = await self.ports.in_kube_pool(kube.get_acmcert, *key)
+        if existing is not None and (existing.get("metadata") or {}).get("deletionTimestamp"):
+            # The old Secret's object is still being collected (its finalizer is running): the
+            # new one can only be created once it is gone. Look again shortly, unless a newer
+            # event for this Secret came meanwhile.
+            self._pending.setdefault(key, meta)
+            return 1.0
         if not meta.wants_certificate:
             if existing is not None and ann.generated_from(existing, meta.name):
                 uid = (existing.get("metadata") or {}).get("uid")
