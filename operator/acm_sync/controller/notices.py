@@ -141,8 +141,7 @@ def retained_notices(
         Notice(
             NORMAL,
             RETAINED,
-            f"{why}; {rule} {r.arn} in ACM in {r.region} "
-            "(delete it there once nothing uses it)",
+            f"{why}; {rule} {r.arn} in ACM in {r.region} (delete it there once nothing uses it)",
             r.region,
             r.arn or "",
         )

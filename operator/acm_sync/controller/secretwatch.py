@@ -15,7 +15,9 @@ from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.view import WatchView
 from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.core.labelselector import parse_selector
 from acm_sync.core.reasons import EventReason, EventType
+from acm_sync.core.targets import selector_matches
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,9 @@ class SecretWatcher:
                 await self.ports.in_kube_pool(kube.delete_acmcert, *key, uid)
                 log.info("%s/%s: annotations removed, generated AcmCertificate deleted", *key)
             return None
+        if refusal := await self._mode_refuses(meta.namespace):
+            await self._warn(meta, EventReason.ANNOTATIONS_IGNORED, refusal)
+            return None
         try:
             spec = ann.desired_spec(meta)
         except ann.AnnotationError as exc:
@@ -118,6 +123,31 @@ class SecretWatcher:
                 return None
             log.info("%s/%s: generated AcmCertificate updated from annotations", *key)
         return None
+
+    async def _mode_refuses(self, namespace: str) -> str | None:
+        """Why the operator's annotation mode ignores Secrets in ``namespace``, or None.
+
+        Annotation mode lets whoever may write a Secret have AcmCertificates created under the
+        operator's identity: a capability the platform team grants, to all namespaces, to
+        those its selector picks, or to none.
+        """
+        config = self.ports.config
+        if config.annotation_mode == "off":
+            return (
+                "acmsync.io/* annotations are ignored: this operator runs with "
+                "--annotation-mode=off; create an AcmCertificate instead"
+            )
+        if config.annotation_mode != "selector":
+            return None
+        labels = await self.ports.in_kube_pool(self.ports.kube.namespace_labels, namespace)
+        selector = parse_selector(config.annotation_namespace_selector)
+        if labels is not None and selector_matches(selector, labels):
+            return None
+        return (
+            f"acmsync.io/* annotations are ignored in namespace {namespace}: it does not match "
+            f"the operator's --annotation-namespace-selector "
+            f"{config.annotation_namespace_selector!r}; create an AcmCertificate instead"
+        )
 
     async def _refused(self, meta: ann.SecretMeta, exc: KubeError) -> None:
         """The API server refused the generated spec (422): tell the Secret's owner."""

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from acm_sync.core.labelselector import SelectorError, parse_selector
 from acm_sync.core.state import AdoptionMode
 
 ENV_PREFIX = "ACM_SYNC_"
@@ -277,6 +278,10 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     metrics_host, metrics_port = args.metrics_bind_address
     if args.annotation_mode == "selector" and not args.annotation_namespace_selector:
         raise ValueError("--annotation-mode=selector needs --annotation-namespace-selector")
+    try:
+        parse_selector(args.annotation_namespace_selector)
+    except SelectorError as exc:
+        raise ValueError(f"--annotation-namespace-selector: {exc}") from None
     if args.metrics_port is not None:
         metrics_port = args.metrics_port
     return OperatorConfig(

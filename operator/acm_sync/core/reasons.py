@@ -114,3 +114,5 @@ class EventReason(StrEnum):
     # On a Secret carrying acmsync.io/* annotations.
     INVALID_ANNOTATIONS = "InvalidAnnotations"
     ACMCERTIFICATE_EXISTS = "AcmCertificateExists"
+    # The operator's --annotation-mode does not let this Secret's namespace use annotations.
+    ANNOTATIONS_IGNORED = "AnnotationsIgnored"
