@@ -126,3 +126,38 @@ def test_generated_objects_are_told_apart_from_user_objects() -> None:
     assert ann.spec_patch(generated, ann.desired_spec(changed), changed) == {
         "spec": {"regions": ["us-east-1", "eu-west-1"]}
     }
+
+
+@pytest.mark.parametrize(
+    "name", ["../../team-b/secrets/x", "a/b", "..", "Web", "web_tls", "-web", "x" * 254, "a%2fb"]
+)
+def test_a_secret_name_that_is_no_object_name_is_refused(name: str) -> None:
+    # The CRD's pattern says the same; the operator checks again before the name reaches the
+    # path of a GET, so that no other namespace's Secret can ever be read.
+    assert _reason({"secretName": name, "regions": ["us-east-1"]}) == "InvalidSpec"
+
+
+def test_every_api_path_segment_is_encoded() -> None:
+    from acm_sync.controller.kubeapi import KubeApi, seg
+
+    assert seg("../x") == "..%2Fx"
+    assert KubeApi._cr_path("ns", "a/../b").endswith("/namespaces/ns/acmcertificates/a%2F..%2Fb")
+    for bad in ("", ".", ".."):
+        with pytest.raises(ValueError, match="not an object name"):
+            seg(bad)
+
+
+def test_the_target_tag_counts_against_acms_fifty() -> None:
+    forty_seven = {f"k{i}": "v" for i in range(47)}
+    own = {"secretName": "web", "regions": ["us-east-1"], "tags": forty_seven}
+    assert specs.parse_spec(own).tags == forty_seven  # 47 + 3 system tags = 50
+    targeted = {
+        "secretName": "web",
+        "targets": [{"target": "edge", "regions": ["us-east-1"]}],
+        "tags": forty_seven,
+    }
+    with pytest.raises(specs.SpecError, match="at most 46 are allowed") as caught:
+        specs.parse_spec(targeted)
+    assert caught.value.reason == "InvalidTags"
+    forty_six = {**targeted, "tags": {f"k{i}": "v" for i in range(46)}}
+    assert len(specs.parse_spec(forty_six).tags) == 46

@@ -120,7 +120,7 @@ def desired_spec(meta: SecretMeta) -> JsonObj:
     if targets:
         spec["targets"] = targets
     tags = parse_tags(meta.annotations.get(TAGS_ANNOTATION, ""))
-    if problems := validate_tags(tags):
+    if problems := validate_tags(tags, with_targets=bool(targets)):
         raise AnnotationError(f"{TAGS_ANNOTATION}: " + "; ".join(problems))
     if tags:
         spec["tags"] = tags

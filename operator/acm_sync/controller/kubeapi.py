@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from kubernetes import client as k8s
 
@@ -76,6 +77,18 @@ class ObjectRef:
 # random suffix (17 characters) must not push a long object name over that limit.
 MAX_NAME_LENGTH = 253
 _EVENT_SUFFIX_LENGTH = 16
+
+
+def seg(value: str) -> str:
+    """One path segment, percent-encoded: a name can never add a segment or climb out of one.
+
+    Names are validated before they get here (spec.py); this is the second wall, so that a name
+    such as ``../../team-b/secrets/x`` cannot address another namespace's object whatever
+    checks come before.
+    """
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} is not an object name")
+    return quote(value, safe="")
 
 
 def event_name(object_name: str) -> str:
@@ -153,8 +166,8 @@ class KubeApi:
 
     @staticmethod
     def _cr_path(namespace: str, name: str | None = None) -> str:
-        base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
-        return f"{base}/{name}" if name else base
+        base = f"/apis/{GROUP}/{VERSION}/namespaces/{seg(namespace)}/{PLURAL}"
+        return f"{base}/{seg(name)}" if name else base
 
     # -- AcmCertificates --------------------------------------------------------------------
 
@@ -267,7 +280,7 @@ class KubeApi:
 
     def get_acmtarget(self, name: str) -> JsonObj | None:
         """The AcmTarget, or None when it does not exist."""
-        status, body = self.request("GET", f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}/{name}")
+        status, body = self.request("GET", f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}/{seg(name)}")
         return None if status == 404 else self._expect(status, body, 200)
 
     def list_acmtargets(self) -> list[JsonObj]:
@@ -282,7 +295,7 @@ class KubeApi:
         """Merge-patch an AcmTarget's ``.status``."""
         status, body = self.request(
             "PATCH",
-            f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}/{name}/status",
+            f"/apis/{GROUP}/{VERSION}/{TARGET_PLURAL}/{seg(name)}/status",
             {"status": status_patch},
             content_type="application/merge-patch+json",
         )
@@ -290,7 +303,7 @@ class KubeApi:
 
     def namespace_labels(self, name: str) -> dict[str, str] | None:
         """A namespace's labels (for AcmTargets' namespaceSelector); None if it is gone."""
-        status, body = self.request("GET", f"/api/v1/namespaces/{name}")
+        status, body = self.request("GET", f"/api/v1/namespaces/{seg(name)}")
         if status == 404:
             return None
         labels = self._expect(status, body, 200).get("metadata", {}).get("labels") or {}
@@ -300,14 +313,16 @@ class KubeApi:
 
     def get_secret(self, namespace: str, name: str) -> JsonObj | None:
         """The Secret, or None when it does not exist. Never logged."""
-        status, body = self.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        status, body = self.request(
+            "GET", f"/api/v1/namespaces/{seg(namespace)}/secrets/{seg(name)}"
+        )
         return None if status == 404 else self._expect(status, body, 200)
 
     # -- misc -------------------------------------------------------------------------------
 
     def namespace_uid(self, name: str) -> str:
         """The uid of a namespace (the default cluster id is kube-system's)."""
-        status, body = self.request("GET", f"/api/v1/namespaces/{name}")
+        status, body = self.request("GET", f"/api/v1/namespaces/{seg(name)}")
         return str(self._expect(status, body, 200)["metadata"]["uid"])
 
     def post_event(
@@ -345,7 +360,7 @@ class KubeApi:
         try:
             self._fence(f"Event {reason} for {ref.namespace}/{ref.name}")
             status, _body = self.request(
-                "POST", f"/api/v1/namespaces/{ref.namespace}/events", event, timeout=10.0
+                "POST", f"/api/v1/namespaces/{seg(ref.namespace)}/events", event, timeout=10.0
             )
             if status not in (200, 201):
                 log.warning(

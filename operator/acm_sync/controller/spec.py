@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,12 @@ ARN_REGION_MISMATCH = Reason.ARN_REGION_MISMATCH
 DELETION_BLOCKED = Reason.DELETION_BLOCKED
 SUSPENDED = Reason.SUSPENDED
 CLOUDFRONT_REGION = "us-east-1"  # the only region whose certificates CloudFront uses
+
+
+# A Kubernetes object name (DNS-1123 subdomain): what a Secret can be called.
+DNS_SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
 
 
 class SpecError(Exception):
@@ -94,6 +101,12 @@ def parse_spec(
     secret_name = spec.get("secretName")
     if not isinstance(secret_name, str) or not secret_name:
         raise SpecError(INVALID_SPEC, "spec.secretName is required")
+    if not DNS_SUBDOMAIN.fullmatch(secret_name):
+        # The CRD's pattern says the same; checked here too, since the name goes into the
+        # path of a GET (../../other-namespace/secrets/x must never reach the API server).
+        raise SpecError(
+            INVALID_SPEC, f"spec.secretName {secret_name[:80]!r} is not a DNS-1123 subdomain"
+        )
     raw_regions = spec.get("regions")
     if raw_regions is None:
         raw_regions = []
@@ -125,7 +138,7 @@ def parse_spec(
     tags = spec.get("tags") or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise SpecError(INVALID_TAGS, "spec.tags must map strings to strings")
-    problems = validate_tags(tags)
+    problems = validate_tags(tags, with_targets=bool(targets))
     if problems:
         raise SpecError(INVALID_TAGS, "; ".join(problems))
     arns = spec.get("certificateArns") or {}

@@ -28,18 +28,21 @@ def _bad_characters(text: str) -> str:
     return "".join(sorted(bad))
 
 
-def validate_tags(tags: Mapping[str, str]) -> list[str]:
+def validate_tags(tags: Mapping[str, str], *, with_targets: bool = False) -> list[str]:
     """Human-readable problems with user tags; an empty list means ACM will accept them.
 
-    User tags share the 50-tag budget with acm-sync's three system tags, and may not use the
-    reserved prefixes ``aws:`` (AWS's) or ``acmsync.io/`` (ours, so that a user tag cannot
-    forge ownership).
+    User tags share the 50-tag budget with acm-sync's three system tags, and with the
+    ``acmsync.io/target`` tag on the certificates imported through an AcmTarget
+    (``with_targets``), and may not use the reserved prefixes ``aws:`` (AWS's) or
+    ``acmsync.io/`` (ours, so that a user tag cannot forge ownership).
     """
     problems: list[str] = []
-    if len(tags) > MAX_USER_TAGS:
+    own = SYSTEM_TAG_COUNT + (1 if with_targets else 0)
+    if len(tags) > MAX_TAGS - own:
         problems.append(
-            f"{len(tags)} tags given; at most {MAX_USER_TAGS} are allowed "
-            f"(ACM's limit is {MAX_TAGS}, and acm-sync adds {SYSTEM_TAG_COUNT} of its own)"
+            f"{len(tags)} tags given; at most {MAX_TAGS - own} are allowed "
+            f"(ACM's limit is {MAX_TAGS}, and acm-sync adds {own} of its own"
+            + (", the target tag included)" if with_targets else ")")
         )
     for key, value in tags.items():
         if not key:
