@@ -179,17 +179,17 @@ def build_chain(
     remaining = [c for c in bundle if c.der not in used]
     findings = _chain_findings(leaf, top, complete, remaining)
     if linker.gave_up:
-        findings += (_gave_up(linker.budget, bundle),)
+        findings += (_gave_up(linker.budget, bundle + extra),)
     return ChainResult(leaf, matches, tuple(chain), findings)
 
 
-def _gave_up(budget: int, bundle: list[Cert]) -> Finding:
-    shared = len(bundle) - len({c.x509.subject for c in bundle})
+def _gave_up(budget: int, certs: list[Cert]) -> Finding:
+    shared = len(certs) - len({c.x509.subject for c in certs})
     return Finding(
         Code.BROKEN_CHAIN,
-        f"tls.crt: the chain was not ordered: {len(bundle)} certificates, {shared} of them "
-        f"sharing a subject name with another, took more than {budget:,} signature checks; "
-        "a real chain names each certificate once",
+        f"the chain was not ordered: of {len(certs)} certificates in tls.crt and ca.crt, "
+        f"{shared} share a subject name with another, which took more than {budget:,} "
+        "signature checks; a real chain names each certificate once",
     )
 
 
