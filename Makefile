@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
 	@echo "make test        run linters, type checks, import contracts, chart checks and all tests"
 	@echo "make playground  run a local Kubernetes API + ACM emulator + operator until Ctrl-C"
 	@echo "make bench       print the benchmark figures"
+	@echo "make fuzz        fuzz every parser of untrusted input, FUZZ_SECONDS (300) each, corpus"
+	@echo "                 kept in .fuzz/; prints executions and the slowest input per parser"
 	@echo "make chaos       the chaos suite: kill -9, paused leaders, injected faults, then an"
 	@echo "                 audit (SEEDS=3 N=30 by default; the long run: SEEDS=100 N=200)"
 	@echo "make cluster-bins build etcd, kube-apiserver, kube-controller-manager, cert-manager,"
@@ -36,11 +38,11 @@ playground: $(STAMP)
 	$(BIN)/acm-sync playground
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator testbed/acm_sync_testbed tests bench
-	$(BIN)/ruff format --check operator testbed/acm_sync_testbed tests bench
+	$(BIN)/ruff check operator testbed/acm_sync_testbed tests bench fuzz
+	$(BIN)/ruff format --check operator testbed/acm_sync_testbed tests bench fuzz
 
 # One strict run (pyproject's [tool.mypy] lists the files): both packages (acm_sync,
-# acm_sync_testbed), the tests package, bench/ and examples/generate.py.
+# acm_sync_testbed), the tests package, bench/, fuzz/ and examples/generate.py.
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
@@ -73,7 +75,18 @@ unit: $(STAMP) test-bins
 chart-check: $(STAMP) test-bins
 	.ci/chart-check
 
-test: lint typecheck contracts chart-check unit
+test: lint typecheck contracts chart-check fuzz-short unit
+
+# The parsers of untrusted input (fuzz/, atheris): no exception but the documented ones, no
+# input over a second. make test runs each target a few seconds (about 40 s in all); make fuzz
+# runs the long one and keeps the corpus it grew.
+FUZZ_SHORT_SECONDS ?= 5
+FUZZ_SECONDS ?= 300
+fuzz-short: $(STAMP)
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SHORT_SECONDS)
+
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS) --corpus .fuzz
 
 # Seeded and bounded (tests/chaos/chaos.py); a short run of it is part of the tests.
 SEEDS ?= 3
@@ -85,9 +98,9 @@ bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 fmt: $(STAMP)
-	$(BIN)/ruff format operator testbed/acm_sync_testbed tests bench
-	$(BIN)/ruff check --fix operator testbed/acm_sync_testbed tests bench
+	$(BIN)/ruff format operator testbed/acm_sync_testbed tests bench fuzz
+	$(BIN)/ruff check --fix operator testbed/acm_sync_testbed tests bench fuzz
 
 clean:
-	rm -rf $(VENV) .venv-chart .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info \
+	rm -rf $(VENV) .venv-chart .fuzz .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info \
 		testbed/build testbed/*.egg-info

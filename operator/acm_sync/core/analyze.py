@@ -15,12 +15,21 @@ from acm_sync.core.chain import Cert, ChainResult, build_chain
 from acm_sync.core.findings import WARNING_CODES, Code, Finding
 from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.keys import LoadedKey, load_private_key
+from acm_sync.core.limits import DEFAULT_LIMITS, Limits
 from acm_sync.core.model import Analysis, CertificateFacts, Material
-from acm_sync.core.pem import CERTIFICATE, CERTIFICATE_LABELS, encode_pem, looks_like_der, parse_pem
+from acm_sync.core.pem import (
+    CERTIFICATE,
+    CERTIFICATE_LABELS,
+    count_blocks,
+    encode_pem,
+    looks_like_der,
+    parse_pem,
+)
 from acm_sync.core.reimport import compare_certificates
 from acm_sync.core.rules import (
     key_algorithm_rules,
     key_size_rules,
+    material_size_rules,
     structure_rules,
     validity_rules,
 )
@@ -35,14 +44,33 @@ from acm_sync.core.x509facts import (
 _log = logging.getLogger(__name__)
 
 
-def load_certificates(data: bytes | None, source: str) -> tuple[list[Cert], list[Finding]]:
+def load_certificates(
+    data: bytes | None, source: str, max_blocks: int, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Cert], list[Finding]]:
     """Every certificate in a PEM bundle, plus findings for what could not be read.
 
     ``source`` names the Secret key in messages. A missing or empty ``ca.crt`` is normal and
-    gives nothing; the caller decides what an empty ``tls.crt`` means.
+    gives nothing; the caller decides what an empty ``tls.crt`` means. Input over the limits
+    (bytes, then PEM blocks, both counted before anything is decoded) gives one finding.
     """
     if data is None or not data.strip():
         return [], []
+    if len(data) > limits.field_bytes:
+        return [], [
+            Finding(
+                Code.INPUT_TOO_LARGE,
+                f"{source} is {len(data):,} bytes; no Kubernetes Secret holds more than "
+                f"{limits.field_bytes:,}, so it is not read",
+            )
+        ]
+    blocks = count_blocks(data)
+    if blocks > max_blocks:
+        return [], [
+            Finding(
+                Code.TOO_MANY_CERTIFICATES,
+                f"{source} holds {blocks:,} PEM blocks; at most {max_blocks:,} are read",
+            )
+        ]
     pem = parse_pem(data)
     if pem.empty:
         hint = " (it looks like DER; ACM needs PEM)" if looks_like_der(data) else ""
@@ -93,15 +121,19 @@ def _facts(result: ChainResult) -> CertificateFacts | None:
     )
 
 
-def _material(result: ChainResult, key: LoadedKey) -> Material | None:
+def _pems(result: ChainResult) -> tuple[bytes, bytes] | None:
+    """The leaf and the chain as ACM receives them."""
     if result.leaf is None:
         return None
     chain = b"".join(encode_pem(CERTIFICATE, c.der) for c in result.chain)
-    return Material(
-        certificate=encode_pem(CERTIFICATE, result.leaf.der),
-        chain=chain or None,
-        private_key=key.pem,
-    )
+    return encode_pem(CERTIFICATE, result.leaf.der), chain
+
+
+def _material(pems: tuple[bytes, bytes] | None, key: LoadedKey) -> Material | None:
+    if pems is None:
+        return None
+    certificate, chain = pems
+    return Material(certificate=certificate, chain=chain or None, private_key=key.pem)
 
 
 def analyze_unchecked(
@@ -112,6 +144,7 @@ def analyze_unchecked(
     now: datetime,
     expiry_warning_days: int = 30,
     previous_certificate: bytes | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Analysis:
     """``analyze`` without its last-resort guard; tests call this to see real exceptions."""
     if now.tzinfo is None:
@@ -119,19 +152,21 @@ def analyze_unchecked(
     findings: list[Finding] = []
     if cert is None or not cert.strip():
         findings.append(Finding(Code.NO_CERTIFICATE, "tls.crt is missing or empty"))
-    bundle, cert_findings = load_certificates(cert, "tls.crt")
+    bundle, cert_findings = load_certificates(cert, "tls.crt", limits.bundle_certificates, limits)
     findings += cert_findings
     if cert is not None and cert.strip() and not bundle and not cert_findings:
         labels = ", ".join(sorted({b.label for b in parse_pem(cert).blocks}))
         findings.append(
             Finding(Code.NO_CERTIFICATE, f"tls.crt holds no CERTIFICATE block (found: {labels})")
         )
-    ca_certs, ca_findings = load_certificates(ca, "ca.crt")
+    ca_certs, ca_findings = load_certificates(ca, "ca.crt", limits.ca_certificates, limits)
     findings += ca_findings
-    loaded_key, key_findings = load_private_key(key)
+    loaded_key, key_findings = load_private_key(key, limits)
     findings += key_findings
 
-    result = build_chain(bundle, ca_certs, None if loaded_key is None else loaded_key.public_spki)
+    key_spki = None if loaded_key is None else loaded_key.public_spki
+    result = build_chain(bundle, ca_certs, key_spki, limits)
+    pems = _pems(result)
     if result.leaf is not None:
         leaf = result.leaf.x509
         if loaded_key is not None and not result.leaf_matches_key:
@@ -147,6 +182,8 @@ def analyze_unchecked(
         findings += structure_rules(leaf)
         findings += validity_rules(leaf, now.astimezone(UTC), expiry_warning_days)
         findings += result.findings
+        if pems is not None:
+            findings += material_size_rules(len(pems[0]), len(pems[1]), limits)
         if previous_certificate is not None:
             previous = first_certificate(previous_certificate)
             if previous is None:
@@ -156,14 +193,14 @@ def analyze_unchecked(
             else:
                 findings += compare_certificates(previous, leaf)
     if loaded_key is not None:
-        findings += key_size_rules(loaded_key)
+        findings += key_size_rules(loaded_key, limits.key_bytes)
 
     unique = tuple(dict.fromkeys(findings))
     errors = tuple(f for f in unique if f.code not in WARNING_CODES)
     warnings = tuple(f for f in unique if f.code in WARNING_CODES)
     material = None
     if not errors and loaded_key is not None:
-        material = _material(result, loaded_key)
+        material = _material(pems, loaded_key)
     return Analysis(errors=errors, warnings=warnings, material=material, facts=_facts(result))
 
 
@@ -175,6 +212,7 @@ def analyze(
     now: datetime,
     expiry_warning_days: int = 30,
     previous_certificate: bytes | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Analysis:
     """Analyse a Secret's material against ACM's import (and, optionally, reimport) rules.
 
@@ -192,6 +230,7 @@ def analyze(
             now=now,
             expiry_warning_days=expiry_warning_days,
             previous_certificate=previous_certificate,
+            limits=limits,
         )
     except Exception:
         return _internal_failure()

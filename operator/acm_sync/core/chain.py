@@ -12,13 +12,17 @@ what the user's bundle certifies, and the fingerprint reflects it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
 
 from acm_sync.core.findings import Code, Finding
+from acm_sync.core.limits import DEFAULT_LIMITS, Limits
 from acm_sync.core.roots import is_well_known_root_name
-from acm_sync.core.x509facts import is_self_signed, issued_by, name_string, public_spki, subjects
+from acm_sync.core.x509facts import issued_by, name_string, public_spki, subjects
+
+_LISTED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +54,79 @@ def dedupe(certs: list[Cert]) -> list[Cert]:
     return unique
 
 
-def _issues_another(candidate: Cert, bundle: list[Cert]) -> bool:
-    return any(
-        other.der != candidate.der and issued_by(other.x509, candidate.x509) for other in bundle
-    )
+class _Linker:
+    """Who issued whom, through name indexes, with a budget of signature checks.
+
+    Only a pair whose names link (the child's issuer is the parent's subject) is ever verified,
+    and a bundle of certificates sharing one name, which would make that n^2 verifications,
+    spends the budget and then stops verifying: the pairs left unchecked count as unlinked.
+    """
+
+    def __init__(self, bundle: list[Cert], ca: list[Cert], budget: int) -> None:
+        self.by_issuer = _index(bundle, lambda c: c.x509.issuer)
+        self.by_subject = _index(bundle, lambda c: c.x509.subject)
+        self.ca_by_subject = _index(ca, lambda c: c.x509.subject)
+        self.budget = budget
+        self.checks = 0
+        self.gave_up = False
+        # Finding the leaf without its key verifies the links the chain then follows: those
+        # verdicts are reused, so a real chain of n costs about n checks, not 2n.
+        self.verdicts: dict[tuple[bytes, bytes], bool] = {}
+
+    def issued(self, child: Cert, parent: Cert) -> bool:
+        if child.x509.issuer != parent.x509.subject:
+            return False
+        pair = (child.der, parent.der)
+        verdict = self.verdicts.get(pair)
+        if verdict is not None:
+            return verdict
+        if self.checks >= self.budget:
+            self.gave_up = True
+            return False
+        self.checks += 1
+        verdict = self.verdicts[pair] = issued_by(child.x509, parent.x509)
+        return verdict
+
+    def issues_another(self, candidate: Cert) -> bool:
+        return any(
+            other.der != candidate.der and self.issued(other, candidate)
+            for other in self.by_issuer.get(candidate.x509.subject, ())
+        )
+
+    def take_issuer(
+        self, child: Cert, index: dict[x509.Name, list[Cert]], used: set[bytes]
+    ) -> Cert | None:
+        """The first certificate of ``index`` (file order) that issued ``child``, removed."""
+        candidates = index.get(child.x509.issuer, [])
+        for position, candidate in enumerate(candidates):
+            if candidate.der not in used and self.issued(child, candidate):
+                del candidates[position]
+                return candidate
+        return None
 
 
-def pick_leaf(bundle: list[Cert], key_spki: bytes | None) -> tuple[Cert | None, bool]:
+def _index(certs: list[Cert], name: Callable[[Cert], x509.Name]) -> dict[x509.Name, list[Cert]]:
+    index: dict[x509.Name, list[Cert]] = {}
+    for cert in certs:
+        index.setdefault(name(cert), []).append(cert)
+    return index
+
+
+def _pick_leaf(bundle: list[Cert], key_spki: bytes | None, linker: _Linker) -> tuple[Cert, bool]:
+    if key_spki is not None:
+        matching = [c for c in bundle if public_spki(c.x509) == key_spki]
+        if matching:
+            # A CA and its leaf never share a key in practice, but if they do, the leaf is the
+            # one that issued nothing.
+            ends = (c for c in matching if not linker.issues_another(c))
+            return next(ends, matching[0]), True
+    ends = (c for c in bundle if not linker.issues_another(c))
+    return next(ends, bundle[0]), False
+
+
+def pick_leaf(
+    bundle: list[Cert], key_spki: bytes | None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[Cert | None, bool]:
     """The certificate whose public key matches the private key, and whether one did.
 
     Without a matching key the presumed leaf is the first certificate that issued no other
@@ -64,53 +134,71 @@ def pick_leaf(bundle: list[Cert], key_spki: bytes | None) -> tuple[Cert | None, 
     """
     if not bundle:
         return None, False
-    if key_spki is not None:
-        matching = [c for c in bundle if public_spki(c.x509) == key_spki]
-        if matching:
-            # A CA and its leaf never share a key in practice, but if they do, the leaf is the
-            # one that issued nothing.
-            ends = [c for c in matching if not _issues_another(c, bundle)]
-            return (ends or matching)[0], True
-    ends = [c for c in bundle if not _issues_another(c, bundle)]
-    return (ends or bundle)[0], False
+    linker = _Linker(bundle, [], limits.signature_checks(len(bundle)))
+    return _pick_leaf(bundle, key_spki, linker)
 
 
-def _find_issuer(child: Cert, candidates: list[Cert]) -> Cert | None:
-    for candidate in candidates:
-        if issued_by(child.x509, candidate.x509):
-            return candidate
-    return None
-
-
-def build_chain(bundle: list[Cert], ca: list[Cert], key_spki: bytes | None) -> ChainResult:
+def build_chain(
+    bundle: list[Cert],
+    ca: list[Cert],
+    key_spki: bytes | None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ChainResult:
     """Order ``bundle`` (tls.crt) into leaf + chain, completing it from ``ca`` (ca.crt).
 
     ``ca`` contributes a certificate only when it really issued the current top of the chain;
-    an unrelated CA (cert-manager often stores one there) is ignored.
+    an unrelated CA (cert-manager often stores one there) is ignored. Signatures are verified
+    only between certificates whose names link, at most ``limits.signature_checks(n)`` times.
     """
     bundle = dedupe(bundle)
-    leaf, matches = pick_leaf(bundle, key_spki)
-    if leaf is None:
+    if not bundle:
         return ChainResult(None, False, (), ())
-    remaining = [c for c in bundle if c.der != leaf.der]
+    extra = dedupe(ca)
+    # The budget grows with tls.crt only: a chain takes one or two links from ca.crt, however
+    # large the trust bundle there.
+    linker = _Linker(bundle, extra, limits.signature_checks(len(bundle)))
+    leaf, matches = _pick_leaf(bundle, key_spki, linker)
+    # The leaf is never its own chain, from tls.crt or from ca.crt.
+    for index in (linker.by_subject, linker.ca_by_subject):
+        same = index.get(leaf.x509.subject, [])
+        same[:] = [c for c in same if c.der != leaf.der]
     used = {leaf.der}
-    extra = [c for c in dedupe(ca) if c.der not in used]
     chain: list[Cert] = []
     top = leaf
-    complete = is_self_signed(leaf.x509)
+    complete = linker.issued(leaf, leaf)
     while not complete:
-        parent = _find_issuer(top, remaining)
-        if parent is not None:
-            remaining.remove(parent)
-        else:
-            parent = _find_issuer(top, [c for c in extra if c.der not in used])
+        parent = linker.take_issuer(top, linker.by_subject, used)
+        if parent is None:
+            parent = linker.take_issuer(top, linker.ca_by_subject, used)
             if parent is None:
                 break
         used.add(parent.der)
         chain.append(parent)
         top = parent
-        complete = is_self_signed(top.x509)
-    return ChainResult(leaf, matches, tuple(chain), _chain_findings(leaf, top, complete, remaining))
+        complete = linker.issued(top, top)
+    remaining = [c for c in bundle if c.der not in used]
+    findings = _chain_findings(leaf, top, complete, remaining)
+    if linker.gave_up:
+        findings += (_gave_up(linker.budget, bundle + extra),)
+    return ChainResult(leaf, matches, tuple(chain), findings)
+
+
+def _gave_up(budget: int, certs: list[Cert]) -> Finding:
+    shared = len(certs) - len({c.x509.subject for c in certs})
+    return Finding(
+        Code.BROKEN_CHAIN,
+        f"the chain was not ordered: of {len(certs)} certificates in tls.crt and ca.crt, "
+        f"{shared} share a subject name with another, which took more than {budget:,} "
+        "signature checks; a real chain names each certificate once",
+    )
+
+
+def _listed(certs: list[Cert]) -> str:
+    # A message ends up in a condition and an Event: a bundle of thousands must not spell
+    # out thousands of names there.
+    shown = subjects(c.x509 for c in certs[:_LISTED])
+    more = len(certs) - _LISTED
+    return f"{shown} and {more:,} more" if more > 0 else shown
 
 
 def _chain_findings(
@@ -126,8 +214,7 @@ def _chain_findings(
         return (
             Finding(
                 Code.BROKEN_CHAIN,
-                f"tls.crt: {subjects(c.x509 for c in unlinked)} do(es) not certify the "
-                f"chain; {why}",
+                f"tls.crt: {_listed(unlinked)} do(es) not certify the chain; {why}",
             ),
         )
     if not complete and top.der == leaf.der and not is_well_known_root_name(top.x509.issuer):

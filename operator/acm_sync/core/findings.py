@@ -35,6 +35,12 @@ class Code(StrEnum):
     EXPIRED = "Expired"
     BROKEN_CHAIN = "BrokenChain"
     OCSP_URL_TOO_LONG = "OcspUrlTooLong"
+    # Bounds of core/limits.py: ACM's sizes, and input too large to read at all (checked before
+    # any parsing, so that a crafted Secret costs milliseconds).
+    CERTIFICATE_TOO_LARGE = "CertificateTooLarge"
+    CHAIN_TOO_LARGE = "ChainTooLarge"
+    TOO_MANY_CERTIFICATES = "TooManyCertificates"
+    INPUT_TOO_LARGE = "InputTooLarge"
     # Errors only when compared with the certificate currently held under the ARN.
     REIMPORT_KEY_CHANGE = "ReimportKeyChange"
     REIMPORT_USAGE_REMOVED = "ReimportUsageRemoved"

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from acm_sync.core.findings import Code, Finding
+from acm_sync.core.limits import ACM_KEY_BYTES, DEFAULT_LIMITS, Limits
 from acm_sync.core.pem import EC_PARAMETERS, KEY_LABELS, encode_pem, looks_like_der, parse_pem
 
 # ACM's KeyAlgorithm values for everything ImportCertificate accepts, in ACM's order (the
@@ -28,7 +29,7 @@ SUPPORTED_KEY_ALGORITHMS = frozenset(ACM_KEY_ALGORITHMS)
 CLOUDFRONT_KEY_ALGORITHMS = frozenset(
     {"RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1"}
 )
-MAX_KEY_BYTES = 5120
+MAX_KEY_BYTES = ACM_KEY_BYTES
 
 _CURVE_NAMES = {"secp256r1": "prime256v1", "prime256v1": "prime256v1"}
 
@@ -108,14 +109,31 @@ def _encryption_marker(label: str) -> str:
     return f"-----BEGIN {label}----- with Proc-Type: 4,ENCRYPTED"
 
 
-def load_private_key(data: bytes | None) -> tuple[LoadedKey | None, tuple[Finding, ...]]:
+def too_large(size: int, limit: int) -> Finding:
+    """KeyTooLarge: ACM limits the private key PEM it receives to 5,120 bytes."""
+    return Finding(
+        Code.KEY_TOO_LARGE, f"the private key PEM is {size:,} bytes; ACM allows at most {limit:,}"
+    )
+
+
+def load_private_key(
+    data: bytes | None, limits: Limits = DEFAULT_LIMITS
+) -> tuple[LoadedKey | None, tuple[Finding, ...]]:
     """Load ``tls.key``: PKCS#1, PKCS#8 or SEC1, an optional EC PARAMETERS block ignored.
 
     Returns the key or the findings explaining why there is none. Messages name the key's
-    encoding and algorithm, never its bytes.
+    encoding and algorithm, never its bytes. Sizes are checked before anything is parsed.
     """
     if data is None or not data.strip():
         return None, (Finding(Code.NO_PRIVATE_KEY, "tls.key is missing or empty"),)
+    if len(data) > limits.key_file_bytes:
+        return None, (
+            Finding(
+                Code.KEY_TOO_LARGE,
+                f"tls.key is {len(data):,} bytes, more than the {limits.key_file_bytes:,} read; "
+                f"ACM allows at most {limits.key_bytes:,} bytes of private key PEM",
+            ),
+        )
     pem = parse_pem(data)
     if pem.empty:
         hint = " (it looks like DER; ACM needs PEM)" if looks_like_der(data) else ""
@@ -140,6 +158,10 @@ def load_private_key(data: bytes | None) -> tuple[LoadedKey | None, tuple[Findin
                 "ACM needs an unencrypted key",
             ),
         )
+    canonical = encode_pem(block.label, block.der)
+    if len(canonical) > limits.key_bytes:
+        # Before the DER is parsed: an RSA key's size is what makes loading it expensive.
+        return None, (too_large(len(canonical), limits.key_bytes),)
     try:
         key = serialization.load_der_private_key(
             block.der, password=None, unsafe_skip_rsa_key_validation=True
@@ -165,4 +187,4 @@ def load_private_key(data: bytes | None) -> tuple[LoadedKey | None, tuple[Findin
         )
     # The original encoding is kept (ACM accepts all three); only the text is canonicalised,
     # and an EC PARAMETERS block is left out, as ACM would strip it anyway.
-    return LoadedKey(key, encode_pem(block.label, block.der)), ()
+    return LoadedKey(key, canonical), ()

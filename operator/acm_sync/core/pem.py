@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-# The label is matched again at END so that a truncated block cannot swallow the next one.
-_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9][A-Z0-9 ]{0,62})-----(.*?)-----END \1-----",
-    re.DOTALL,
-)
+# Markers are found by lookahead, so that overlapping ones ("-----BEGIN A-----BEGIN B-----")
+# are all seen, each match costing at most a label's length: one linear pass per marker kind.
+# A single regex with a lazy body and a back-reference (BEGIN (L) .*? END \1) rescans the rest
+# of the input from every BEGIN without its END: quadratic, minutes for 1 MiB of BEGIN lines.
+_LABEL = rb"([A-Z0-9][A-Z0-9 ]{0,62})-----"
+_BEGIN = re.compile(rb"(?=-----BEGIN " + _LABEL + rb")")
+_END = re.compile(rb"(?=-----END " + _LABEL + rb")")
 _WHITESPACE = re.compile(rb"\s+")
 
 CERTIFICATE = "CERTIFICATE"
@@ -90,13 +94,41 @@ def _split_headers(body: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
     return tuple(headers), b"".join(lines[index:])
 
 
+def count_blocks(data: bytes) -> int:
+    """How many BEGIN lines ``data`` holds: a linear scan that decodes nothing."""
+    return sum(1 for _ in _BEGIN.finditer(data))
+
+
+def _spans(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """(label, body start, body end) of each block, as ``BEGIN (L) .*? END L`` would match.
+
+    The label is matched again at END so that a truncated block cannot swallow the next one
+    of another kind. A BEGIN without its END is skipped, and the next BEGIN tried.
+    """
+    ends: dict[bytes, list[int]] = {}
+    for match in _END.finditer(data):
+        ends.setdefault(match.group(1), []).append(match.start())
+    position = 0
+    for match in _BEGIN.finditer(data):
+        if match.start() < position:
+            continue
+        label = match.group(1)
+        body = match.start() + len(b"-----BEGIN -----") + len(label)
+        candidates = ends.get(label, [])
+        index = bisect.bisect_left(candidates, body)
+        if index == len(candidates):
+            continue
+        yield label, body, candidates[index]
+        position = candidates[index] + len(b"-----END -----") + len(label)
+
+
 def parse_pem(data: bytes) -> PemFile:
-    """Find every PEM block in ``data``; never raises."""
+    """Find every PEM block in ``data``; never raises. Linear in ``len(data)``."""
     blocks: list[PemBlock] = []
     bad: list[BadBlock] = []
-    for position, match in enumerate(_BLOCK.finditer(data), start=1):
-        label = match.group(1).decode("ascii")
-        headers, body = _split_headers(match.group(2))
+    for position, (raw_label, start, stop) in enumerate(_spans(data), start=1):
+        label = raw_label.decode("ascii")
+        headers, body = _split_headers(data[start:stop])
         try:
             der = base64.b64decode(_WHITESPACE.sub(b"", body), validate=True)
         except (binascii.Error, ValueError):

@@ -14,7 +14,9 @@ from acm_sync.core.keys import (
     MAX_KEY_BYTES,
     SUPPORTED_KEY_ALGORITHMS,
     LoadedKey,
+    too_large,
 )
+from acm_sync.core.limits import Limits
 from acm_sync.core.x509facts import (
     acm_names,
     certificate_key_algorithm,
@@ -127,14 +129,28 @@ def key_algorithm_rules(cert: x509.Certificate, key: LoadedKey | None) -> list[F
     return findings
 
 
-def key_size_rules(key: LoadedKey) -> list[Finding]:
+def key_size_rules(key: LoadedKey, max_bytes: int = MAX_KEY_BYTES) -> list[Finding]:
     """KeyTooLarge: ACM limits the private key PEM it receives to 5,120 bytes."""
     size = len(key.pem)
-    if size > MAX_KEY_BYTES:
-        return [
+    return [too_large(size, max_bytes)] if size > max_bytes else []
+
+
+def material_size_rules(certificate: int, chain: int, limits: Limits) -> list[Finding]:
+    """CertificateTooLarge and ChainTooLarge: the PEM sizes ACM takes (UNVERIFIED limits)."""
+    findings: list[Finding] = []
+    if certificate > limits.certificate_bytes:
+        findings.append(
             Finding(
-                Code.KEY_TOO_LARGE,
-                f"the private key PEM is {size:,} bytes; ACM allows at most {MAX_KEY_BYTES:,}",
+                Code.CERTIFICATE_TOO_LARGE,
+                f"the certificate PEM is {certificate:,} bytes; ACM allows at most "
+                f"{limits.certificate_bytes:,}",
             )
-        ]
-    return []
+        )
+    if chain > limits.chain_bytes:
+        findings.append(
+            Finding(
+                Code.CHAIN_TOO_LARGE,
+                f"the chain PEM is {chain:,} bytes; ACM allows at most {limits.chain_bytes:,}",
+            )
+        )
+    return findings
