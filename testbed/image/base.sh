@@ -63,4 +63,9 @@ else
     printf '%s: base layer (debootstrap %s) in %d s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         "$suite" "$((SECONDS - t0))" >> "$out/build-times.txt"
 fi
+# Keep this layer and the two most recently used others (another checkout may use them).
+for old in $(ls -1dt "$root"/*/ 2>/dev/null | grep -vx "$out/" | tail -n +3); do
+    log "removing the unused base layer folder $old"
+    rm -rf "$old"
+done
 printf '%s\n' "$out/rootfs.tar.gz"

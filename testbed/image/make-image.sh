@@ -14,7 +14,8 @@
 # therefore still holds the image afterwards), image-build-times.txt.
 #
 # Environment: ACM_SYNC_BUILD_CA (CA bundle the build trusts for pip's HTTPS; default: the
-# machine's), ACM_SYNC_IMAGE_OUT (default build/acm-sync-image.tar).
+# machine's), ACM_SYNC_IMAGE_OUT (default build/acm-sync-image.tar), ACM_SYNC_BUILDKIT_STATE
+# (BuildKit's cache folder; bench/bench_image.py points it at an empty one for a cold build).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -86,14 +87,16 @@ wait_for registry 20 python3 -c "import urllib.request; urllib.request.urlopen('
 # --- the base image: the cached layer on an empty image --------------------------------
 base=$reg/python:3.11-bookworm-debian
 t0=$SECONDS
-"$bins/crane" append --insecure --oci-empty-base -f "$layer" -t "$base" > /dev/null
-"$bins/crane" mutate --insecure "$base" --set-platform "linux/$arch" \
+crane() { "$bins/crane" "$@" >> "$run/crane.log" 2>&1 || { tail -20 "$run/crane.log" >&2; exit 1; }; }
+crane append --insecure --oci-empty-base -f "$layer" -t "$base"
+# The same settings as the python images; BuildKit wants the platform to pick the image.
+crane mutate --insecure "$base" --set-platform "linux/$arch" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 \
-    --cmd python3 -t "$base" > /dev/null
+    --cmd python3 -t "$base"
 log "base image $base pushed in $((SECONDS - t0)) s"
 
 # --- buildkitd, OCI worker -------------------------------------------------------------
-state=$cache/buildkit
+state=${ACM_SYNC_BUILDKIT_STATE:-$cache/buildkit}
 cold=warm
 [ -d "$state" ] || cold=cold
 cat > "$run/buildkitd.toml" <<EOF
@@ -136,8 +139,9 @@ buildctl build --progress=plain --frontend dockerfile.v0 \
 chmod 644 "$out.tmp"  # buildkit writes it 0666
 mv -f "$out.tmp" "$out"
 took=$((SECONDS - t0))
-printf '%s: image build in %d s (buildkit cache %s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    "$took" "$cold" >> "$cache/image-build-times.txt"
+[ -n "${ACM_SYNC_BUILDKIT_STATE:-}" ] ||
+    printf '%s: image build in %d s (buildkit cache %s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        "$took" "$cold" >> "$cache/image-build-times.txt"
 log "built acm-sync:$version in $took s ($cold buildkit cache); pushed to the registry's storage"
 log "as acm-sync:$version; OCI archive: $out"
 printf '%s\n' "$out"
