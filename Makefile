@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
@@ -17,6 +17,10 @@ help:
 	@echo "                 audit (SEEDS=3 N=30 by default; the long run: SEEDS=100 N=200)"
 	@echo "make cluster-bins build etcd, kube-apiserver, kube-controller-manager, cert-manager,"
 	@echo "                 helm and promtool from pinned Go modules (the real-cluster test bed)"
+	@echo "make image       build the Dockerfile into build/acm-sync-image.tar without Docker"
+	@echo "                 (BuildKit, runc and a loopback registry from pinned Go modules)"
+	@echo "make image-test  check that image: user, entrypoint, labels, contents, size, and"
+	@echo "                 \`acm-sync check\` in it under runc (read-only, no capabilities)"
 
 # Runtime dependencies are constrained to requirements.lock, so the tests run against exactly
 # what the container image ships. The operator and its test bed (testbed/, a distribution of its
@@ -54,6 +58,18 @@ contracts: $(STAMP)
 # holding them is the last line printed.
 cluster-bins:
 	testbed/cluster/build.sh
+
+# The operator's image, from the Dockerfile as users build it, with no Docker engine: see
+# testbed/image/make-image.sh. Cached (tools, base layer, BuildKit's layers); needs Go,
+# debootstrap and libseccomp-dev, and root (runc, mount namespaces).
+image:
+	testbed/image/make-image.sh
+
+# Checks on that image (tests/image/check_image.py: not a test_*.py file, so the default pytest
+# run never collects it; marked `image`). Root: it runs the image under runc.
+image-test: $(STAMP) image
+	ACM_SYNC_IMAGE_BINS_DIR=$$(testbed/image/build.sh 2>/dev/null | tail -n 1) \
+	  $(BIN)/pytest -m image -o python_files='check_*.py' tests/image
 
 # The real-cluster programs for the tests, built wherever Go is (reused when cached). Without
 # Go they are left out locally (the chart checks use helm-sdkpy, pytest the emulator only); in
