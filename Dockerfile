@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 # acm-sync operator image.
 #   docker build -t acm-sync:0.1.0 .
-# The builder stage installs the pinned runtime dependencies (requirements.lock, generated
-# from the tested virtual environment) and the project itself into /opt/venv; the runtime
-# stage copies only that venv. Both stages use the same base so the venv's interpreter path
-# and ABI match.
+# The builder stage installs the hash-pinned runtime dependencies (requirements.lock, generated
+# from the tested virtual environment) and the project itself, built with the hash-pinned
+# setuptools of build-requirements.lock, into /opt/venv; the runtime stage copies only that
+# venv. Both stages use the same base so the venv's interpreter path and ABI match.
 #
 # The base is pinned by patch version and by the digest of its multi-platform index, so a
 # rebuild gets the same bytes until the pin is changed on purpose. Python 3.11 is supported
@@ -21,12 +21,19 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY requirements.lock ./
-RUN /opt/venv/bin/pip install --no-deps --require-virtualenv -r requirements.lock
+# --require-hashes: a file whose bytes differ from the ones hashed in the lock is refused, even
+# when its name and version match. The build backend comes from a hashed lock of its own:
+# pip's build isolation would fetch whatever setuptools is newest at build time. It leaves the
+# venv again once the project is built.
+COPY requirements.lock build-requirements.lock ./
+RUN /opt/venv/bin/pip install --no-deps --require-virtualenv --require-hashes -r requirements.lock \
+    && /opt/venv/bin/pip install --no-deps --require-virtualenv --require-hashes \
+        -r build-requirements.lock
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-# --no-deps: every dependency came from the lock above; nothing unpinned sneaks in here.
-RUN /opt/venv/bin/pip install --no-deps --require-virtualenv . \
+# --no-deps: every dependency came from the locks above; nothing unpinned sneaks in here.
+RUN /opt/venv/bin/pip install --no-deps --require-virtualenv --no-build-isolation . \
+    && /opt/venv/bin/pip uninstall --yes --require-virtualenv setuptools \
     && /opt/venv/bin/pip check \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 

@@ -22,15 +22,20 @@ help:
 	@echo "make image-test  check that image: user, entrypoint, labels, contents, size, and"
 	@echo "                 \`acm-sync check\` in it under runc (read-only, no capabilities)"
 
-# Runtime dependencies are constrained to requirements.lock, so the tests run against exactly
-# what the container image ships. The operator and its test bed (testbed/, a distribution of its
-# own) go in one pip call: the dev extra names acm-sync-testbed, which must resolve to ./testbed,
-# never to a package index.
-$(STAMP): pyproject.toml testbed/pyproject.toml requirements.lock
+# Runtime dependencies are constrained to requirements.lock (and setuptools to
+# build-requirements.lock), so the tests run against exactly what the container image ships.
+# The locks carry hashes, and pip turns a hash in a constraints file into hash-checking of the
+# whole install, which the editable, unpinned dev install cannot pass: pip gets the same pins
+# without hashes, derived from the locks into the venv. The operator and its test bed
+# (testbed/, a distribution of its own) go in one pip call: the dev extra names
+# acm-sync-testbed, which must resolve to ./testbed, never to a package index.
+LOCKS := requirements.lock build-requirements.lock
+$(STAMP): pyproject.toml testbed/pyproject.toml $(LOCKS) tests/chart/requirements_lock.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "acm-sync needs Python 3.11+; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python tests/chart/requirements_lock.py constraints $(LOCKS) > $(VENV)/constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]' -e ./testbed
+	$(BIN)/pip install --quiet -c $(VENV)/constraints.txt -e '.[dev]' -e ./testbed
 	@touch $(STAMP)
 
 install: $(STAMP)

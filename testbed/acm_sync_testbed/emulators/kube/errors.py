@@ -11,6 +11,7 @@ _REASONS = {
     406: "NotAcceptable",
     409: "Conflict",
     410: "Expired",
+    413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType",
     422: "Invalid",
     429: "TooManyRequests",
@@ -92,6 +93,14 @@ def invalid(kind: str, name: str, field: str, message: str, group: str = "") -> 
     details = _details(kind, name, group)
     details["causes"] = [{"reason": "FieldValueInvalid", "message": message, "field": field}]
     return ApiError(422, f'{kind} "{name}" is invalid: {field}: {message}', details=details)
+
+
+def too_long(kind: str, name: str, field: str, limit: int) -> ApiError:
+    """422 Invalid with one FieldValueTooLong cause, worded as field.TooLong words it."""
+    detail = f"Too long: may not be more than {limit} bytes"
+    details = _details(kind, name, "")
+    details["causes"] = [{"reason": "FieldValueTooLong", "message": detail, "field": field}]
+    return ApiError(422, f'{kind} "{name}" is invalid: {field}: {detail}', details=details)
 
 
 def gone(message: str = "too old resource version") -> ApiError:

@@ -34,6 +34,9 @@ from acm_sync_testbed.emulators.kube.watch import (
 
 JSON = dict[str, Any]
 log = logging.getLogger(__name__)
+# The API server's MaxRequestBodyBytes: a create, update or patch body over it is refused
+# before it is decoded.
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 
 class Api:
@@ -131,6 +134,8 @@ class Api:
     @staticmethod
     async def _body(request: web.Request, kind_hint: str = "") -> Any:
         raw = await request.read()
+        if len(raw) > MAX_REQUEST_BODY_BYTES:
+            raise ApiError(413, f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}")
         content_type = request.content_type
         if content_type == "application/vnd.kubernetes.protobuf":
             return protobuf.decode(raw, kind_hint)

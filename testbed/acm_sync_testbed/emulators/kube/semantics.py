@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from acm_sync_testbed.emulators.kube import crd as crds
-from acm_sync_testbed.emulators.kube.errors import ApiError, invalid
+from acm_sync_testbed.emulators.kube.errors import ApiError, invalid, too_long
 from acm_sync_testbed.emulators.kube.resources import ResourceType
 
 JSON = dict[str, Any]
@@ -86,6 +86,11 @@ def _check_event_time(rtype: ResourceType, obj: JSON) -> None:
     )
 
 
+# core.MaxSecretSize: the sum of a Secret's decoded data values, or of a ConfigMap's data and
+# binaryData values, may not exceed 1 MiB (kubernetes pkg/apis/core/validation).
+MAX_SECRET_SIZE = 1024 * 1024
+
+
 def _normalize_secret(obj: JSON) -> None:
     string_data = obj.pop("stringData", None) or {}
     data = dict(obj.get("data") or {})
@@ -98,11 +103,33 @@ def _normalize_secret(obj: JSON) -> None:
         data[key] = base64.b64encode(str(value).encode()).decode()
     if data or "data" in obj:
         obj["data"] = data
+    # Counted after stringData is folded in, on the decoded bytes, as the API server does.
+    if sum(len(base64.b64decode(str(v))) for v in data.values()) > MAX_SECRET_SIZE:
+        raise too_long("Secret", obj["metadata"]["name"], "data", MAX_SECRET_SIZE)
     obj.setdefault("type", "Opaque")
     if obj["type"] == "kubernetes.io/tls":
         for key in ("tls.crt", "tls.key"):
             if key not in data:
                 raise invalid("Secret", obj["metadata"]["name"], f"data[{key}]", "Required value")
+
+
+def _check_config_map(obj: JSON) -> None:
+    name = obj["metadata"]["name"]
+    size = 0
+    for key, value in (obj.get("data") or {}).items():
+        if not isinstance(value, str):
+            raise invalid("ConfigMap", name, f"data[{key}]", "must be a string")
+        size += len(value.encode())
+    for key, value in (obj.get("binaryData") or {}).items():
+        try:
+            size += len(base64.b64decode(str(value), validate=True))
+        except (binascii.Error, ValueError):
+            raise ApiError(
+                400, f"illegal base64 data in ConfigMap binaryData key {key!r}"
+            ) from None
+    if size > MAX_SECRET_SIZE:
+        # The real validation reports the whole object, whose field path prints as "[]".
+        raise too_long("ConfigMap", name, "[]", MAX_SECRET_SIZE)
 
 
 def normalize(rtype: ResourceType, obj: JSON, field_validation: str = "") -> JSON:
@@ -123,11 +150,7 @@ def normalize(rtype: ResourceType, obj: JSON, field_validation: str = "") -> JSO
         crds.validate_crd(obj)
         obj["status"] = crds.crd_status(obj)
     elif group == "" and kind == "ConfigMap":
-        for key, value in (obj.get("data") or {}).items():
-            if not isinstance(value, str):
-                raise invalid(
-                    "ConfigMap", obj["metadata"]["name"], f"data[{key}]", "must be a string"
-                )
+        _check_config_map(obj)
     elif rtype.custom:
         pruned, errors, unknown = crds.structural(rtype, obj)
         name = obj["metadata"].get("name", "")
