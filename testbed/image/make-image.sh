@@ -22,6 +22,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 log() { printf 'make-image: %s\n' "$*" >&2; }
 
+if [ "$(id -u)" != 0 ]; then
+    log "needs root: runc, overlay mounts and a private mount namespace"
+    exit 1
+fi
 if [ -z "${_ACM_SYNC_IMAGE_NS:-}" ]; then
     bins=$("$here/build.sh" | tail -n 1)
     layer=$("$here/base.sh" | tail -n 1)
@@ -97,6 +101,10 @@ log "base image $base pushed in $((SECONDS - t0)) s"
 
 # --- buildkitd, OCI worker -------------------------------------------------------------
 state=${ACM_SYNC_BUILDKIT_STATE:-$cache/buildkit}
+# One buildkitd per state folder (it holds a lock on it): a second checkout's build waits.
+mkdir -p "$(dirname "$state")"
+exec 8>"$state.lock"
+flock 8
 cold=warm
 [ -d "$state" ] || cold=cold
 cat > "$run/buildkitd.toml" <<EOF
