@@ -17,7 +17,7 @@ from typing import Any
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
-from acm_sync.controller.kubeapi import JsonObj
+from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj
 from acm_sync.controller.view import SecretFacts
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
@@ -42,6 +42,8 @@ class SyncResult:
     accounts: dict[str, str] | None = None  # target -> account (for entries without an ARN)
     # The content hash of the Secret whose facts these are (None: keep the recorded one).
     content_hash: str | None = None
+    # The acmsync.io/resync-requested-at value this pass answered (status.lastResync).
+    resync: str | None = None
 
 
 def verified_by_status(
@@ -142,6 +144,8 @@ def new_status(
         new["secret"]["contentHash"] = result.content_hash
     if generation is not None:
         new["observedGeneration"] = generation
+    if last_resync := result.resync or old.get(LAST_RESYNC):
+        new[LAST_RESYNC] = last_resync
     old_entries = st.pair_entries(old)
     if result.outcomes is None:
         if old.get("regions"):

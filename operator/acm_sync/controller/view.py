@@ -109,6 +109,14 @@ def slim(body: Mapping[str, Any]) -> JsonObj:
         "metadata": {k: meta[k] for k in KEPT_METADATA if meta.get(k) is not None},
         "spec": body.get("spec") or {},
     }
+    # Only acm-sync's own annotations (a resync request): kopf's and kubectl's are large.
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if str(k).startswith(ann.ANNOTATION_PREFIX)
+    }
+    if annotations:
+        kept["metadata"]["annotations"] = annotations
     if body.get("status"):
         kept["status"] = body["status"]
     return kept
