@@ -79,13 +79,15 @@ def test_resync_reimports_a_certificate_deleted_by_hand_at_once(
     env.acm.client("us-east-1").delete_certificate(CertificateArn=arns["us-east-1"])
     code, out = _cli(env, "resync", "web", "-n", ns, "--timeout", "30")
     assert code == 0, out
-    assert "Verified" in out and "Recreated" in out, out
+    assert "Verified" in out, out
+    assert "Recreated" in out, out
     assert "Ready: True Synced" in out, out
     now = _arns(c.cert(ns, "web"))
     assert now["eu-west-1"] == arns["eu-west-1"]
     assert now["us-east-1"] != arns["us-east-1"]
     assert env.acm.exists("us-east-1", now["us-east-1"])
-    entry = next(r for r in c.cert(ns, "web")["status"]["regions"] if r["region"] == "us-east-1")
+    regions = (c.cert(ns, "web") or {})["status"]["regions"]
+    entry = next(r for r in regions if r["region"] == "us-east-1")
     assert entry["reason"] == "Recreated"
     # The usual Event about the new ARN, besides the answer.
     c.wait_event(ns, "Imported", name="web")
@@ -108,7 +110,8 @@ def test_a_resync_with_nothing_wrong_reads_acm_and_writes_nothing(
     )
     events = c.wait_event(ns, "Verified", name="calm")
     verified = [m for _k, n, r, m in events if (n, r) == ("calm", "Verified")]
-    assert len(verified) == 1 and arns["us-east-1"] in verified[0], verified
+    assert len(verified) == 1, verified
+    assert arns["us-east-1"] in verified[0], verified
     reads = [call["api"] for call in env.acm.calls() if call["seq"] > seq]
     assert "DescribeCertificate" in reads or "GetCertificate" in reads, reads
     assert env.acm.writes_since(seq) == []
@@ -132,11 +135,15 @@ def test_status_shows_each_region_its_arn_the_secret_and_events(
     code, out = _cli(env, "status", "shop", "-n", ns)
     assert code == 0, out
     for entry in obj["status"]["regions"]:
-        assert entry["region"] in out and entry["arn"] in out and entry["serialNumber"] in out
-    assert "Ready:" in out and "True Synced" in out
+        assert entry["region"] in out
+        assert entry["arn"] in out
+        assert entry["serialNumber"] in out
+    assert "Ready:" in out
+    assert "True Synced" in out
     assert "shop-tls (type kubernetes.io/tls, present)" in out
     assert "Imported" in out  # the Events
-    assert "PRIVATE KEY" not in out and "BEGIN CERTIFICATE" not in out
+    assert "PRIVATE KEY" not in out
+    assert "BEGIN CERTIFICATE" not in out
 
 
 def test_status_takes_the_namespace_from_the_kubeconfig_context(
@@ -168,10 +175,12 @@ def test_missing_objects_and_secrets_are_said_plainly(
     c.wait_reason(ns, "lost", "SecretNotFound")
     code, out = _cli(env, "status", "lost", "-n", ns)
     assert code == 1, out  # not Ready
-    assert "nowhere (not found)" in out and "SecretNotFound" in out
+    assert "nowhere (not found)" in out
+    assert "SecretNotFound" in out
     code, out = _cli(env, "resync", "lost", "-n", ns, "--timeout", "30")
     assert code == 1, out
-    assert "ResyncSkipped" in out and "SecretNotFound" in out, out
+    assert "ResyncSkipped" in out, out
+    assert "SecretNotFound" in out, out
 
 
 def test_an_unreachable_cluster_is_one_line_not_a_traceback(env: Env) -> None:
@@ -182,5 +191,6 @@ def test_an_unreachable_cluster_is_one_line_not_a_traceback(env: Env) -> None:
     path.write_text(yaml.safe_dump(config))
     code, out = _cli(env, "status", "web", "-n", "default", kubeconfig=False, KUBECONFIG=str(path))
     assert code == 2, out
-    assert "cannot talk to the Kubernetes API" in out and "Traceback" not in out
+    assert "cannot talk to the Kubernetes API" in out
+    assert "Traceback" not in out
     assert len(out.strip().splitlines()) == 1, out

@@ -21,6 +21,7 @@ from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj
 from acm_sync.controller.view import SecretFacts
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
+from acm_sync.core.reasons import Reason
 from acm_sync.core.state import RegionOutcome, RegionState
 
 MAX_BACKOFF = 300.0
@@ -109,6 +110,23 @@ def verified_result(obj: Mapping[str, Any]) -> SyncResult:
     ready = st.conditions_by_type(obj.get("status") or {}).get(st.READY) or {}
     verdict = st.Verdict(True, str(ready.get("reason")), str(ready.get("message", "")))
     return SyncResult(verdict, None, None)
+
+
+def with_annotation_problem(verdict: st.Verdict, problem: str) -> st.Verdict:
+    """Ready of a generated AcmCertificate whose Secret's annotations cannot be used.
+
+    Its last usable spec still syncs (a renewal still reaches ACM), but it is not what the
+    annotations ask for: not Ready, with the bad value named. A failure of its own keeps its
+    reason, and names the annotations too.
+    """
+    if verdict.ready:
+        return st.Verdict(
+            False,
+            Reason.INVALID_ANNOTATIONS,
+            f"the Secret's annotations cannot be used: {problem}; the last usable spec is "
+            f"still synced ({verdict.message})",
+        )
+    return st.Verdict(False, verdict.reason, f"{verdict.message}; also, {problem}")
 
 
 def retry_delay(outcomes: Sequence[RegionOutcome], failures: int) -> tuple[float | None, int]:

@@ -192,6 +192,16 @@ class Reconciler:
             if secret is not None:
                 result = replace(result, content_hash=content_hash(secret.get("data")))
             del secret  # key material lives no longer than this pass
+        if seen is not None and (
+            problem := ann.unusable(
+                obj,
+                secret_name,
+                dict(seen.annotations),
+                self.view.refused(namespace, secret_name or ""),
+            )
+        ):
+            verdict = decision.with_annotation_problem(result.verdict, problem)
+            result = replace(result, verdict=verdict)
         if resync is not None:
             result = rs.answered(result, resync)
         if not await self.writer.write_sync(key, obj, result, now):
