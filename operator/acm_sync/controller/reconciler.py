@@ -240,7 +240,10 @@ class Reconciler:
                 adoption_enabled=self.ports.config.adoption_enabled,
             )
             analysis = specs.analyze_secret(
-                secret, now=now, expiry_warning_days=self.ports.config.expiry_warning_days
+                secret,
+                now=now,
+                expiry_warning_days=self.ports.config.expiry_warning_days,
+                private_roots=self.ports.config.private_roots,
             )
         except specs.SpecError as exc:
             message = exc.message
