@@ -131,11 +131,11 @@ def render(report: Report) -> str:
     ]
     ready = report.condition(ConditionType.READY)
     if ready:
-        lines.append(_line("Ready", f"{ready.get('status')} {ready.get('reason')}"))
+        lines.append(_line(ConditionType.READY, f"{ready.get('status')} {ready.get('reason')}"))
         if ready.get("message"):
             lines.append(_line("Message", ready.get("message")))
     else:
-        lines.append(_line("Ready", "not reported yet (is the operator running?)"))
+        lines.append(_line(ConditionType.READY, "not reported yet (is the operator running?)"))
     secret = report.secret
     if secret is not None:
         if secret.present:
@@ -146,7 +146,7 @@ def render(report: Report) -> str:
             shown = f"{secret.name} (unknown: {secret.problem})"
         lines.append(_line("Secret", shown))
     if spec.get("suspend"):
-        lines.append(_line("Suspended", "yes (spec.suspend: no AWS call is made)"))
+        lines.append(_line("Suspend", "true (spec.suspend: no AWS call is made)"))
     lines.append(_line("Not After", status.get("notAfter") or "-"))
     if status.get(LAST_RESYNC):
         lines.append(_line("Last Resync", status[LAST_RESYNC]))
