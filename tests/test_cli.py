@@ -34,7 +34,14 @@ def _help(capsys: pytest.CaptureFixture[str]) -> str:
 def test_help_lists_every_subcommand() -> None:
     """With the test bed installed (as in the dev environment), playground and demo appear."""
     out = subprocess.run([ACM_SYNC, "--help"], capture_output=True, text=True, check=True).stdout
-    assert sorted(_listed_commands(out)) == ["check", "demo", "playground", "run"]
+    assert sorted(_listed_commands(out)) == [
+        "check",
+        "demo",
+        "playground",
+        "resync",
+        "run",
+        "status",
+    ]
     assert "run a local Kubernetes API emulator" in out
 
 
@@ -42,7 +49,7 @@ def test_without_the_test_bed_only_check_and_run_are_offered(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(cli, "entry_points", lambda group: [])
-    assert _listed_commands(_help(capsys)) == ["check", "run"]
+    assert _listed_commands(_help(capsys)) == ["check", "run", "status", "resync"]
 
 
 def test_plugin_commands_come_from_the_entry_point_group(
@@ -57,7 +64,7 @@ def test_plugin_commands_come_from_the_entry_point_group(
     monkeypatch.setattr(cli, "entry_points", fake_entry_points)
     out = _help(capsys)
     assert groups == ["acm_sync.commands"]
-    assert _listed_commands(out) == ["check", "run", "demo"]
+    assert _listed_commands(out) == ["check", "run", "status", "resync", "demo"]
     # The help line is the module's HELP literal.
     assert "walk through the whole product on the embedded emulators" in out
 

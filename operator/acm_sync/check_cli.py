@@ -24,6 +24,7 @@ from typing import Any
 
 from acm_sync.core.analyze import analyze
 from acm_sync.core.model import Analysis, CertificateFacts
+from acm_sync.core.roots import NO_PRIVATE_ROOTS, PrivateRoots, private_roots
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -70,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--previous-cert",
         metavar="FILE",
         help="the certificate currently in ACM: also apply the reimport rules",
+    )
+    parser.add_argument(
+        "--private-root-ca-file",
+        metavar="FILE",
+        help="PEM bundle of private roots your clients trust: a chain ending at one of them "
+        "is not ChainIncomplete/IntermediateMissing (as for acm-sync run)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -231,6 +238,14 @@ def _previous(path: str) -> bytes:
     return raw
 
 
+def _private_roots(path: str) -> PrivateRoots:
+    """The ``--private-root-ca-file`` bundle, which must hold a certificate."""
+    roots = private_roots(_read(path))
+    if not roots:
+        raise UsageError(f"--private-root-ca-file {path} holds no PEM certificate")
+    return roots
+
+
 def usage_error_json(message: str) -> dict[str, Any]:
     """What ``--json`` prints for a usage error (exit code 2): no verdict, the reason."""
     return {"valid": False, "usageError": message}
@@ -243,6 +258,11 @@ def main(args: argparse.Namespace) -> int:
         warning_days = _non_negative(str(args.expiry_warning_days))
         inputs = _inputs(args)
         previous = _previous(args.previous_cert) if args.previous_cert else None
+        roots = (
+            _private_roots(args.private_root_ca_file)
+            if args.private_root_ca_file
+            else NO_PRIVATE_ROOTS
+        )
     except UsageError as exc:
         print(f"acm-sync check: error: {exc}", file=sys.stderr)
         if args.json:
@@ -258,6 +278,7 @@ def main(args: argparse.Namespace) -> int:
                 now=now,
                 expiry_warning_days=warning_days,
                 previous_certificate=previous,
+                private_roots=roots,
             ),
         )
         for label, (cert, key, ca) in inputs

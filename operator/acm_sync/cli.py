@@ -1,7 +1,8 @@
 """Command-line entry point: a thin dispatcher over the subcommands.
 
 Each subcommand lives in its own module exposing ``HELP`` (a one-line string literal),
-``add_arguments(parser)`` and ``main(args) -> int``. ``check`` and ``run`` are built in; other
+``add_arguments(parser)`` and ``main(args) -> int``. ``check``, ``run``, ``status`` and
+``resync`` are built in; other
 distributions add subcommands through the ``acm_sync.commands`` entry point group, whose
 entries name such a module (the test bed registers ``playground`` and ``demo`` this way).
 
@@ -31,6 +32,14 @@ BUILTIN: dict[str, tuple[str, str]] = {
         "validate a TLS Secret or PEM files against ACM's import rules",
     ),
     "run": ("acm_sync.controller.main", "run the operator"),
+    "status": (
+        "acm_sync.clusterctl.status",
+        "show an AcmCertificate: per (account, region) its ARN, serial, expiry, use and Events",
+    ),
+    "resync": (
+        "acm_sync.clusterctl.resync",
+        "make the operator verify an AcmCertificate against ACM now (and repair it)",
+    ),
 }
 
 EXIT_USAGE = 2

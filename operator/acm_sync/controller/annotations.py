@@ -200,3 +200,25 @@ def spec_patch(obj: Mapping[str, Any], spec: JsonObj, meta: SecretMeta) -> JsonO
     if not any(r.get("uid") == meta.uid for r in refs):
         patch["metadata"] = {"ownerReferences": [owner_reference(meta)]}
     return patch or None
+
+
+def unusable(
+    obj: Mapping[str, Any],
+    secret_name: str | None,
+    annotations: Mapping[str, str],
+    refused: str | None = None,
+) -> str | None:
+    """Why the annotations of the Secret a generated AcmCertificate comes from cannot be used
+    (the bad value named), or None: also for an AcmCertificate that is no generated one.
+
+    ``refused`` is what the API server said of the spec they describe (secretwatch.py), which
+    the parser here cannot know: the CRD's schema is stricter in places.
+    """
+    if not secret_name or not generated_from(obj, secret_name):
+        return None
+    meta = SecretMeta("", secret_name, "", "", "", annotations)
+    try:
+        desired_spec(meta)
+    except AnnotationError as exc:
+        return str(exc)
+    return refused

@@ -17,10 +17,11 @@ from typing import Any
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
-from acm_sync.controller.kubeapi import JsonObj
+from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj
 from acm_sync.controller.view import SecretFacts
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
+from acm_sync.core.reasons import Reason
 from acm_sync.core.state import RegionOutcome, RegionState
 
 MAX_BACKOFF = 300.0
@@ -42,6 +43,8 @@ class SyncResult:
     accounts: dict[str, str] | None = None  # target -> account (for entries without an ARN)
     # The content hash of the Secret whose facts these are (None: keep the recorded one).
     content_hash: str | None = None
+    # The acmsync.io/resync-requested-at value this pass answered (status.lastResync).
+    resync: str | None = None
 
 
 def verified_by_status(
@@ -109,6 +112,23 @@ def verified_result(obj: Mapping[str, Any]) -> SyncResult:
     return SyncResult(verdict, None, None)
 
 
+def with_annotation_problem(verdict: st.Verdict, problem: str) -> st.Verdict:
+    """Ready of a generated AcmCertificate whose Secret's annotations cannot be used.
+
+    Its last usable spec still syncs (a renewal still reaches ACM), but it is not what the
+    annotations ask for: not Ready, with the bad value named. A failure of its own keeps its
+    reason, and names the annotations too.
+    """
+    if verdict.ready:
+        return st.Verdict(
+            False,
+            Reason.INVALID_ANNOTATIONS,
+            f"the Secret's annotations cannot be used: {problem}; the last usable spec is "
+            f"still synced ({verdict.message})",
+        )
+    return st.Verdict(False, verdict.reason, f"{verdict.message}; also, {problem}")
+
+
 def retry_delay(outcomes: Sequence[RegionOutcome], failures: int) -> tuple[float | None, int]:
     """(delay before the next pass or None, consecutive failures counting this pass).
 
@@ -142,6 +162,8 @@ def new_status(
         new["secret"]["contentHash"] = result.content_hash
     if generation is not None:
         new["observedGeneration"] = generation
+    if last_resync := result.resync or old.get(LAST_RESYNC):
+        new[LAST_RESYNC] = last_resync
     old_entries = st.pair_entries(old)
     if result.outcomes is None:
         if old.get("regions"):

@@ -20,6 +20,7 @@ from acm_sync.controller.finalizer import DeletionPending, Finalizer
 from acm_sync.controller.kubeapi import GROUP, PLURAL, TARGET_PLURAL, VERSION
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.resync import requested as resync_requested
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.spec import TLS_SECRET_TYPE
 from acm_sync.controller.targets import check_target
@@ -155,6 +156,9 @@ def build_registry(
         first_sight = view.object_event(type, body)
         if type == "DELETED":
             reconciler.forget(key)
+        elif resync_requested(body) is not None:
+            # A user waits for the answer (acm-sync resync): ahead of routine upkeep.
+            reconciler.trigger(key, urgent=True)
         elif first_sight:
             # After a restart every object is seen at once: upkeep, served after user changes.
             reconciler.trigger(key)

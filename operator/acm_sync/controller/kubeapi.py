@@ -28,6 +28,10 @@ TARGET_PLURAL = "acmtargets"
 KIND = "AcmCertificate"
 API_VERSION = f"{GROUP}/{VERSION}"
 REPORTING_COMPONENT = "acm-sync"
+# Asks the operator to read every pair of an AcmCertificate from ACM again (acm-sync resync);
+# status.lastResync holds the last value answered (controller/resync.py).
+RESYNC_ANNOTATION = "acmsync.io/resync-requested-at"
+LAST_RESYNC = "lastResync"
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from acm_sync.controller import annotations as ann
 from acm_sync.controller import decision
 from acm_sync.controller import notices as nt
+from acm_sync.controller import resync as rs
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller import targets as tg
@@ -142,6 +143,9 @@ class Reconciler:
             return LISTING_WAIT
         self._listing_waits.pop(key, None)
         forced = self._forced.pop(key, set())
+        # A resync asked for: no record is trusted, every pair is read from ACM again.
+        if (resync := rs.requested(obj)) is not None:
+            forced |= rs.recorded_pairs(obj)
         fresh = self._refreshed.pop(key, {})
         names = self.target_users.note(key, spec)
         now = ports.clock()
@@ -150,6 +154,7 @@ class Reconciler:
             seen is not None
             and not forced
             and not fresh
+            and resync is None
             and decision.verified_by_status(
                 obj,
                 seen,
@@ -187,6 +192,18 @@ class Reconciler:
             if secret is not None:
                 result = replace(result, content_hash=content_hash(secret.get("data")))
             del secret  # key material lives no longer than this pass
+        if seen is not None and (
+            problem := ann.unusable(
+                obj,
+                secret_name,
+                dict(seen.annotations),
+                self.view.refused(namespace, secret_name or ""),
+            )
+        ):
+            verdict = decision.with_annotation_problem(result.verdict, problem)
+            result = replace(result, verdict=verdict)
+        if resync is not None:
+            result = rs.answered(result, resync)
         if not await self.writer.write_sync(key, obj, result, now):
             # Another writer's status is in place (a new leader): look again from it, not from
             # the view, which the watch may not have brought up to date yet.
@@ -223,7 +240,10 @@ class Reconciler:
                 adoption_enabled=self.ports.config.adoption_enabled,
             )
             analysis = specs.analyze_secret(
-                secret, now=now, expiry_warning_days=self.ports.config.expiry_warning_days
+                secret,
+                now=now,
+                expiry_warning_days=self.ports.config.expiry_warning_days,
+                private_roots=self.ports.config.private_roots,
             )
         except specs.SpecError as exc:
             message = exc.message

@@ -91,6 +91,9 @@ class SecretWatcher:
         try:
             spec = ann.desired_spec(meta)
         except ann.AnnotationError as exc:
+            # The generated AcmCertificate says so too: its reconcile parses the same
+            # annotations (from the view), and a refusal by the API server no longer applies.
+            self._refusal(key, None)
             await self._warn(meta, EventReason.INVALID_ANNOTATIONS, str(exc))
             return None
         if existing is None:
@@ -104,6 +107,7 @@ class SecretWatcher:
             if created is None:
                 return 1.0  # created concurrently by someone else: look again
             log.info("%s/%s: AcmCertificate generated from the Secret's annotations", *key)
+            self._refusal(key, None)
             return None
         if not ann.generated_from(existing, meta.name):
             await self._warn(
@@ -122,7 +126,14 @@ class SecretWatcher:
                 await self._refused(meta, exc)
                 return None
             log.info("%s/%s: generated AcmCertificate updated from annotations", *key)
+        self._refusal(key, None)
         return None
+
+    def _refusal(self, key: Key, message: str | None) -> None:
+        """Note why the API server refused the annotations' spec (None: it did not), and have
+        the generated AcmCertificate's Ready say so (reconciler.py reads it from the view)."""
+        if self.view.note_refused(key, message):
+            self.syncs.trigger(key, urgent=True)
 
     async def _mode_refuses(self, namespace: str) -> str | None:
         """Why the operator's annotation mode ignores Secrets in ``namespace``, or None.
@@ -155,6 +166,7 @@ class SecretWatcher:
             raise exc
         # The CRD's schema is stricter in places than the annotation parser (lengths, counts).
         message = str(exc).removeprefix(f"HTTP {exc.status}: ")
+        self._refusal((meta.namespace, meta.name), f"the API server refused it: {message}")
         await self._warn(
             meta,
             EventReason.INVALID_ANNOTATIONS,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from acm_sync.core.labelselector import SelectorError, parse_selector
+from acm_sync.core.roots import NO_PRIVATE_ROOTS, PrivateRoots, private_roots
 from acm_sync.core.state import AdoptionMode
 
 ENV_PREFIX = "ACM_SYNC_"
@@ -47,6 +48,8 @@ class OperatorConfig:
     lease_duration: float = 15.0
     kubeconfig: str | None = None
     metrics_host: str = "0.0.0.0"
+    # Roots the user says clients hold (--private-root-ca-file): no ChainIncomplete for them.
+    private_roots: PrivateRoots = NO_PRIVATE_ROOTS
 
     @property
     def adoption_enabled(self) -> bool:
@@ -257,6 +260,13 @@ def add_run_arguments(
         help="seconds; a standby takes over within about twice this",
     )
     parser.add_argument(
+        "--private-root-ca-file",
+        default=default("private-root-ca-file", None),
+        metavar="FILE",
+        help="PEM bundle of the private roots your clients trust: a chain that ends where one "
+        "of them signed it gets no ChainIncomplete or IntermediateMissing warning",
+    )
+    parser.add_argument(
         "--kubeconfig",
         default=default("kubeconfig", None),
         help="kubeconfig file (default: in-cluster credentials, then $KUBECONFIG)",
@@ -285,6 +295,7 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     if args.metrics_port is not None:
         metrics_port = args.metrics_port
     return OperatorConfig(
+        private_roots=_load_private_roots(getattr(args, "private_root_ca_file", None)),
         namespaces=namespaces,
         cluster_id=args.cluster_id,
         metrics_host=metrics_host,
@@ -306,3 +317,17 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         lease_duration=args.lease_duration,
         kubeconfig=args.kubeconfig,
     )
+
+
+def _load_private_roots(path: str | None) -> PrivateRoots:
+    """The ``--private-root-ca-file`` bundle; a file that cannot be used stops the start."""
+    if not path:
+        return NO_PRIVATE_ROOTS
+    try:
+        with open(path, "rb") as bundle:
+            roots = private_roots(bundle.read())
+    except OSError as exc:
+        raise ValueError(f"--private-root-ca-file: cannot read {path}: {exc.strerror}") from None
+    if not roots:
+        raise ValueError(f"--private-root-ca-file: {path} holds no PEM certificate")
+    return roots

@@ -18,6 +18,7 @@ from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import Analysis
 from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import region_of_arn, validate_region
+from acm_sync.core.roots import NO_PRIVATE_ROOTS, PrivateRoots
 from acm_sync.core.state import DeletionPolicy, KeyChangePolicy
 from acm_sync.core.tags import validate_tags
 from acm_sync.core.targets import TargetRef, parse_target_refs
@@ -193,7 +194,11 @@ def _decode(data: Mapping[str, Any], key: str) -> bytes | None:
 
 
 def analyze_secret(
-    secret: Mapping[str, Any] | None, *, now: datetime, expiry_warning_days: int
+    secret: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    expiry_warning_days: int,
+    private_roots: PrivateRoots = NO_PRIVATE_ROOTS,
 ) -> Analysis:
     """Run the certificate core over a Secret's data; raise SpecError for a missing/wrong Secret."""
     if secret is None:
@@ -207,4 +212,11 @@ def analyze_secret(
     cert = _decode(data, "tls.crt") or b""
     key = _decode(data, "tls.key")
     ca = _decode(data, "ca.crt")
-    return analyze(cert, key, ca, now=now, expiry_warning_days=expiry_warning_days)
+    return analyze(
+        cert,
+        key,
+        ca,
+        now=now,
+        expiry_warning_days=expiry_warning_days,
+        private_roots=private_roots,
+    )

@@ -109,6 +109,14 @@ def slim(body: Mapping[str, Any]) -> JsonObj:
         "metadata": {k: meta[k] for k in KEPT_METADATA if meta.get(k) is not None},
         "spec": body.get("spec") or {},
     }
+    # Only acm-sync's own annotations (a resync request): kopf's and kubectl's are large.
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if str(k).startswith(ann.ANNOTATION_PREFIX)
+    }
+    if annotations:
+        kept["metadata"]["annotations"] = annotations
     if body.get("status"):
         kept["status"] = body["status"]
     return kept
@@ -128,6 +136,8 @@ class WatchView:
         # The Secret resourceVersion each object's last reconcile used ("" = no Secret): an
         # event for that very version (the listing after a restart) needs no second reconcile.
         self._secret_seen: dict[Key, str] = {}
+        # Secret -> why the API server refused the AcmCertificate its annotations describe.
+        self._refused: dict[Key, str] = {}
 
     # -- AcmCertificates --------------------------------------------------------------------
 
@@ -177,8 +187,22 @@ class WatchView:
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         if event_type == "DELETED":
             self._secrets.pop(key, None)
+            self._refused.pop(key, None)
             return
         self._secrets[key] = SecretFacts.of(body)
+
+    def note_refused(self, key: Key, message: str | None) -> bool:
+        """Record (or clear) the API server's refusal of a Secret's generated spec; True when
+        that changed what the generated AcmCertificate must say."""
+        if message is None:
+            return self._refused.pop(key, None) is not None
+        changed = self._refused.get(key) != message
+        self._refused[key] = message
+        return changed
+
+    def refused(self, namespace: str, name: str) -> str | None:
+        """Why the API server refused the spec a Secret's annotations describe, if it did."""
+        return self._refused.get((namespace, name))
 
     def secret(self, namespace: str, name: str) -> SecretFacts | None:
         """What the watch last showed of a Secret; None if it never showed it (another type,

@@ -26,6 +26,7 @@ from acm_sync.core.pem import (
     parse_pem,
 )
 from acm_sync.core.reimport import compare_certificates
+from acm_sync.core.roots import NO_PRIVATE_ROOTS, PrivateRoots
 from acm_sync.core.rules import (
     key_algorithm_rules,
     key_size_rules,
@@ -145,6 +146,7 @@ def analyze_unchecked(
     expiry_warning_days: int = 30,
     previous_certificate: bytes | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    private_roots: PrivateRoots = NO_PRIVATE_ROOTS,
 ) -> Analysis:
     """``analyze`` without its last-resort guard; tests call this to see real exceptions."""
     if now.tzinfo is None:
@@ -165,7 +167,7 @@ def analyze_unchecked(
     findings += key_findings
 
     key_spki = None if loaded_key is None else loaded_key.public_spki
-    result = build_chain(bundle, ca_certs, key_spki, limits)
+    result = build_chain(bundle, ca_certs, key_spki, limits, private_roots)
     pems = _pems(result)
     if result.leaf is not None:
         leaf = result.leaf.x509
@@ -213,6 +215,7 @@ def analyze(
     expiry_warning_days: int = 30,
     previous_certificate: bytes | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    private_roots: PrivateRoots = NO_PRIVATE_ROOTS,
 ) -> Analysis:
     """Analyse a Secret's material against ACM's import (and, optionally, reimport) rules.
 
@@ -231,6 +234,7 @@ def analyze(
             expiry_warning_days=expiry_warning_days,
             previous_certificate=previous_certificate,
             limits=limits,
+            private_roots=private_roots,
         )
     except Exception:
         return _internal_failure()

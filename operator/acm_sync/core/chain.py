@@ -19,7 +19,7 @@ from cryptography import x509
 
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.limits import DEFAULT_LIMITS, Limits
-from acm_sync.core.roots import is_well_known_root_name
+from acm_sync.core.roots import NO_PRIVATE_ROOTS, PrivateRoots, is_well_known_root_name
 from acm_sync.core.x509facts import issued_by, name_string, public_spki, subjects
 
 _LISTED = 5
@@ -87,6 +87,17 @@ class _Linker:
         verdict = self.verdicts[pair] = issued_by(child.x509, parent.x509)
         return verdict
 
+    def signed_by_root(self, child: Cert, roots: PrivateRoots) -> bool:
+        """Whether one of ``roots`` named as ``child``'s issuer really signed it (budgeted)."""
+        for root in roots.named_as_issuer_of(child.x509):
+            if self.checks >= self.budget:
+                self.gave_up = True
+                return False
+            self.checks += 1
+            if issued_by(child.x509, root):
+                return True
+        return False
+
     def issues_another(self, candidate: Cert) -> bool:
         return any(
             other.der != candidate.der and self.issued(other, candidate)
@@ -143,12 +154,14 @@ def build_chain(
     ca: list[Cert],
     key_spki: bytes | None,
     limits: Limits = DEFAULT_LIMITS,
+    private_roots: PrivateRoots = NO_PRIVATE_ROOTS,
 ) -> ChainResult:
     """Order ``bundle`` (tls.crt) into leaf + chain, completing it from ``ca`` (ca.crt).
 
     ``ca`` contributes a certificate only when it really issued the current top of the chain;
     an unrelated CA (cert-manager often stores one there) is ignored. Signatures are verified
     only between certificates whose names link, at most ``limits.signature_checks(n)`` times.
+    A chain whose top one of ``private_roots`` signed needs no root (no warning).
     """
     bundle = dedupe(bundle)
     if not bundle:
@@ -177,7 +190,9 @@ def build_chain(
         top = parent
         complete = linker.issued(top, top)
     remaining = [c for c in bundle if c.der not in used]
-    findings = _chain_findings(leaf, top, complete, remaining)
+    # Clients of a private PKI hold its root: a chain ending where it signed is whole to them.
+    trusted = not complete and not remaining and linker.signed_by_root(top, private_roots)
+    findings = _chain_findings(leaf, top, complete or trusted, remaining)
     if linker.gave_up:
         findings += (_gave_up(linker.budget, bundle + extra),)
     return ChainResult(leaf, matches, tuple(chain), findings)

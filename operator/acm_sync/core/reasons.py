@@ -38,6 +38,9 @@ class Reason(StrEnum):
     INVALID_REGION = "InvalidRegion"
     ARN_REGION_MISMATCH = "ArnRegionMismatch"
     DELETION_BLOCKED = "DeletionBlocked"
+    # A generated AcmCertificate whose Secret's acmsync.io/* annotations cannot be used: it
+    # keeps syncing its last good spec, and says so (the Secret gets the Event of that name).
+    INVALID_ANNOTATIONS = "InvalidAnnotations"
     # A (target, region) pair refused before any AWS call.
     REGION_NOT_ALLOWED = "RegionNotAllowed"
     TARGET_NOT_FOUND = "TargetNotFound"
@@ -116,3 +119,7 @@ class EventReason(StrEnum):
     ACMCERTIFICATE_EXISTS = "AcmCertificateExists"
     # The operator's --annotation-mode does not let this Secret's namespace use annotations.
     ANNOTATIONS_IGNORED = "AnnotationsIgnored"
+    # The answer to acmsync.io/resync-requested-at: every pair re-read from ACM, and how it was
+    # (Verified), or why nothing could be checked (ResyncSkipped: invalid input, suspended).
+    VERIFIED = "Verified"
+    RESYNC_SKIPPED = "ResyncSkipped"
