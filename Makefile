@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test image-bins workflow-lint test-image release-dry-run
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
@@ -21,6 +21,8 @@ help:
 	@echo "                 (BuildKit, runc and a loopback registry from pinned Go modules)"
 	@echo "make image-test  check that image: user, entrypoint, labels, contents, size, and"
 	@echo "                 \`acm-sync check\` in it under runc (read-only, no capabilities)"
+	@echo "make release-dry-run  every step of the tag release (.github/workflows/release.yml) that"
+	@echo "                 needs no registry credential, against a registry on 127.0.0.1"
 
 # Runtime dependencies are constrained to requirements.lock (and setuptools to
 # build-requirements.lock), so the tests run against exactly what the container image ships.
@@ -70,6 +72,37 @@ cluster-bins:
 image:
 	testbed/image/make-image.sh
 
+# The image tools and actionlint (testbed/image/build.sh), built wherever Go and
+# libseccomp-dev are (reused when cached). As with test-bins: without them they are left out
+# locally, and in CI (CI=true) that is a failure. Writes .image-bins, a link to the folder.
+image-bins:
+	@out=$$(testbed/image/build.sh); rc=$$?; \
+	if [ $$rc -eq 0 ]; then ln -sfn "$$(printf '%s\n' "$$out" | tail -n 1)" .image-bins; \
+	elif [ $$rc -ne 3 ] || [ "$$CI" = true ]; then exit $$rc; \
+	else rm -f .image-bins; echo "image tools: not built here (no Go or libseccomp-dev); no workflow lint, no image"; fi
+
+# The GitHub workflows, by actionlint (with shellcheck on their run: scripts where it is
+# installed; .ci/run installs it in CI, where it is required).
+workflow-lint: image-bins
+	@if [ ! -x .image-bins/actionlint ]; then echo "workflow lint: skipped (no actionlint built here)"; exit 0; fi; \
+	if ! command -v shellcheck >/dev/null; then \
+	  if [ "$$CI" = true ]; then echo "workflow lint: FAILED: no shellcheck under CI=true" >&2; exit 1; fi; \
+	  echo "workflow lint: shellcheck not installed; run: scripts not checked"; fi; \
+	.image-bins/actionlint -no-color .github/workflows/*.yml && echo "workflow lint: actionlint $$(.image-bins/actionlint -version | head -n 1) clean"
+
+# make test's image step: `make image-test` (the image built and checked) where this machine
+# can build it. Without root, Go, debootstrap or libseccomp-dev it says which is missing and is
+# left out locally; in CI (CI=true) that is a failure.
+test-image: image-bins
+	@why=; [ "$$(id -u)" = 0 ] || why="$$why, not root"; \
+	command -v go >/dev/null || why="$$why, no Go"; \
+	command -v debootstrap >/dev/null || why="$$why, no debootstrap"; \
+	[ -e /usr/include/seccomp.h ] || why="$$why, no libseccomp-dev"; \
+	if [ -n "$$why" ]; then \
+	  if [ "$$CI" = true ]; then echo "image: FAILED: cannot build the image under CI=true ($${why#, })" >&2; exit 1; fi; \
+	  echo "image: not built here ($${why#, }); make image needs root, Go, debootstrap, libseccomp-dev"; \
+	else $(MAKE) --no-print-directory image-test; fi
+
 # Checks on that image (tests/image/check_image.py: not a test_*.py file, so the default pytest
 # run never collects it; marked `image`). Root: it runs the image under runc.
 image-test: $(STAMP) image
@@ -96,7 +129,13 @@ unit: $(STAMP) test-bins
 chart-check: $(STAMP) test-bins
 	.ci/chart-check
 
-test: lint typecheck contracts chart-check fuzz-short unit
+test: lint typecheck contracts workflow-lint chart-check fuzz-short unit test-image
+
+# Every step of the tag release that needs no registry credential (release/dry-run.sh): the
+# image, pushed to a registry on 127.0.0.1; the chart pinned to its digest, linted, pushed,
+# pulled back and rendered; what a release would push where. Root, like make image.
+release-dry-run: cluster-bins image-bins
+	release/dry-run.sh
 
 # The parsers of untrusted input (fuzz/, atheris): no exception but the documented ones, no
 # input over a second. make test runs each target a few seconds (about 40 s in all); make fuzz
@@ -124,4 +163,4 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-chart .fuzz .mypy_cache .pytest_cache .ruff_cache build *.egg-info operator/*.egg-info \
-		testbed/build testbed/*.egg-info
+		testbed/build testbed/*.egg-info .image-bins

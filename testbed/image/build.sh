@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the daemonless image tool chain from the pinned Go modules next to this script
 # (one module per tool: go.mod + go.sum are authoritative): runc, buildkitd + buildctl,
-# the distribution registry and crane. Same scheme as testbed/cluster/build.sh, with a cache
+# the distribution registry and crane; and actionlint, which `make test` runs on the release
+# workflows (.github/workflows/). Same scheme as testbed/cluster/build.sh, with a cache
 # folder of its own so a change of these pins never rebuilds the cluster, nor the reverse.
 #
 #   testbed/image/build.sh          # called by `make image`
@@ -73,7 +74,7 @@ build() {
     built+=("$name $((SECONDS - t0)) s")
 }
 
-all=(runc buildkitd buildctl registry crane)
+all=(runc buildkitd buildctl registry crane actionlint)
 complete() {
     [ -f "$out/.complete" ] || return 1
     local n
@@ -90,12 +91,14 @@ else
     bv=$(modversion buildkit github.com/moby/buildkit)
     dv=$(modversion distribution github.com/distribution/distribution/v3)
     cv=$(modversion crane github.com/google/go-containerregistry)
+    av=$(modversion actionlint github.com/rhysd/actionlint)
     # Sequential on purpose: each `go build` already uses every core.
     build runc      runc         github.com/opencontainers/runc "-X main.version=${rv#v}" seccomp 1
     build buildkitd buildkit     github.com/moby/buildkit/cmd/buildkitd "-X github.com/moby/buildkit/version.Version=$bv"
     build buildctl  buildkit     github.com/moby/buildkit/cmd/buildctl "-X github.com/moby/buildkit/version.Version=$bv"
     build registry  distribution github.com/distribution/distribution/v3/cmd/registry "-X github.com/distribution/distribution/v3/version.version=$dv"
     build crane     crane        github.com/google/go-containerregistry/cmd/crane "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$cv"
+    build actionlint actionlint  github.com/rhysd/actionlint/cmd/actionlint "-X github.com/rhysd/actionlint.version=$av"
     go version > "$out/.complete"
     # For bench/bench_image.py: cold only if the Go build cache was empty.
     printf '%s: built %s in %d s total (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
