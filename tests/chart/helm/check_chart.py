@@ -640,14 +640,23 @@ def test_the_grafana_dashboard_only_when_asked(
     assert any("acmsync_certificate_in_sync" in t["expr"] for p in panels for t in p["targets"])
 
 
-def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) -> None:
+def test_alerts_cover_expiry_failing_syncs_quota_and_an_absent_operator(
+    custom_release: Release,
+) -> None:
     rules = custom_release.one("PrometheusRule")["spec"]["groups"][0]["rules"]
     by_name = {r["alert"]: r for r in rules}
     assert set(by_name) == {
         "AcmSyncCertificateExpiring",
         "AcmSyncSyncFailing",
         "AcmSyncQuotaExceeded",
+        "AcmSyncOperatorAbsent",
+        "AcmSyncNoLeader",
     }
+    # The release's own job and namespace: another installation's operator does not count.
+    service = custom_release.one("Service")["metadata"]["name"]
+    selector = f'job="{service}", namespace="{custom_release.namespace}"'
+    assert f"up{{{selector}}} == 1" in by_name["AcmSyncOperatorAbsent"]["expr"]
+    assert f"acmsync_leader{{{selector}}}" in by_name["AcmSyncNoLeader"]["expr"]
     assert "< 864000" in by_name["AcmSyncCertificateExpiring"]["expr"]  # expiringDays: 10
     assert (
         "{{ $labels.namespace }}" in by_name["AcmSyncCertificateExpiring"]["annotations"]["summary"]
