@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -99,16 +100,16 @@ def test_acmtarget_columns(env: Env, operator: OperatorProcess) -> None:
     )
     try:
         # The operator assumes the role (or tries to) and says when in status.lastChecked.
-        checked = wait_for(
-            lambda: (
-                c.custom.get_cluster_custom_object(GROUP, VERSION, "acmtargets", name)
-                .get("status", {})
-                .get("lastChecked")
-            ),
+        def target() -> dict[str, Any]:
+            found = c.custom.get_cluster_custom_object(GROUP, VERSION, "acmtargets", name)
+            assert isinstance(found, dict)
+            return found
+
+        assert wait_for(
+            lambda: target().get("status", {}).get("lastChecked"),
             what="the operator's check of the AcmTarget",
         )
-        assert checked
-        obj = c.custom.get_cluster_custom_object(GROUP, VERSION, "acmtargets", name)
+        obj = target()
         ready = next(x for x in obj["status"]["conditions"] if x["type"] == "Ready")
         headers, rows = table(kubectl(env, "get", "acmtarget", name))
         assert headers == ["NAME", "READY", "ACCOUNT", "LAST CHECKED", "AGE"]
