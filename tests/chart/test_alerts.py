@@ -22,7 +22,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.metrics import NOT_AFTER, Metrics
 from acm_sync_testbed.realcluster import bins
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +31,15 @@ RULE_TEMPLATE = CHART / "templates" / "prometheusrule.yaml"
 PROMTOOL_TESTS = Path(__file__).resolve().parent / "promtool" / "alerts_test.yaml"
 
 
+RELEASE = "r"  # the release name helm_rules renders with
+NAMESPACE = "acm-sync"
+
+
 def render_rule_template(text: str, values: dict[str, Any]) -> dict[str, Any]:
     """The PrometheusRule as Helm renders it with ``values`` (the template's directives only)."""
     rule = values["metrics"]["prometheusRule"]
+    # The Service's name, <release>-acm-sync-metrics, unless the values name another job.
+    job = rule["job"] or f"{RELEASE}-acm-sync-metrics"
     lines = [
         line
         for line in text.splitlines()
@@ -54,7 +60,8 @@ def render_rule_template(text: str, values: dict[str, Any]) -> dict[str, Any]:
         return str(node)
 
     body = re.sub(r"\{\{ \$rule\.([A-Za-z.]+) \}\}", value, body)
-    body = body.replace("{{ .Release.Namespace }}", "acm-sync")
+    body = body.replace("{{ $job }}", job)
+    body = body.replace("{{ .Release.Namespace }}", NAMESPACE)
     assert "{{" not in body, f"a directive the test renderer does not know: {body}"
     body = body.replace("\x00OPEN\x00", "{{").replace("\x00CLOSE\x00", "}}")
     rendered: dict[str, Any] = yaml.safe_load(body)
@@ -95,13 +102,30 @@ def exported() -> dict[str, set[str]]:
     for family in metrics.objects.collect():
         for sample in family.samples:
             names.setdefault(sample.name, set()).update(sample.labels)
+    for labels in names.values():
+        labels |= TARGET_LABELS
+    # Written by Prometheus itself for every scrape target: 1 when the scrape worked.
+    names["up"] = set(TARGET_LABELS)
     return names
+
+
+# Labels Prometheus puts on every series it scrapes: the target's job and instance, and its
+# namespace (the operator's) where the series has none of its own (honorLabels keeps an
+# AcmCertificate's); and the cluster label a multi-cluster store (Thanos, Mimir, a Prometheus
+# external label) adds.
+TARGET_LABELS = {"job", "instance", "namespace", "cluster"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The series names ``expr`` reads: the operator's, and Prometheus' own ``up``."""
+    names = set(re.findall(r"\b(acmsync_[a-z_]+)\b", expr))
+    return names | ({"up"} if re.search(r"\bup\s*\{", expr) else set())
 
 
 def query_problems(expr: str, allowed: dict[str, set[str]]) -> list[str]:
     """Metric names and label names in ``expr`` that the operator does not export."""
     problems = []
-    metrics = set(re.findall(r"\b(acmsync_[a-z_]+)\b", expr))
+    metrics = metric_names(expr)
     if not metrics:
         problems.append(f"no acm-sync metric in {expr!r}")
     labels: set[str] = set()
@@ -127,6 +151,8 @@ def test_every_alert_queries_only_exported_metrics_and_labels() -> None:
         "AcmSyncCertificateExpiring",
         "AcmSyncSyncFailing",
         "AcmSyncQuotaExceeded",
+        "AcmSyncOperatorAbsent",
+        "AcmSyncNoLeader",
     }
     for alert in found:
         assert not query_problems(alert["expr"], allowed), alert["alert"]
@@ -142,6 +168,55 @@ def test_the_query_check_does_catch_an_unknown_metric_or_label() -> None:
     assert query_problems("acmsync_nope_total > 0", allowed)
     assert query_problems("sum by (pod) (acmsync_certificate_in_sync) == 0", allowed)
     assert not query_problems("sum by (region) (acmsync_imports_total) > 0", allowed)
+
+
+def test_every_alert_grouping_keeps_the_account() -> None:
+    # The same namespace/name/region in two accounts is two certificates: an alert grouping
+    # them would show one account's problem under the other's (or hide it behind a healthy one).
+    allowed = exported()
+    checked = 0
+    for alert in alerts():
+        metrics = metric_names(alert["expr"])
+        if not all("account" in allowed.get(m, set()) for m in metrics):
+            continue
+        checked += 1
+        groups = re.findall(r"\bby\s*\(([^)]*)\)", alert["expr"])
+        assert groups, alert["alert"]
+        for group in groups:
+            assert "account" in {label.strip() for label in group.split(",")}, alert["alert"]
+    assert checked >= 3
+
+
+def test_the_absent_alert_watches_the_job_the_service_monitor_scrapes(tmp_path: Path) -> None:
+    # A ServiceMonitor's job label is the Service's name: were they to differ, the alert would
+    # fire for ever (or, for a job that exists elsewhere, never).
+    helm = require_binary("helm")
+    env = {**os.environ, **{k: str(tmp_path / k) for k in
+                            ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}}  # fmt: skip
+    result = subprocess.run(
+        [str(helm), "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+         "--set", "metrics.prometheusRule.enabled=true",
+         "--set", "metrics.serviceMonitor.enabled=true"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    services = [
+        d["metadata"]["name"]
+        for d in docs
+        if d["kind"] == "Service"
+        and selector.items() <= d["metadata"]["labels"].items()
+        and ports & {p["name"] for p in d["spec"]["ports"]}
+    ]
+    assert len(services) == 1, services
+    rules = next(d for d in docs if d["kind"] == "PrometheusRule")["spec"]["groups"][0]["rules"]
+    absent = next(r for r in rules if r.get("alert") == "AcmSyncOperatorAbsent")
+    assert f'up{{job="{services[0]}", namespace="{NAMESPACE}"}}' in absent["expr"]
+    no_leader = next(r for r in rules if r.get("alert") == "AcmSyncNoLeader")
+    assert f'job="{services[0]}"' in no_leader["expr"]
 
 
 def test_no_alert_fires_on_a_counter_rate_for_a_state() -> None:
@@ -179,7 +254,7 @@ def helm_rules(helm: Path, tmp: Path) -> dict[str, Any]:
     env = {**os.environ, **{k: str(tmp / k) for k in
                             ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")}}  # fmt: skip
     result = subprocess.run(
-        [str(helm), "template", "r", str(CHART), "--namespace", "acm-sync",
+        [str(helm), "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
          "--show-only", "templates/prometheusrule.yaml",
          "--set", "metrics.prometheusRule.enabled=true"],
         capture_output=True, text=True, timeout=60, env=env, check=False,
@@ -282,3 +357,28 @@ def test_the_dashboard_configmap_is_off_by_default_and_labelled_for_the_sidecar(
 
 def test_the_query_check_does_catch_a_wrong_legend_or_label() -> None:
     assert query_problems('sum by (pod) (rate(acmsync_aws_calls_total{api="x"}[5m]))', exported())
+
+
+def test_every_dashboard_query_is_scoped_by_the_cluster_job_and_namespace_variables() -> None:
+    # One Prometheus often holds several clusters and installations: a query without these
+    # matchers would sum them all. The per-object gauges carry the AcmCertificate's namespace;
+    # the operator-wide series only the operator's, so the namespace variable is not theirs.
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert {"cluster", "job", "namespace"} <= set(variables)
+    allowed = exported()
+    for target in dashboard_targets():
+        expr = target["expr"]
+        for metric in metric_names(expr):
+            selectors = re.findall(rf"\b{metric}\{{([^}}]*)\}}", expr)
+            assert selectors, f"{metric} unscoped in {expr}"
+            for selector in selectors:
+                assert 'cluster=~"$cluster"' in selector, expr
+                assert 'job=~"$job"' in selector, expr
+                if metric in ("acmsync_certificate_in_sync", NOT_AFTER):
+                    assert 'namespace=~"$namespace"' in selector, expr
+            assert metric in allowed
+    for name in ("cluster", "job", "namespace"):
+        # "All" must also match series without the label (a single-cluster Prometheus).
+        assert variables[name]["includeAll"], name
+        assert variables[name]["allValue"] == ".*", name

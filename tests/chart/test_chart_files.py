@@ -67,6 +67,8 @@ def test_alerts_use_only_metrics_the_operator_exposes() -> None:
         "AcmSyncCertificateExpiring",
         "AcmSyncSyncFailing",
         "AcmSyncQuotaExceeded",
+        "AcmSyncOperatorAbsent",
+        "AcmSyncNoLeader",
     }
     assert len(exprs) == len(alerts)
     used = set().union(*(_metric_names(e) for e in exprs))

@@ -10,6 +10,7 @@ import pytest
 
 from acm_sync.controller import decision
 from acm_sync.controller.spec import TLS_SECRET_TYPE
+from acm_sync.controller.statuslayout import pack
 from acm_sync.controller.view import SecretFacts, WatchView, content_hash
 from acm_sync.core.state import RegionOutcome, RegionState
 
@@ -25,6 +26,14 @@ def stamp(when: datetime) -> str:
 
 def synced(regions: tuple[str, ...] = ("us-east-1", "eu-west-1")) -> dict[str, Any]:
     """An object whose last full pass found every region in sync."""
+    obj = previous_layout(regions)
+    obj["status"] = pack(obj["status"])
+    obj["status"]["regionList"] = ",".join(regions)
+    return obj
+
+
+def previous_layout(regions: tuple[str, ...] = ("us-east-1", "eu-west-1")) -> dict[str, Any]:
+    """``synced()`` as the previous version stored it: digests beside what they describe."""
     return {
         "metadata": {"namespace": "ns", "name": "web", "generation": 2, "resourceVersion": "9"},
         "spec": {"secretName": "web-tls", "regions": list(regions)},
@@ -80,11 +89,17 @@ def test_a_status_written_for_this_content_and_spec_proves_the_object_in_sync() 
     ("obj", "why"),
     [
         (changed("metadata.generation", 3), "the spec changed since"),
-        (changed("status.secret.contentHash", None), "a status from before content hashes"),
+        (changed("status.internal.contentHash", None), "a status from before content hashes"),
+        (previous_layout(), "the previous version's layout: a full pass rewrites it"),
+        (changed("status.regionList", None), "a status from before the REGIONS column"),
+        (changed("status.pairs", "2/2"), "a TARGETS column on an object without targets"),
         (changed("spec.regions", ["us-east-1", "eu-west-1", "ap-south-1"]), "a region added"),
         (changed("spec.regions", ["us-east-1"]), "a region removed (delete or retain it)"),
         (changed("status.regions.1.state", "Error"), "a region failed"),
-        (changed("status.regions.1.fingerprint", "f0"), "a region holds an older certificate"),
+        (
+            changed("status.internal.pairs.eu-west-1.fingerprint", "f0"),
+            "a region holds an older certificate",
+        ),
         (changed("status.regions.0.arn", None), "a region without an ARN"),
         (changed("status.conditions.0.reason", "PartiallySynced"), "not Ready"),
         (changed("spec.suspend", True), "suspended"),
@@ -121,8 +136,8 @@ def test_operator_settings_that_refuse_the_spec_force_a_full_pass() -> None:
 def test_the_verified_result_rewrites_nothing() -> None:
     obj = synced()
     result = decision.verified_result(obj)
-    new = decision.new_status(obj["status"], result, 2, NOW, 30)
-    for field in ("secret", "regions", "observedGeneration"):
+    new = decision.new_status(obj["status"], result, 2, NOW, 30, obj["spec"])
+    for field in ("secret", "regions", "observedGeneration", "internal", "regionList"):
         assert new[field] == obj["status"][field]
     ready = new["conditions"][0]
     assert (ready["status"], ready["reason"]) == ("True", "Synced")

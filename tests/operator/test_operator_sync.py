@@ -64,7 +64,8 @@ def test_import_then_rotation_reimports_into_the_same_arns(
     # Each region records what its ARN now holds; the top-level notAfter is what ACM serves.
     for entry in obj["status"]["regions"]:
         assert entry["serialNumber"] == serial_hex(second.serial)
-        assert entry["fingerprint"] == obj["status"]["secret"]["fingerprint"]
+        internal = obj["status"]["internal"]
+        assert internal["pairs"][entry["region"]]["fingerprint"] == internal["fingerprint"]
     assert obj["status"]["notAfter"] == obj["status"]["secret"]["notAfter"]
     for region, arn in arns.items():
         assert env.acm.serial(region, arn) == serial_hex(second.serial)

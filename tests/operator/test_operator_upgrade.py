@@ -60,3 +60,55 @@ def test_an_old_status_restarts_without_aws_calls_and_gains_the_per_region_facts
         assert c.condition(ns, "old")["reason"] == "Synced"
     finally:
         assert second.stop() == 0
+
+
+def test_a_status_in_the_previous_layout_is_rewritten_in_the_new_one_without_aws_calls(
+    env: Env,
+) -> None:
+    # The previous version kept the digests beside what they describe (secret.contentHash,
+    # regions[].fingerprint, regions[].tagsHash), a TARGETS count on every object and no
+    # regionList: the new one must still trust those records (no AWS call) and move them.
+    c = env.cluster
+    ns = c.namespace()
+    issued = TestCA().issue("layout.example.com")
+    c.core.create_namespaced_secret(ns, as_model(client.V1Secret, tls_secret("lay", issued)))
+    c.create_cert(ns, "lay", secretName="lay", regions=["us-east-1", "eu-west-1"], tags={"a": "b"})
+    first = env.operator("--no-leader-election", name="layout-1").start()
+    try:
+        c.wait_reason(ns, "lay", "Synced")
+    finally:
+        assert first.stop() == 0
+    status: dict[str, Any] = (c.cert(ns, "lay") or {})["status"]
+    internal = status["internal"]
+    assert set(internal["pairs"]) == {"us-east-1", "eu-west-1"}
+    old_regions = [{**e, **internal["pairs"][e["region"]]} for e in status["regions"]]
+    old_secret = {**status["secret"], "contentHash": internal["contentHash"],
+                  "fingerprint": internal["fingerprint"]}  # fmt: skip
+    c.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, ns, PLURAL, "lay",
+        {"status": {"internal": None, "regionList": None, "pairs": "2/2",
+                    "secret": old_secret, "regions": old_regions}},
+    )  # fmt: skip
+    patched = (c.cert(ns, "lay") or {})["status"]
+    assert "internal" not in patched
+    assert all("tagsHash" in e for e in patched["regions"])
+    seq = env.acm.last_seq()
+
+    second = env.operator("--no-leader-election", name="layout-2").start()
+    try:
+
+        def moved() -> dict[str, Any] | None:
+            obj = (c.cert(ns, "lay") or {}).get("status") or {}
+            return obj if "internal" in obj else None
+
+        new = wait_for(moved, what="the status in the new layout")
+        assert [x for x in env.acm.calls() if x["seq"] > seq] == []  # no AWS call, not a tag
+        assert new["internal"] == internal
+        assert new["regionList"] == "us-east-1,eu-west-1"
+        assert "pairs" not in new
+        assert "contentHash" not in new["secret"]
+        assert "fingerprint" not in new["secret"]
+        assert all("fingerprint" not in e and "tagsHash" not in e for e in new["regions"])
+        assert c.condition(ns, "lay")["reason"] == "Synced"
+    finally:
+        assert second.stop() == 0

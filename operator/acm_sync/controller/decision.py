@@ -18,6 +18,7 @@ from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj
+from acm_sync.controller.statuslayout import is_packed, pack, unpack
 from acm_sync.controller.view import SecretFacts
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
@@ -64,7 +65,11 @@ def verified_by_status(
     nothing time-dependent due (an ExpiresSoon warning), and nothing outside the object that
     a full pass consults (AcmTargets, the operator's region and adoption settings).
     """
-    status = obj.get("status") or {}
+    if not is_packed(obj.get("status")):
+        # Written by the previous version: a full pass rewrites it in this version's layout
+        # (its records still spare every AWS call).
+        return False
+    status = unpack(obj.get("status"))
     spec = obj.get("spec") or {}
     recorded = status.get("secret")
     if secret is None or secret.type != specs.TLS_SECRET_TYPE or not isinstance(recorded, dict):
@@ -78,6 +83,8 @@ def verified_by_status(
         return False
     if specs.is_suspended(obj) or spec.get("targets"):
         return False
+    if status.get("regionList") != region_list(spec) or "pairs" in status:
+        return False  # the printed columns are not this version's
     if spec.get("certificateArns") and not adoption_enabled:
         return False
     regions = spec.get("regions")
@@ -148,14 +155,27 @@ def verdict_of(outcomes: Sequence[RegionOutcome], wanted_pairs: set[st.Pair]) ->
     return st.verdict_from_outcomes([o for o in outcomes if (o.target, o.region) in wanted_pairs])
 
 
+def region_list(spec: Mapping[str, Any]) -> str | None:
+    """``status.regionList``, the REGIONS column: spec.regions as kubectl shows lists
+    ("us-east-1,eu-west-1"; a JSONPath on the array would print JSON); None when empty."""
+    regions = spec.get("regions")
+    if not isinstance(regions, list):
+        return None
+    return ",".join(r for r in regions if isinstance(r, str)) or None
+
+
 def new_status(
     old: Mapping[str, Any],
     result: SyncResult,
     generation: int | None,
     now: datetime,
     expiry_warning_days: int,
+    spec: Mapping[str, Any] | None = None,
 ) -> JsonObj:
-    """The whole status after a pass (compare with ``old`` for the patch)."""
+    """The whole status after a pass, in the stored layout (compare with ``old`` for the
+    patch); ``old`` in either layout."""
+    old = unpack(old)
+    spec = spec or {}
     new: JsonObj = {}
     new.update(st.secret_fields(result.facts, old))
     if result.facts is not None and result.content_hash:
@@ -165,10 +185,15 @@ def new_status(
     if last_resync := result.resync or old.get(LAST_RESYNC):
         new[LAST_RESYNC] = last_resync
     old_entries = st.pair_entries(old)
+    if regions := region_list(spec):
+        new["regionList"] = regions
+    # The TARGETS column: shown only where spec.targets is used (an object in its own
+    # account alone has READY for that).
+    uses_targets = bool(spec.get("targets"))
     if result.outcomes is None:
         if old.get("regions"):
             new["regions"] = old["regions"]
-        if old.get("pairs"):
+        if old.get("pairs") and uses_targets:
             new["pairs"] = old["pairs"]
     else:
         accounts = result.accounts or {}
@@ -179,7 +204,8 @@ def new_status(
             for o in result.outcomes
         ]
         synced = sum(1 for o in result.outcomes if o.state is RegionState.SYNCED and o.arn)
-        new["pairs"] = f"{min(synced, result.wanted)}/{result.wanted}"
+        if uses_targets:
+            new["pairs"] = f"{min(synced, result.wanted)}/{result.wanted}"
     # The top-level notAfter (the printer column) is what ACM serves, soonest first.
     served = st.served_not_after(new)
     if served is not None:
@@ -206,7 +232,7 @@ def new_status(
         result.warnings, generation, old_conditions.get(st.WARNINGS), now
     )
     new["conditions"] = [ready, expiring, warnings]
-    return new
+    return pack(new)
 
 
 def deletion_status(
@@ -217,6 +243,7 @@ def deletion_status(
     now: datetime,
 ) -> JsonObj:
     """The regions and conditions of an object whose deletion waits (``DeletionBlocked``)."""
+    old = unpack(old)
     old_conditions = st.conditions_by_type(old)
     ready = st.condition(
         st.READY,
@@ -228,9 +255,13 @@ def deletion_status(
         now,
     )
     old_entries = st.pair_entries(old)
-    return {
-        "regions": [
-            st.region_entry(o, old_entries.get((o.target, o.region)), now) for o in remaining
-        ],
-        "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
-    }
+    new = pack(
+        {
+            **old,
+            "regions": [
+                st.region_entry(o, old_entries.get((o.target, o.region)), now) for o in remaining
+            ],
+            "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
+        }
+    )
+    return {k: new[k] for k in ("regions", "conditions", "internal")}

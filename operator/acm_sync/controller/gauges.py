@@ -11,6 +11,7 @@ from typing import Any
 
 from acm_sync.controller.spec import SYNCED
 from acm_sync.controller.status import parse_time
+from acm_sync.controller.statuslayout import unpack
 from acm_sync.core.state import RegionState
 
 
@@ -23,6 +24,7 @@ def region_gauges(
     The reason of a region that is fine in itself (state Synced) but does not hold the
     Secret's certificate is the Ready reason: the Secret is the problem (Expired, ...).
     """
+    status = unpack(status)
     secret = status.get("secret")
     current = secret.get("fingerprint") if isinstance(secret, dict) and secret_known else None
     gauges: dict[tuple[str, str], tuple[float | None, bool, str]] = {}

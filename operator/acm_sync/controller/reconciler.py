@@ -26,6 +26,7 @@ from acm_sync.controller.decision import SyncResult
 from acm_sync.controller.kubeapi import JsonObj
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.redaction import redact
+from acm_sync.controller.statuslayout import unpack
 from acm_sync.controller.statuswriter import StatusWriter
 from acm_sync.controller.view import WatchView, content_hash
 from acm_sync.controller.workqueue import Key, WorkQueue
@@ -109,7 +110,7 @@ class Reconciler:
         its Secret's listing, which shows it within moments and spares the GET. A few waits,
         then the GET (a Secret deleted while the operator was down).
         """
-        recorded = (obj.get("status") or {}).get("secret")
+        recorded = unpack(obj.get("status")).get("secret")
         if not isinstance(recorded, dict) or not recorded.get("contentHash"):
             return False
         waited = self._listing_waits.get(key, 0)

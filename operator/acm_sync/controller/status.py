@@ -13,6 +13,7 @@ from typing import Any
 
 from acm_sync.controller.redaction import redact
 from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
+from acm_sync.controller.statuslayout import unpack
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.planner import Drift
@@ -68,7 +69,7 @@ def _target_of(entry: Mapping[str, Any]) -> str:
 def pair_records(status: Mapping[str, Any] | None) -> dict[Pair, RegionRecord]:
     """The records of every (target, region) pair the last sync left in ``status.regions``."""
     records: dict[Pair, RegionRecord] = {}
-    for entry in (status or {}).get("regions") or []:
+    for entry in unpack(status).get("regions") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("region"), str):
             continue
         records[(_target_of(entry), entry["region"])] = RegionRecord(
@@ -119,7 +120,7 @@ def pair_entries(status: Mapping[str, Any] | None) -> dict[Pair, JsonObj]:
     """``status.regions`` keyed by (target, region)."""
     return {
         (_target_of(e), e["region"]): e
-        for e in (status or {}).get("regions") or []
+        for e in unpack(status).get("regions") or []
         if isinstance(e, dict) and isinstance(e.get("region"), str)
     }
 
@@ -367,8 +368,20 @@ def warnings_condition(
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> JsonObj:
-    """The top-level JSON merge patch turning ``old`` into ``new`` (nulls remove keys)."""
-    patch: JsonObj = {k: v for k, v in new.items() if old.get(k) != v}
+    """The JSON merge patch (RFC 7386) turning ``old`` into ``new`` (nulls remove keys).
+
+    Objects are patched key by key, as the API server merges them: a key only ``old`` has
+    must be nulled even inside one (a field moved elsewhere), or it would stay.
+    """
+    patch: JsonObj = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if before == value:
+            continue
+        if isinstance(before, dict) and isinstance(value, dict):
+            patch[key] = merge_patch(before, value)
+        else:
+            patch[key] = value
     for key in old:
         if key not in new:
             patch[key] = None

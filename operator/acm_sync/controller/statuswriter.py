@@ -44,7 +44,7 @@ class StatusWriter:
         old = obj.get("status") or {}
         generation = obj.get("metadata", {}).get("generation")
         days = self.ports.config.expiry_warning_days
-        new = decision.new_status(old, result, generation, now, days)
+        new = decision.new_status(old, result, generation, now, days, obj.get("spec"))
         patch = st.merge_patch(old, new)
         if patch:
             kube = self.ports.kube

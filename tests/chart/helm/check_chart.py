@@ -47,6 +47,7 @@ from tests.chart.helm.policy import (
 KUBERNETES_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
 ROLE_ARN = "arn:aws:iam::111122223333:role/acm-sync"
 CUSTOM_VALUES: dict[str, Any] = {
+    "aggregateToDefaultRoles": False,
     "replicaCount": 2,
     "watch": {"scope": "namespaces", "namespaces": ["team-a", "team-b"]},
     "clusterId": "prod-eu-1",
@@ -113,6 +114,14 @@ def _targets_rbac(obj: Mapping[str, Any]) -> bool:
     return kind.startswith("ClusterRole") and name.endswith("-targets")
 
 
+def _user_roles(obj: Mapping[str, Any]) -> bool:
+    """The ClusterRoles aggregated into edit/admin/view: people's access, not the operator's."""
+    labels = obj["metadata"].get("labels") or {}
+    return obj["kind"] == "ClusterRole" and any(
+        k.startswith("rbac.authorization.k8s.io/aggregate-to-") for k in labels
+    )
+
+
 @dataclass
 class Release:
     """One installed release: what Helm rendered and what the API server holds."""
@@ -128,16 +137,21 @@ class Release:
         if name is not None:
             found = [o for o in found if o["metadata"]["name"] == name]
         else:
-            found = [o for o in found if not _targets_rbac(o)]
+            found = [o for o in found if not _targets_rbac(o) and not _user_roles(o)]
         assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
         return found[0]
 
-    def all(self, *kinds: str, targets_rbac: bool = False) -> list[dict[str, Any]]:
-        """Objects of ``kinds``; the AcmTarget ClusterRole/-Binding only with targets_rbac."""
+    def all(
+        self, *kinds: str, targets_rbac: bool = False, user_roles: bool = False
+    ) -> list[dict[str, Any]]:
+        """Objects of ``kinds``; the AcmTarget ClusterRole/-Binding only with targets_rbac, the
+        ClusterRoles aggregated into edit/view only with user_roles."""
         return [
             o
             for o in self.installed
-            if o["kind"] in kinds and (targets_rbac or not _targets_rbac(o))
+            if o["kind"] in kinds
+            and (targets_rbac or not _targets_rbac(o))
+            and (user_roles or not _user_roles(o))
         ]
 
     @property
@@ -640,19 +654,61 @@ def test_the_grafana_dashboard_only_when_asked(
     assert any("acmsync_certificate_in_sync" in t["expr"] for p in panels for t in p["targets"])
 
 
-def test_alerts_cover_expiry_failing_syncs_and_quota(custom_release: Release) -> None:
+def test_alerts_cover_expiry_failing_syncs_quota_and_an_absent_operator(
+    custom_release: Release,
+) -> None:
     rules = custom_release.one("PrometheusRule")["spec"]["groups"][0]["rules"]
     by_name = {r["alert"]: r for r in rules}
     assert set(by_name) == {
         "AcmSyncCertificateExpiring",
         "AcmSyncSyncFailing",
         "AcmSyncQuotaExceeded",
+        "AcmSyncOperatorAbsent",
+        "AcmSyncNoLeader",
     }
+    # The release's own job and namespace: another installation's operator does not count.
+    service = custom_release.one("Service")["metadata"]["name"]
+    selector = f'job="{service}", namespace="{custom_release.namespace}"'
+    assert f"up{{{selector}}} == 1" in by_name["AcmSyncOperatorAbsent"]["expr"]
+    assert f"acmsync_leader{{{selector}}}" in by_name["AcmSyncNoLeader"]["expr"]
     assert "< 864000" in by_name["AcmSyncCertificateExpiring"]["expr"]  # expiringDays: 10
     assert (
         "{{ $labels.namespace }}" in by_name["AcmSyncCertificateExpiring"]["annotations"]["summary"]
     )
     assert "acmsync_quota_exceeded_total" in by_name["AcmSyncQuotaExceeded"]["expr"]
+
+
+def test_edit_and_view_cover_acmcertificates_through_aggregated_roles(
+    default_release: Release,
+) -> None:
+    roles = default_release.all("ClusterRole", user_roles=True)
+    aggregated = {
+        label.rsplit("-", 1)[1]: role
+        for role in roles
+        for label, value in (role["metadata"].get("labels") or {}).items()
+        if label.startswith("rbac.authorization.k8s.io/aggregate-to-") and value == "true"
+    }
+    assert set(aggregated) == {"admin", "edit", "view"}
+
+    def grants(role: Mapping[str, Any], resource: str) -> set[str]:
+        return {
+            verb
+            for rule in role["rules"]
+            if "acmsync.io" in rule["apiGroups"] and resource in rule["resources"]
+            for verb in rule["verbs"]
+        }
+
+    assert {"create", "patch", "update", "delete"} <= grants(aggregated["edit"], "acmcertificates")
+    assert aggregated["admin"] is aggregated["edit"]
+    # AcmTargets open other AWS accounts: readable by view, never writable through edit.
+    assert grants(aggregated["edit"], "acmtargets") == set()
+    for resource in ("acmcertificates", "acmtargets"):
+        assert grants(aggregated["view"], resource) == {"get", "list", "watch"}
+
+
+def test_the_aggregated_roles_can_be_turned_off(custom_release: Release) -> None:
+    assert custom_release.values["aggregateToDefaultRoles"] is False
+    assert [o for o in custom_release.installed if _user_roles(o)] == []
 
 
 # -- network policy ------------------------------------------------------------------------------
