@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 
+from acm_sync.controller.diffbase import MemoryDiffBaseStorage
 from acm_sync.controller.finalizer import DeletionPending, Finalizer
 from acm_sync.controller.kubeapi import GROUP, PLURAL, TARGET_PLURAL, VERSION
 from acm_sync.controller.ports import Ports
@@ -99,14 +100,13 @@ def install_log_filters() -> None:
             logger.addFilter(TransientApiFilter())
 
 
-def build_settings() -> kopf.OperatorSettings:
+def build_settings(diffbase: MemoryDiffBaseStorage | None = None) -> kopf.OperatorSettings:
     """kopf's settings for acm-sync."""
     settings = kopf.OperatorSettings()
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    # Not an annotation: kubectl describe would show people a JSON copy of the spec.
+    settings.persistence.diffbase_storage = diffbase or MemoryDiffBaseStorage()
     # We post our own Events with stable reasons; kopf's would duplicate them.
     settings.posting.enabled = False
     # Server-side watch timeouts keep a dropped connection from going unnoticed.
@@ -123,7 +123,11 @@ def build_settings() -> kopf.OperatorSettings:
 
 
 def build_registry(
-    ports: Ports, view: WatchView, reconciler: Reconciler, watcher: SecretWatcher
+    ports: Ports,
+    view: WatchView,
+    reconciler: Reconciler,
+    watcher: SecretWatcher,
+    diffbase: MemoryDiffBaseStorage | None = None,
 ) -> kopf.OperatorRegistry:
     """Register every handler on a fresh registry (several operators may share a process)."""
     registry = kopf.OperatorRegistry()
@@ -156,6 +160,8 @@ def build_registry(
         first_sight = view.object_event(type, body)
         if type == "DELETED":
             reconciler.forget(key)
+            if diffbase is not None:
+                diffbase.forget(str(body.metadata.uid))
         elif resync_requested(body) is not None:
             # A user waits for the answer (acm-sync resync): ahead of routine upkeep.
             reconciler.trigger(key, urgent=True)

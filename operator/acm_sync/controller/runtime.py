@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import kopf
 
+from acm_sync.controller.diffbase import MemoryDiffBaseStorage
 from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.handlers import build_registry, build_settings
 from acm_sync.controller.kubeapi import KubeApi
@@ -202,7 +203,8 @@ class OperatorRuntime:
         reconciler = Reconciler(ports, view)
         self.reconciler = reconciler
         watcher = SecretWatcher(ports, view, reconciler.queue)
-        registry = build_registry(ports, view, reconciler, watcher)
+        diffbase = MemoryDiffBaseStorage()
+        registry = build_registry(ports, view, reconciler, watcher, diffbase)
         info = connection_info(kube.configuration)
 
         @kopf.on.login(registry=registry)
@@ -228,7 +230,7 @@ class OperatorRuntime:
         operator = asyncio.create_task(
             kopf.operator(
                 registry=registry,
-                settings=build_settings(),
+                settings=build_settings(diffbase),
                 standalone=True,
                 identity=cast(Any, self.identity),  # kopf's Identity is a NewType of str
                 clusterwide=self.config.clusterwide,
