@@ -11,6 +11,7 @@ as the chain. The keys are published in this repository: never use them for anyt
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -197,7 +198,6 @@ def render(demo: Demo, leaf: x509.Certificate, key: LeafKey, ca: x509.Certificat
         "kind: Secret",
         "metadata:",
         f"  name: {demo.name}",
-        "  namespace: default",
     ]
     if demo.annotations:
         lines.append("  annotations:")
@@ -225,7 +225,21 @@ def generate(out_dir: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     """Entry point: ``python examples/generate.py [OUTPUT_DIR]``."""
-    out_dir = Path(argv[0]) if argv else Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(
+        prog="examples/generate.py",
+        description="Regenerate the throwaway demo TLS Secrets of examples/ (a demo CA, a leaf "
+        "per Secret, valid 2026-01-01 .. 2046-01-01). Their keys are public: never use them "
+        "for anything real.",
+    )
+    parser.add_argument(
+        "out_dir",
+        nargs="?",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        metavar="OUTPUT_DIR",
+        help="where to write the Secret manifests (default: examples/)",
+    )
+    out_dir: Path = parser.parse_args(argv).out_dir
     for path in generate(out_dir):
         print(f"wrote {path}")
     return 0

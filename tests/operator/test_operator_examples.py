@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,14 +73,39 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def test_acmcertificate_examples_pass_the_crd_and_the_operator(cluster: Cluster) -> None:
+    # Created in a namespace of their own: the examples apply wherever the user's context is.
+    ns = cluster.namespace("examples")
     for doc in _docs("AcmCertificate"):
         parse_spec(doc["spec"])
         created = as_dict(
-            cluster.custom.create_namespaced_custom_object(
-                GROUP, VERSION, doc["metadata"]["namespace"], PLURAL, doc
-            )
+            cluster.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, doc)
         )
         assert created["spec"]["secretName"] == doc["spec"]["secretName"]
+
+
+def test_no_example_is_tied_to_a_namespace() -> None:
+    # `kubectl apply -n team-a -f examples/` must not fail with a namespace mismatch.
+    tied = [
+        (path.relative_to(EXAMPLES).as_posix(), doc["metadata"]["name"])
+        for path in sorted(EXAMPLES.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and "namespace" in doc.get("metadata", {})
+    ]
+    assert tied == []
+
+
+def test_generate_py_help_describes_it_and_writes_nothing(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "generate.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OUTPUT_DIR" in done.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_crd_refuses_what_the_operator_would(cluster: Cluster) -> None:

@@ -103,6 +103,12 @@ def test_an_expired_secret_is_expiring_with_reason_expired(
     assert obj["status"]["secret"]["serialNumber"] == serial_hex(old.serial)
     expiring = c.condition(ns, "old", "Expiring")
     assert (expiring["status"], expiring["reason"]) == ("True", "Expired")
+    # Ready and Expiring say one fact: one Event. The operator logs each Event before it posts
+    # a pass's Events, so the log already tells how many this pass posts.
+    c.wait_event(ns, "Expired", "old")
+    log = operator.log_path.read_text(errors="replace")
+    assert log.count(f"AcmCertificate {ns}/old: Expired: ") == 1, operator.log_tail()
+    assert [e[2] for e in c.events(ns) if e[1] == "old"].count("Expired") == 1
 
 
 def test_a_tag_edit_is_tags_updated_not_a_reimport(

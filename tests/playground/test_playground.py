@@ -120,10 +120,10 @@ def test_playground_serves_operator_metrics_and_logs_what_it_does(tmp_path: Path
             assert time.monotonic() < deadline, "no in-sync series on the playground's /metrics"
             time.sleep(0.2)
         deadline = time.monotonic() + 10
-        while not any("Imported in us-east-1" in line for line in playground.output):
+        while not any("AcmCertificate default/web: Imported: " in x for x in playground.output):
             assert time.monotonic() < deadline, playground.output[-20:]
             time.sleep(0.2)
-        imported = next(line for line in playground.output if "Imported in us-east-1" in line)
+        imported = next(x for x in playground.output if "default/web: Imported: " in x)
         assert "INFO" in imported
-        assert "default/web" in imported
         assert "arn:aws:acm:us-east-1:" in imported
+        assert imported.endswith(" in us-east-1")

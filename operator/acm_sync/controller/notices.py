@@ -1,15 +1,17 @@
-"""What happened to an AcmCertificate, said once: as an Event on the object and an INFO log line.
+"""What happened to an AcmCertificate, said once: as an Event on the object and a log line.
 
-Pure functions turn engine outcomes into :class:`Notice` values; :func:`log_notice` logs one.
-A notice names the region and ARN it is about and never carries key material (messages come
-from the engine's redacted texts and the status).
+Pure functions turn engine outcomes and condition changes into :class:`Notice` values;
+:func:`log_notice` logs one (INFO, or WARNING for a Warning Event), so that every Event the
+operator posts is in its log too, where it outlives the Event's hour. A notice names the
+target, account, region and ARN it is about and never carries key material (messages come from
+the engine's redacted texts and the status).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from acm_sync.core.findings import Finding
@@ -22,6 +24,7 @@ from acm_sync.core.reasons import (
     WriteReason,
 )
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
+from acm_sync.core.targets import account_of_arn
 
 log = logging.getLogger("acm_sync.controller.notices")
 
@@ -40,27 +43,85 @@ KEY_TYPE_CHANGED = EventReason.KEY_TYPE_CHANGED
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One thing that happened, for an Event (type, reason, message) and a log line."""
+    """One thing that happened, for an Event (type, reason, message) and a log line.
+
+    ``region``, ``target`` and ``arn`` may list several pairs' values, comma-separated (a
+    Ready condition about every failing pair).
+    """
 
     type: str
     reason: str
     message: str
     region: str = ""
     arn: str = ""
+    target: str = ""  # the AcmTarget the pair is reached through; "": the operator's account
+    account: str = ""
 
 
-def log_notice(namespace: str, name: str, notice: Notice) -> None:
-    """Log ``notice`` at INFO (Warning notices at WARNING), naming object, region and ARN."""
+# The facts of a notice, in the order a text line appends those it does not hold yet: an ARN
+# says its region and account too.
+_FACTS = ("arn", "target", "account", "region")
+
+
+def log_notice(namespace: str, name: str, notice: Notice, kind: str = "AcmCertificate") -> None:
+    """Log ``notice`` at INFO (a Warning at WARNING), each fact once.
+
+    The text line is ``Kind ns/name: Reason: message (fact=value, ...)`` with only the facts
+    the message does not already say (the Event messages name most ARNs and regions). The
+    JSON format (``redaction.JsonFormatter``) gets every fact as a field of its own, beside the
+    Event's message, from the record's ``event`` attribute.
+    """
     level = logging.WARNING if notice.type == WARNING else logging.INFO
-    log.log(
-        level,
-        "%s/%s: %s in %s (%s): %s",
-        namespace,
-        name,
-        notice.reason,
-        notice.region or "-",
-        notice.arn or "-",
-        notice.message,
+    facts = {fact: str(getattr(notice, fact)) for fact in _FACTS if getattr(notice, fact)}
+    text = f"{kind} {namespace}/{name}: {notice.reason}: {notice.message}"
+    unsaid: list[str] = []
+    for fact, values in facts.items():
+        for value in values.split(","):
+            if value and value not in text and not any(value in u for u in unsaid):
+                unsaid.append(f"{fact}={value}")
+    if unsaid:
+        text += f" ({', '.join(unsaid)})"
+    event = {"kind": kind, "namespace": namespace, "name": name, "reason": notice.reason}
+    event.update(facts, message=notice.message)
+    log.log(level, "%s", text, extra={"event": event})
+
+
+def with_accounts(notices: Iterable[Notice], accounts: Mapping[str, str]) -> list[Notice]:
+    """``notices`` with the account of each filled in: from the ARN, else the target's
+    (``accounts`` maps target -> account, "" the operator's own)."""
+    return [
+        replace(n, account=_accounts_of(n, accounts))
+        if not n.account and (n.region or n.arn or n.target)
+        else n
+        for n in notices
+    ]
+
+
+def _accounts_of(notice: Notice, accounts: Mapping[str, str]) -> str:
+    found: list[str] = []
+    for arn in notice.arn.split(",") if notice.arn else ():
+        found.append(account_of_arn(arn))
+    if not any(found):
+        found = [accounts.get(t, "") for t in (notice.target.split(",") if notice.target else [""])]
+    return ",".join(dict.fromkeys(a for a in found if a))
+
+
+def at_failing_pairs(notice: Notice, outcomes: Sequence[RegionOutcome] | None) -> Notice:
+    """A Ready notice located at the pairs that failed with its reason (all failing pairs for
+    PartiallySynced), so that the log line names their targets, regions and ARNs."""
+    failing = [o for o in outcomes or () if o.state is not RegionState.SYNCED]
+    mine = [o for o in failing if o.reason == notice.reason] or failing
+    if notice.type != WARNING or not mine:
+        return notice
+
+    def joined(values: Iterable[str | None]) -> str:
+        return ",".join(dict.fromkeys(v for v in values if v))
+
+    return replace(
+        notice,
+        region=joined(o.region for o in mine),
+        arn=joined(o.arn for o in mine),
+        target=joined(o.target for o in mine),
     )
 
 
@@ -83,20 +144,29 @@ def sync_notices(
                 if o.reason == WriteReason.RECREATED
                 else ""
             )
-            notices.append(Notice(NORMAL, IMPORTED, f"Imported into {where}{why}", o.region, o.arn))
+            notices.append(
+                Notice(NORMAL, IMPORTED, f"Imported into {where}{why}", o.region, o.arn, o.target)
+            )
             if o.reason == WriteReason.IMPORTED_NEW_KEY and o.previous_arn:
                 old = old_entries.get((o.target, o.region)) or {}
                 notices.append(key_type_changed(o, old.get("notAfter")))
         elif o.reason == WriteReason.REIMPORTED:
             notices.append(
-                Notice(NORMAL, REIMPORTED, f"Reimported into {where} (same ARN)", o.region, o.arn)
+                Notice(
+                    NORMAL,
+                    REIMPORTED,
+                    f"Reimported into {where} (same ARN)",
+                    o.region,
+                    o.arn,
+                    o.target,
+                )
             )
         elif o.reason == WriteReason.TAGS_UPDATED:
             notices.append(
-                Notice(NORMAL, TAGS_UPDATED, f"Tags updated on {where}", o.region, o.arn)
+                Notice(NORMAL, TAGS_UPDATED, f"Tags updated on {where}", o.region, o.arn, o.target)
             )
         elif o.reason == WriteReason.ADOPTED:
-            notices.append(Notice(NORMAL, ADOPTED, f"Adopted {where}", o.region, o.arn))
+            notices.append(Notice(NORMAL, ADOPTED, f"Adopted {where}", o.region, o.arn, o.target))
     return notices
 
 
@@ -109,7 +179,9 @@ def key_type_changed(outcome: RegionOutcome, previous_not_after: object) -> Noti
         "in ACM with the same names, and load balancers that use it or find certificates by "
         "host name may serve either until it is detached"
     )
-    return Notice(WARNING, KEY_TYPE_CHANGED, message, outcome.region, outcome.arn or "")
+    return Notice(
+        WARNING, KEY_TYPE_CHANGED, message, outcome.region, outcome.arn or "", outcome.target
+    )
 
 
 def deletion_notices(
@@ -127,6 +199,7 @@ def deletion_notices(
             f"Deleted from ACM in {o.region}: {o.message}",
             o.region,
             (records.get(o.region) or RegionRecord(o.region)).arn or "",
+            o.target,
         )
         for o in outcomes
         if o.state is RegionState.SYNCED and o.reason == WriteReason.DELETED
@@ -144,6 +217,7 @@ def retained_notices(
             f"{why}; {rule} {r.arn} in ACM in {r.region} (delete it there once nothing uses it)",
             r.region,
             r.arn or "",
+            r.target,
         )
         for r in records
         if r.arn
@@ -152,13 +226,14 @@ def retained_notices(
 
 def condition_events(
     old_conditions: Mapping[str, Mapping[str, Any]], new_conditions: Mapping[str, Mapping[str, Any]]
-) -> list[tuple[str, str, str]]:
-    """Events for condition changes: (type, reason, message).
+) -> list[Notice]:
+    """Events for condition changes.
 
     Ready on every change of status or reason; Expiring when it turns True or its reason
-    moves (ExpiresSoon -> Expired); one Warning per warning code that was not listed before.
+    moves (ExpiresSoon -> Expired), unless Ready says the same (an expired Secret is Ready
+    False Expired and Expiring True Expired: one fact, one Event).
     """
-    events: list[tuple[str, str, str]] = []
+    events: list[Notice] = []
     old_ready = old_conditions.get(ConditionType.READY) or {}
     ready = new_conditions.get(ConditionType.READY) or {}
     if ready and (old_ready.get("status"), old_ready.get("reason")) != (
@@ -168,26 +243,28 @@ def condition_events(
         # A pause the user asked for is news, not a problem.
         deliberate = ready.get("reason") == Reason.SUSPENDED
         kind = NORMAL if ready.get("status") == "True" or deliberate else WARNING
-        events.append((kind, str(ready.get("reason")), str(ready.get("message"))))
+        events.append(Notice(kind, str(ready.get("reason")), str(ready.get("message"))))
     old_expiring = old_conditions.get(ConditionType.EXPIRING) or {}
     expiring = new_conditions.get(ConditionType.EXPIRING) or {}
-    if expiring.get("status") == "True" and (
-        old_expiring.get("status"),
-        old_expiring.get("reason"),
-    ) != ("True", expiring.get("reason")):
-        events.append((WARNING, str(expiring.get("reason")), str(expiring.get("message"))))
+    if (
+        expiring.get("status") == "True"
+        and (old_expiring.get("status"), old_expiring.get("reason"))
+        != ("True", expiring.get("reason"))
+        and expiring.get("reason") != ready.get("reason")
+    ):
+        events.append(Notice(WARNING, str(expiring.get("reason")), str(expiring.get("message"))))
     return events
 
 
 def warning_events(
     findings: Sequence[Finding] | None, old_warnings: Mapping[str, Any] | None
-) -> list[tuple[str, str, str]]:
+) -> list[Notice]:
     """One Warning Event per warning code the Warnings condition did not list before."""
     before = _codes(old_warnings)
     seen: dict[str, str] = {}
     for finding in findings or ():
         seen.setdefault(finding.code.value, finding.message)
-    return [(WARNING, code, message) for code, message in seen.items() if code not in before]
+    return [Notice(WARNING, code, message) for code, message in seen.items() if code not in before]
 
 
 def _codes(cond: Mapping[str, Any] | None) -> set[str]:

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 # A PEM block of any kind (keys, certificates, parameters); non-greedy so adjacent blocks stay
 # separate and text between them survives.
@@ -58,6 +58,10 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
+        event = getattr(record, "event", None)
+        if isinstance(event, dict):
+            # notices.log_notice's fields, which the JSON format prints beside the message.
+            record.event = {k: redact(v) if isinstance(v, str) else v for k, v in event.items()}
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
@@ -68,7 +72,11 @@ class RedactingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and kopf's object reference."""
+    """One JSON object per line: time, level, logger, message, and kopf's object reference.
+
+    A line about an Event (``notices.log_notice``) carries its facts as fields instead (kind,
+    namespace, name, reason, target, account, region, arn) and the Event's message.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as a JSON line."""
@@ -78,20 +86,24 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        event = getattr(record, "event", None)
         ref = getattr(record, "k8s_ref", None)
-        if isinstance(ref, dict):
+        if isinstance(event, dict):
+            payload.update(event)
+        elif isinstance(ref, dict):
             payload["object"] = {k: ref.get(k) for k in ("namespace", "name", "kind") if k in ref}
         if record.exc_text:
             payload["exception"] = record.exc_text
         return json.dumps(payload)
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
-    """Install one stderr handler on the root logger with redaction, at ``level``."""
+def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
+    """Install one handler on the root logger with redaction, at ``level``, writing to
+    ``stream`` (stderr by default)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

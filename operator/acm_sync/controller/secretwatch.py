@@ -11,6 +11,7 @@ import logging
 from http import HTTPStatus
 
 from acm_sync.controller import annotations as ann
+from acm_sync.controller import notices as nt
 from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.view import WatchView
@@ -180,7 +181,9 @@ class SecretWatcher:
         if self._warned.get(key) == meta.resource_version:
             return
         self._warned[key] = meta.resource_version
-        log.warning("%s/%s: %s", meta.namespace, meta.name, message)
+        nt.log_notice(
+            meta.namespace, meta.name, nt.Notice(EventType.WARNING, reason, message), "Secret"
+        )
         kube = self.ports.kube
         secret_ref = ObjectRef("v1", "Secret", meta.namespace, meta.name, meta.uid or None)
         await self.ports.in_kube_pool(

@@ -57,14 +57,14 @@ class StatusWriter:
             self.view.absorb(written)
         old_entries = st.pair_entries(old)
         notices = [*nt.sync_notices(result.outcomes or [], old_entries), *result.notices]
-        for notice in notices:
-            nt.log_notice(key[0], key[1], notice)
-        events = [(n.type, n.reason, n.message) for n in notices]
         old_conditions = st.conditions_by_type(old)
-        events += nt.condition_events(old_conditions, st.conditions_by_type(new))
+        notices += [
+            nt.at_failing_pairs(n, result.outcomes)
+            for n in nt.condition_events(old_conditions, st.conditions_by_type(new))
+        ]
         if result.warnings is not None:
-            events += nt.warning_events(result.warnings, old_conditions.get(st.WARNINGS))
-        await self._post(obj, events)
+            notices += nt.warning_events(result.warnings, old_conditions.get(st.WARNINGS))
+        await self.say(key, obj, nt.with_accounts(notices, self._accounts(result)))
         self._export(key, new, result)
         return True
 
@@ -82,13 +82,23 @@ class StatusWriter:
         old_ready = st.conditions_by_type(status).get(st.READY) or {}
         if old_ready.get("reason") != specs.DELETION_BLOCKED:
             ready = st.conditions_by_type(new_status)[st.READY]
-            await self._post(obj, [(EventType.WARNING, specs.DELETION_BLOCKED, ready["message"])])
+            blocked = nt.Notice(EventType.WARNING, specs.DELETION_BLOCKED, ready["message"])
+            located = nt.at_failing_pairs(blocked, remaining)
+            await self.say(key, obj, nt.with_accounts([located], {}))
 
     async def say(self, key: Key, obj: JsonObj, notices: Sequence[nt.Notice]) -> None:
-        """Log and post ``notices`` about ``obj`` (it exists until its finalizer releases it)."""
+        """Log and post ``notices`` about ``obj`` (it exists until its finalizer releases it).
+
+        Every line is logged before the first Event is posted: the log holds a pass's whole
+        story by the time its Events can be seen.
+        """
         for notice in notices:
             nt.log_notice(key[0], key[1], notice)
         await self._post(obj, [(n.type, n.reason, n.message) for n in notices])
+
+    def _accounts(self, result: decision.SyncResult) -> dict[str, str]:
+        """target -> account ("" the operator's own), for the notices' account field."""
+        return {"": self.ports.metrics.own_account, **(result.accounts or {})}
 
     def forget(self, key: Key) -> None:
         """The object is gone: its per-object metrics go too."""
@@ -102,7 +112,7 @@ class StatusWriter:
     def count(self, result: decision.SyncResult, seconds: float) -> None:
         """Count a finished pass (written or not) and how long it took."""
         metrics = self.ports.metrics
-        accounts = {"": metrics.own_account, **(result.accounts or {})}
+        accounts = self._accounts(result)
         quota = [
             (tg.account_of_outcome(o, accounts), o.region)
             for o in result.outcomes or []
