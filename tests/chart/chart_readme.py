@@ -37,11 +37,11 @@ helm install acm-sync ./charts/acm-sync --namespace acm-sync --create-namespace 
   --set serviceAccount.annotations."eks\\.amazonaws\\.com/role-arn"=$ROLE_ARN
 ```
 
-The chart installs two CRDs from its `crds/` folder (`AcmCertificate` and `AcmTarget`, copies
-of the repository's `crds/`), the operator's Deployment, its ServiceAccount and RBAC, a metrics
+The chart installs two CRDs (`AcmCertificate` and `AcmTarget`, copies of the repository's
+`crds/`, rendered as templates so that `helm upgrade` upgrades them and kept on uninstall:
+`crds.install`, `crds.keep`), the operator's Deployment, its ServiceAccount and RBAC, a metrics
 Service, a PodDisruptionBudget and, when asked, a ServiceMonitor, a PrometheusRule, a Grafana
-dashboard and a NetworkPolicy. Helm installs `crds/` on the first install only: apply them
-yourself before an upgrade (`kubectl apply --server-side -f charts/acm-sync/crds/`).
+dashboard and a NetworkPolicy. A second release in the same cluster sets `crds.install=false`.
 
 The AWS permissions, IRSA or EKS Pod Identity, upgrades, uninstalling and troubleshooting:
 [docs/install.md](../../docs/install.md) and [docs/iam.md](../../docs/iam.md) in the

@@ -29,13 +29,14 @@ OPERATOR_METRICS = frozenset(
 
 def test_chart_crds_are_byte_identical_to_the_source_crds() -> None:
     source = sorted(p.name for p in (ROOT / "crds").glob("*.yaml"))
-    copied = sorted(p.name for p in (CHART / "crds").glob("*.yaml"))
+    copied = sorted(p.name for p in (CHART / "files" / "crds").glob("*.yaml"))
     assert source, "crds/ holds no CRD"
-    assert copied == source, "the chart's crds/ must hold exactly the files of crds/"
+    assert copied == source, "the chart's files/crds/ must hold exactly the files of crds/"
     for name in source:
-        assert (CHART / "crds" / name).read_bytes() == (ROOT / "crds" / name).read_bytes(), (
-            f"charts/acm-sync/crds/{name} drifted from crds/{name}: cp crds/*.yaml "
-            "charts/acm-sync/crds/"
+        copy = CHART / "files" / "crds" / name
+        assert copy.read_bytes() == (ROOT / "crds" / name).read_bytes(), (
+            f"charts/acm-sync/files/crds/{name} drifted from crds/{name}: cp crds/*.yaml "
+            "charts/acm-sync/files/crds/"
         )
 
 

@@ -175,6 +175,10 @@ class Cluster:
         return self.emulator.api
 
     def install(self, release: str, namespace: str, values: Mapping[str, Any]) -> Release:
+        if "crds" not in values and any(self.api.exists(crd) for crd in crd_objects()):
+            # A second release in one cluster leaves the CRDs to the first, as users do: Helm
+            # refuses to adopt objects another release owns.
+            values = {**values, "crds": {"install": False}}
         result = self.helm.install(release, namespace, values)
         rendered = manifest_objects(result)
         installed = [self.api.get(obj, namespace) for obj in rendered]
@@ -321,6 +325,39 @@ def test_installed_objects_validate_against_the_kubernetes_schemas(
 def _without_server_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     # Server-populated metadata validates too, but status is not part of what the chart sets.
     return {k: v for k, v in obj.items() if k != "status"}
+
+
+def _render(values: Mapping[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+    result = helm_template("r", "acm-sync", values, tmp_path, KUBERNETES_VERSIONS[-1])
+    assert result.returncode == 0, result.stderr
+    return manifest_objects({"manifest": result.stdout})
+
+
+@needs_helm_binary
+def test_the_crds_render_as_the_source_crds_with_labels_and_keep(tmp_path: Path) -> None:
+    rendered = _render({}, tmp_path)
+    crds = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "CustomResourceDefinition"}
+    source = {c["metadata"]["name"]: c for c in crd_objects()}
+    assert crds.keys() == source.keys()
+    for name, crd in crds.items():
+        meta = crd["metadata"]
+        assert meta["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert source[name]["metadata"]["labels"].items() <= meta["labels"].items()
+        content = {k: v for k, v in crd.items() if k != "metadata"}
+        expected = {k: v for k, v in source[name].items() if k != "metadata"}
+        assert content == expected, f"{name}: the template changed the CRD's content"
+    unkept = _render({"crds": {"keep": False}}, tmp_path)
+    assert all(
+        "annotations" not in o["metadata"]
+        for o in unkept
+        if o["kind"] == "CustomResourceDefinition"
+    )
+    assert not [
+        o
+        for o in _render({"crds": {"install": False}}, tmp_path)
+        if o["kind"] == "CustomResourceDefinition"
+    ]
 
 
 def test_the_chart_installs_the_acmcertificate_crd_from_crds(
@@ -856,7 +893,9 @@ def test_upgrading_to_namespaced_scope_removes_the_cluster_wide_access(cluster: 
     before = cluster.install("moving", "moving", {})
     cluster_role = before.one("ClusterRole")
     assert _rules_for(cluster_role, "", "secrets") == {"get", "list", "watch"}
-    after = manifest_objects(cluster.helm.upgrade("moving", "moving", UPGRADED_VALUES))
+    # The CRDs stay with whichever release installed them.
+    upgraded = {**UPGRADED_VALUES, **{k: v for k, v in before.values.items() if k == "crds"}}
+    after = manifest_objects(cluster.helm.upgrade("moving", "moving", upgraded))
     assert not cluster.api.exists(cluster_role)
     assert not cluster.api.exists(before.one("ClusterRoleBinding"))
     roles = [o for o in after if o["kind"] == "Role" and o["metadata"]["namespace"] != "moving"]

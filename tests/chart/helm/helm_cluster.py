@@ -339,14 +339,14 @@ def helm_template(
 
 
 def manifest_objects(release: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The objects of a release's rendered manifest (templates/, not crds/)."""
+    """The objects of a release's rendered manifest."""
     docs = yaml.safe_load_all(release["manifest"])
     return [d for d in docs if d]
 
 
 def crd_objects() -> Iterator[dict[str, Any]]:
-    """The CRDs the chart ships in crds/."""
-    for path in sorted((CHART / "crds").glob("*.yaml")):
+    """The CRDs the chart ships (files/crds/, rendered by templates/crds.yaml)."""
+    for path in sorted((CHART / "files" / "crds").glob("*.yaml")):
         yield from (d for d in yaml.safe_load_all(path.read_text()) if d)
 
 
