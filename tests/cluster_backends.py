@@ -171,6 +171,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Count the tests that passed per backend, for the closing summary line."""
     if report.when != "call" or not report.passed:
         return
+    if "real_node" in report.keywords:
+        _ran["real-node"] += 1
+        return
     if "real_cluster" in report.keywords:
         _ran["real"] += 1
         return

@@ -178,6 +178,30 @@ class RealNode:
             self.exposed[host_port] = (HOST_ADDRESS, host_port)
         return self.exposed[host_port]
 
+    def kubelet_get(self, path: str) -> str:
+        """GET ``path`` from the kubelet's HTTPS port (inside the node's network namespace),
+        as the cluster admin; e.g. ``/metrics/probes``."""
+        assert self.cluster.pki is not None
+        # The kubelet's serving certificate is self-signed and the port is reachable from this
+        # namespace only: the client authenticates, the server is not verified.
+        script = (
+            "import ssl, sys, urllib.request as r\n"
+            "c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n"
+            "c.check_hostname = False\n"
+            "c.verify_mode = ssl.CERT_NONE\n"
+            "c.load_cert_chain(sys.argv[2], sys.argv[3])\n"
+            "sys.stdout.write(r.urlopen(sys.argv[1], context=c, timeout=10).read().decode())\n"
+        )
+        pki_ = self.cluster.pki
+        result = subprocess.run(
+            [*self._nsenter(), sys.executable, "-c", script,
+             f"https://127.0.0.1:10250{path}", str(pki_.admin_cert), str(pki_.admin_key)],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ProcessFailed(f"kubelet GET {path}: {result.stderr.strip()[-500:]}")
+        return result.stdout
+
     def pod_log(self, namespace: str, pod: str, container: str) -> str:
         """The log of ``container``'s latest run in Pod ``namespace/pod`` (read from disk)."""
         runs = sorted(self.paths.pod_logs.glob(f"{namespace}_{pod}_*/{container}/*.log"))
