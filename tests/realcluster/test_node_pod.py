@@ -92,6 +92,16 @@ def test_node_registers_ready_with_the_control_planes_version(real_node: RealApi
     assert "node.kubernetes.io/not-ready" not in taints
 
 
+def test_the_kubelets_kernel_settings_stay_inside_the_node(real_node: RealApi) -> None:
+    node = _node(real_node)
+    # What the kubelet sets on cgroup v1 (pkg/kubelet/cm setupKernelTunables), as it sees them.
+    wanted = {"vm/overcommit_memory": "1", "kernel/panic": "10", "kernel/panic_on_oops": "1"}
+    seen = {k: node.in_node(f"/proc/sys/{k}").read_text().strip() for k in wanted}
+    assert seen == wanted
+    host = {k: Path("/proc/sys", k).read_text() for k in node.host_tunables}
+    assert host == node.host_tunables
+
+
 def test_a_pod_of_the_operator_image_runs_to_completion(real_node: RealApi, image: str) -> None:
     namespace = _namespace(real_node)
     pod = {

@@ -78,6 +78,8 @@ class RealNode:
         self.holder: Supervised | None = None
         self.processes: list[Supervised] = []
         self.exposed: dict[int, tuple[str, int]] = {}
+        # The host's values of the kubelet's tunables before the node started.
+        self.host_tunables: dict[str, str] = {}
         self.started_in = 0.0
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -282,7 +284,8 @@ class RealNode:
         for entry in nodeconfig.KUBELET_TUNABLES:
             mask = paths.masks / entry
             mask.parent.mkdir(parents=True, exist_ok=True)
-            mask.write_text(Path("/proc/sys", entry).read_text())
+            self.host_tunables[entry] = Path("/proc/sys", entry).read_text()
+            mask.write_text(self.host_tunables[entry])
         cert, key = pki.issue_client(
             self.cluster.pki, self.workdir / "pki", f"system:node:{NODE_NAME}", "system:nodes"
         )
