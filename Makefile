@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test image-bins workflow-lint test-image release-dry-run
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test image-bins workflow-lint test-image release-dry-run node-bins
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
@@ -91,6 +91,12 @@ contracts: $(STAMP)
 # holding them is the last line printed.
 cluster-bins:
 	testbed/cluster/build.sh
+
+# A real node for the test bed (opt-in backend real-node, tests/cluster_backends.py): kubelet
+# and kube-scheduler (the same Kubernetes version as kube-apiserver), containerd, runc, the CNI
+# plugins and the pause program, from testbed/node/'s pinned modules into a cache of its own.
+node-bins:
+	testbed/node/build.sh
 
 # The operator's image, from the Dockerfile as users build it, with no Docker engine: see
 # testbed/image/make-image.sh. Cached (tools, base layer, BuildKit's layers); needs Go,

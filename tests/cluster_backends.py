@@ -6,6 +6,9 @@ once per backend listed (comma-separated) in ``ACM_SYNC_TEST_BACKENDS``:
 - ``emulator``: the project's Kubernetes API emulator, in-process (the default; needs nothing).
 - ``real``: a real etcd, kube-apiserver, kube-controller-manager and cert-manager built from
   the pinned Go modules (``make cluster-bins``), started once per session on loopback.
+- ``real-node``: the same real control plane plus a real node (kubelet, kube-scheduler,
+  containerd, runc, CNI: ``make node-bins``) in namespaces of its own, so Pods run. Opt-in
+  only (``make test`` does not list it): it needs root and takes about a minute to start.
 - ``kubeconfig``: any cluster the file named by ``ACM_SYNC_TEST_KUBECONFIG`` points at (kind,
   EKS, ...). Tests use namespaces of their own and leave the rest of the cluster alone.
 
@@ -26,7 +29,7 @@ import pytest
 
 BACKENDS_VAR = "ACM_SYNC_TEST_BACKENDS"
 KUBECONFIG_VAR = "ACM_SYNC_TEST_KUBECONFIG"
-KNOWN = ("emulator", "real", "kubeconfig")
+KNOWN = ("emulator", "real", "real-node", "kubeconfig")
 ROOT = Path(__file__).resolve().parents[1]
 CRDS = ROOT / "crds"
 
@@ -57,6 +60,7 @@ class RealApi:
     name: str
     kubeconfig: Path
     cluster: object | None = None  # acm_sync_testbed.realcluster.cluster.RealCluster
+    node: object | None = None  # acm_sync_testbed.realcluster.node.RealNode (real-node)
 
 
 def _start_real(workdir: Path) -> Generator[RealApi, None, None]:
@@ -71,6 +75,29 @@ def _start_real(workdir: Path) -> Generator[RealApi, None, None]:
         cluster.stop()
 
 
+def _start_real_node(workdir: Path) -> Generator[RealApi, None, None]:
+    from acm_sync_testbed.realcluster import bins
+    from acm_sync_testbed.realcluster.cluster import CONTROLLERS, NODE_CONTROLLERS, RealCluster
+    from acm_sync_testbed.realcluster.node import RealNode
+
+    node_bins = bins.find_node()
+    cluster = RealCluster(
+        bins.find(), workdir=workdir / "cluster", crds=[CRDS],
+        controllers=(*CONTROLLERS, *NODE_CONTROLLERS),
+    )  # fmt: skip
+    cluster.start()
+    node = RealNode(cluster, node_bins, workdir=workdir / "node")
+    try:
+        node.start()
+        kubeconfig = cluster.write_kubeconfig(workdir / "admin.kubeconfig")
+        yield RealApi("real-node", kubeconfig, cluster, node)
+    finally:
+        try:
+            node.stop()
+        finally:
+            cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def real_api_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RealApi]]:
     """Every selected non-emulator backend, started once for the whole session."""
@@ -78,8 +105,9 @@ def real_api_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     generators: list[Generator[RealApi, None, None]] = []
     try:
         for name in remote_backends():
-            if name == "real":
-                gen = _start_real(tmp_path_factory.mktemp("real-cluster"))
+            if name in ("real", "real-node"):
+                start = _start_real if name == "real" else _start_real_node
+                gen = start(tmp_path_factory.mktemp(name))
                 generators.append(gen)
                 servers[name] = next(gen)
             else:
@@ -102,6 +130,17 @@ def real_backend(real_api_servers: dict[str, RealApi]) -> RealApi:
             pytest.fail(reason + " but CI must run it: make test builds it (make cluster-bins)")
         pytest.skip(reason + "; run `make test`, or `make cluster-bins` then add 'real'")
     return real_api_servers["real"]
+
+
+@pytest.fixture(scope="session")
+def real_node(real_api_servers: dict[str, RealApi]) -> RealApi:
+    """The ``real-node`` cluster (control plane and a node), for tests that run Pods."""
+    if "real-node" not in real_api_servers:
+        pytest.skip(
+            f"the real node is opt-in: {BACKENDS_VAR}=real-node (root; `make node-bins`, "
+            "`make image`)"
+        )
+    return real_api_servers["real-node"]
 
 
 _ran: Counter[str] = Counter()
@@ -131,6 +170,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Count the tests that passed per backend, for the closing summary line."""
     if report.when != "call" or not report.passed:
+        return
+    if "real_node" in report.keywords:
+        _ran["real-node"] += 1
         return
     if "real_cluster" in report.keywords:
         _ran["real"] += 1

@@ -90,3 +90,39 @@ def find(explicit: Path | None = None) -> ClusterBins:
         f"`{BUILD_HINT}` in the acm-sync checkout (needs Go; builds them from pinned modules), "
         f"or set {ENV_VAR} to the folder it prints last"
     )
+
+
+NODE_ENV_VAR = "ACM_SYNC_NODE_BIN_DIR"
+NODE_LINK_NAME = ".node-bins"
+NODE_BUILD_HINT = "make node-bins"
+NODE_PROGRAMS = (
+    "kubelet",
+    "kube-scheduler",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "runc",
+    "pause",
+    "cni/bridge",
+    "cni/host-local",
+    "cni/loopback",
+    "cni/portmap",
+)
+
+
+def find_node(explicit: Path | None = None) -> Path:
+    """The folder of the node's programs (``make node-bins``); BinariesMissing if not built."""
+    candidates = [explicit] if explicit is not None else []
+    if explicit is None and os.environ.get(NODE_ENV_VAR):
+        candidates.append(Path(os.environ[NODE_ENV_VAR]))
+    if explicit is None:
+        here = Path.cwd().resolve()
+        candidates.extend(parent / NODE_LINK_NAME for parent in (here, *here.parents))
+    for folder in candidates:
+        if folder.is_dir() and all(os.access(folder / p, os.X_OK) for p in NODE_PROGRAMS):
+            return folder.resolve()
+    raise BinariesMissing(
+        "the node's programs (kubelet, kube-scheduler, containerd, runc, CNI plugins) are not "
+        f"built: run `{NODE_BUILD_HINT}` (needs Go and libseccomp-dev), or set {NODE_ENV_VAR} "
+        "to the folder it prints last"
+    )

@@ -42,6 +42,17 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "serviceaccount-token-controller",
 )
+# What a node adds (RealNode): Node health and the not-ready taint (node-lifecycle), the
+# kube-root-ca.crt ConfigMap every Pod's service-account volume projects, Endpoint(Slice)s
+# of Services, and deletion of Pods whose node is gone.
+NODE_CONTROLLERS = (
+    "node-lifecycle-controller",
+    "root-ca-certificate-publisher-controller",
+    "endpointslice-controller",
+    "pod-garbage-collector-controller",
+    "taint-eviction-controller",
+    "ttl-controller",
+)
 _START_TIMEOUT = 90.0
 
 
@@ -81,8 +92,10 @@ class RealCluster:
         crds: Iterable[Path] = (),
         port: int = 0,
         say: Callable[[str], None] | None = None,
+        controllers: Iterable[str] = CONTROLLERS,
     ) -> None:
         self.bins = bins
+        self.controllers = tuple(controllers)
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="acm-sync-cluster-"))
         self.with_cert_manager = cert_manager
@@ -208,7 +221,7 @@ class RealCluster:
         assert self.pki is not None
         return [
             f"--kubeconfig={kubeconfig}",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(self.controllers)}",
             f"--service-account-private-key-file={self.pki.sa_key}",
             f"--root-ca-file={self.pki.ca_cert}",
             "--leader-elect=false",

@@ -157,3 +157,25 @@ def generate(directory: Path, service_ip: str) -> ClusterPki:
     for path in (pki.ca_key, pki.serving_key, pki.admin_key, pki.sa_key):
         path.chmod(0o600)
     return pki
+
+
+def issue_client(
+    pki: ClusterPki, directory: Path, common_name: str, organization: str
+) -> tuple[Path, Path]:
+    """A client certificate from the cluster's CA (e.g. ``system:node:NAME`` in ``system:nodes``,
+    which the Node authorizer recognises as the kubelet of that node); (cert, key) paths."""
+    loaded = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    ca = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(
+        _name(common_name, organization), key, ca.subject, loaded,
+        usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+    )  # fmt: skip
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = common_name.replace(":", "-")
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(_pem_key(key))
+    key_path.chmod(0o600)
+    return cert_path, key_path

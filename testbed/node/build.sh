@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Builds the real node of the test bed from pinned Go modules, into a cache folder keyed by
+# those pins, and prints that folder as the last line of stdout (same scheme as
+# testbed/cluster/build.sh; a folder of its own, so a change here never rebuilds the control
+# plane, nor the reverse):
+#   kubelet, kube-scheduler   kubernetes/ (the k8s.io/kubernetes version ../cluster/kubernetes
+#                             pins for kube-apiserver; a test keeps the two equal)
+#   runc                      ../image/runc (the pin `make image` uses; -tags seccomp, cgo)
+#   containerd, containerd-shim-runc-v2, ctr    containerd/
+#   cni/bridge, cni/host-local, cni/loopback, cni/portmap    cni-plugins/
+#   pause                     the Pod sandbox's program, from the pinned Kubernetes module's
+#                             build/pause/linux/pause.c (gcc -static, as upstream builds it)
+#
+#   testbed/node/build.sh           # called by `make node-bins`
+#
+# Output folder: ${ACM_SYNC_NODE_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/node-bins}/<key>;
+# build-times.txt in it records each build (seconds per tool).
+#
+# Exit status: 0 built or reused; 3 `go` (or libseccomp-dev) is missing; else a build failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+testbed=$(cd "$here/.." && pwd)
+repo=$(cd "$testbed/.." && pwd)
+
+log() { printf '%s\n' "$*" >&2; }
+
+if ! command -v go >/dev/null 2>&1; then
+    log "build.sh: go is not installed (not on PATH); cannot build the node here"
+    exit 3
+fi
+if ! [ -e /usr/include/seccomp.h ]; then
+    log "build.sh: runc needs libseccomp's headers: apt-get install libseccomp-dev pkg-config"
+    exit 3
+fi
+
+# Only the module proxy, never a VCS host, and never rewrite go.mod/go.sum (see
+# testbed/cluster/build.sh for the reasons).
+proxy=$(go env GOPROXY | tr ',|' '\n\n' | grep -vx -e direct -e '' | paste -sd, - || true)
+export GOPROXY=${proxy:-https://proxy.golang.org}
+export GOPRIVATE=none GONOPROXY=none GONOSUMDB=none GOWORK=off
+export GOFLAGS='-mod=readonly -buildvcs=false'
+
+modules=(node/kubernetes node/containerd node/cni-plugins image/runc)
+key=$(
+    cd "$testbed"
+    for m in "${modules[@]}"; do
+        for f in "$m/go.mod" "$m/go.sum"; do
+            printf '%s\n' "$f"
+            sha256sum < "$f"
+        done
+    done
+    printf 'build.sh\n'
+    sha256sum < "$here/build.sh"
+    go version
+)
+key=$(printf '%s' "$key" | sha256sum | cut -c1-16)
+root=${ACM_SYNC_NODE_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/node-bins}
+out=$root/$key
+mkdir -p "$out/cni"
+
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$out/.lock"
+    flock 9
+fi
+
+modversion() { (cd "$testbed/$1" && go list -m -f '{{.Version}}' "$2"); }
+
+# build NAME MODULE_DIR PACKAGE [LDFLAGS [TAGS [CGO]]]: into a temporary name, then renamed,
+# so a binary present in $out is always a whole one.
+build() {
+    local name=$1 dir=$2 pkg=$3 ldflags=${4:-} tags=${5:-} cgo=${6:-0}
+    if [ -x "$out/$name" ]; then
+        log "reusing $name"
+        return
+    fi
+    local t0=$SECONDS
+    (cd "$testbed/$dir" && CGO_ENABLED=$cgo go build -mod=readonly -trimpath -tags="$tags" \
+        -ldflags="$ldflags" -o "$out/.${name//\//_}.tmp" "$pkg")
+    mv -f "$out/.${name//\//_}.tmp" "$out/$name"
+    log "built $name in $((SECONDS - t0)) s"
+    built+=("$name $((SECONDS - t0)) s")
+}
+
+all=(kubelet kube-scheduler runc containerd containerd-shim-runc-v2 ctr
+     cni/bridge cni/host-local cni/loopback cni/portmap pause)
+complete() {
+    [ -f "$out/.complete" ] || return 1
+    local n
+    for n in "${all[@]}"; do [ -x "$out/$n" ] || return 1; done
+}
+
+t_start=$SECONDS
+built=()
+if complete; then
+    for name in "${all[@]}"; do log "reusing $name"; done
+else
+    rm -f "$out/.complete"
+    kv=$(modversion node/kubernetes k8s.io/kubernetes)
+    kmm=${kv#v}; kmaj=${kmm%%.*}; kmin=${kmm#*.}; kmin=${kmin%%.*}
+    # The kubelet reports this as the Node's kubeletVersion; the API server compares it.
+    kflags="-X k8s.io/component-base/version.gitVersion=$kv -X k8s.io/component-base/version.gitMajor=$kmaj -X k8s.io/component-base/version.gitMinor=$kmin -X k8s.io/component-base/version.gitTreeState=clean"
+    rv=$(modversion image/runc github.com/opencontainers/runc)
+    cv=$(modversion node/containerd github.com/containerd/containerd/v2)
+    cflags="-X github.com/containerd/containerd/v2/version.Version=$cv"
+    pv=$(modversion node/cni-plugins github.com/containernetworking/plugins)
+    pflags="-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$pv"
+    # Sequential on purpose: each `go build` already uses every core.
+    build kubelet        node/kubernetes k8s.io/kubernetes/cmd/kubelet        "$kflags"
+    build kube-scheduler node/kubernetes k8s.io/kubernetes/cmd/kube-scheduler "$kflags"
+    build runc           image/runc github.com/opencontainers/runc "-X main.version=${rv#v}" seccomp 1
+    # Without cgo the btrfs snapshotter (which needs libbtrfs headers) drops out; overlayfs
+    # and native remain, which is all the node uses.
+    build containerd     node/containerd github.com/containerd/containerd/v2/cmd/containerd "$cflags"
+    build containerd-shim-runc-v2 node/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 "$cflags"
+    build ctr            node/containerd github.com/containerd/containerd/v2/cmd/ctr "$cflags"
+    build cni/bridge     node/cni-plugins github.com/containernetworking/plugins/plugins/main/bridge "$pflags"
+    build cni/host-local node/cni-plugins github.com/containernetworking/plugins/plugins/ipam/host-local "$pflags"
+    build cni/loopback   node/cni-plugins github.com/containernetworking/plugins/plugins/main/loopback "$pflags"
+    build cni/portmap    node/cni-plugins github.com/containernetworking/plugins/plugins/meta/portmap "$pflags"
+    if [ -x "$out/pause" ]; then
+        log "reusing pause"
+    else
+        t0=$SECONDS
+        kdir=$(cd "$testbed/node/kubernetes" && go mod download -json k8s.io/kubernetes |
+            sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+        [ -n "$kdir" ] && [ -f "$kdir/build/pause/linux/pause.c" ] || { log "build.sh: pause.c not found"; exit 1; }
+        ptag=$(sed -n 's/^TAG ?= //p' "$kdir/build/pause/Makefile")
+        gcc -Os -Wall -Werror -static "-DVERSION=v$ptag-acm-sync" -o "$out/.pause.tmp" \
+            "$kdir/build/pause/linux/pause.c"
+        mv -f "$out/.pause.tmp" "$out/pause"
+        log "built pause in $((SECONDS - t0)) s"
+        built+=("pause $((SECONDS - t0)) s")
+    fi
+    go version > "$out/.complete"
+    # For bench/: cold only if the Go build cache was empty.
+    printf '%s: built %s in %d s total (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        "${#built[@]} tools" "$((SECONDS - t_start))" "$(IFS=,; echo "${built[*]:-none}")" \
+        >> "$out/build-times.txt"
+fi
+
+ln -sfn "$out" "$repo/.node-bins"
+# Keep this folder and the two most recently used others (another checkout may use them).
+for old in $(ls -1dt "$root"/*/ 2>/dev/null | grep -vx "$out/" | tail -n +3); do
+    log "removing the unused node-bins folder $old"
+    rm -rf "$old"
+done
+log "total $((SECONDS - t_start)) s"
+printf '%s\n' "$out"
