@@ -68,6 +68,9 @@ most of them; these need cross-field checks.
 {{- if and .Values.annotationNamespaceSelector (ne $annotationMode "selector") }}
 {{- fail "annotationNamespaceSelector is used only with annotationMode=selector; set both or neither" }}
 {{- end }}
+{{- if and (include "acm-sync.webIdentity" . | fromJson).roleArn (hasKey .Values.serviceAccount.annotations "eks.amazonaws.com/role-arn") }}
+{{- fail "aws.webIdentity.roleArn and the eks.amazonaws.com/role-arn annotation both ask for IRSA: on EKS keep the annotation (its webhook injects the same), elsewhere keep aws.webIdentity.roleArn" }}
+{{- end }}
 {{- $np := .Values.networkPolicy | default dict }}
 {{- if $np.enabled }}
 {{- if empty $np.apiServer.cidrs }}
@@ -77,6 +80,16 @@ most of them; these need cross-field checks.
 {{- fail "networkPolicy.enabled with metrics.serviceMonitor.enabled needs networkPolicy.metricsNamespaceSelector, or Prometheus cannot scrape the operator" }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+aws.webIdentity with its defaults, as JSON (roleArn, audience, expirationSeconds): values of a
+release from before it (helm upgrade --reuse-values) have none.
+*/}}
+{{- define "acm-sync.webIdentity" -}}
+{{- $given := .Values.aws.webIdentity | default dict }}
+{{- $defaults := dict "roleArn" "" "audience" "sts.amazonaws.com" "expirationSeconds" 86400 }}
+{{- merge (deepCopy $given) $defaults | toJson }}
 {{- end }}
 
 {{/*

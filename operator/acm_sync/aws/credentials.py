@@ -14,6 +14,7 @@ of the credentials is ever logged or returned: only the role ARN and the account
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -27,7 +28,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 
-from acm_sync.aws.errors import AwsCallError, ErrorClass, classify
+from acm_sync.aws.errors import AwsCallError, ErrorClass, classify, redact
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.state import Owner
 from acm_sync.core.targets import ASSUME_ROLE_FAILED, RoleTarget, role_allowed
@@ -39,6 +40,28 @@ _SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]")
 _MAX_SESSIONS = 4096  # assumed credentials kept per target (least recently used dropped)
 _FAILURE_TTL = 15.0  # seconds a refused AssumeRole is remembered: a broken role costs no storm
 
+
+log = logging.getLogger(__name__)
+
+
+class _RefusalWithoutTraceback(logging.Filter):
+    """botocore logs each failed credential refresh (IRSA's AssumeRoleWithWebIdentity refused,
+    the Pod Identity endpoint unreachable) at WARNING with a traceback, on every request. The
+    refusal also reaches the AcmCertificate's status and our own start-up line; here it keeps
+    one line: botocore's message and the error's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fold the exception's text into the message and drop the traceback."""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = redact(f"{record.getMessage()} {type(exc).__name__}: {exc}")
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("botocore.credentials").addFilter(_RefusalWithoutTraceback())
 
 # The AcmCertificate the calls in this context are made for (None: a sweep of a region).
 current_owner: ContextVar[Owner | None] = ContextVar("acm_sync_current_owner", default=None)
@@ -204,10 +227,16 @@ class _OwnerCredentials(Credentials):
 def caller_account(endpoint_url: str | None = None) -> str:
     """The account of the operator's own credentials (GetCallerIdentity); '' when unknown.
 
-    Used only to label metrics: a failure here must not stop the operator.
+    Logged once at start, at INFO, with the caller's ARN and which of boto3's providers found
+    the credentials (``env``, ``assume-role-with-web-identity`` for IRSA, ``container-role``
+    for EKS Pod Identity, ...): the first thing to check when a Pod acts as the wrong identity.
+    Used otherwise only to label metrics: a failure here must not stop the operator.
     """
+    session = boto3.session.Session()
     try:
-        sts = boto3.session.Session().client(
+        found = session.get_credentials()
+        method = found.method if found is not None else "none"
+        sts = session.client(
             "sts",
             endpoint_url=endpoint_url,
             config=Config(
@@ -216,6 +245,11 @@ def caller_account(endpoint_url: str | None = None) -> str:
                 read_timeout=3,
             ),
         )
-        return str(sts.get_caller_identity()["Account"])
-    except Exception:  # no credentials, no network, no region: the label stays empty
+        identity = sts.get_caller_identity()
+    except Exception as exc:  # no credentials, no network, no region: the label stays empty
+        err = classify(exc, "GetCallerIdentity", "sts")
+        log.warning("AWS identity unknown: %s: %s", err.code, err.message)
         return ""
+    account, arn = str(identity["Account"]), str(identity["Arn"])
+    log.info("AWS identity: account %s, %s (credentials from %s)", account, arn, method)
+    return account

@@ -74,8 +74,11 @@ NARROW_VALUES: dict[str, Any] = {
 # A cluster shared by several teams: the issue-19 settings, cluster-wide.
 SELECTOR = "acmsync.io/annotations in (allowed, yes),team!=legacy"
 API_SERVER_CIDRS = ["10.0.1.15/32", "10.0.2.27/32"]
+SELF_MANAGED_ROLE_ARN = "arn:aws:iam::111122223333:role/acm-sync-shared"
 SHARED_VALUES: dict[str, Any] = {
     "clusterId": "shared-1",
+    # A self-managed cluster: IRSA without EKS's webhook, rendered by the chart.
+    "aws": {"webIdentity": {"roleArn": SELF_MANAGED_ROLE_ARN}},
     "adoption": {"mode": "any"},
     "annotationMode": "selector",
     "annotationNamespaceSelector": SELECTOR,
@@ -644,6 +647,41 @@ def test_irsa_role_annotation_is_on_the_service_account(custom_release: Release)
     assert custom_release.pod_spec["serviceAccountName"] == account["metadata"]["name"]
 
 
+IRSA_TOKEN_DIR = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+
+
+def test_self_managed_irsa_renders_what_the_eks_webhook_injects(
+    shared_release: Release, default_release: Release, custom_release: Release
+) -> None:
+    pod = shared_release.pod_spec
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["AWS_ROLE_ARN"] == SELF_MANAGED_ROLE_ARN
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == f"{IRSA_TOKEN_DIR}/token"
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == IRSA_TOKEN_DIR]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["projected"]["sources"] == [
+        {
+            "serviceAccountToken": {
+                "audience": "sts.amazonaws.com",
+                "expirationSeconds": 86400,
+                "path": "token",
+            }
+        }
+    ]
+    assert "eks.amazonaws.com/role-arn" not in (
+        shared_release.one("ServiceAccount")["metadata"].get("annotations") or {}
+    )
+    # Off by default, and off with the annotation: there EKS's webhook injects it.
+    for other in (default_release, custom_release):
+        container = other.pod_spec["containers"][0]
+        assert not {"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} & {
+            e["name"] for e in container["env"]
+        }
+        assert all(m["mountPath"] != IRSA_TOKEN_DIR for m in container["volumeMounts"])
+
+
 def test_two_replicas_come_with_a_disruption_budget_keeping_one(custom_release: Release) -> None:
     deployment = custom_release.one("Deployment")
     assert deployment["spec"]["replicas"] == 2
@@ -837,6 +875,15 @@ def test_without_a_metrics_selector_the_network_policy_admits_no_ingress(cluster
             "metricsNamespaceSelector",
         ),
         ({"networkPolicy": {"aws": {"cidrs": []}}}, "cidrs"),
+        (
+            {
+                "aws": {"webIdentity": {"roleArn": ROLE_ARN}},
+                "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}},
+            },
+            "both ask for IRSA",
+        ),
+        ({"aws": {"webIdentity": {"roleArn": "acm-sync"}}}, "roleArn"),
+        ({"aws": {"webIdentity": {"roleArn": ROLE_ARN, "expirationSeconds": 60}}}, "expiration"),
     ],
     ids=[
         "two-active-operators",
@@ -851,6 +898,9 @@ def test_without_a_metrics_selector_the_network_policy_admits_no_ingress(cluster
         "network-policy-without-api-server",
         "network-policy-blocking-prometheus",
         "network-policy-aws-nowhere",
+        "irsa-twice",
+        "web-identity-not-a-role-arn",
+        "web-identity-token-below-the-kubelets-minimum",
     ],
 )
 def test_bad_values_are_refused_before_anything_is_installed(

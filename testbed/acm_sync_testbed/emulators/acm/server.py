@@ -22,8 +22,11 @@ from werkzeug.wrappers import Request, Response
 
 from acm_sync_testbed.emulators.acm.backend import AcmError, StrictAcm
 from acm_sync_testbed.emulators.acm.faults import DropConnection
+from acm_sync_testbed.emulators.acm.podidentity import PATH as POD_IDENTITY_PATH
+from acm_sync_testbed.emulators.acm.podidentity import PodIdentity
 from acm_sync_testbed.emulators.acm.sts import Sts, StsError, error_xml
 from acm_sync_testbed.emulators.acm.tagging import TARGET_PREFIX, TaggingApi, tagging_region
+from acm_sync_testbed.emulators.acm.webidentity import WebIdentity
 
 CONTROL_PREFIX = "/_acm_emulator/"
 _SCOPE_RE = re.compile(r"Credential=[^/,]+/[0-9]{8}/([a-z0-9-]+)/acm/")
@@ -70,6 +73,8 @@ class AcmEmulator:
     whose trust policy lets the caller assume them to the external id each requires (None:
     none); they survive :meth:`reset`. Each request acts in the account of the credentials
     that signed it: assumed ones in their role's account, any other key in 123456789012.
+    IRSA's AssumeRoleWithWebIdentity (:attr:`web_identity`) and EKS Pod Identity's credentials
+    endpoint at ``/v1/credentials`` (:attr:`pod_identity`) issue the same kind of sessions.
     """
 
     def __init__(
@@ -83,6 +88,8 @@ class AcmEmulator:
         self.port = port
         self.acm = StrictAcm(**config)
         self.sts = Sts(dict(roles or {}))
+        self.web_identity = WebIdentity(self.sts)  # IRSA: AssumeRoleWithWebIdentity
+        self.pod_identity = PodIdentity(self.sts)  # EKS Pod Identity: GET /v1/credentials
         self.tagging = TaggingApi()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -127,6 +134,8 @@ class AcmEmulator:
         STS sessions, roles trusted after construction and GetResources denials."""
         self.acm.reset()
         self.sts.reset()
+        self.web_identity.reset()
+        self.pod_identity.reset()
         self.tagging.reset()
 
     def trust_role(self, role_arn: str, external_id: str | None = None) -> None:
@@ -229,6 +238,9 @@ class AcmEmulator:
         request = Request(environ)
         if request.path.startswith(CONTROL_PREFIX):
             response = self._control(request)
+        elif request.path == POD_IDENTITY_PATH and request.method == "GET":
+            status, body = self.pod_identity.handle(request.headers.get("Authorization"))
+            response = Response(body, status, content_type="application/json")
         else:
             try:
                 response = self._api(request)
@@ -239,7 +251,8 @@ class AcmEmulator:
 
     def _api(self, request: Request) -> Response:
         access_key, service = credential_of(request)
-        if service == "sts":
+        # AssumeRoleWithWebIdentity comes unsigned: only its form body says it is STS.
+        if service == "sts" or request.mimetype == "application/x-www-form-urlencoded":
             return self._sts(access_key, request)
         try:
             account = self.sts.account_of(access_key)
@@ -275,7 +288,11 @@ class AcmEmulator:
     def _sts(self, access_key: str | None, request: Request) -> Response:
         headers = {"x-amzn-RequestId": str(uuid.uuid4())}
         try:
-            xml = self.sts.handle(access_key, {k: str(v) for k, v in request.form.items()})
+            params = {k: str(v) for k, v in request.form.items()}
+            if params.get("Action") == "AssumeRoleWithWebIdentity":
+                xml = self.web_identity.handle(params)
+            else:
+                xml = self.sts.handle(access_key, params)
         except StsError as err:
             return Response(error_xml(err), err.status, headers, content_type="text/xml")
         return Response(xml, 200, headers, content_type="text/xml")
@@ -344,6 +361,10 @@ class AcmEmulator:
                         self.trust_role(str(arn), external_id)
                     for arn in body.get("distrust", []):
                         self.distrust_role(str(arn))
+                elif action == "web-identity":
+                    self.web_identity.configure(body)
+                elif action == "pod-identity":
+                    self.pod_identity.configure(body)
                 elif action == "sts/expire-sessions":
                     self.sts.expire_sessions()
                 elif action == "tagging/deny":

@@ -61,6 +61,49 @@ class Session:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A session just issued, with its secret parts (answered once, never stored)."""
+
+    session: Session
+    secret_access_key: str
+    session_token: str
+
+    @property
+    def expiration(self) -> str:
+        """The expiry as STS writes it (ISO 8601, UTC)."""
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.session.expires_at))
+
+    @property
+    def assumed_role_arn(self) -> str:
+        """arn:aws:sts::<account>:assumed-role/<role name>/<session name>."""
+        role_name = self.session.role_arn.rsplit("/", 1)[1]
+        return (
+            f"arn:aws:sts::{self.session.account}:assumed-role/{role_name}/"
+            f"{self.session.session_name}"
+        )
+
+    def credentials_xml(self) -> str:
+        """The <Credentials> element of an AssumeRole* answer."""
+        return (
+            "<Credentials>"
+            f"<AccessKeyId>{self.session.access_key_id}</AccessKeyId>"
+            f"<SecretAccessKey>{self.secret_access_key}</SecretAccessKey>"
+            f"<SessionToken>{self.session_token}</SessionToken>"
+            f"<Expiration>{self.expiration}</Expiration>"
+            "</Credentials>"
+        )
+
+    def assumed_role_user_xml(self) -> str:
+        """The <AssumedRoleUser> element of an AssumeRole* answer."""
+        key_id, name = self.session.access_key_id, self.session.session_name
+        return (
+            f"<AssumedRoleUser><Arn>{escape(self.assumed_role_arn)}</Arn>"
+            f"<AssumedRoleId>AROA{key_id[4:]}:{escape(name)}</AssumedRoleId>"
+            "</AssumedRoleUser>"
+        )
+
+
 @dataclass
 class Sts:
     """Trusted roles, issued sessions and their accounts. Thread-safe."""
@@ -145,7 +188,7 @@ class Sts:
         action = params.get("Action", "")
         if action == "GetCallerIdentity":
             account, arn = self.caller_arn(access_key_id)
-            return _xml(
+            return xml_answer(
                 action,
                 f"<Arn>{escape(arn)}</Arn><UserId>{escape(access_key_id or '')}</UserId>"
                 f"<Account>{account}</Account>",
@@ -175,35 +218,44 @@ class Sts:
             required = self.roles[role_arn]
             if required is not None and external_id != required:
                 raise denied
-            duration = self._duration_override or int(
-                params.get("DurationSeconds") or DEFAULT_DURATION
-            )
+        issued = self.issue(
+            role_arn, session_name, tags, int(params.get("DurationSeconds") or DEFAULT_DURATION),
+            external_id_sent=external_id is not None,
+        )  # fmt: skip
+        return xml_answer(
+            "AssumeRole",
+            issued.credentials_xml()
+            + issued.assumed_role_user_xml()
+            + f"<PackedPolicySize>{len(tags)}</PackedPolicySize>",
+        )
+
+    def issue(
+        self,
+        role_arn: str,
+        session_name: str,
+        tags: Mapping[str, str],
+        duration: int,
+        *,
+        external_id_sent: bool = False,
+    ) -> Issued:
+        """New credentials acting as ``role_arn`` (trust already checked by the caller)."""
+        match = _ROLE_ARN_RE.fullmatch(role_arn)
+        if match is None:
+            raise StsError("ValidationError", f"{role_arn!r} is not a valid role ARN", 400)
+        with self._lock:
             key_id = "ASIA" + secrets.token_hex(8).upper()
-            expires = self.clock() + duration
-            self._sessions[key_id] = Session(
+            expires = self.clock() + (self._duration_override or duration)
+            session = Session(
                 key_id,
                 match.group("account"),
                 role_arn,
                 session_name,
-                tags,
-                external_id is not None,
+                dict(tags),
+                external_id_sent,
                 expires,
             )
-        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
-        assumed = f"arn:aws:sts::{match.group('account')}:assumed-role/{match.group('name')}"
-        return _xml(
-            "AssumeRole",
-            "<Credentials>"
-            f"<AccessKeyId>{key_id}</AccessKeyId>"
-            f"<SecretAccessKey>{secrets.token_hex(20)}</SecretAccessKey>"
-            f"<SessionToken>{secrets.token_hex(32)}</SessionToken>"
-            f"<Expiration>{expiration}</Expiration>"
-            "</Credentials>"
-            f"<AssumedRoleUser><Arn>{escape(assumed)}/{escape(session_name)}</Arn>"
-            f"<AssumedRoleId>AROA{key_id[4:]}:{escape(session_name)}</AssumedRoleId>"
-            "</AssumedRoleUser>"
-            f"<PackedPolicySize>{len(tags)}</PackedPolicySize>",
-        )
+            self._sessions[key_id] = session
+        return Issued(session, secrets.token_hex(20), secrets.token_hex(32))
 
 
 def _session_tags(params: Mapping[str, str]) -> dict[str, str]:
@@ -217,7 +269,8 @@ def _session_tags(params: Mapping[str, str]) -> dict[str, str]:
     return tags
 
 
-def _xml(action: str, result: str) -> str:
+def xml_answer(action: str, result: str) -> str:
+    """A query-protocol answer document for ``action`` with ``result`` inside."""
     return (
         f'<{action}Response xmlns="{_NS}"><{action}Result>{result}</{action}Result>'
         f"<ResponseMetadata><RequestId>{secrets.token_hex(16)}</RequestId></ResponseMetadata>"
