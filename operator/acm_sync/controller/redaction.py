@@ -114,6 +114,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     if root.level > logging.DEBUG:
         # kopf reports every handler call at INFO: one line per Secret event is noise.
         logging.getLogger("kopf").setLevel(max(logging.WARNING, root.level))
+    else:
+        # Configured again at DEBUG (a test, the playground): kopf follows the root again.
+        logging.getLogger("kopf").setLevel(logging.NOTSET)
     for name in _NOISY_LOGGERS:
         # These log whole HTTP bodies at DEBUG: an ImportCertificate request carries the key.
         logging.getLogger(name).setLevel(logging.WARNING)
