@@ -185,7 +185,7 @@ def key_type_changed(outcome: RegionOutcome, previous_not_after: object) -> Noti
 
 
 def deletion_notices(
-    outcomes: Iterable[RegionOutcome], records: Mapping[str, RegionRecord]
+    outcomes: Iterable[RegionOutcome], records: Mapping[tuple[str, str], RegionRecord]
 ) -> list[Notice]:
     """A ``Deleted`` notice for every region where certificates were deleted from ACM.
 
@@ -198,7 +198,7 @@ def deletion_notices(
             DELETED,
             f"Deleted from ACM in {o.region}: {o.message}",
             o.region,
-            (records.get(o.region) or RegionRecord(o.region)).arn or "",
+            (records.get((o.target, o.region)) or RegionRecord(o.region)).arn or "",
             o.target,
         )
         for o in outcomes

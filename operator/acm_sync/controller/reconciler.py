@@ -15,9 +15,9 @@ from concurrent.futures import CancelledError
 from dataclasses import replace
 from datetime import datetime
 
+from acm_sync.controller import accounts as ac
 from acm_sync.controller import annotations as ann
 from acm_sync.controller import decision
-from acm_sync.controller import notices as nt
 from acm_sync.controller import resync as rs
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
@@ -33,14 +33,7 @@ from acm_sync.controller.workqueue import Key, WorkQueue
 from acm_sync.core.findings import Code
 from acm_sync.core.planner import Drift
 from acm_sync.core.reasons import Reason
-from acm_sync.core.state import (
-    DeletionPolicy,
-    DesiredState,
-    Owner,
-    RegionOutcome,
-    RegionRecord,
-    RegionState,
-)
+from acm_sync.core.state import DesiredState, RegionOutcome
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +55,7 @@ class Reconciler:
         # Pairs whose record must be re-verified against ACM (drift found by the sweep).
         self._forced: dict[Key, set[st.Pair]] = {}
         # Facts the sweep read from ACM (notAfter, InUseBy) for the next reconcile to record.
-        self._refreshed: dict[Key, dict[str, Drift]] = {}
+        self._refreshed: dict[Key, dict[st.Pair, Drift]] = {}
         self._failures: dict[Key, int] = {}
         # Objects looked at before their Secret was listed (a start): how often they waited.
         self._listing_waits: dict[Key, int] = {}
@@ -89,10 +82,10 @@ class Reconciler:
         self.queue.forget(key)
         self.writer.forget(key)
 
-    def refresh(self, drift: Drift) -> None:
-        """Record what the sweep read from ACM about a certificate (no repair needed)."""
+    def refresh(self, drift: Drift, target: str = "") -> None:
+        """Record what the sweep read from ACM about a pair's certificate (no repair needed)."""
         key = (drift.owner.namespace, drift.owner.name)
-        self._refreshed.setdefault(key, {})[drift.region] = drift
+        self._refreshed.setdefault(key, {})[(target, drift.region)] = drift
         self.queue.trigger(key)
 
     def force_verify(self, key: Key, region: str, target: str = "") -> None:
@@ -230,7 +223,7 @@ class Reconciler:
         obj: JsonObj,
         secret: JsonObj | None,
         forced: set[st.Pair],
-        fresh: dict[str, Drift],
+        fresh: dict[st.Pair, Drift],
         now: datetime,
         ctx: tg.TargetContext | None = None,
     ) -> SyncResult:
@@ -271,17 +264,16 @@ class Reconciler:
                 st.Verdict(False, specs.SUSPENDED, message), None, facts, None, [], warnings
             )
         pairs = st.pair_records(obj.get("status"))
-        for region, seen in fresh.items():
-            # What the sweep read of the operator's own account (the ARN must still match).
-            if ("", region) in pairs and pairs[("", region)].arn == seen.arn:
-                pairs[("", region)] = st.refreshed(pairs[("", region)], seen)
+        for pair, seen in fresh.items():
+            # What the sweep read from ACM (the ARN must still be the recorded one).
+            if pair in pairs and pairs[pair].arn == seen.arn:
+                pairs[pair] = st.refreshed(pairs[pair], seen)
         for pair in forced:
             if pair in pairs:
                 # Drift: the certificate under this ARN is not ours any more (or is gone), so
                 # the record must not short-circuit the sync.
                 pairs[pair] = replace(pairs[pair], fingerprint=None, tags_hash=None)
-        records = {region: rec for (target, region), rec in pairs.items() if not target}
-        ctx = ctx or tg.TargetContext(key[0], enabled=False)
+        accounts = self.ports.accounts(ctx or tg.TargetContext(key[0], enabled=False))
         owner = self.ports.owner(key)
         if problem := owner.tag_problem():
             # ACM would refuse the import (InvalidTagException): say so before any AWS call.
@@ -293,47 +285,24 @@ class Reconciler:
             regions=cert_spec.regions,
             tags=cert_spec.tags,
             deletion_policy=cert_spec.deletion_policy,
-            adopt_arns=tg.own_adoptions(cert_spec.adopt_arns, cert_spec.targets, ctx),
+            adopt_arns=cert_spec.adopt_arns,
             on_key_change=cert_spec.on_key_change,
             serial=facts.serial,
             not_after=facts.not_after,
         )
-        wanted = {r: records[r] for r in cert_spec.regions if r in records}
+        wanted = cert_spec.pairs
         try:
-            sync = self.ports.engine.sync
-            own = (
-                self.ports.account_pool.submit(sync, desired, analysis.material, wanted)
-                if cert_spec.regions
-                else None
-            )
-            # ctx refuses every pair when there are no target engines (targets disabled).
-            in_targets = tg.sync_targets(
-                self.ports.targets or tg.NO_TARGETS,
-                ctx,
-                # Every ARN of spec.certificateArns: each target's account adopts its own.
-                replace(desired, adopt_arns=cert_spec.adopt_arns),
+            outcomes = ac.sync_pairs(
+                accounts,
+                desired,
                 analysis.material,
-                cert_spec.targets,
+                wanted,
                 pairs,
                 self.ports.config.sweep_interval,
                 self.ports.account_pool,
             )
-            by_region = own.result() if own is not None else {}
-            outcomes = [by_region[r] for r in cert_spec.regions if r in by_region]
-            outcomes.extend(in_targets)
-            kept, notices = self._drop_regions(owner, cert_spec, records)
+            kept, notices = ac.drop_pairs(accounts, owner, wanted, pairs, cert_spec.deletion_policy)
             outcomes.extend(kept)
-            if self.ports.targets is not None:
-                outcomes.extend(
-                    tg.drop_pairs(
-                        self.ports.targets,
-                        ctx,
-                        owner,
-                        cert_spec.targets,
-                        pairs,
-                        cert_spec.deletion_policy,
-                    )
-                )
         except CancelledError:
             raise  # shutdown: the engine dropped queued work, and nobody waits for this result
         except Exception as exc:  # the engine reports AWS errors per region; this is a bug
@@ -345,33 +314,11 @@ class Reconciler:
             failures = self._failures[key] = self._failures.get(key, 0) + 1
             retry = min(2.0**failures, decision.MAX_BACKOFF)
             return SyncResult(verdict, None, facts, retry, warnings=warnings)
-        wanted_pairs = {("", r) for r in cert_spec.regions} | {
-            (t.target, r) for t in cert_spec.targets for r in t.regions
-        }
-        verdict = decision.verdict_of(outcomes, wanted_pairs)
-        accounts = {name: spec.account for name, spec in ctx.targets.items()}
+        verdict = decision.verdict_of(outcomes, set(wanted))
         retry = self._retry_delay(key, outcomes)
         return SyncResult(
-            verdict, outcomes, facts, retry, notices, warnings, len(wanted_pairs), accounts
+            verdict, outcomes, facts, retry, notices, warnings, len(wanted), accounts.ids()
         )
-
-    def _drop_regions(
-        self, owner: Owner, cert_spec: specs.CertSpec, records: dict[str, RegionRecord]
-    ) -> tuple[list[RegionOutcome], list[nt.Notice]]:
-        """Regions removed from the spec: delete there under ``Delete``, forget under ``Retain``.
-
-        Returns the outcomes to keep in the status (deletions still to retry) and what to say.
-        """
-        dropped = {r: rec for r, rec in records.items() if r not in cert_spec.regions}
-        if not dropped:
-            return [], []
-        if cert_spec.deletion_policy is DeletionPolicy.RETAIN:
-            why = "the region left spec.regions"
-            return [], nt.retained_notices(dropped.values(), why)
-        results = self.ports.engine.delete(owner, dropped)
-        # Regions whose deletion failed stay in the status so that it is retried.
-        kept = [o for o in results.values() if o.state is not RegionState.SYNCED or o.arn]
-        return kept, nt.deletion_notices(results.values(), dropped)
 
     def _retry_delay(self, key: Key, outcomes: list[RegionOutcome]) -> float | None:
         delay, failures = decision.retry_delay(outcomes, self._failures.get(key, 0))
