@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller import decision
+from acm_sync.controller import decide as decision
 from acm_sync.controller.spec import TLS_SECRET_TYPE
 from acm_sync.controller.statuslayout import pack
 from acm_sync.controller.view import SecretFacts, WatchView, content_hash
+from acm_sync.controller.write import new_status
 from acm_sync.core.state import RegionOutcome, RegionState
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -136,7 +137,7 @@ def test_operator_settings_that_refuse_the_spec_force_a_full_pass() -> None:
 def test_the_verified_result_rewrites_nothing() -> None:
     obj = synced()
     result = decision.verified_result(obj)
-    new = decision.new_status(obj["status"], result, 2, NOW, 30, obj["spec"])
+    new = new_status(obj["status"], result, 2, NOW, 30, obj["spec"])
     for field in ("secret", "regions", "observedGeneration", "internal", "regionList"):
         assert new[field] == obj["status"][field]
     ready = new["conditions"][0]

@@ -25,8 +25,8 @@ from acm_sync.controller import status as st
 from acm_sync.controller import targets as tg
 from acm_sync.controller.kubeapi import JsonObj
 from acm_sync.controller.ports import Ports
-from acm_sync.controller.statuswriter import StatusWriter
 from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.controller.write import StatusWriter
 from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 from acm_sync.controller import notices as nt
 from acm_sync.controller import status as st
-from acm_sync.controller.decision import SyncResult
+from acm_sync.controller.decide import SyncResult
 from acm_sync.controller.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION
 from acm_sync.core.reasons import EventReason, EventType
 

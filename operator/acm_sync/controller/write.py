@@ -1,27 +1,30 @@
-"""The one place an AcmCertificate's status, its Events and its metrics are written.
+"""Write: the one place an AcmCertificate's status, its Events and its metrics are written.
 
 Used by the sync path (:meth:`StatusWriter.write_sync`) and by the finalizer
-(:meth:`StatusWriter.write_deletion_blocked`, :meth:`StatusWriter.say`). What to write is
-decided by the pure functions of ``decision`` and ``status``; this module does the I/O.
+(:meth:`StatusWriter.write_deletion_blocked`, :meth:`StatusWriter.say`). The status to write
+is computed by the pure :func:`new_status` and :func:`deletion_status` (from ``status``'s
+records and conditions), then patched where it differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from acm_sync.controller import decision
 from acm_sync.controller import notices as nt
 from acm_sync.controller import spec as specs
 from acm_sync.controller import status as st
 from acm_sync.controller import targets as tg
+from acm_sync.controller.decide import SyncResult, region_list
 from acm_sync.controller.gauges import region_gauges
-from acm_sync.controller.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj, ObjectRef
 from acm_sync.controller.ports import Ports
+from acm_sync.controller.statuslayout import pack, unpack
 from acm_sync.controller.view import WatchView
 from acm_sync.controller.workqueue import Key
 from acm_sync.core.reasons import EventType, Reason
-from acm_sync.core.state import RegionOutcome
+from acm_sync.core.state import RegionOutcome, RegionState
 
 
 def object_ref(obj: JsonObj) -> ObjectRef:
@@ -36,15 +39,13 @@ class StatusWriter:
         self.ports = ports
         self.view = view
 
-    async def write_sync(
-        self, key: Key, obj: JsonObj, result: decision.SyncResult, now: datetime
-    ) -> bool:
+    async def write_sync(self, key: Key, obj: JsonObj, result: SyncResult, now: datetime) -> bool:
         """Write what a sync pass found; False when a newer status than ``obj``'s is in place
         (nothing written, no Event: the caller looks again)."""
         old = obj.get("status") or {}
         generation = obj.get("metadata", {}).get("generation")
         days = self.ports.config.expiry_warning_days
-        new = decision.new_status(old, result, generation, now, days, obj.get("spec"))
+        new = new_status(old, result, generation, now, days, obj.get("spec"))
         patch = st.merge_patch(old, new)
         if patch:
             kube = self.ports.kube
@@ -75,7 +76,7 @@ class StatusWriter:
         status = obj.get("status") or {}
         generation = obj.get("metadata", {}).get("generation")
         now = self.ports.clock()
-        new_status = decision.deletion_status(status, remaining, message, generation, now)
+        new_status = deletion_status(status, remaining, message, generation, now)
         patch = st.merge_patch({k: status.get(k) for k in new_status}, new_status)
         if patch:
             await self.ports.in_kube_pool(self.ports.kube.patch_acmcert_status, *key, patch)
@@ -96,7 +97,7 @@ class StatusWriter:
             nt.log_notice(key[0], key[1], notice)
         await self._post(obj, [(n.type, n.reason, n.message) for n in notices])
 
-    def _accounts(self, result: decision.SyncResult) -> dict[str, str]:
+    def _accounts(self, result: SyncResult) -> dict[str, str]:
         """target -> account ("" the operator's own), for the notices' account field."""
         return {"": self.ports.metrics.own_account, **(result.accounts or {})}
 
@@ -109,7 +110,7 @@ class StatusWriter:
         for kind, reason, message in events:
             await self.ports.in_kube_pool(self.ports.kube.post_event, ref, kind, reason, message)
 
-    def count(self, result: decision.SyncResult, seconds: float) -> None:
+    def count(self, result: SyncResult, seconds: float) -> None:
         """Count a finished pass (written or not) and how long it took."""
         metrics = self.ports.metrics
         accounts = self._accounts(result)
@@ -121,9 +122,112 @@ class StatusWriter:
         metrics.count_sync(result.verdict.ready, result.verdict.reason, quota)
         metrics.reconcile_duration.observe(seconds)
 
-    def _export(self, key: Key, status: JsonObj, result: decision.SyncResult) -> None:
+    def _export(self, key: Key, status: JsonObj, result: SyncResult) -> None:
         """Per region: notAfter of what ACM holds, and whether it is the Secret's certificate."""
         reason = result.verdict.reason
         secret_known = reason != specs.SECRET_NOT_FOUND
         gauges = region_gauges(status, reason, secret_known=secret_known)
         self.ports.metrics.export_object(key[0], key[1], gauges)
+
+
+def new_status(
+    old: Mapping[str, Any],
+    result: SyncResult,
+    generation: int | None,
+    now: datetime,
+    expiry_warning_days: int,
+    spec: Mapping[str, Any] | None = None,
+) -> JsonObj:
+    """The whole status after a pass, in the stored layout (compare with ``old`` for the
+    patch); ``old`` in either layout."""
+    old = unpack(old)
+    spec = spec or {}
+    new: JsonObj = {}
+    new.update(st.secret_fields(result.facts, old))
+    if result.facts is not None and result.content_hash:
+        new["secret"]["contentHash"] = result.content_hash
+    if generation is not None:
+        new["observedGeneration"] = generation
+    if last_resync := result.resync or old.get(LAST_RESYNC):
+        new[LAST_RESYNC] = last_resync
+    old_entries = st.pair_entries(old)
+    if regions := region_list(spec):
+        new["regionList"] = regions
+    # The TARGETS column: shown only where spec.targets is used (an object in its own
+    # account alone has READY for that).
+    uses_targets = bool(spec.get("targets"))
+    if result.outcomes is None:
+        if old.get("regions"):
+            new["regions"] = old["regions"]
+        if old.get("pairs") and uses_targets:
+            new["pairs"] = old["pairs"]
+    else:
+        accounts = result.accounts or {}
+        new["regions"] = [
+            st.region_entry(
+                o, old_entries.get((o.target, o.region)), now, accounts.get(o.target, "")
+            )
+            for o in result.outcomes
+        ]
+        synced = sum(1 for o in result.outcomes if o.state is RegionState.SYNCED and o.arn)
+        if uses_targets:
+            new["pairs"] = f"{min(synced, result.wanted)}/{result.wanted}"
+    # The top-level notAfter (the printer column) is what ACM serves, soonest first.
+    served = st.served_not_after(new)
+    if served is not None:
+        new["notAfter"] = st.format_time(served)
+    old_conditions = st.conditions_by_type(old)
+    verdict = result.verdict
+    ready = st.condition(
+        st.READY,
+        "True" if verdict.ready else "False",
+        verdict.reason,
+        verdict.message,
+        generation,
+        old_conditions.get(st.READY),
+        now,
+    )
+    expiring = st.expiring_condition(
+        st.expiry_basis(new),
+        expiry_warning_days,
+        generation,
+        old_conditions.get(st.EXPIRING),
+        now,
+    )
+    warnings = st.warnings_condition(
+        result.warnings, generation, old_conditions.get(st.WARNINGS), now
+    )
+    new["conditions"] = [ready, expiring, warnings]
+    return pack(new)
+
+
+def deletion_status(
+    old: Mapping[str, Any],
+    remaining: Sequence[RegionOutcome],
+    message: str,
+    generation: int | None,
+    now: datetime,
+) -> JsonObj:
+    """The regions and conditions of an object whose deletion waits (``DeletionBlocked``)."""
+    old = unpack(old)
+    old_conditions = st.conditions_by_type(old)
+    ready = st.condition(
+        st.READY,
+        "False",
+        specs.DELETION_BLOCKED,
+        message,
+        generation,
+        old_conditions.get(st.READY),
+        now,
+    )
+    old_entries = st.pair_entries(old)
+    new = pack(
+        {
+            **old,
+            "regions": [
+                st.region_entry(o, old_entries.get((o.target, o.region)), now) for o in remaining
+            ],
+            "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
+        }
+    )
+    return {k: new[k] for k in ("regions", "conditions", "internal")}
