@@ -21,7 +21,7 @@ from acm_sync.controller.reconciler import Reconciler
 from acm_sync.controller.secretwatch import SecretWatcher
 from acm_sync.controller.settings import OperatorConfig
 from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import Key, PriorityGate, WorkQueue
+from acm_sync.controller.workqueue import DONE, Key, Next, PriorityGate, WorkQueue
 
 WAIT = 5.0  # bound on every wait; a correct queue answers within one loop iteration
 
@@ -36,7 +36,7 @@ class Scripted:
         self.overlaps: list[Key] = []
         self._release: dict[Key, asyncio.Event] = {}
 
-    async def __call__(self, key: Key) -> float | None:
+    async def __call__(self, key: Key) -> Next:
         if key in self.running:
             self.overlaps.append(key)
         self.running.add(key)
@@ -47,7 +47,7 @@ class Scripted:
             await release.wait()
         finally:
             self.running.discard(key)
-        return None
+        return DONE
 
     async def next_started(self) -> Key:
         """The key of the next run to start."""

@@ -3,8 +3,8 @@
 - :data:`PROOF_POLICIES`: the named policies, each giving one reason a full pass is needed;
   when none has one the status proves the object in sync, and the pass reads no Secret,
   analyses nothing and calls no engine (:func:`verified_by_status`);
-- :func:`verdict_of`, :func:`retry_delay`: from the engine's outcomes to Ready and the delay
-  before the next pass; :func:`with_annotation_problem`: Ready of a generated object whose
+- :func:`verdict_of`, :func:`next_run`: from the engine's outcomes to Ready and what the
+  work queue does next; :func:`with_annotation_problem`: Ready of a generated object whose
   Secret's annotations cannot be used.
 """
 
@@ -25,8 +25,6 @@ from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.reasons import ConditionType, Reason
 from acm_sync.core.state import RegionOutcome, RegionState
-
-MAX_BACKOFF = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,18 +254,21 @@ def with_annotation_problem(verdict: st.Verdict, problem: str) -> st.Verdict:
     return st.Verdict(False, verdict.reason, f"{verdict.message}; also, {problem}")
 
 
-def retry_delay(outcomes: Sequence[RegionOutcome], failures: int) -> tuple[float | None, int]:
-    """(delay before the next pass or None, consecutive failures counting this pass).
+def next_run(result: SyncResult) -> tuple[float | None, bool]:
+    """(delay before the next pass or None, whether this pass failed) for the work queue,
+    which keeps the one failure count and backs off by it where no delay is given.
 
-    ACM's retry hints win; other transient states back off exponentially with failures.
+    ACM's retry hints win; other transient states (Error, Pending) back off.
     """
-    hints = [o.retry_after for o in outcomes if o.retry_after]
-    transient = [o for o in outcomes if o.state in (RegionState.ERROR, RegionState.PENDING)]
+    if result.crashed:
+        return None, True
+    if result.outcomes is None:
+        return result.retry, False  # a certificate not valid yet: look again when it is
+    hints = [o.retry_after for o in result.outcomes if o.retry_after]
+    transient = [o for o in result.outcomes if o.state in (RegionState.ERROR, RegionState.PENDING)]
     if not hints and not transient:
-        return None, 0
-    failures += 1
-    backoff = min(2.0**failures, MAX_BACKOFF)
-    return (max(min(hints), 1.0) if hints else backoff), failures
+        return None, False
+    return (max(min(hints), 1.0) if hints else None), True
 
 
 def verdict_of(outcomes: Sequence[RegionOutcome], wanted_pairs: set[st.Pair]) -> st.Verdict:

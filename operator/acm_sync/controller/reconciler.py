@@ -18,20 +18,15 @@ from acm_sync.controller import act, decide, gather
 from acm_sync.controller import annotations as ann
 from acm_sync.controller import resync as rs
 from acm_sync.controller import targets as tg
-from acm_sync.controller.decide import SyncResult
 from acm_sync.controller.kubeapi import JsonObj
 from acm_sync.controller.ports import Ports
 from acm_sync.controller.statuslayout import unpack
 from acm_sync.controller.view import WatchView, content_hash
-from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.controller.workqueue import DONE, PARK, Key, Next, WorkQueue
 from acm_sync.controller.write import StatusWriter
 from acm_sync.core.planner import Drift
 
 log = logging.getLogger(__name__)
-
-# How long, and how often, an object waits for its Secret to be listed before reading it.
-LISTING_WAIT = 1.0
-LISTING_WAITS = 10
 
 
 class Reconciler:
@@ -44,9 +39,6 @@ class Reconciler:
         self.queue = WorkQueue(self._reconcile, concurrency=ports.concurrency)
         # What the sweep asked of each object's next pass (re-verify a pair, record facts).
         self._asked: dict[Key, act.Asked] = {}
-        self._failures: dict[Key, int] = {}
-        # Objects looked at before their Secret was listed (a start): how often they waited.
-        self._listing_waits: dict[Key, int] = {}
         # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
         self.target_users = tg.TargetUsers()
 
@@ -63,8 +55,6 @@ class Reconciler:
         """An AcmCertificate is gone: drop its bookkeeping and metrics."""
         self.view.forget(key)
         self._asked.pop(key, None)
-        self._failures.pop(key, None)
-        self._listing_waits.pop(key, None)
         self.target_users.forget(key)
         self.queue.forget(key)
         self.writer.forget(key)
@@ -82,24 +72,19 @@ class Reconciler:
 
     # -- the reconcile ----------------------------------------------------------------------
 
-    def _wait_for_listing(self, key: Key, obj: JsonObj) -> bool:
-        """Whether to look again shortly rather than GET a Secret the watch has not shown.
+    def _parks(self, obj: JsonObj) -> bool:
+        """Whether to wait for the Secret's listing rather than GET a Secret not shown yet.
 
         At a start the Secrets' listing and the AcmCertificates' arrive side by side; an
         object whose status proves a Secret's content (contentHash) most likely only outran
-        its Secret's listing, which shows it within moments and spares the GET. A few waits,
-        then the GET (a Secret deleted while the operator was down).
+        its Secret's listing, which shows it within moments (and triggers the object) and
+        spares the GET. Past the queue's start-up deadline, the GET (a Secret deleted while
+        the operator was down).
         """
         recorded = unpack(obj.get("status")).get("secret")
-        if not isinstance(recorded, dict) or not recorded.get("contentHash"):
-            return False
-        waited = self._listing_waits.get(key, 0)
-        if waited >= LISTING_WAITS:
-            return False
-        self._listing_waits[key] = waited + 1
-        return True
+        return isinstance(recorded, dict) and bool(recorded.get("contentHash"))
 
-    async def _reconcile(self, key: Key) -> float | None:
+    async def _reconcile(self, key: Key) -> Next:
         started = time.monotonic()
         ports, view = self.ports, self.view
         namespace, _ = key
@@ -107,16 +92,15 @@ class Reconciler:
         obj = await gather.the_object(ports, view, key)
         if obj is None:
             self.forget(key)
-            return None
+            return DONE
         if obj.get("metadata", {}).get("deletionTimestamp"):
-            return None  # the finalizer owns it now
+            return DONE  # the finalizer owns it now
         spec = obj.get("spec") or {}
         secret_name = spec.get("secretName") if isinstance(spec.get("secretName"), str) else None
         view.register(key, secret_name)
         seen = view.secret(namespace, secret_name) if secret_name else None
-        if secret_name and seen is None and self._wait_for_listing(key, obj):
-            return LISTING_WAIT
-        self._listing_waits.pop(key, None)
+        if secret_name and seen is None and self.queue.listing and self._parks(obj):
+            return PARK
         asked = self._asked.pop(key, None) or act.Asked()
         # A resync asked for: no record is trusted, every pair is read from ACM again.
         if (resync := rs.requested(obj)) is not None:
@@ -141,9 +125,8 @@ class Reconciler:
         if proven and seen is not None:
             if self._annotations_removed(obj, secret_name, seen.triggers):
                 await self._delete_generated(key, obj)
-                return None
+                return DONE
             view.mark_read(key, seen.resource_version)
-            self._failures.pop(key, None)
             result = decide.verified_result(obj)
         else:
             # -- gather what a full pass needs, then act
@@ -154,14 +137,13 @@ class Reconciler:
                 triggers = seen.triggers if seen is not None else None
             if triggers is not None and self._annotations_removed(obj, secret_name, triggers):
                 await self._delete_generated(key, obj)
-                return None
+                return DONE
             result = await ports.in_aws_pool(
                 act.sync, ports, key, obj, read.secret, asked, now, read.ctx
             )
             if read.secret is not None:
                 result = replace(result, content_hash=content_hash(read.secret.get("data")))
             del read  # key material lives no longer than this pass
-            result = self._with_retry(key, result)
         if seen is not None and (
             problem := ann.unusable(
                 obj, secret_name, dict(seen.annotations), view.refused(namespace, secret_name or "")
@@ -181,7 +163,8 @@ class Reconciler:
                 view.absorb(current)
             self.queue.trigger(key)
         self.writer.count(result, time.monotonic() - started)
-        return result.retry
+        after, failed = decide.next_run(result)
+        return Next(after, failed)
 
     @staticmethod
     def _annotations_removed(obj: JsonObj, secret_name: str | None, triggers: bool) -> bool:
@@ -191,19 +174,3 @@ class Reconciler:
         uid = obj.get("metadata", {}).get("uid")
         await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, *key, uid)
         log.info("%s/%s: the Secret's annotations are gone; generated object deleted", *key)
-
-    def _with_retry(self, key: Key, result: SyncResult) -> SyncResult:
-        """``result`` with its retry delay; counts consecutive failed passes."""
-        failures = self._failures.get(key, 0)
-        if result.crashed:
-            failures += 1
-            retry: float | None = min(2.0**failures, decide.MAX_BACKOFF)
-        elif result.outcomes is not None:
-            retry, failures = decide.retry_delay(result.outcomes, failures)
-        else:
-            return result
-        if failures:
-            self._failures[key] = failures
-        else:
-            self._failures.pop(key, None)
-        return replace(result, retry=retry)
