@@ -14,12 +14,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from acm_sync.controller.kubeapi import JsonObj, ObjectRef
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.view import WatchView
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.platform.metrics import Metrics
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.watch.view import WatchView
 from acm_sync.core.model import Material
 from acm_sync.core.planner import Drift
 from acm_sync.core.reasons import Reason, WriteReason

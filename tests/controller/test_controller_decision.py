@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller import decide as decision
-from acm_sync.controller.spec import TLS_SECRET_TYPE
-from acm_sync.controller.status import Verdict
-from acm_sync.controller.statuslayout import pack
-from acm_sync.controller.view import SecretFacts, WatchView, content_hash
-from acm_sync.controller.write import new_status
+from acm_sync.controller.sync import decide as decision
+from acm_sync.controller.sync.spec import TLS_SECRET_TYPE
+from acm_sync.controller.sync.statusfields import Verdict
+from acm_sync.controller.sync.statuslayout import pack
+from acm_sync.controller.sync.write import new_status
+from acm_sync.controller.watch.view import SecretFacts, WatchView, content_hash
 from acm_sync.core.state import RegionOutcome, RegionState
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

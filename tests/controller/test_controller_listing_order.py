@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from acm_sync.controller import workqueue
+from acm_sync.controller.watch import workqueue
 from tests.certkit import TestCA
 from tests.controller.ctrlkit import FakeEngine, FakeKube, Harness
 from tests.controller.test_controller_reconcile import KEY, cluster, run, synced_once

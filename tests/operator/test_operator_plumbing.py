@@ -12,9 +12,9 @@ import logging
 import pytest
 
 from acm_sync.controller.handlers import install_log_filters
-from acm_sync.controller.redaction import RedactingFilter, configure_logging, redact
-from acm_sync.controller.settings import add_run_arguments, config_from_args
-from acm_sync.controller.workqueue import DONE, Key, Next, WorkQueue
+from acm_sync.controller.platform.flags import add_run_arguments, config_from_args
+from acm_sync.controller.platform.redaction import RedactingFilter, configure_logging, redact
+from acm_sync.controller.watch.workqueue import DONE, Key, Next, WorkQueue
 from tests.certkit import IssuedPem, TestCA
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.metrics import Metrics
 from acm_sync.controller.secretwatch import SecretWatcher
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import DONE, Key, Next, PriorityGate, WorkQueue
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.watch.workqueue import DONE, Key, Next, PriorityGate, WorkQueue
 
 WAIT = 5.0  # bound on every wait; a correct queue answers within one loop iteration
 

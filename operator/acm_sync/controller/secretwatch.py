@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import notices as nt
-from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import DONE, Key, Next, WorkQueue
+from acm_sync.controller.platform.kubeapi import JsonObj, KubeError, ObjectRef
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.watch.workqueue import DONE, Key, Next, WorkQueue
 from acm_sync.core.labelselector import parse_selector
 from acm_sync.core.reasons import EventReason, EventType
 from acm_sync.core.targets import selector_matches

@@ -13,9 +13,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from acm_sync.controller import notices as nt
-from acm_sync.controller import targets as tg
-from acm_sync.controller.engine_api import EngineLike
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync import notices as nt
 from acm_sync.core.model import Material
 from acm_sync.core.reasons import Reason
 from acm_sync.core.state import (

@@ -26,7 +26,7 @@ from acm_sync.core.reasons import (
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 from acm_sync.core.targets import account_of_arn
 
-log = logging.getLogger("acm_sync.controller.notices")
+log = logging.getLogger("acm_sync.controller.sync.notices")
 
 # Short names for the modules that import them; the values are core/reasons.py's.
 NORMAL = EventType.NORMAL

@@ -14,16 +14,16 @@ import logging
 import time
 from dataclasses import replace
 
-from acm_sync.controller import act, decide, gather
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import resync as rs
-from acm_sync.controller import targets as tg
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.statuslayout import unpack
-from acm_sync.controller.view import WatchView, content_hash
-from acm_sync.controller.workqueue import DONE, PARK, Key, Next, WorkQueue
-from acm_sync.controller.write import StatusWriter
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync import act, decide, gather
+from acm_sync.controller.sync import resyncrequest as rs
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.statuslayout import unpack
+from acm_sync.controller.sync.write import StatusWriter
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.view import WatchView, content_hash
+from acm_sync.controller.watch.workqueue import DONE, PARK, Key, Next, WorkQueue
 from acm_sync.core.planner import Drift
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from acm_sync.controller import status as st
-from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.kubeport import KubeLike
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.platform.kubeport import KubeLike
+from acm_sync.controller.sync import statusfields as st
 from acm_sync.core.reasons import QuietReason, Reason
 from acm_sync.core.state import (
     RegionOutcome,
@@ -41,7 +41,7 @@ INVALID_SPEC = Reason.INVALID_SPEC
 
 
 class TargetEnginesLike(Protocol):
-    """``acm_sync.aws.targets.TargetEngines`` as the kopf layer uses it."""
+    """``acm_sync.aws.target_engines.TargetEngines`` as the kopf layer uses it."""
 
     def engine(self, target: RoleTarget) -> EngineLike:
         """The engine of ``target``'s account."""

@@ -17,16 +17,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from acm_sync.controller import accounts as ac
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import notices as nt
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller import targets as tg
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.controller.write import StatusWriter
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync import accounts as ac
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.write import StatusWriter
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.workqueue import Key, WorkQueue
 from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from acm_sync.controller import notices as nt
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller.statuslayout import is_packed, unpack
-from acm_sync.controller.view import SecretFacts
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.statuslayout import is_packed, unpack
+from acm_sync.controller.watch.view import SecretFacts
 from acm_sync.core.findings import Code as FindingCode
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts

@@ -12,17 +12,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from acm_sync.controller import notices as nt
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller import targets as tg
-from acm_sync.controller.decide import SyncResult, region_list
-from acm_sync.controller.gauges import region_gauges
-from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj, ObjectRef
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.statuslayout import pack, unpack
-from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.kubeapi import LAST_RESYNC, JsonObj, ObjectRef
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.decide import SyncResult, region_list
+from acm_sync.controller.sync.gauges import region_gauges
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.statuslayout import pack, unpack
+from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.reasons import EventType, Reason
 from acm_sync.core.state import RegionOutcome, RegionState
 

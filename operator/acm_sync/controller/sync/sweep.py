@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller.accounts import engines_in_use
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.targets import check_target
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.accounts import engines_in_use
+from acm_sync.controller.sync.acmtargets import check_target
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
 

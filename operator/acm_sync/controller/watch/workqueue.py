@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from acm_sync.controller import transient
+from acm_sync.controller.platform import transient
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import targets as tg
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.watch.workqueue import Key
 
 
 async def the_object(ports: Ports, view: WatchView, key: Key) -> JsonObj | None:

@@ -12,16 +12,16 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from acm_sync.controller import accounts as ac
-from acm_sync.controller import decide
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller import targets as tg
-from acm_sync.controller.decide import SyncResult
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.redaction import redact
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.platform.redaction import redact
+from acm_sync.controller.sync import accounts as ac
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync import decide
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.decide import SyncResult
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.findings import Code
 from acm_sync.core.planner import Drift
 from acm_sync.core.reasons import Reason

@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
-from acm_sync.controller import targets as tg
-from acm_sync.controller.accounts import Accounts
-from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeport import KubeLike
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeport import KubeLike
+from acm_sync.controller.platform.metrics import Metrics
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync.accounts import Accounts
+from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.state import Owner
 
 P = ParamSpec("P")
