@@ -42,7 +42,7 @@ import boto3
 import yaml
 from kubernetes import client, config
 
-from acm_sync.controller.status import format_precise_time
+from acm_sync.controller.sync.statusfields import format_precise_time
 from acm_sync.core.analyze import analyze
 from acm_sync.core.state import Owner
 from acm_sync.core.tags import tags_hash

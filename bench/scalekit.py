@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from acm_sync.controller.handlers import build_settings
-from acm_sync.controller.status import format_precise_time
-from acm_sync.controller.view import content_hash
+from acm_sync.controller.sync.statusfields import format_precise_time
+from acm_sync.controller.watch.view import content_hash
 from acm_sync.core.analyze import analyze
 from acm_sync.core.state import Owner
 from acm_sync.core.tags import tags_hash

@@ -8,7 +8,7 @@ import atheris
 from fuzz.harness import instrumented, main
 
 with instrumented():
-    from acm_sync.controller.annotations import (
+    from acm_sync.controller.watch.annotations import (
         DELETION_POLICY_ANNOTATION,
         REGIONS_ANNOTATION,
         TAGS_ANNOTATION,

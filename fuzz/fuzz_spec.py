@@ -11,7 +11,7 @@ import atheris
 from fuzz.harness import instrumented, main
 
 with instrumented():
-    from acm_sync.controller.spec import SpecError, parse_spec
+    from acm_sync.controller.sync.spec import SpecError, parse_spec
 
 DOCUMENTED: tuple[type[BaseException], ...] = (SpecError,)
 FIELDS = [

@@ -310,9 +310,9 @@ class Demo:
 
 def main(args: argparse.Namespace) -> int:
     """Run the walk-through; 0 only when every step did what it said."""
-    from acm_sync.controller.redaction import configure_logging
+    from acm_sync.controller.platform.flags import OperatorConfig
+    from acm_sync.controller.platform.redaction import configure_logging
     from acm_sync.controller.runtime import OperatorThread
-    from acm_sync.controller.settings import OperatorConfig
     from acm_sync_testbed.emulators.acm.server import AcmEmulator
     from acm_sync_testbed.emulators.kube.server import KubeEmulator
     from acm_sync_testbed.playground import (

@@ -9,7 +9,7 @@ import pytest
 
 from acm_sync.aws.credentials import TargetSessions, session_name
 from acm_sync.aws.engine import Engine
-from acm_sync.aws.targets import TargetEngines
+from acm_sync.aws.target_engines import TargetEngines
 from acm_sync.core.state import Owner, RegionRecord, RegionState
 from acm_sync.core.targets import RoleTarget
 from acm_sync_testbed.emulators.acm.server import AcmEmulator

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from acm_sync.controller.metrics import NOT_AFTER, Metrics
+from acm_sync.controller.platform.metrics import NOT_AFTER, Metrics
 from acm_sync_testbed.realcluster import bins
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -80,7 +80,7 @@ def test_alerts_use_only_metrics_the_operator_exposes() -> None:
 def test_the_operator_exposes_every_metric_the_alerts_use() -> None:
     from prometheus_client import generate_latest
 
-    from acm_sync.controller.metrics import Metrics
+    from acm_sync.controller.platform.metrics import Metrics
 
     exposition = generate_latest(Metrics().registry).decode()
     exposed = set(re.findall(r"^# TYPE (\S+) ", exposition, flags=re.MULTILINE))

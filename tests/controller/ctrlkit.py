@@ -14,12 +14,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from acm_sync.controller.kubeapi import JsonObj, ObjectRef
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.view import WatchView
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.platform.metrics import Metrics
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.watch.view import WatchView
 from acm_sync.core.model import Material
 from acm_sync.core.planner import Drift
 from acm_sync.core.reasons import Reason, WriteReason
@@ -30,9 +30,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 Key = tuple[str, str]
 
 
-def arn(region: str) -> str:
-    """A well-formed ACM ARN of ``region``."""
-    return f"arn:aws:acm:{region}:123456789012:certificate/{uuid.uuid4()}"
+def arn(region: str, account: str = "123456789012") -> str:
+    """A well-formed ACM ARN of ``region`` in ``account``."""
+    return f"arn:aws:acm:{region}:{account}:certificate/{uuid.uuid4()}"
 
 
 class FakeKube:
@@ -159,7 +159,8 @@ class FakeKube:
 class FakeEngine:
     """Imports where no record holds the desired fingerprint; deletes as told by ``in_use``."""
 
-    def __init__(self) -> None:
+    def __init__(self, account: str = "123456789012") -> None:
+        self.account = account
         self.synced: list[tuple[str, tuple[str, ...]]] = []  # (owner name, regions synced)
         self.deleted: list[tuple[str, tuple[str, ...]]] = []
         # Regions whose certificate is in use: their deletion fails with ResourceInUse.
@@ -183,7 +184,7 @@ class FakeEngine:
                 RegionState.SYNCED,
                 reason,
                 reason.lower(),
-                arn=record.arn if record and record.arn else arn(region),
+                arn=record.arn if record and record.arn else arn(region, self.account),
                 fingerprint=desired.fingerprint,
                 imported_at=NOW,
                 wrote=True,

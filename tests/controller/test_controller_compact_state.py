@@ -7,8 +7,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.view import WatchView
+from acm_sync.controller.platform.metrics import Metrics
+from acm_sync.controller.watch.view import WatchView
 from acm_sync.core.reasons import Reason
 
 

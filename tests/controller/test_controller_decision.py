@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller import decision
-from acm_sync.controller.spec import TLS_SECRET_TYPE
-from acm_sync.controller.statuslayout import pack
-from acm_sync.controller.view import SecretFacts, WatchView, content_hash
+from acm_sync.controller.sync import decide as decision
+from acm_sync.controller.sync.spec import TLS_SECRET_TYPE
+from acm_sync.controller.sync.statusfields import Verdict
+from acm_sync.controller.sync.statuslayout import pack
+from acm_sync.controller.sync.write import new_status
+from acm_sync.controller.watch.view import SecretFacts, WatchView, content_hash
 from acm_sync.core.state import RegionOutcome, RegionState
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -136,7 +138,7 @@ def test_operator_settings_that_refuse_the_spec_force_a_full_pass() -> None:
 def test_the_verified_result_rewrites_nothing() -> None:
     obj = synced()
     result = decision.verified_result(obj)
-    new = decision.new_status(obj["status"], result, 2, NOW, 30, obj["spec"])
+    new = new_status(obj["status"], result, 2, NOW, 30, obj["spec"])
     for field in ("secret", "regions", "observedGeneration", "internal", "regionList"):
         assert new[field] == obj["status"][field]
     ready = new["conditions"][0]
@@ -147,13 +149,16 @@ def outcome(state: RegionState, retry_after: float | None = None) -> RegionOutco
     return RegionOutcome("us-east-1", state, "X", "x", retry_after=retry_after)
 
 
+def after(*outcomes: RegionOutcome) -> tuple[float | None, bool]:
+    result = decision.SyncResult(Verdict(False, "X", "x"), list(outcomes), None)
+    return decision.next_run(result)
+
+
 def test_retries_follow_acm_hints_else_back_off_and_reset_once_synced() -> None:
-    assert decision.retry_delay([outcome(RegionState.SYNCED)], failures=3) == (None, 0)
-    assert decision.retry_delay([outcome(RegionState.ERROR)], failures=0) == (2.0, 1)
-    assert decision.retry_delay([outcome(RegionState.ERROR)], failures=2) == (8.0, 3)
-    assert decision.retry_delay([outcome(RegionState.ERROR)], failures=20) == (300.0, 21)
+    assert after(outcome(RegionState.SYNCED)) == (None, False)
+    assert after(outcome(RegionState.ERROR)) == (None, True)  # the queue backs off
     hinted = [outcome(RegionState.ERROR, retry_after=0.2), outcome(RegionState.PENDING, 7.0)]
-    assert decision.retry_delay(hinted, failures=0) == (1.0, 1)
+    assert after(*hinted) == (1.0, True)
 
 
 def test_the_view_keeps_a_digest_of_secrets_and_compact_objects() -> None:

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from acm_sync.controller import reconciler as reconciler_module
+from acm_sync.controller.watch import workqueue
 from tests.certkit import TestCA
 from tests.controller.ctrlkit import FakeEngine, FakeKube, Harness
 from tests.controller.test_controller_reconcile import KEY, cluster, run, synced_once
@@ -44,18 +44,21 @@ def test_an_object_seen_before_its_secret_waits_for_the_listing_instead_of_readi
     )
 
 
-def test_a_secret_never_listed_is_read_after_a_few_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_secret_never_listed_is_read_at_the_start_up_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     kube, engine = cluster(TestCA().issue("web.example.com")), FakeEngine()
     run(lambda: synced_once(kube, engine))
-    monkeypatch.setattr(reconciler_module, "LISTING_WAITS", 2)
+    monkeypatch.setattr(workqueue, "LISTING_DEADLINE", 0.3)
     second = restarted(kube, engine)
 
     async def restart() -> None:
-        for _ in range(2):
-            await second.reconcile(KEY)
+        await second.reconcile(KEY)  # parked: nothing read
         assert kube.requests == []
-        await second.reconcile(KEY)  # out of patience: read it
-        await asyncio.sleep(0)
+        for _ in range(100):  # no trigger: the deadline wakes it, and it reads the Secret
+            await asyncio.sleep(0.05)
+            if kube.requests and not second.reconciler.queue.busy:
+                break
         await second.close()
 
     run(restart)

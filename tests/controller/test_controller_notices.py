@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from acm_sync.controller import notices as nt
-from acm_sync.controller import status as st
-from acm_sync.controller.redaction import configure_logging
+from acm_sync.controller.platform.redaction import configure_logging
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync import statusfields as st
 from acm_sync.core.state import RegionOutcome, RegionState
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

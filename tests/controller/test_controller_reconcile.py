@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller.finalizer import DeletionPending, Finalizer
-from acm_sync.controller.kubeapi import JsonObj
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync.finalizer import DeletionPending, Finalizer
 from tests.certkit import IssuedPem, TestCA, serial_hex, tls_secret
 from tests.controller.ctrlkit import FakeEngine, FakeKube, Harness
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from acm_sync.controller.kubeapi import GROUP, VERSION
+from acm_sync.controller.platform.kubeapi import GROUP, VERSION
 from tests.kube.kubekit import as_dict
 from tests.operator.opkit import Env, OperatorProcess
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from kubernetes import client
 
-from acm_sync.controller import annotations as ann
+from acm_sync.controller.watch import annotations as ann
 from tests.certkit import TestCA, tls_secret
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from kubernetes import client
 
-from acm_sync.controller.diffbase import LEGACY_ANNOTATION
+from acm_sync.controller.watch.diffbase import LEGACY_ANNOTATION
 from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller.spec import parse_spec
+from acm_sync.controller.sync.spec import parse_spec
+from acm_sync.controller.watch import annotations as ann
 from acm_sync.core.analyze import analyze
 from acm_sync.core.model import Analysis, CertificateFacts
 from acm_sync_testbed.emulators.kube.server import KubeEmulator

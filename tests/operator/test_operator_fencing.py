@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeapi import JsonObj, KubeApi
-from acm_sync.controller.kubeconfig import load_configuration
-from acm_sync.controller.leader import LeaderElector
-from acm_sync.controller.metrics import Metrics
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeapi import JsonObj, KubeApi
+from acm_sync.controller.platform.kubeconfig import load_configuration
+from acm_sync.controller.platform.leader import LeaderElector
+from acm_sync.controller.platform.metrics import Metrics
 from acm_sync.controller.runtime import OperatorThread
-from acm_sync.controller.settings import OperatorConfig
 from acm_sync.core.model import Material
 from acm_sync.core.planner import Drift
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from acm_sync.controller.kubeapi import KubeApi
-from acm_sync.controller.kubeconfig import load_configuration
-from acm_sync.controller.leader import LeaderElector
+from acm_sync.controller.platform.kubeapi import KubeApi
+from acm_sync.controller.platform.kubeconfig import load_configuration
+from acm_sync.controller.platform.leader import LeaderElector
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
 from tests.cluster_backends import RealApi
 

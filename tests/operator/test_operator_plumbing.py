@@ -12,9 +12,9 @@ import logging
 import pytest
 
 from acm_sync.controller.handlers import install_log_filters
-from acm_sync.controller.redaction import RedactingFilter, configure_logging, redact
-from acm_sync.controller.settings import add_run_arguments, config_from_args
-from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.controller.platform.flags import add_run_arguments, config_from_args
+from acm_sync.controller.platform.redaction import RedactingFilter, configure_logging, redact
+from acm_sync.controller.watch.workqueue import DONE, Key, Next, WorkQueue
 from tests.certkit import IssuedPem, TestCA
 
 
@@ -110,13 +110,13 @@ def test_work_queue_serialises_and_coalesces() -> None:
     async def scenario() -> None:
         gate = asyncio.Event()
 
-        async def runner(key: Key) -> float | None:
+        async def runner(key: Key) -> Next:
             overlap.append(key in running)
             running.add(key)
             runs.append(key)
             await gate.wait()
             running.discard(key)
-            return None
+            return DONE
 
         queue = WorkQueue(runner, concurrency=4)
         key = ("ns", "a")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from acm_sync.controller.settings import (
+from acm_sync.controller.platform.flags import (
     ENV_NAMES,
     add_run_arguments,
     config_from_args,

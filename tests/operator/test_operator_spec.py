@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import spec as specs
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.watch import annotations as ann
 
 ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 
@@ -138,7 +138,7 @@ def test_a_secret_name_that_is_no_object_name_is_refused(name: str) -> None:
 
 
 def test_every_api_path_segment_is_encoded() -> None:
-    from acm_sync.controller.kubeapi import KubeApi, seg
+    from acm_sync.controller.platform.kubeapi import KubeApi, seg
 
     assert seg("../x") == "..%2Fx"
     assert KubeApi._cr_path("ns", "a/../b").endswith("/namespaces/ns/acmcertificates/a%2F..%2Fb")

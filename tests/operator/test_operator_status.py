@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from acm_sync.controller import status as st
-from acm_sync.controller.gauges import region_gauges
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.gauges import region_gauges
 from acm_sync.core.state import RegionOutcome, RegionState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,7 +120,7 @@ def test_expiry_follows_what_acm_serves_not_the_secret() -> None:
 def test_records_round_trip_through_the_status() -> None:
     outcome = _outcome("us-east-1")
     entry = st.region_entry(outcome, None, T0)
-    record = st.records_from_status({"regions": [entry]})["us-east-1"]
+    record = st.pair_records({"regions": [entry]})[("", "us-east-1")]
     assert record == outcome.record()
 
 
@@ -128,13 +128,13 @@ def test_managed_tag_keys_survive_the_round_trip_through_the_status() -> None:
     outcome = replace(_outcome("us-east-1"), managed_tag_keys=("CostCenter", "team"))
     entry = st.region_entry(outcome, None, T0)
     assert entry["managedTagKeys"] == ["CostCenter", "team"]
-    record = st.records_from_status({"regions": [entry]})["us-east-1"]
+    record = st.pair_records({"regions": [entry]})[("", "us-east-1")]
     assert record.managed_tag_keys == ("CostCenter", "team")
     # "none applied" is remembered, unlike a status written before the field existed.
     none_applied = st.region_entry(replace(outcome, managed_tag_keys=()), None, T0)
-    assert st.records_from_status({"regions": [none_applied]})["us-east-1"].managed_tag_keys == ()
+    assert st.pair_records({"regions": [none_applied]})[("", "us-east-1")].managed_tag_keys == ()
     old = {k: v for k, v in entry.items() if k != "managedTagKeys"}
-    assert st.records_from_status({"regions": [old]})["us-east-1"].managed_tag_keys is None
+    assert st.pair_records({"regions": [old]})[("", "us-east-1")].managed_tag_keys is None
 
 
 def test_learning_the_managed_tag_keys_updates_the_entry() -> None:

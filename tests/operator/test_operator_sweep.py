@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.sweep import Sweeper
-from acm_sync.controller.view import WatchView
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.metrics import Metrics
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.sync.sweep import Sweeper
+from acm_sync.controller.watch.view import WatchView
 from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from acm_sync.controller.kubeapi import GROUP, VERSION
+from acm_sync.controller.platform.kubeapi import GROUP, VERSION
 from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import spec as specs
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.watch import annotations as ann
 from acm_sync.core import targets as tg
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"

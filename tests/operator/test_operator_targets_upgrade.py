@@ -10,9 +10,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-from acm_sync.controller.kubeapi import GROUP, PLURAL, VERSION
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeapi import GROUP, PLURAL, VERSION
 from acm_sync.controller.runtime import OperatorThread
-from acm_sync.controller.settings import OperatorConfig
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
 from tests.certkit import TestCA, tls_secret

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.metrics import Metrics
 from acm_sync.controller.secretwatch import SecretWatcher
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import Key, PriorityGate, WorkQueue
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.watch.workqueue import DONE, Key, Next, PriorityGate, WorkQueue
 
 WAIT = 5.0  # bound on every wait; a correct queue answers within one loop iteration
 
@@ -36,7 +36,7 @@ class Scripted:
         self.overlaps: list[Key] = []
         self._release: dict[Key, asyncio.Event] = {}
 
-    async def __call__(self, key: Key) -> float | None:
+    async def __call__(self, key: Key) -> Next:
         if key in self.running:
             self.overlaps.append(key)
         self.running.add(key)
@@ -47,7 +47,7 @@ class Scripted:
             await release.wait()
         finally:
             self.running.discard(key)
-        return None
+        return DONE
 
     async def next_started(self) -> Key:
         """The key of the next run to start."""

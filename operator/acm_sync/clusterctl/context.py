@@ -15,7 +15,7 @@ from pathlib import Path
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from acm_sync.controller.kubeapi import JsonObj, KubeApi, seg
+from acm_sync.controller.platform.kubeapi import JsonObj, KubeApi, seg
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 EXIT_NOT_READY = 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acm_sync.clusterctl.context import Connection, event_time
-from acm_sync.controller.kubeapi import LAST_RESYNC, JsonObj, seg
+from acm_sync.controller.platform.kubeapi import LAST_RESYNC, JsonObj, seg
 from acm_sync.core.reasons import ConditionType
 
 SECRET_EVENTS = 10

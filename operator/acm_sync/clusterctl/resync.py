@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 
 from acm_sync.clusterctl import context
-from acm_sync.controller.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION, JsonObj, KubeError
+from acm_sync.controller.platform.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION, JsonObj, KubeError
 from acm_sync.core.reasons import ConditionType, EventReason
 
 HELP = "make the operator verify an AcmCertificate against ACM now (and repair it)"

@@ -16,16 +16,16 @@ from typing import Any
 
 import kopf
 
-from acm_sync.controller.diffbase import MemoryDiffBaseStorage
-from acm_sync.controller.finalizer import DeletionPending, Finalizer
-from acm_sync.controller.kubeapi import GROUP, PLURAL, TARGET_PLURAL, VERSION
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
-from acm_sync.controller.resync import requested as resync_requested
+from acm_sync.controller.platform.kubeapi import GROUP, PLURAL, TARGET_PLURAL, VERSION
 from acm_sync.controller.secretwatch import SecretWatcher
-from acm_sync.controller.spec import TLS_SECRET_TYPE
-from acm_sync.controller.targets import check_target
-from acm_sync.controller.view import WatchView
+from acm_sync.controller.sync.acmtargets import check_target
+from acm_sync.controller.sync.finalizer import DeletionPending, Finalizer
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.sync.resyncrequest import requested as resync_requested
+from acm_sync.controller.sync.spec import TLS_SECRET_TYPE
+from acm_sync.controller.watch.diffbase import MemoryDiffBaseStorage
+from acm_sync.controller.watch.view import WatchView
 from acm_sync.core.reasons import ConditionType
 
 FINALIZER = "acmsync.io/cleanup"

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from acm_sync.controller.redaction import configure_logging
+from acm_sync.controller.platform.flags import OperatorConfig, add_run_arguments, config_from_args
+from acm_sync.controller.platform.redaction import configure_logging
 from acm_sync.controller.runtime import EXIT_STARTUP_FAILED, OperatorRuntime, OperatorThread
-from acm_sync.controller.settings import OperatorConfig, add_run_arguments, config_from_args
 
 log = logging.getLogger("acm_sync")
 

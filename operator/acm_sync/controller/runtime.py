@@ -16,21 +16,25 @@ from typing import Any, cast
 
 import kopf
 
-from acm_sync.controller.diffbase import MemoryDiffBaseStorage
-from acm_sync.controller.engine_api import EngineLike
 from acm_sync.controller.handlers import build_registry, build_settings
-from acm_sync.controller.kubeapi import KubeApi
-from acm_sync.controller.kubeconfig import connection_info, load_configuration, pod_namespace
-from acm_sync.controller.leader import LeaderElector, default_identity
-from acm_sync.controller.metrics import Health, Metrics, MetricsServer
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.reconciler import Reconciler
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeapi import KubeApi
+from acm_sync.controller.platform.kubeconfig import (
+    connection_info,
+    load_configuration,
+    pod_namespace,
+)
+from acm_sync.controller.platform.leader import LeaderElector, default_identity
+from acm_sync.controller.platform.metrics import Health, Metrics, MetricsServer
+from acm_sync.controller.platform.transient import StartupAborted, retry_startup
 from acm_sync.controller.secretwatch import SecretWatcher
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.sweep import Sweeper
-from acm_sync.controller.targets import TargetEnginesLike
-from acm_sync.controller.transient import StartupAborted, retry_startup
-from acm_sync.controller.view import WatchView
+from acm_sync.controller.sync.acmtargets import TargetEnginesLike
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.reconciler import Reconciler
+from acm_sync.controller.sync.sweep import Sweeper
+from acm_sync.controller.watch.diffbase import MemoryDiffBaseStorage
+from acm_sync.controller.watch.view import WatchView
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ def default_targets(
     """The engines of other accounts, or None when spec.targets is disabled."""
     if not config.targets_enabled:
         return None
-    from acm_sync.aws.targets import TargetEngines
+    from acm_sync.aws.target_engines import TargetEngines
 
     return TargetEngines(
         aws_settings(config, write_guard),

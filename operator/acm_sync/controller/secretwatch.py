@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import notices as nt
-from acm_sync.controller.kubeapi import JsonObj, KubeError, ObjectRef
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.view import WatchView
-from acm_sync.controller.workqueue import Key, WorkQueue
+from acm_sync.controller.platform.kubeapi import JsonObj, KubeError, ObjectRef
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.watch.workqueue import DONE, Key, Next, WorkQueue
 from acm_sync.core.labelselector import parse_selector
 from acm_sync.core.reasons import EventReason, EventType
 from acm_sync.core.targets import selector_matches
@@ -66,12 +66,12 @@ class SecretWatcher:
         else:
             self.generated.discard(key)
 
-    async def _ensure_generated(self, key: Key) -> float | None:
+    async def _ensure_generated(self, key: Key) -> Next:
         meta = self._pending.pop(key, None)
         if meta is None or meta.deleted:
             # A deleted Secret's generated AcmCertificate goes through garbage collection
             # (ownerReference); its finalizer keeps the ACM certificates (finalizer.py).
-            return None
+            return DONE
         kube = self.ports.kube
         existing = await self.ports.in_kube_pool(kube.get_acmcert, *key)
         if existing is not None and (existing.get("metadata") or {}).get("deletionTimestamp"):
@@ -79,16 +79,16 @@ class SecretWatcher:
             # new one can only be created once it is gone. Look again shortly, unless a newer
             # event for this Secret came meanwhile.
             self._pending.setdefault(key, meta)
-            return 1.0
+            return Next(after=1.0)
         if not meta.wants_certificate:
             if existing is not None and ann.generated_from(existing, meta.name):
                 uid = (existing.get("metadata") or {}).get("uid")
                 await self.ports.in_kube_pool(kube.delete_acmcert, *key, uid)
                 log.info("%s/%s: annotations removed, generated AcmCertificate deleted", *key)
-            return None
+            return DONE
         if refusal := await self._mode_refuses(meta.namespace):
             await self._warn(meta, EventReason.ANNOTATIONS_IGNORED, refusal)
-            return None
+            return DONE
         try:
             spec = ann.desired_spec(meta)
         except ann.AnnotationError as exc:
@@ -96,7 +96,7 @@ class SecretWatcher:
             # annotations (from the view), and a refusal by the API server no longer applies.
             self._refusal(key, None)
             await self._warn(meta, EventReason.INVALID_ANNOTATIONS, str(exc))
-            return None
+            return DONE
         if existing is None:
             try:
                 created = await self.ports.in_kube_pool(
@@ -104,12 +104,12 @@ class SecretWatcher:
                 )
             except KubeError as exc:
                 await self._refused(meta, exc)
-                return None
+                return DONE
             if created is None:
-                return 1.0  # created concurrently by someone else: look again
+                return Next(after=1.0)  # created concurrently by someone else: look again
             log.info("%s/%s: AcmCertificate generated from the Secret's annotations", *key)
             self._refusal(key, None)
-            return None
+            return DONE
         if not ann.generated_from(existing, meta.name):
             await self._warn(
                 meta,
@@ -118,17 +118,17 @@ class SecretWatcher:
                 "Secret; it is left as it is",
                 also=existing,
             )
-            return None
+            return DONE
         patch = ann.spec_patch(existing, spec, meta)
         if patch is not None:
             try:
                 await self.ports.in_kube_pool(kube.patch_acmcert, *key, patch)
             except KubeError as exc:
                 await self._refused(meta, exc)
-                return None
+                return DONE
             log.info("%s/%s: generated AcmCertificate updated from annotations", *key)
         self._refusal(key, None)
-        return None
+        return DONE
 
     def _refusal(self, key: Key, message: str | None) -> None:
         """Note why the API server refused the annotations' spec (None: it did not), and have

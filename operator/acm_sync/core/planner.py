@@ -141,11 +141,6 @@ class RegionPlan:
     notes: tuple[str, ...] = ()
 
 
-def target_arn(desired: DesiredState, record: RegionRecord) -> str | None:
-    """The ARN to observe first: the one to adopt when given, else the recorded one."""
-    return desired.adopt_arns.get(record.region) or record.arn
-
-
 def recorded_arn_problem(record: RegionRecord) -> str | None:
     """Why the recorded ARN cannot be used (not an ACM ARN in the record's region), or None.
 

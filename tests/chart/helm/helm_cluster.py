@@ -353,7 +353,7 @@ def crd_objects() -> Iterator[dict[str, Any]]:
 _PARSE_RUN_ARGS = """
 import argparse, dataclasses, json, sys
 from acm_sync.controller.main import add_arguments
-from acm_sync.controller.settings import config_from_args
+from acm_sync.controller.platform.flags import config_from_args
 parser = argparse.ArgumentParser()
 add_arguments(parser)
 config = config_from_args(parser.parse_args(json.loads(sys.argv[1])))

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.workqueue import Key
 
 # A status is mostly ARNs, fingerprints and times repeated per region: zlib's fastest level
 # keeps about a third of the JSON (0.85 KB instead of 2.6 KB at three regions), and reading

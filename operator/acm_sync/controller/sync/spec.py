@@ -71,6 +71,12 @@ class CertSpec:
     # Other accounts (AcmTargets) and the regions wanted in each.
     targets: tuple[TargetRef, ...] = ()
 
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every (target, region) pair asked for: the operator's own account is target ""."""
+        own = tuple(("", r) for r in self.regions)
+        return own + tuple((t.target, r) for t in self.targets for r in t.regions)
+
 
 def relevant_warnings(findings: Sequence[Finding], regions: Sequence[str]) -> tuple[Finding, ...]:
     """The core's warnings that matter for these regions (CloudFront uses us-east-1 only)."""

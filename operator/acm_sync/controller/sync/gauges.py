@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from acm_sync.controller.spec import SYNCED
-from acm_sync.controller.status import parse_time
-from acm_sync.controller.statuslayout import unpack
+from acm_sync.controller.sync.spec import SYNCED
+from acm_sync.controller.sync.statusfields import parse_time
+from acm_sync.controller.sync.statuslayout import unpack
 from acm_sync.core.state import RegionState
 
 

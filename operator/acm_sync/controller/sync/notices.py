@@ -26,7 +26,7 @@ from acm_sync.core.reasons import (
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 from acm_sync.core.targets import account_of_arn
 
-log = logging.getLogger("acm_sync.controller.notices")
+log = logging.getLogger("acm_sync.controller.sync.notices")
 
 # Short names for the modules that import them; the values are core/reasons.py's.
 NORMAL = EventType.NORMAL
@@ -185,7 +185,7 @@ def key_type_changed(outcome: RegionOutcome, previous_not_after: object) -> Noti
 
 
 def deletion_notices(
-    outcomes: Iterable[RegionOutcome], records: Mapping[str, RegionRecord]
+    outcomes: Iterable[RegionOutcome], records: Mapping[tuple[str, str], RegionRecord]
 ) -> list[Notice]:
     """A ``Deleted`` notice for every region where certificates were deleted from ACM.
 
@@ -198,7 +198,7 @@ def deletion_notices(
             DELETED,
             f"Deleted from ACM in {o.region}: {o.message}",
             o.region,
-            (records.get(o.region) or RegionRecord(o.region)).arn or "",
+            (records.get((o.target, o.region)) or RegionRecord(o.region)).arn or "",
             o.target,
         )
         for o in outcomes

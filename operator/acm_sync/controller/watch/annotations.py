@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acm_sync.controller.kubeapi import API_VERSION, KIND, JsonObj
+from acm_sync.controller.platform.kubeapi import API_VERSION, KIND, JsonObj
 from acm_sync.core.regions import validate_region
 from acm_sync.core.tags import validate_tags
 from acm_sync.core.targets import parse_targets_annotation

@@ -10,31 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from acm_sync.controller import status as st
-from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.kubeport import KubeLike
-from acm_sync.core.model import Material
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.platform.kubeport import KubeLike
+from acm_sync.controller.sync import statusfields as st
 from acm_sync.core.reasons import QuietReason, Reason
 from acm_sync.core.state import (
-    DeletionPolicy,
-    DesiredState,
-    Owner,
     RegionOutcome,
-    RegionRecord,
-    RegionState,
 )
 from acm_sync.core.targets import (
     ASSUME_ROLE_FAILED,
     TARGET_NOT_ALLOWED,
     TARGET_NOT_FOUND,
     RoleTarget,
-    TargetRef,
     TargetSpec,
     TargetSpecError,
     account_of_arn,
@@ -49,7 +41,7 @@ INVALID_SPEC = Reason.INVALID_SPEC
 
 
 class TargetEnginesLike(Protocol):
-    """``acm_sync.aws.targets.TargetEngines`` as the kopf layer uses it."""
+    """``acm_sync.aws.target_engines.TargetEngines`` as the kopf layer uses it."""
 
     def engine(self, target: RoleTarget) -> EngineLike:
         """The engine of ``target``'s account."""
@@ -140,132 +132,6 @@ def load_context(
             problems[name] = f"AcmTarget {name} cannot be used: {exc}"
     labels = kube.namespace_labels(namespace)
     return TargetContext(namespace, enabled, targets, problems, labels)
-
-
-def _refused(record: RegionRecord, reason: str, message: str, retry: float) -> RegionOutcome:
-    outcome = RegionOutcome.from_record(record, RegionState.BLOCKED, reason, message)
-    # Nothing signals a namespace label or an AcmTarget change to this object for sure:
-    # look again at the sweep interval.
-    return replace(outcome, retry_after=retry)
-
-
-def sync_targets(
-    engines: TargetEnginesLike,
-    ctx: TargetContext,
-    desired: DesiredState,
-    material: Material,
-    refs: Iterable[TargetRef],
-    records: Mapping[st.Pair, RegionRecord],
-    retry_refused: float,
-    pool: Executor | None = None,
-) -> list[RegionOutcome]:
-    """Sync every pair of ``refs``; refused pairs get their reason and make no call.
-
-    With ``pool`` the target accounts sync side by side (each one's regions in parallel too).
-    """
-    outcomes: list[RegionOutcome] = []
-    running: list[tuple[str, tuple[str, ...], Future[dict[str, RegionOutcome]]]] = []
-    for ref in refs:
-        allowed: dict[str, RegionRecord] = {}
-        for region in ref.regions:
-            record = records.get((ref.target, region)) or RegionRecord(region, target=ref.target)
-            if problem := ctx.problem(ref.target, region):
-                outcomes.append(_refused(record, *problem, retry_refused))
-            else:
-                allowed[region] = record
-        if not allowed:
-            continue
-        spec = ctx.targets[ref.target]
-        for region, record in allowed.items():
-            if account_of_arn(record.arn) not in ("", spec.account):
-                # The AcmTarget now names a role in another account: the recorded certificate
-                # is out of reach (and stays where it is); import into the new account.
-                allowed[region] = RegionRecord(region, target=ref.target)
-        engine = engines.engine(spec.role())
-        # spec.certificateArns is keyed by region: an ARN is adopted where its account is.
-        adopt = {
-            r: arn
-            for r, arn in desired.adopt_arns.items()
-            if r in allowed and account_of_arn(arn) == spec.account
-        }
-        pair_desired = replace(desired, regions=tuple(allowed), target=ref.target, adopt_arns=adopt)
-        if pool is None:
-            by_region = engine.sync(pair_desired, material, allowed)
-            outcomes.extend(replace(by_region[r], target=ref.target) for r in allowed)
-        else:
-            future = pool.submit(engine.sync, pair_desired, material, allowed)
-            running.append((ref.target, tuple(allowed), future))
-    for target, regions, future in running:
-        by_region = future.result()
-        outcomes.extend(replace(by_region[r], target=target) for r in regions)
-    return outcomes
-
-
-def own_adoptions(
-    adopt_arns: Mapping[str, str], refs: Iterable[TargetRef], ctx: TargetContext
-) -> dict[str, str]:
-    """The ARNs of spec.certificateArns to adopt in the operator's own account: all but those
-    naming the account of an AcmTarget the spec uses in that region."""
-    elsewhere = {
-        (region, ctx.targets[ref.target].account)
-        for ref in refs
-        if ref.target in ctx.targets
-        for region in ref.regions
-    }
-    return {r: arn for r, arn in adopt_arns.items() if (r, account_of_arn(arn)) not in elsewhere}
-
-
-def delete_pairs(
-    engines: TargetEnginesLike,
-    ctx: TargetContext,
-    owner: Owner,
-    records: Mapping[st.Pair, RegionRecord],
-) -> list[RegionOutcome]:
-    """Delete the owner's certificates of target pairs (records; empty ones are looked up).
-
-    A pair whose AcmTarget is gone cannot be reached: it stays, blocked, so that nothing is
-    orphaned silently (switching deletionPolicy to Retain releases it). A pair the namespace
-    may not use and that never got an ARN holds nothing of ours: done, with no call.
-    """
-    outcomes: list[RegionOutcome] = []
-    by_target: dict[str, dict[str, RegionRecord]] = {}
-    for (target, region), record in records.items():
-        if not target:
-            continue
-        problem = ctx.problem(target, region)
-        if problem is not None and not (record.arn or record.previous_arn):
-            outcomes.append(
-                RegionOutcome.from_record(
-                    record, RegionState.SYNCED, Reason.NOT_FOUND, f"nothing to delete: {problem[1]}"
-                )
-            )
-        elif target not in ctx.targets:
-            reason, message = problem or (TARGET_NOT_FOUND, f"AcmTarget {target} is gone")
-            outcomes.append(RegionOutcome.from_record(record, RegionState.BLOCKED, reason, message))
-        else:
-            by_target.setdefault(target, {})[region] = replace(record, target=target)
-    for target, regional in sorted(by_target.items()):
-        done = engines.engine(ctx.targets[target].role()).delete(owner, regional)
-        outcomes.extend(replace(o, target=target) for o in done.values())
-    return outcomes
-
-
-def drop_pairs(
-    engines: TargetEnginesLike,
-    ctx: TargetContext,
-    owner: Owner,
-    refs: Iterable[TargetRef],
-    records: Mapping[st.Pair, RegionRecord],
-    policy: DeletionPolicy,
-) -> list[RegionOutcome]:
-    """Target pairs removed from spec.targets: deleted under Delete, forgotten under Retain."""
-    wanted = {(ref.target, region) for ref in refs for region in ref.regions}
-    dropped = {p: r for p, r in records.items() if p[0] and p not in wanted}
-    if not dropped or policy is DeletionPolicy.RETAIN:
-        return []
-    results = delete_pairs(engines, ctx, owner, dropped)
-    # Pairs whose deletion failed stay in the status so that it is retried.
-    return [o for o in results if o.state is not RegionState.SYNCED or o.arn]
 
 
 def target_status(

@@ -17,16 +17,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from acm_sync.controller import annotations as ann
-from acm_sync.controller import notices as nt
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller import targets as tg
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.statuswriter import StatusWriter
-from acm_sync.controller.workqueue import Key, WorkQueue
-from acm_sync.core.state import DeletionPolicy, RegionOutcome, RegionRecord, RegionState
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync import accounts as ac
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.sync.write import StatusWriter
+from acm_sync.controller.watch import annotations as ann
+from acm_sync.controller.watch.workqueue import Key, WorkQueue
+from acm_sync.core.state import DeletionPolicy, RegionRecord, RegionState
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ class Finalizer:
         if obj is None:
             self.forget(key)
             return
-        status = obj.get("status") or {}
-        records = st.records_from_status(status)
+        records = self._pairs(obj)
         if specs.deletion_policy_of(obj) is DeletionPolicy.RETAIN:
             log.info("%s/%s deleted; Retain leaves its ACM certificates in place", *key)
             why = "the AcmCertificate was deleted"
@@ -83,15 +83,14 @@ class Finalizer:
             await self.writer.say(key, obj, nt.retained_notices(records.values(), why, rule))
             self.forget(key)
             return
-        for region in (obj.get("spec") or {}).get("regions") or []:
-            if isinstance(region, str) and region not in records:
-                # Never synced here, or the record was lost: let the engine look up by owner tag.
-                records[region] = RegionRecord(region=region)
-        owner = ports.owner(key)
-        by_region = await ports.in_aws_pool(ports.engine.delete, owner, records)
-        outcomes = {st.pair_label(o): o for o in by_region.values()}
-        for outcome in await self._delete_target_pairs(key, obj):
-            outcomes[st.pair_label(outcome)] = outcome
+        names = sorted({target for target, _ in records if target})
+        ctx = await ports.in_kube_pool(
+            tg.load_context, ports.kube, key[0], names, enabled=ports.targets_enabled
+        )
+        deleted = await ports.in_aws_pool(
+            ac.delete_pairs, ports.accounts(ctx), ports.owner(key), records
+        )
+        outcomes = {st.pair_label(o): o for o in deleted}
         remaining = [o for o in outcomes.values() if o.state is not RegionState.SYNCED]
         if not remaining:
             done = "; ".join(f"{r}: {o.message}" for r, o in sorted(outcomes.items()))
@@ -134,22 +133,17 @@ class Finalizer:
             or secret_meta.get("deletionTimestamp") is not None
         )
 
-    async def _delete_target_pairs(self, key: Key, obj: JsonObj) -> list[RegionOutcome]:
-        """Delete in the target accounts: recorded pairs, and those spec.targets names (an
-        import whose status write was lost is found there by owner tag)."""
-        pairs = {p: r for p, r in st.pair_records(obj.get("status")).items() if p[0]}
-        for item in (obj.get("spec") or {}).get("targets") or []:
-            if not isinstance(item, dict) or not isinstance(item.get("target"), str):
-                continue
-            name = str(item["target"])
-            for region in item.get("regions") or []:
-                if isinstance(region, str):
-                    pairs.setdefault((name, region), RegionRecord(region, target=name))
-        if not pairs:
-            return []
-        ports = self.ports
-        names = [t for t, _ in pairs]
-        enabled = ports.targets_enabled
-        ctx = await ports.in_kube_pool(tg.load_context, ports.kube, key[0], names, enabled=enabled)
-        engines = ports.targets or tg.NO_TARGETS
-        return await ports.in_aws_pool(tg.delete_pairs, engines, ctx, ports.owner(key), pairs)
+    @staticmethod
+    def _pairs(obj: JsonObj) -> dict[ac.Pair, RegionRecord]:
+        """Every pair that may hold a certificate: those recorded, and those the spec names
+        (an import whose status write was lost, or a record lost, is found by owner tag)."""
+        pairs = st.pair_records(obj.get("status"))
+        spec = obj.get("spec") or {}
+        named = [("", region) for region in spec.get("regions") or []]
+        for item in spec.get("targets") or []:
+            if isinstance(item, dict) and isinstance(item.get("target"), str):
+                named.extend((item["target"], region) for region in item.get("regions") or [])
+        for target, region in named:
+            if isinstance(region, str):
+                pairs.setdefault((target, region), RegionRecord(region, target=target))
+        return pairs

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from acm_sync.controller import spec as specs
-from acm_sync.controller import status as st
-from acm_sync.controller.kubeapi import JsonObj
-from acm_sync.controller.ports import Ports
-from acm_sync.controller.targets import check_target
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.sync import spec as specs
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.accounts import engines_in_use
+from acm_sync.controller.sync.acmtargets import check_target
+from acm_sync.controller.sync.ports import Ports
+from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.planner import Drift, DriftKind
 from acm_sync.core.state import Owner, RegionRecord
 
@@ -38,14 +39,6 @@ class SweepReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _drift_target(drift: Drift) -> tuple[Key, str] | None:
-    if drift.kind in (DriftKind.EXPIRED, DriftKind.REFRESHED):
-        # Expired in ACM with our fingerprint: only a renewed Secret can help, and its change
-        # triggers a sync anyway.
-        return None
-    return (drift.owner.namespace, drift.owner.name), drift.region
-
-
 class SweepSink(Protocol):
     """Where the sweep hands what it found (the reconciler)."""
 
@@ -53,8 +46,8 @@ class SweepSink(Protocol):
         """Reconcile ``key`` soon."""
         ...
 
-    def refresh(self, drift: Drift) -> None:
-        """Record fresher facts of a certificate for ``key``'s next reconcile."""
+    def refresh(self, drift: Drift, target: str = "") -> None:
+        """Record fresher facts of a pair's certificate for its next reconcile."""
         ...
 
     def force_verify(self, key: Key, region: str, target: str = "") -> None:
@@ -98,60 +91,68 @@ class Sweeper:
 
     async def sweep_once(self) -> SweepReport:
         """One pass over every watched AcmCertificate."""
-        rec = self.ports
-        sink = self.sink
+        ports = self.ports
         report = SweepReport()
-        now = rec.clock()
-        by_region: dict[str, list[tuple[Owner, RegionRecord]]] = {}
+        now = ports.clock()
         by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]] = {}
-        pages = rec.kube.acmcert_pages(rec.config.namespaces)
+        pages = ports.kube.acmcert_pages(ports.config.namespaces)
 
         def next_page() -> list[JsonObj] | None:
             return next(pages, None)
 
         # A page of objects at a time, of which only the records are kept: at 10,000 objects
         # the whole listing at once was most of the operator's peak memory.
-        while (page := await rec.in_kube_pool(next_page)) is not None:
+        while (page := await ports.in_kube_pool(next_page)) is not None:
             report.objects += len(page)
             for obj in page:
-                self._collect(obj, now, by_region, by_pair, report)
-        report.regions = len(by_region)
-        for region, records in sorted(by_region.items()):
+                self._collect(obj, now, by_pair, report)
+        await self._check_targets()
+        engines = engines_in_use(ports.engine, ports.targets if ports.targets_enabled else None)
+        for (target, region), records in sorted(by_pair.items()):
+            engine = engines.get(target)
+            if engine is None:
+                continue  # not used since the start: its next sync reads ACM anyway
+            report.regions += 1
+            where = f"{target}/{region}" if target else region
             try:
-                drifts = await rec.in_aws_pool(rec.engine.sweep, region, records)
+                drifts = await ports.in_aws_pool(engine.sweep, region, records)
             except Exception as exc:
-                report.errors.append(f"{region}: {exc}")
-                log.warning("Sweep of %s failed: %s", region, exc)
+                report.errors.append(f"{where}: {exc}")
+                log.warning("Sweep of %s failed: %s", where, exc)
                 continue
             for drift in drifts:
-                if drift.kind is DriftKind.REFRESHED:
-                    report.refreshed.append(((drift.owner.namespace, drift.owner.name), region))
-                    sink.refresh(drift)
-                target = _drift_target(drift)
-                if target is None:
-                    continue
-                if drift.kind is DriftKind.STALE_RECORD:
-                    report.stale.append(target)
-                    log.info(
-                        "Status of %s/%s in %s is out of date; refreshing", *target[0], target[1]
-                    )
-                else:
-                    report.drifted.append(target)
-                    log.info("Drift in %s for %s/%s: %s", target[1], *target[0], drift)
-                sink.force_verify(*target)
-        await self._sweep_targets(by_pair, report)
+                self._hand_over(drift, target, report)
         return report
+
+    def _hand_over(self, drift: Drift, target: str, report: SweepReport) -> None:
+        """Tell the reconciler what one drift asks of its pair."""
+        key: Key = (drift.owner.namespace, drift.owner.name)
+        where = f"{target}/{drift.region}" if target else drift.region
+        if drift.kind is DriftKind.REFRESHED:
+            report.refreshed.append((key, where))
+            self.sink.refresh(drift, target)
+            return
+        if drift.kind is DriftKind.EXPIRED:
+            # Expired in ACM with our fingerprint: only a renewed Secret can help, and its
+            # change triggers a sync anyway.
+            return
+        if drift.kind is DriftKind.STALE_RECORD:
+            report.stale.append((key, where))
+            log.info("Status of %s/%s in %s is out of date; refreshing", *key, where)
+        else:
+            report.drifted.append((key, where))
+            log.info("Drift in %s for %s/%s: %s", where, *key, drift)
+        self.sink.force_verify(key, drift.region, target=target)
 
     def _collect(
         self,
         obj: JsonObj,
         now: datetime,
-        by_region: dict[str, list[tuple[Owner, RegionRecord]]],
         by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]],
         report: SweepReport,
     ) -> None:
         """Keep one object's records for the engine sweeps; trigger it if Expiring must flip."""
-        rec = self.ports
+        ports = self.ports
         meta = obj.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             return
@@ -159,13 +160,11 @@ class Sweeper:
         status = obj.get("status") or {}
         # A suspended object gets no AWS call, not even the sweep's drift check.
         recorded = {} if specs.is_suspended(obj) else st.pair_records(status)
-        owner = rec.owner(key)
-        for (via, region), record in recorded.items():
-            if record.arn and not via:
-                by_region.setdefault(region, []).append((owner, record))
-            elif record.arn:
-                by_pair.setdefault((via, region), []).append((owner, record))
-        should = st.expiry_state(st.expiry_basis(status), rec.config.expiry_warning_days, now)
+        owner = ports.owner(key)
+        for pair, record in recorded.items():
+            if record.arn:
+                by_pair.setdefault(pair, []).append((owner, record))
+        should = st.expiry_state(st.expiry_basis(status), ports.config.expiry_warning_days, now)
         condition = st.conditions_by_type(status).get(st.EXPIRING, {})
         shown = (condition.get("status"), condition.get("reason"))
         # ExpiresSoon -> Expired is a change too; the reason of a False one is not.
@@ -175,37 +174,18 @@ class Sweeper:
             report.expiry_flips.append(key)
             self.sink.trigger(key)
 
-    async def _sweep_targets(
-        self, by_pair: dict[st.Pair, list[tuple[Owner, RegionRecord]]], report: SweepReport
-    ) -> None:
-        """Re-check every AcmTarget's role, then sweep the target pairs like the regions."""
-        rec = self.ports
-        if rec.targets is None or not rec.targets_enabled:
+    async def _check_targets(self) -> None:
+        """Assume every AcmTarget's role again and write its status."""
+        ports = self.ports
+        if ports.targets is None or not ports.targets_enabled:
             return
-        targets = rec.targets
         try:
             names = [
-                str(t["metadata"]["name"]) for t in await rec.in_kube_pool(rec.kube.list_acmtargets)
+                str(t["metadata"]["name"])
+                for t in await ports.in_kube_pool(ports.kube.list_acmtargets)
             ]
         except Exception as exc:  # no AcmTarget CRD installed, or no RBAC for it
             log.warning("Listing AcmTargets failed: %s", exc)
             names = []
         for name in names:
-            await rec.in_aws_pool(check_target, rec.kube, targets, name, rec.clock())
-        engines = {role.name: engine for role, engine in targets.current()}
-        for (target, region), records in sorted(by_pair.items()):
-            engine = engines.get(target)
-            if engine is None:
-                continue  # not used since the start: its next sync reads ACM anyway
-            report.regions += 1
-            try:
-                drifts = await rec.in_aws_pool(engine.sweep, region, records)
-            except Exception as exc:
-                report.errors.append(f"{target}/{region}: {exc}")
-                log.warning("Sweep of %s through %s failed: %s", region, target, exc)
-                continue
-            for drift in drifts:
-                pair = _drift_target(drift)
-                if pair is not None:
-                    report.drifted.append(pair)
-                    self.sink.force_verify(*pair, target=target)
+            await ports.in_aws_pool(check_target, ports.kube, ports.targets, name, ports.clock())

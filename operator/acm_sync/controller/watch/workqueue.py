@@ -5,6 +5,13 @@ one run is in flight; triggers that arrive during a run collapse into exactly on
 syncs of the same object therefore never overlap, which is what keeps a certificate from being
 imported twice by one replica.
 
+Waiting is the queue's alone. A run answers how to go on (:class:`Next`): done, again after
+a delay, failed (the one failure counter per key backs off, capped at ``MAX_BACKOFF``), or
+parked until triggered. At a start the Secrets' listing and the AcmCertificates' arrive side by
+side: an object that outran its Secret's listing parks, and the Secret's arrival triggers it
+(its readers are triggered by every Secret event); the one start-up deadline
+(``LISTING_DEADLINE``) wakes whatever still waits, and after it nothing parks.
+
 Triggers come in two lanes. An urgent one (a Secret change, a new object or a spec change) is
 what a user waits for; a routine one (kopf's resume after a restart, the sweep, retry timers)
 is upkeep. Runs waiting for a concurrency slot take it urgent lane first, so that a rotation
@@ -15,21 +22,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
-from acm_sync.controller import transient
+from acm_sync.controller.platform import transient
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_BACKOFF = 60.0
+# The one cap of the one backoff: an ACM that keeps failing is asked at most every 5 minutes.
+MAX_BACKOFF = 300.0
+# How long after a start objects may park for their Secret's listing.
+LISTING_DEADLINE = 10.0
 
 Key = tuple[str, str]  # (namespace, name)
 T = TypeVar("T")
 
-# A run returns the delay before it should run again (a retry), or None.
-Runner = Callable[[Key], Awaitable[float | None]]
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What a run asks of the queue: ``after`` seconds then run again (None: only when
+    triggered); ``failed`` counts a failure (without ``after``: back off by the count);
+    ``park``: wait for a trigger, at most until the start-up deadline."""
+
+    after: float | None = None
+    failed: bool = False
+    park: bool = False
+
+
+DONE = Next()
+PARK = Next(park=True)
+
+Runner = Callable[[Key], Awaitable[Next]]
 
 
 class PriorityGate:
@@ -114,7 +140,28 @@ class WorkQueue:
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         # Consecutive failed runs per key (the backoff grows with them).
         self._errors: dict[Key, int] = {}
+        # Keys waiting for their Secret's listing, and when waiting ends (a start).
+        self._parked: set[Key] = set()
+        self._deadline = time.monotonic() + LISTING_DEADLINE
+        self._waking: asyncio.TimerHandle | None = None
         self._closed = False
+
+    @property
+    def listing(self) -> bool:
+        """Whether a run may still park for its Secret's listing (the start-up deadline)."""
+        return time.monotonic() < self._deadline
+
+    def _park(self, key: Key) -> None:
+        self._parked.add(key)
+        if self._waking is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._deadline - time.monotonic())
+            self._waking = loop.call_later(delay, self._wake_parked)
+
+    def _wake_parked(self) -> None:
+        parked, self._parked = self._parked, set()
+        for key in sorted(parked):
+            self.trigger(key)
 
     def lock(self, key: Key) -> asyncio.Lock:
         """The lock every run of ``key`` holds; the finalizer takes it too."""
@@ -128,6 +175,7 @@ class WorkQueue:
         """
         if self._closed:
             return
+        self._parked.discard(key)
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
@@ -158,6 +206,7 @@ class WorkQueue:
         if timer is not None:
             timer.cancel()
         self._errors.pop(key, None)
+        self._parked.discard(key)
         lock = self._locks.get(key)
         if lock is not None and not lock.locked() and key not in self._tasks:
             del self._locks[key]
@@ -175,6 +224,7 @@ class WorkQueue:
 
     async def _drive(self, key: Key) -> None:
         retry: float | None = None
+        park = False
         try:
             await self._gate.acquire(key, key in self._urgent)
             while True:
@@ -186,8 +236,8 @@ class WorkQueue:
                         self._dirty.discard(key)
                         self._urgent.discard(key)
                         try:
-                            retry = await self._runner(key)
-                            self._errors.pop(key, None)
+                            answer = await self._runner(key)
+                            retry, park = self._next(key, answer), answer.park
                         except asyncio.CancelledError:
                             raise
                         except Exception as exc:
@@ -198,12 +248,30 @@ class WorkQueue:
                 if key not in self._dirty:
                     self._gate.release()
                     break
-                retry = None
+                retry, park = None, False
                 await self._gate.requeue(key, key in self._urgent)
         finally:
             self._tasks.pop(key, None)
-        if retry is not None and not self._closed:
+        if self._closed:
+            return
+        if park:
+            self._park(key)
+        elif retry is not None:
             self.trigger_later(key, retry)
+
+    def _next(self, key: Key, answer: Next) -> float | None:
+        """The delay before ``key``'s next run; counts (or clears) its failures."""
+        if not answer.failed:
+            self._errors.pop(key, None)
+            return answer.after
+        backoff = self._backoff(key)
+        # AWS's hint wins; the count still grows.
+        return backoff if answer.after is None else max(answer.after, 1.0)
+
+    def _backoff(self, key: Key) -> float:
+        """Count one more failure of ``key``; the jittered delay it earns."""
+        attempt = self._errors[key] = self._errors.get(key, 0) + 1
+        return transient.backoff(attempt, base=2.0, cap=MAX_BACKOFF)
 
     def _failed(self, key: Key, exc: Exception) -> float:
         """Log a failed run by what it means and return the jittered delay before the next.
@@ -211,8 +279,7 @@ class WorkQueue:
         A transient API error (429, 5xx, reset, timeout) is weather: one WARNING line. Anything
         else is a bug: ERROR with its traceback. Both back off, growing with each failure.
         """
-        attempt = self._errors[key] = self._errors.get(key, 0) + 1
-        delay = transient.backoff(attempt, base=1.0, cap=MAX_ERROR_BACKOFF)
+        delay = self._backoff(key)
         if transient.is_transient(exc):
             log.warning(
                 "Reconciling %s/%s hit a transient API error (retrying in %.1fs): %s",
@@ -236,6 +303,8 @@ class WorkQueue:
         cut short is safe (an import whose answer was lost is found by owner tag next time).
         """
         self._closed = True
+        if self._waking is not None:
+            self._waking.cancel()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

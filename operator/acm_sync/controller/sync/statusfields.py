@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from acm_sync.controller.redaction import redact
-from acm_sync.controller.spec import PARTIALLY_SYNCED, PENDING, SYNCED
-from acm_sync.controller.statuslayout import unpack
+from acm_sync.controller.platform.redaction import redact
+from acm_sync.controller.sync.spec import PARTIALLY_SYNCED, PENDING, SYNCED
+from acm_sync.controller.sync.statuslayout import unpack
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.planner import Drift
@@ -54,11 +54,6 @@ def parse_time(value: object) -> datetime | None:
 
 
 Pair = tuple[str, str]  # (target, region); target "" is the operator's own account
-
-
-def records_from_status(status: Mapping[str, Any] | None) -> dict[str, RegionRecord]:
-    """The per-region records of the operator's own account in ``status.regions``."""
-    return {r: rec for (t, r), rec in pair_records(status).items() if not t}
 
 
 def _target_of(entry: Mapping[str, Any]) -> str:
@@ -109,11 +104,6 @@ def _managed_keys(value: object) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
         return None
     return tuple(sorted(value))
-
-
-def region_entries_by_name(status: Mapping[str, Any] | None) -> dict[str, JsonObj]:
-    """``status.regions`` of the operator's own account, keyed by region."""
-    return {r: e for (t, r), e in pair_entries(status).items() if not t}
 
 
 def pair_entries(status: Mapping[str, Any] | None) -> dict[Pair, JsonObj]:

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from acm_sync.controller import notices as nt
-from acm_sync.controller import status as st
-from acm_sync.controller.decision import SyncResult
-from acm_sync.controller.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION
+from acm_sync.controller.platform.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION
+from acm_sync.controller.sync import notices as nt
+from acm_sync.controller.sync import statusfields as st
+from acm_sync.controller.sync.decide import SyncResult
 from acm_sync.core.reasons import EventReason, EventType
 
 

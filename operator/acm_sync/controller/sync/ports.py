@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
-from acm_sync.controller import targets as tg
-from acm_sync.controller.engine_api import EngineLike
-from acm_sync.controller.kubeport import KubeLike
-from acm_sync.controller.metrics import Metrics
-from acm_sync.controller.settings import OperatorConfig
-from acm_sync.controller.workqueue import Key
+from acm_sync.controller.platform.engine_api import EngineLike
+from acm_sync.controller.platform.flags import OperatorConfig
+from acm_sync.controller.platform.kubeport import KubeLike
+from acm_sync.controller.platform.metrics import Metrics
+from acm_sync.controller.sync import acmtargets as tg
+from acm_sync.controller.sync.accounts import Accounts
+from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.state import Owner
 
 P = ParamSpec("P")
@@ -63,6 +64,10 @@ class Ports:
     def targets_enabled(self) -> bool:
         """Whether spec.targets may be used (engines exist and the flag allows it)."""
         return self.targets is not None and self.config.targets_enabled
+
+    def accounts(self, ctx: tg.TargetContext) -> Accounts:
+        """The accounts of one AcmCertificate's pairs (ctx: the AcmTargets it names)."""
+        return Accounts(self.engine, self.targets, ctx)
 
     def owner(self, key: Key) -> Owner:
         """The owner tag identity of an AcmCertificate."""

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from acm_sync.controller.kubeapi import JsonObj, KubeApi
+from acm_sync.controller.platform.kubeapi import JsonObj, KubeApi
 
 log = logging.getLogger(__name__)
 

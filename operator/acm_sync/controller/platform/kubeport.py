@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from acm_sync.controller.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.platform.kubeapi import JsonObj, ObjectRef
 
 
 class KubeLike(Protocol):
