@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test image-bins workflow-lint test-image release-dry-run node-bins
+.PHONY: help install demo playground test lint typecheck contracts unit chart-check bench chaos fmt clean cluster-bins test-bins fuzz fuzz-short image image-test image-bins workflow-lint test-image release-dry-run node-bins node-test
 
 help:
 	@echo "make demo        run the end-to-end demo on the embedded emulators (no cluster, no AWS)"
@@ -21,6 +21,7 @@ help:
 	@echo "                 (BuildKit, runc and a loopback registry from pinned Go modules)"
 	@echo "make image-test  check that image: user, entrypoint, labels, contents, size, and"
 	@echo "                 \`acm-sync check\` in it under runc (read-only, no capabilities)"
+	@echo "make node-test   the image and the chart under a real kubelet (opt-in; root, make node-bins)"
 	@echo "make release-dry-run  every step of the tag release (.github/workflows/release.yml) that"
 	@echo "                 needs no registry credential, against a registry on 127.0.0.1"
 
@@ -97,6 +98,12 @@ cluster-bins:
 # plugins and the pause program, from testbed/node/'s pinned modules into a cache of its own.
 node-bins:
 	testbed/node/build.sh
+
+# Pods on the real node (tests/realcluster/test_node_pod.py): the image and the chart run under a
+# real kubelet. Opt-in while its cold build (about 20 minutes) would crowd CI's limit; root.
+node-test: $(STAMP) node-bins image
+	ACM_SYNC_TEST_BACKENDS=real-node ACM_SYNC_CLUSTER_BIN_DIR=$$(testbed/cluster/build.sh | tail -n 1) \
+	  $(BIN)/pytest -m real_node tests/realcluster
 
 # The operator's image, from the Dockerfile as users build it, with no Docker engine: see
 # testbed/image/make-image.sh. Cached (tools, base layer, BuildKit's layers); needs Go,

@@ -146,6 +146,17 @@ def real_node(real_api_servers: dict[str, RealApi]) -> RealApi:
 _ran: Counter[str] = Counter()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The opt-in real node's tests are deselected, never skipped, when it is not chosen: they
+    run through ``make node-test``, and a run that did not choose them does not pretend to."""
+    if "real-node" in selected():
+        return
+    dropped = [item for item in items if item.get_closest_marker("real_node")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("real_node")]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that asks for ``backend`` once per selected backend.
 
