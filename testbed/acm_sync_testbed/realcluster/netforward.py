@@ -9,6 +9,11 @@ address, no firewall rule).
 
     python -m acm_sync_testbed.realcluster.netforward --netns /proc/PID/ns/net \\
         10.96.0.1:443=127.0.0.1:6443 ...
+
+A rule may name several targets (``LISTEN=T1,T2``): connections take them in turn, and one
+that refuses is skipped, as a Service spreads connections over its endpoints. Started inside
+the node's namespace (``nsenter --net``), it connects out from there: ``services.py`` routes a
+Service's ClusterIP to its Pods that way.
 """
 
 from __future__ import annotations
@@ -75,11 +80,21 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
-def _handler(target: tuple[str, int]) -> object:
+def _handler(targets: list[tuple[str, int]]) -> object:
+    turn = 0
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*target)
-        except OSError:
+        nonlocal turn
+        first, turn = turn, turn + 1
+        for i in range(len(targets)):
+            try:
+                up_reader, up_writer = await asyncio.open_connection(
+                    *targets[(first + i) % len(targets)]
+                )
+                break
+            except OSError:
+                continue
+        else:
             writer.close()
             return
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
@@ -87,7 +102,7 @@ def _handler(target: tuple[str, int]) -> object:
     return handle
 
 
-async def _serve(pairs: list[tuple[socket.socket, tuple[str, int]]]) -> None:
+async def _serve(pairs: list[tuple[socket.socket, list[tuple[str, int]]]]) -> None:
     servers = [
         await asyncio.start_server(_handler(target), sock=sock)  # type: ignore[arg-type]
         for sock, target in pairs
@@ -99,11 +114,14 @@ async def _serve(pairs: list[tuple[socket.socket, tuple[str, int]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="netforward", description=__doc__)
     parser.add_argument("--netns", required=True, help="/proc/PID/ns/net of the node")
-    parser.add_argument("rules", nargs="+", help="LISTEN_IP:PORT=TARGET_IP:PORT")
+    parser.add_argument("rules", nargs="+", help="LISTEN_IP:PORT=TARGET_IP:PORT[,...]")
     args = parser.parse_args(argv)
     rules = [rule.split("=", 1) for rule in args.rules]
     sockets = listen_in(args.netns, [_split(listen) for listen, _ in rules])
-    pairs = [(sock, _split(target)) for sock, (_, target) in zip(sockets, rules, strict=True)]
+    pairs = [
+        (sock, [_split(t) for t in targets.split(",")])
+        for sock, (_, targets) in zip(sockets, rules, strict=True)
+    ]
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(pairs))
     return 0

@@ -13,7 +13,8 @@ one idle process:
   are writable files standing in for the real entries;
 - every cgroup it makes is under ``/acm-sync-node-<id>``, removed by ``stop()``.
 
-``stop()`` leaves nothing: no process, mount, namespace or cgroup.
+``stop()`` leaves nothing: no process, mount, namespace or cgroup. A run killed before it could
+stop its node is cleaned up by the next ``start()`` (``nodesweep``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from acm_sync_testbed.realcluster import nodeconfig, pki
+from acm_sync_testbed.realcluster import nodeconfig, nodesweep, pki
 from acm_sync_testbed.realcluster.cluster import RealCluster, _wait
 from acm_sync_testbed.realcluster.nodeconfig import NodePaths
 from acm_sync_testbed.realcluster.processes import ProcessFailed, Supervised
@@ -74,7 +75,9 @@ class RealNode:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="acm-sync-node-"))
         self.paths = NodePaths(self.workdir)
-        self.cgroup_root = f"/acm-sync-node-{uuid.uuid4().hex[:8]}"
+        self.node_id = uuid.uuid4().hex[:8]
+        self.cgroup_root = f"/{nodesweep.CGROUP_PREFIX}{self.node_id}"
+        self._lock: int | None = None
         self.holder: Supervised | None = None
         self.processes: list[Supervised] = []
         self.exposed: dict[int, tuple[str, int]] = {}
@@ -96,6 +99,10 @@ class RealNode:
         return self
 
     def _start(self) -> None:
+        swept = nodesweep.sweep()
+        if swept:
+            self.cluster.say(f"removed what killed runs left of nodes {', '.join(swept)}")
+        self._lock = nodesweep.claim(self.node_id)
         for path in ("/run", "/var/lib", "/var/log"):
             if self.workdir.resolve().is_relative_to(path):
                 raise ProcessFailed(f"the node's workdir may not be under {path}: {self.workdir}")
@@ -108,6 +115,7 @@ class RealNode:
              _SETUP, "setup", str(self.paths.masks), str(ready),
              API_ADDRESS, HOST_ADDRESS, NODE_IP],
             self.workdir / "node-namespaces.log",
+            self._env(),
         ).start()  # fmt: skip
         _wait(ready.exists, "the node's namespaces", [self.holder], 30)
         self._forward(f"{API_ADDRESS}:443", self.cluster.port)
@@ -140,6 +148,9 @@ class RealNode:
         finally:
             if self._own_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._lock is not None:
+            nodesweep.release(self._lock, self.node_id)
+            self._lock = None
 
     def check(self) -> None:
         """Raise ProcessFailed if any program of the node has exited."""
@@ -204,6 +215,24 @@ class RealNode:
             raise ProcessFailed(f"kubelet GET {path}: {result.stderr.strip()[-500:]}")
         return result.stdout
 
+    def run_in_network(self, name: str, argv: list[str]) -> Supervised:
+        """Start ``argv`` in the node's network namespace (only), supervised with the node's."""
+        netns = ["nsenter", f"--target={self._holder_pid()}", "--net", "--"]
+        process = Supervised(name, [*netns, *argv], self.workdir / f"{name}.log", self._env())
+        self.processes.append(process.start())
+        return process
+
+    def http_get(self, url: str) -> str:
+        """GET ``url`` from inside the node's network namespace (as a Pod on it would)."""
+        script = "import sys, urllib.request as r; print(r.urlopen(sys.argv[1]).read().decode())"
+        result = subprocess.run(
+            [*self._nsenter(), sys.executable, "-c", script, url],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ProcessFailed(f"GET {url}: {result.stderr.strip()[-500:]}")
+        return result.stdout
+
     def pod_log(self, namespace: str, pod: str, container: str) -> str:
         """The log of ``container``'s latest run in Pod ``namespace/pod`` (read from disk)."""
         runs = sorted(self.paths.pod_logs.glob(f"{namespace}_{pod}_*/{container}/*.log"))
@@ -220,8 +249,13 @@ class RealNode:
         return ["nsenter", f"--target={self._holder_pid()}", "--mount", "--net", "--"]
 
     def _env(self) -> dict[str, str]:
-        # containerd finds containerd-shim-runc-v2 on PATH.
-        return {**os.environ, "PATH": f"{self.bins}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        # containerd finds containerd-shim-runc-v2 on PATH; the marker lets the next run find
+        # this node's programs if this one is killed (containerd hands it on to the shims).
+        return {
+            **os.environ,
+            "PATH": f"{self.bins}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            nodesweep.MARKER: self.node_id,
+        }
 
     def _run_inside(self, name: str, args: list[str]) -> Supervised:
         argv = [*self._nsenter(), str(self.bins / name), *args]
@@ -231,7 +265,7 @@ class RealNode:
 
     def _run_host(self, name: str, args: list[str]) -> Supervised:
         argv = [str(self.bins / name), *args]
-        process = Supervised(name, argv, self.workdir / f"{name}.log").start()
+        process = Supervised(name, argv, self.workdir / f"{name}.log", self._env()).start()
         self.processes.append(process)
         return process
 
@@ -244,6 +278,7 @@ class RealNode:
              f"--netns=/proc/{self._holder_pid()}/ns/net",
              f"{listen}=127.0.0.1:{host_port}"],
             log,
+            self._env(),
         ).start()  # fmt: skip
         self.processes.append(process)
         _wait(lambda: "forwarding" in process.log_tail(), name, [process], 30)
@@ -322,29 +357,10 @@ class RealNode:
                     (top / knob).write_text((hierarchy / knob).read_text())
 
     def _cgroup_dirs(self) -> list[Path]:
-        """Every cgroup under the node's root, in every hierarchy, deepest first."""
-        found: list[Path] = []
-        for hierarchy in _CGROUP_FS.iterdir():
-            top = hierarchy / self.cgroup_root.lstrip("/")
-            if top.is_dir():
-                found.extend(p for p in top.rglob("*") if p.is_dir())
-                found.append(top)
-        return sorted(found, key=lambda p: len(p.parts), reverse=True)
+        return nodesweep.cgroups(self.node_id, _CGROUP_FS)
 
     def _kill_cgroups(self) -> None:
-        """SIGKILL every process in the node's cgroups (the containers), until none is left."""
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            pids = {
-                int(line)
-                for cgroup in self._cgroup_dirs()
-                for line in _read(cgroup / "cgroup.procs").split()
-            }
-            if not pids:
-                return
-            for pid in pids:
-                _kill(pid)
-            time.sleep(0.2)
+        nodesweep.kill_contained(self.node_id, _CGROUP_FS)
 
     def _kill_namespace_members(self) -> None:
         """SIGKILL every process left in the node's mount namespace (containerd's shims)."""
@@ -370,13 +386,6 @@ class RealNode:
             time.sleep(0.1)
         if left:
             raise ProcessFailed(f"cgroups of the node still busy: {[str(p) for p in left]}")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
 
 
 def _kill(pid: int) -> None:
