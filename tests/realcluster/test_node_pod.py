@@ -17,16 +17,12 @@ from typing import Any
 import pytest
 
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.cluster_backends import ROOT, RealApi
+from tests.cluster_backends import RealApi
 from tests.operator.opkit import wait_for
+from tests.realcluster.nodekit import RESTRICTED, import_image, real_node_of
 from tests.realcluster.realkit import CHART, helm
 
 pytestmark = [pytest.mark.real_node, pytest.mark.integration]
-IMAGE_ARCHIVE = ROOT / "build" / "acm-sync-image.tar"
-RESTRICTED = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-}
 # What `restricted` demands of every container; the chart sets the same.
 CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
@@ -38,10 +34,7 @@ CONTAINER_SECURITY = {
 
 
 def _node(api: RealApi) -> Any:
-    from acm_sync_testbed.realcluster.node import RealNode
-
-    assert isinstance(api.node, RealNode)
-    return api.node
+    return real_node_of(api)
 
 
 def _cluster(api: RealApi) -> Any:
@@ -51,12 +44,7 @@ def _cluster(api: RealApi) -> Any:
 @pytest.fixture(scope="module")
 def image(real_node: RealApi) -> str:
     """The operator image's name in the node's containerd (imported from the archive)."""
-    if not IMAGE_ARCHIVE.exists():
-        pytest.fail(f"{IMAGE_ARCHIVE} is missing: run `make image` before the real-node tests")
-    names = _node(real_node).import_image(IMAGE_ARCHIVE)
-    ours = [n for n in names if "acm-sync" in n]
-    assert ours, f"the archive held no acm-sync image: {names}"
-    return str(ours[0])
+    return import_image(real_node)
 
 
 def _namespace(api: RealApi) -> str:
