@@ -23,7 +23,6 @@ from tests.operator.opkit import Cluster, wait_for
 from tests.realcluster.realkit import CHART, helm
 
 IMAGE_ARCHIVE = ROOT / "build" / "acm-sync-image.tar"
-RELEASE = "acm-sync"
 LEASE = "acm-sync-leader"
 REGION = "us-east-1"
 RESTRICTED = {
@@ -72,6 +71,10 @@ class ChartOnNode:
         self.kube = Cluster(api.kubeconfig)
         self.namespace = self._namespace("acm-sync", RESTRICTED)
         self.workload = self._namespace("apps", {})
+        # Cluster-scoped objects (ClusterRoles) are named after the release: another release
+        # in the same cluster must not collide with this one's.
+        self.release = f"acm-sync-{self.namespace.rpartition('-')[2]}"
+        self.service = f"{self.release}-metrics"
         self.ca = TestCA()
 
     def _namespace(self, prefix: str, labels: dict[str, str]) -> str:
@@ -97,6 +100,9 @@ class ChartOnNode:
             "leaderElection.leaseDuration": str(lease_seconds),
             "aws.region": REGION,
             "clusterId": "node-test",
+            # Only this release's workload: another release left in the cluster watches its own.
+            "watch.scope": "namespaces",
+            "watch.namespaces[0]": self.workload,
             # The test bed applied the CRDs before any release.
             "crds.install": "false",
             "extraEnv[0].name": "AWS_ENDPOINT_URL",
@@ -112,16 +118,16 @@ class ChartOnNode:
         return helm(*args, kubeconfig=self.api.kubeconfig, home=self.home)
 
     def install(self, replicas: int = 2, lease_seconds: int = 5) -> None:
-        self.helm("install", RELEASE, str(CHART), "--namespace", self.namespace,
+        self.helm("install", self.release, str(CHART), "--namespace", self.namespace,
                   *self.values(self.image, replicas, lease_seconds))  # fmt: skip
 
     def upgrade(self, image: str, replicas: int = 2, lease_seconds: int = 5) -> None:
-        self.helm("upgrade", RELEASE, str(CHART), "--namespace", self.namespace,
+        self.helm("upgrade", self.release, str(CHART), "--namespace", self.namespace,
                   *self.values(image, replicas, lease_seconds))  # fmt: skip
         self.image = image
 
     def uninstall(self) -> None:
-        self.helm("uninstall", RELEASE, "--namespace", self.namespace, "--wait")
+        self.helm("uninstall", self.release, "--namespace", self.namespace, "--wait")
 
     # ---- Pods and the Lease ------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ def test_metrics_are_scraped_through_the_service(chart: ChartOnNode) -> None:
     from acm_sync_testbed.realcluster.services import route_service
 
     leader = chart.holder()
-    cluster_ip, port = route_service(chart.node, chart.namespace, "acm-sync-metrics", "metrics")
+    cluster_ip, port = route_service(chart.node, chart.namespace, chart.service, "metrics")
     # The Service spreads connections over both Pods: the leader says 1, the standby 0.
     seen: dict[str, str] = {}
     for _ in range(6):

@@ -129,7 +129,11 @@ def acm() -> Iterator[AcmEmulator]:
 
 
 def test_the_charts_deployment_runs_ready_on_the_node(
-    real_node: RealApi, image: str, acm: AcmEmulator, tmp_path: Path
+    real_node: RealApi,
+    image: str,
+    acm: AcmEmulator,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     namespace = _namespace(real_node)
     node = _node(real_node)
@@ -153,6 +157,11 @@ def test_the_charts_deployment_runs_ready_on_the_node(
     args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
     helm("install", "acm-sync", str(CHART), "--namespace", namespace, *args,
          kubeconfig=real_node.kubeconfig, home=tmp_path / "helm")  # fmt: skip
+    # Its operator watches every namespace: it must not outlive this test and sync others'.
+    uninstall = ("uninstall", "acm-sync", "--namespace", namespace, "--wait")
+    request.addfinalizer(
+        lambda: helm(*uninstall, kubeconfig=real_node.kubeconfig, home=tmp_path / "helm")
+    )
     cluster = _cluster(real_node)
     status, _ = cluster.request("GET", f"/api/v1/namespaces/{namespace}/services/acm-sync-metrics")
     assert status == 200, "the chart's metrics Service (the service-link trap) must exist"
