@@ -20,11 +20,12 @@ from tests.cluster_backends import ROOT, RealApi
 from tests.kube.kubekit import as_model
 from tests.operator.acmview import Acm
 from tests.operator.opkit import Cluster, wait_for
-from tests.realcluster.realkit import CHART, helm
+from tests.realcluster.realkit import CHART, helm, kubectl
 
 IMAGE_ARCHIVE = ROOT / "build" / "acm-sync-image.tar"
 LEASE = "acm-sync-leader"
 REGION = "us-east-1"
+CRD_NAMES = ("acmcertificates.acmsync.io", "acmtargets.acmsync.io")
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -75,6 +76,7 @@ class ChartOnNode:
         # in the same cluster must not collide with this one's.
         self.release = f"acm-sync-{self.namespace.rpartition('-')[2]}"
         self.service = f"{self.release}-metrics"
+        self.adopted: Path | None = None
         self.ca = TestCA()
 
     def _namespace(self, prefix: str, labels: dict[str, str]) -> str:
@@ -89,7 +91,9 @@ class ChartOnNode:
 
     # ---- helm ----------------------------------------------------------------------------
 
-    def values(self, image: str, replicas: int, lease_seconds: int) -> list[str]:
+    def values(
+        self, image: str, replicas: int, lease_seconds: int, crds: bool = False
+    ) -> list[str]:
         host, port = self.node.expose(self.acm_server.port)
         repository, _, tag = image.rpartition(":")
         sets = {
@@ -103,8 +107,8 @@ class ChartOnNode:
             # Only this release's workload: another release left in the cluster watches its own.
             "watch.scope": "namespaces",
             "watch.namespaces[0]": self.workload,
-            # The test bed applied the CRDs before any release.
-            "crds.install": "false",
+            # The test bed applied the CRDs before any release; see adopt_crds().
+            "crds.install": str(crds).lower(),
             "extraEnv[0].name": "AWS_ENDPOINT_URL",
             "extraEnv[0].value": f"http://{host}:{port}",
             "extraEnv[1].name": "AWS_ACCESS_KEY_ID",
@@ -121,10 +125,34 @@ class ChartOnNode:
         self.helm("install", self.release, str(CHART), "--namespace", self.namespace,
                   *self.values(self.image, replicas, lease_seconds))  # fmt: skip
 
-    def upgrade(self, image: str, replicas: int = 2, lease_seconds: int = 5) -> None:
+    def upgrade(
+        self, image: str, replicas: int = 2, lease_seconds: int = 5, crds: bool = False
+    ) -> None:
         self.helm("upgrade", self.release, str(CHART), "--namespace", self.namespace,
-                  *self.values(image, replicas, lease_seconds))  # fmt: skip
+                  *self.values(image, replicas, lease_seconds, crds))  # fmt: skip
         self.image = image
+
+    def adopt_crds(self, tmp: Path) -> None:
+        """Hand the existing CRDs to this release, as docs/install.md says for an upgrade from
+        a release before 0.2 (whose CRDs Helm did not manage)."""
+        for crd in CRD_NAMES:
+            kubectl(self.api, tmp, "label", "crd", crd, "app.kubernetes.io/managed-by=Helm",
+                    "--overwrite")  # fmt: skip
+            kubectl(self.api, tmp, "annotate", "crd", crd,
+                    f"meta.helm.sh/release-name={self.release}",
+                    f"meta.helm.sh/release-namespace={self.namespace}", "--overwrite")  # fmt: skip
+        self.adopted = tmp
+
+    def disown_crds(self) -> None:
+        """Take the CRDs back from this (uninstalled) release: the shared cluster's next
+        release must be able to own them."""
+        if self.adopted is None:
+            return
+        for crd in CRD_NAMES:
+            kubectl(self.api, self.adopted, "label", "crd", crd, "app.kubernetes.io/managed-by-")
+            kubectl(self.api, self.adopted, "annotate", "crd", crd,
+                    "meta.helm.sh/release-name-", "meta.helm.sh/release-namespace-")  # fmt: skip
+        self.adopted = None
 
     def uninstall(self) -> None:
         self.helm("uninstall", self.release, "--namespace", self.namespace, "--wait")
@@ -224,6 +252,7 @@ class ChartOnNode:
         """Release the workload's AcmCertificates (no operator may be left to) and the client."""
         if self.workload in self.kube.created_namespaces:
             return
+        self.disown_crds()
         self.kube.created_namespaces.extend([self.workload, self.namespace])
         try:
             self.kube.remove_namespaces()

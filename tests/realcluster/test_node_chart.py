@@ -20,7 +20,7 @@ from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from tests.certkit import serial_hex
 from tests.cluster_backends import RealApi
 from tests.operator.opkit import wait_for
-from tests.realcluster.nodekit import REGION, ChartOnNode, import_image, retag
+from tests.realcluster.nodekit import CRD_NAMES, REGION, ChartOnNode, import_image, retag
 
 pytestmark = [pytest.mark.real_node, pytest.mark.integration]
 CERT = "web"
@@ -92,19 +92,23 @@ def test_the_leader_deleted_the_other_handles_the_next_rotation(chart: ChartOnNo
 
 
 def test_helm_upgrade_to_a_new_tag_rolls_without_duplicate_or_missed_rotation(
-    chart: ChartOnNode,
+    chart: ChartOnNode, tmp_path: Path
 ) -> None:
     old = chart.wait_ready(2)
     arn = chart.acm_arns(CERT)
     new_image = retag(chart.api, chart.image, "upgrade-test")
-    chart.upgrade(new_image)
+    # The upgrade from before 0.2 (docs/install.md): the CRDs handed to the release first, so
+    # that from now on the release owns them (crds.install) and uninstall must keep them.
+    chart.adopt_crds(tmp_path)
+    chart.upgrade(new_image, crds=True)
     # Made while the old Pods still run and the new ones start.
     rotated = chart.put_secret(CERT)
     assert set(old) <= {p["metadata"]["name"] for p in chart.pods()}, "the roll was over"
     new = chart.wait_ready(2, image=new_image)
     assert not set(new) & set(old)
     assert chart.wait_in_acm(CERT, rotated) == arn[0]
-    assert wait_for(chart.holder, timeout=60, what="a Lease holder") in new
+    # The Lease names the last old leader until a new Pod takes it.
+    wait_for(lambda: chart.holder() in new, timeout=60, what="a new Pod to hold the Lease")
     # And the rolled release handles the next one too.
     again = chart.put_secret(CERT)
     assert chart.wait_in_acm(CERT, again) == arn[0]
@@ -122,8 +126,11 @@ def test_helm_uninstall_leaves_acm_and_the_crds(chart: ChartOnNode, tmp_path: Pa
     obj = chart.kube.cert(chart.workload, CERT)
     assert obj is not None
     assert obj["status"]["regions"][0]["arn"] == arn[0]
-    for crd in ("acmcertificates.acmsync.io", "acmtargets.acmsync.io"):
-        status, _ = chart.node.cluster.request(
+    # The release owned the CRDs since the upgrade; helm.sh/resource-policy: keep kept them.
+    for crd in CRD_NAMES:
+        status, body = chart.node.cluster.request(
             "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}"
         )
         assert status == 200, crd
+        assert body["metadata"]["annotations"]["meta.helm.sh/release-name"] == chart.release
+        assert not body["metadata"].get("deletionTimestamp"), crd
