@@ -74,9 +74,14 @@ def sweep(state_dir: Path = STATE_DIR, cgroup_fs: Path = _CGROUP_FS) -> list[str
 def remove_node(node_id: str, cgroup_fs: Path = _CGROUP_FS) -> None:
     """Kill node ``node_id``'s marked processes and its containers; remove its cgroups."""
     kill_until_none(lambda: marked_processes(node_id) | _cgroup_processes(node_id, cgroup_fs))
-    for cgroup in cgroups(node_id, cgroup_fs):
-        with contextlib.suppress(OSError):
-            cgroup.rmdir()
+    # A killed process leaves cgroup.procs at once but keeps its cgroup busy (EBUSY) until
+    # its parent has reaped it: try again for a while.
+    deadline = time.monotonic() + 10
+    while (left := cgroups(node_id, cgroup_fs)) and time.monotonic() < deadline:
+        for cgroup in left:
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()
+        time.sleep(0.1)
 
 
 def kill_contained(node_id: str, cgroup_fs: Path = _CGROUP_FS) -> None:
