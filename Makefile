@@ -99,8 +99,8 @@ cluster-bins:
 node-bins:
 	testbed/node/build.sh
 
-# Pods on the real node (tests/realcluster/test_node_pod.py): the image and the chart run under a
-# real kubelet. Opt-in while its cold build (about 20 minutes) would crowd CI's limit; root.
+# Pods on the real node (tests/realcluster/test_node_*.py): the image and the chart run under a
+# real kubelet (two replicas, failover, upgrade, uninstall, metrics through the Service). Opt-in while its cold build (about 20 minutes) would crowd CI's limit; root.
 node-test: $(STAMP) node-bins image
 	ACM_SYNC_TEST_BACKENDS=real-node ACM_SYNC_CLUSTER_BIN_DIR=$$(testbed/cluster/build.sh | tail -n 1) \
 	  $(BIN)/pytest -m real_node tests/realcluster
