@@ -21,7 +21,7 @@ help:
 	@echo "                 (BuildKit, runc and a loopback registry from pinned Go modules)"
 	@echo "make image-test  check that image: user, entrypoint, labels, contents, size, and"
 	@echo "                 \`acm-sync check\` in it under runc (read-only, no capabilities)"
-	@echo "make node-test   the image and the chart under a real kubelet (opt-in; root, make node-bins)"
+	@echo "make node-test   the image and the chart under a real kubelet (root; part of make test)"
 	@echo "make release-dry-run  every step of the tag release (.github/workflows/release.yml) that"
 	@echo "                 needs no registry credential, against a registry on 127.0.0.1"
 
@@ -93,14 +93,16 @@ contracts: $(STAMP)
 cluster-bins:
 	testbed/cluster/build.sh
 
-# A real node for the test bed (opt-in backend real-node, tests/cluster_backends.py): kubelet
+# A real node for the test bed (backend real-node, tests/cluster_backends.py): kubelet
 # and kube-scheduler (the same Kubernetes version as kube-apiserver), containerd, runc, the CNI
 # plugins and the pause program, from testbed/node/'s pinned modules into a cache of its own.
 node-bins:
 	testbed/node/build.sh
 
 # Pods on the real node (tests/realcluster/test_node_*.py): the image and the chart run under a
-# real kubelet (two replicas, failover, upgrade, uninstall, metrics through the Service). Opt-in while its cold build (about 20 minutes) would crowd CI's limit; root.
+# real kubelet (two replicas, failover, upgrade, uninstall, metrics through the Service); root.
+# Part of make test (test-image). After the control plane's build its cold build takes about 4
+# minutes: the kubelet's packages come mostly from the Go build cache kube-apiserver filled.
 node-test: $(STAMP) node-bins image
 	ACM_SYNC_TEST_BACKENDS=real-node ACM_SYNC_CLUSTER_BIN_DIR=$$(testbed/cluster/build.sh | tail -n 1) \
 	  $(BIN)/pytest -m real_node tests/realcluster
@@ -129,9 +131,11 @@ workflow-lint: image-bins
 	  echo "workflow lint: shellcheck not installed; run: scripts not checked"; fi; \
 	.image-bins/actionlint -no-color .github/workflows/*.yml && echo "workflow lint: actionlint $$(.image-bins/actionlint -version | head -n 1) clean"
 
-# make test's image step: `make image-test` (the image built and checked) and `make
-# release-dry-run` (about 30 s more on a built image) where this machine can build the image. Without root, Go, debootstrap or libseccomp-dev it says which is missing and is
-# left out locally; in CI (CI=true) that is a failure.
+# make test's image step, where this machine can build the image: `make image-test` (the image
+# built and checked), `make release-dry-run` (about 30 s more on a built image) and `make
+# node-test` (the chart's Pods under a real kubelet, about 2 minutes once built). Without root,
+# Go, debootstrap or libseccomp-dev it says which is missing and is left out locally; in CI
+# (CI=true) that is a failure.
 test-image: image-bins
 	@why=; [ "$$(id -u)" = 0 ] || why="$$why, not root"; \
 	command -v go >/dev/null || why="$$why, no Go"; \
@@ -140,7 +144,7 @@ test-image: image-bins
 	if [ -n "$$why" ]; then \
 	  if [ "$$CI" = true ]; then echo "image: FAILED: cannot build the image under CI=true ($${why#, })" >&2; exit 1; fi; \
 	  echo "image: not built here ($${why#, }); make image needs root, Go, debootstrap, libseccomp-dev"; \
-	else $(MAKE) --no-print-directory image-test release-dry-run; fi
+	else $(MAKE) --no-print-directory image-test release-dry-run node-test; fi
 
 # Checks on that image (tests/image/check_image.py: not a test_*.py file, so the default pytest
 # run never collects it; marked `image`). Root: it runs the image under runc.

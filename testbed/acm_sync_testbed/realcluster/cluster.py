@@ -10,6 +10,8 @@ scheduler: Pods are admitted and stay Pending, which is all the test bed needs o
 from __future__ import annotations
 
 import base64
+import os
+import secrets
 import shutil
 import socket
 import ssl
@@ -24,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from acm_sync_testbed.realcluster import clustersweep
 from acm_sync_testbed.realcluster import pki as pki_module
 from acm_sync_testbed.realcluster.bins import ClusterBins
 from acm_sync_testbed.realcluster.processes import ProcessFailed, Supervised
@@ -106,6 +109,8 @@ class RealCluster:
         self.processes: list[Supervised] = []
         self.pki: pki_module.ClusterPki | None = None
         self.started_in = 0.0
+        self.cluster_id = secrets.token_hex(6)
+        self._lock: int | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -126,6 +131,10 @@ class RealCluster:
         return self
 
     def _start(self) -> None:
+        swept = clustersweep.sweep()
+        if swept:
+            self.say(f"removed the control planes of killed runs: {', '.join(swept)}")
+        self._lock = clustersweep.claim(self.cluster_id, self.workdir, self._own_workdir)
         self.pki = pki_module.generate(self.workdir / "pki", SERVICE_IP)
         etcd_port, peer_port = free_port(), free_port()
         self.port = self.requested_port or free_port()
@@ -151,6 +160,9 @@ class RealCluster:
         self.processes.clear()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._lock is not None:
+            clustersweep.release(self._lock, self.cluster_id)
+            self._lock = None
 
     def __enter__(self) -> RealCluster:
         return self.start()
@@ -173,7 +185,8 @@ class RealCluster:
     def _run(self, name: str, args: list[str]) -> Supervised:
         program = name if name != "cert-manager" else "cert-manager-controller"
         log = self.workdir / f"{name}.log"
-        process = Supervised(name, [str(self.bins.path(program)), *args], log).start()
+        env = {**os.environ, clustersweep.MARKER: self.cluster_id}
+        process = Supervised(name, [str(self.bins.path(program)), *args], log, env).start()
         self.processes.append(process)
         return process
 

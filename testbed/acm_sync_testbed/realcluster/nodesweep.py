@@ -31,13 +31,25 @@ CGROUP_PREFIX = "acm-sync-node-"
 _CGROUP_FS = Path("/sys/fs/cgroup")
 
 
-def claim(node_id: str, state_dir: Path = STATE_DIR) -> int:
-    """Take node ``node_id``'s lock; the open descriptor (close it, or die, to release)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+def claim(node_id: str, state_dir: Path = STATE_DIR, note: str = "") -> int:
+    """Take node ``node_id``'s lock; the open descriptor (close it, or die, to release).
+
+    ``note`` (one line) is kept in the lock file for whoever sweeps it (``owner_note``).
+    """
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(state_dir / f"{node_id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    os.write(fd, f"{os.getpid()}\n{note}\n".encode())
     return fd
+
+
+def owner_note(lock: Path) -> str:
+    """The ``note`` a lock file's owner left (its second line), "" if none."""
+    try:
+        lines = lock.read_text().splitlines()
+    except OSError:
+        return ""
+    return lines[1] if len(lines) > 1 else ""
 
 
 def release(fd: int, node_id: str, state_dir: Path = STATE_DIR) -> None:
@@ -49,6 +61,11 @@ def release(fd: int, node_id: str, state_dir: Path = STATE_DIR) -> None:
 
 def sweep(state_dir: Path = STATE_DIR, cgroup_fs: Path = _CGROUP_FS) -> list[str]:
     """Remove the leftovers of every node whose owner is gone; the ids swept."""
+    return sweep_dead_owners(state_dir, lambda node_id, _lock: remove_node(node_id, cgroup_fs))
+
+
+def sweep_dead_owners(state_dir: Path, remove: Callable[[str, Path], None]) -> list[str]:
+    """``remove(id, lock)`` for every lock in ``state_dir`` nobody holds; the ids swept."""
     swept: list[str] = []
     if not state_dir.is_dir():
         return swept
@@ -63,7 +80,7 @@ def sweep(state_dir: Path = STATE_DIR, cgroup_fs: Path = _CGROUP_FS) -> list[str
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live run owns it
-            remove_node(node_id, cgroup_fs)
+            remove(node_id, lock)
             lock.unlink(missing_ok=True)
             swept.append(node_id)
         finally:
@@ -102,9 +119,9 @@ def kill_until_none(find: Callable[[], set[int]], timeout: float = 15) -> None:
         time.sleep(0.2)
 
 
-def marked_processes(node_id: str) -> set[int]:
-    """The processes whose environment carries node ``node_id``'s marker."""
-    marker = f"{MARKER}={node_id}".encode()
+def marked_processes(node_id: str, name: str = MARKER) -> set[int]:
+    """The processes whose environment carries ``name=node_id`` (by default a node's marker)."""
+    marker = f"{name}={node_id}".encode()
     found: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
