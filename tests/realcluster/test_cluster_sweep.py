@@ -19,10 +19,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from acm_sync_testbed.realcluster import clustersweep
 from tests.cluster_backends import RealApi
+from tests.kube.kubekit import new_client
 from tests.operator.opkit import wait_for
 
 pytestmark = [pytest.mark.integration]
@@ -79,5 +80,5 @@ def test_a_killed_runs_control_plane_is_stopped_and_its_directory_removed(
     assert not workdir.exists()
     assert not (clustersweep.state_dir() / f"{left['id']}.lock").exists()
     # The session's own cluster holds its lock: untouched, still serving.
-    api = client.CoreV1Api(config.new_client_from_config(str(real_backend.kubeconfig)))
+    api = client.CoreV1Api(new_client(real_backend.kubeconfig))
     assert api.list_namespace().items
