@@ -1,4 +1,4 @@
-"""The chart on the real node: start-up and failover times, printed (never asserted).
+"""The chart on the real node: its build, start-up and failover times, printed (never asserted).
 
 On the test bed's real control plane and real node (kubelet, containerd, runc, CNI; the
 ``real-node`` backend), with the image ``make image`` built and the ACM emulator in this
@@ -114,6 +114,11 @@ def main() -> int:
     except bins.BinariesMissing as missing:
         print(f"bench_node: {missing}; skipped")
         return 0
+    # What testbed/node/build.sh recorded when it built this folder: cold only where the Go
+    # build cache held no more than the control plane's build (the order make test builds in).
+    times = bins.find_node() / "build-times.txt"
+    first = times.read_text().splitlines()[0] if times.is_file() else "not recorded"
+    print(f"node programs' build: {first}")
     if not IMAGE_ARCHIVE.exists():
         print(f"bench_node: no {IMAGE_ARCHIVE} (make image); skipped")
         return 0
