@@ -83,13 +83,21 @@ def _code_of(value: Any) -> Any:
     return getattr(value, "__code__", None)
 
 
+def _frame(frame: FrameType) -> _Frame:
+    held = (_code_of(v) for v in frame.f_locals.values() if callable(v))
+    return _Frame(
+        (frame.f_code.co_filename[len(PACKAGE) :], frame.f_code.co_name),
+        frame.f_code,
+        frozenset(c for c in held if c is not None),
+    )
+
+
 def _without_runners(frames: list[_Frame]) -> tuple[Site, ...]:
     """Drop each frame that holds the function it (indirectly) runs: a pool, a trampoline."""
     kept = [frames[0]]
     for frame in frames[1:]:
-        if kept[-1].code in frame.holds:
-            continue
-        kept.append(frame)
+        if kept[-1].code not in frame.holds:
+            kept.append(frame)
     return tuple(f.site for f in kept)
 
 
@@ -99,23 +107,25 @@ class CallTrace:
 
     calls: list[Call] = field(default_factory=list)
     recording: bool = False
+    # The logical stack of whoever submitted a pool's work item (by the item's id) and of
+    # whoever created a task (by its coroutine's frame's id); the item or coroutine is kept
+    # alongside so that its id is not reused meanwhile.
+    _submitted: dict[int, tuple[object, list[_Frame]]] = field(default_factory=dict)
+    _created: dict[int, tuple[object, list[_Frame]]] = field(default_factory=dict)
+    # In a pool's thread: the stack of whoever submitted the work item it runs.
     _local: threading.local = field(default_factory=threading.local)
-    # A hand-off (work item, task's coroutine) -> the logical stack of whoever made it; the
-    # object itself is kept so that its id is not reused meanwhile.
-    _origins: dict[int, tuple[object, list[_Frame]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _logical(self, frame: FrameType | None) -> list[_Frame]:
         frames: list[_Frame] = []
         while frame is not None:
-            origin = self._origins.get(id(frame))
-            filename = frame.f_code.co_filename
-            if filename.startswith(PACKAGE):
-                frames.extend(_snapshot_one(frame))
-            if origin is not None:
-                return frames + origin[1]
+            if frame.f_code.co_filename.startswith(PACKAGE):
+                frames.append(_frame(frame))
+            created = self._created.get(id(frame))
+            if created is not None:
+                return frames + created[1]
             frame = frame.f_back
-        return frames + list(getattr(self._local, "origin", ()))
+        return frames + list(getattr(self._local, "submitted", ()))
 
     def _hook(self, frame: FrameType, event: str, arg: Any) -> None:
         if event != "call" or not self.recording:
@@ -123,27 +133,24 @@ class CallTrace:
         code = frame.f_code
         filename = code.co_filename
         if filename.endswith(_THREAD_FILE):
-            if code.co_name == "__init__":  # a work item is made: remember by whom
-                item = frame.f_locals.get("self")
+            item = frame.f_locals.get("self")
+            if code.co_name == "__init__":  # a work item is made
                 with self._lock:
-                    self._origins[id(item)] = (item, self._logical(frame.f_back))
-            elif code.co_name == "run":  # a pool thread runs it: continue that stack
-                item = frame.f_locals.get("self")
+                    self._submitted[id(item)] = (item, self._logical(frame.f_back))
+            elif code.co_name == "run":  # a pool's thread runs it
                 with self._lock:
-                    found = self._origins.pop(id(item), None)
-                self._local.origin = found[1] if found else []
+                    found = self._submitted.pop(id(item), None)
+                self._local.submitted = found[1] if found else []
             return
         if filename.endswith(_LOOP_FILE) and code.co_name == "create_task":
             coro = frame.f_locals.get("coro")
             inner = getattr(coro, "cr_frame", None)
             if inner is not None:
                 with self._lock:
-                    self._origins[id(inner)] = (coro, self._logical(frame.f_back))
+                    self._created[id(inner)] = (coro, self._logical(frame.f_back))
             return
-        if not filename.startswith(PACKAGE):
-            return
-        frames = self._logical(frame)
-        self.calls.append(Call(_without_runners(frames)))
+        if filename.startswith(PACKAGE):
+            self.calls.append(Call(_without_runners(self._logical(frame))))
 
     @contextmanager
     def installed(self) -> Iterator[CallTrace]:
@@ -181,15 +188,3 @@ class CallTrace:
             if caller is not None and rank[call.callee[0]] < rank[caller[0]]:
                 found[(caller, call.callee)] = None
         return list(found)
-
-
-def _snapshot_one(frame: FrameType) -> list[_Frame]:
-    filename = frame.f_code.co_filename
-    held = (_code_of(v) for v in frame.f_locals.values() if callable(v))
-    return [
-        _Frame(
-            (filename[len(PACKAGE) :], frame.f_code.co_name),
-            frame.f_code,
-            frozenset(c for c in held if c is not None),
-        )
-    ]

@@ -34,7 +34,7 @@ from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
 from tests.aws.acm_testkit import fast_settings
 from tests.certkit import TestCA, tls_secret
-from tests.controller.calltrace import CallTrace
+from tests.controller.calltrace import Call, CallTrace
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "architecture.md"
@@ -168,9 +168,33 @@ def test_the_doc_shows_the_traced_path_of_one_rotation(
 ) -> None:
     trace = traced_rotation(acm, kube)
     path = trace.path()
-    print("path:", path)
-    print("returns:", trace.returns_to_left_modules())
+    shown = doc_path(DOC.read_text())
     assert path[0] == "controller/handlers.py", "the path starts at the Secret event handler"
-    assert doc_path(DOC.read_text()) == path
-    assert len(path) <= MAX_FILES
+    assert shown == path, f"the doc's table {shown}, the traced path {path}"
+    assert len(path) <= MAX_FILES, path
     assert trace.returns_to_left_modules() == []
+
+
+def test_a_call_back_to_a_file_earlier_on_the_path_is_a_return_to_a_module_left() -> None:
+    # The Secret handler going through the reconciler to reach the queue: the queue then
+    # calls the reconciler, which the path had already left.
+    handler = ("controller/handlers.py", "secret_event")
+    trigger = ("controller/sync/reconciler.py", "trigger")
+    queued = ("controller/watch/workqueue.py", "trigger")
+    drive = ("controller/watch/workqueue.py", "_drive")
+    run = ("controller/sync/reconciler.py", "_reconcile")
+    helper = ("controller/sync/decide.py", "next_run")
+    write = ("controller/platform/kubeapi.py", "patch_status_over")
+    trace = CallTrace(
+        calls=[
+            Call((handler,)),
+            Call((trigger, handler)),
+            Call((queued, trigger, handler)),
+            Call((drive, queued, trigger, handler)),
+            Call((run, drive, queued, trigger, handler)),
+            Call((helper, run, drive, queued, trigger, handler)),
+            Call((write, run, drive, queued, trigger, handler)),
+        ]
+    )
+    assert trace.path() == [handler[0], run[0], drive[0]]
+    assert trace.returns_to_left_modules() == [(drive, run)]
