@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+import kopf
 import pytest
 
+from acm_sync.controller.handlers import build_registry
 from acm_sync.controller.platform.flags import OperatorConfig
 from acm_sync.controller.platform.metrics import Metrics
 from acm_sync.controller.secretwatch import SecretWatcher
@@ -232,6 +234,18 @@ def test_a_secret_change_is_urgent_but_the_listing_after_a_restart_is_not(
         view = WatchView()
         reconciler = Reconciler(ports, view)
         watcher = SecretWatcher(ports, view, reconciler.queue)
+        registry = build_registry(ports, view, reconciler, watcher)
+        # kopf offers no public accessor of a registry's handlers: the one kopf calls for
+        # every Secret event, by its id.
+        on_secret = cast(
+            Callable[..., Awaitable[None]],
+            next(h.fn for h in registry._watching.get_all_handlers() if h.id == "secrets"),
+        )
+
+        async def secret_event_seen(kind: str | None, name: str, version: str) -> None:
+            body = kopf.Body(cast(kopf.RawBody, secret_event(name, version)))
+            await on_secret(type=kind, body=body, logger=None)
+
         for name in ("seen", "fresh", "backlog"):
             view.register(k(name), f"tls-{name}")
         # "seen" was reconciled since the start (its Secret was missing then); the others not
@@ -250,12 +264,12 @@ def test_a_secret_change_is_urgent_but_the_listing_after_a_restart_is_not(
         )
         # The initial listing of a restart (kopf's event type None): "fresh" resumes anyway;
         # its Secret is no change.
-        watcher.on_event(None, secret_event("tls-fresh", "5"))
+        await secret_event_seen(None, "tls-fresh", "5")
         # cert-manager writes "seen"'s Secret: a rotation, which users wait for.
-        watcher.on_event("MODIFIED", secret_event("tls-seen", "7"))
+        await secret_event_seen("MODIFIED", "tls-seen", "7")
         # A rotation after the listing, of an object the backlog has not re-checked yet: as
         # urgent, or it waits behind every object of the restart.
-        watcher.on_event("MODIFIED", secret_event("tls-backlog", "8"))
+        await secret_event_seen("MODIFIED", "tls-backlog", "8")
         await watcher.queue.close()
         await reconciler.close()
 

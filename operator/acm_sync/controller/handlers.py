@@ -210,6 +210,10 @@ def build_registry(
         # Only a digest of the content leaves this function; the data stays in kopf's
         # transient body.
         view.secret_event(type, body)
+        for key, urgent in view.readers_to_sync(type, body):
+            # Straight to the queue, which hands the run to the reconciler: a rotation is
+            # followed handlers -> workqueue -> reconciler, never back (docs/architecture.md).
+            reconciler.queue.trigger(key, urgent=urgent)
         watcher.on_event(type, {"metadata": dict(body.metadata), "type": body.get("type")})
 
     return registry

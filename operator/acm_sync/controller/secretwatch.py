@@ -1,8 +1,8 @@
-"""Secret events: trigger the AcmCertificates that read a Secret, and run annotation mode.
+"""Annotation mode: the AcmCertificates generated from a Secret's acmsync.io/* annotations.
 
 Secrets reach the operator only through kopf's event handler (see handlers.py), which stores
-nothing on the Secret. Nothing in this module writes to a Secret; Events about a Secret are
-separate objects.
+nothing on the Secret and itself triggers the AcmCertificates reading a changed Secret.
+Nothing in this module writes to a Secret; Events about a Secret are separate objects.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class SecretWatcher:
     def __init__(self, ports: Ports, view: WatchView, syncs: WorkQueue) -> None:
         self.ports = ports
         self.view = view
-        # The AcmCertificates' work queue: a Secret change triggers the objects reading it.
+        # The AcmCertificates' work queue: a generated object learns of a refused spec.
         self.syncs = syncs
         self.queue = WorkQueue(self._ensure_generated, concurrency=8)
         self._pending: dict[Key, ann.SecretMeta] = {}
@@ -39,20 +39,9 @@ class SecretWatcher:
         self._warned: dict[Key, str] = {}
 
     def on_event(self, event_type: str | None, body: JsonObj) -> None:
-        """Called for every Secret event, the initial listing included.
-
-        kopf passes ``event_type`` None for the objects of a listing (the first one, and the
-        one after a watch had to restart) and the watch's type for every later event.
-        """
+        """Called for every Secret event, the initial listing included (``event_type`` None)."""
         meta = ann.SecretMeta.of(body, deleted=event_type == "DELETED")
         key = (meta.namespace, meta.name)
-        for ref in self.view.referencing(*key):
-            if self.view.secret_changed(ref, meta.resource_version, meta.deleted):
-                # A rotation is what users wait for: ahead of routine re-syncs, also while a
-                # restart's backlog has not reached the object yet. A listed Secret the object
-                # has not read since the start is no change seen: routine, like the backlog.
-                urgent = event_type is not None or self.view.has_read_secret(ref)
-                self.syncs.trigger(ref, urgent=urgent)
         if meta.wants_certificate or key in self.generated:
             self._pending[key] = meta
             self.queue.trigger(key, urgent=True)

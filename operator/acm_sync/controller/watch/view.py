@@ -249,6 +249,27 @@ class WatchView:
         """Whether ``key`` was reconciled since the start (a Secret event is then a change)."""
         return key in self._secret_seen
 
+    def readers_to_sync(
+        self, event_type: str | None, body: Mapping[str, Any]
+    ) -> list[tuple[Key, bool]]:
+        """The AcmCertificates a Secret event shows something their last run did not use,
+        each with whether its run is urgent.
+
+        kopf passes ``event_type`` None for the objects of a listing (the first one, and the
+        one after a watch had to restart) and the watch's type for every later event. A
+        rotation is what users wait for: ahead of routine re-syncs, also while a restart's
+        backlog has not reached the object yet. A listed Secret the object has not read since
+        the start is no change seen: routine, like the backlog.
+        """
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        version, deleted = str(meta.get("resourceVersion", "")), event_type == "DELETED"
+        return [
+            (ref, event_type is not None or self.has_read_secret(ref))
+            for ref in self.referencing(namespace, name)
+            if self.secret_changed(ref, version, deleted)
+        ]
+
     def forget(self, key: Key) -> None:
         """An AcmCertificate is gone: drop what is kept about it."""
         self.register(key, None)

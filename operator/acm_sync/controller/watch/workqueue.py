@@ -13,9 +13,9 @@ side: an object that outran its Secret's listing parks, and the Secret's arrival
 (``LISTING_DEADLINE``) wakes whatever still waits, and after it nothing parks.
 
 Triggers come in two lanes. An urgent one (a Secret change, a new object or a spec change) is
-what a user waits for; a routine one (kopf's resume after a restart, the sweep, retry timers)
-is upkeep. Runs waiting for a concurrency slot take it urgent lane first, so that a rotation
-does not wait behind a restart's backlog of routine re-syncs.
+what a user waits for; a routine one (an object's first sight after a restart, the sweep, retry
+timers) is upkeep. Runs waiting for a concurrency slot take it urgent lane first, so that a
+rotation does not wait behind a restart's backlog of routine re-syncs.
 """
 
 from __future__ import annotations
