@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -193,7 +193,12 @@ class FakeEngine:
             )
         return result
 
-    def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
+    def delete(
+        self,
+        owner: Owner,
+        records: Mapping[str, RegionRecord],
+        held: Collection[str] = frozenset(),
+    ) -> dict[str, RegionOutcome]:
         self.deleted.append((owner.name, tuple(sorted(records))))
         result: dict[str, RegionOutcome] = {}
         for region, record in records.items():

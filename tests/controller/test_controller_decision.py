@@ -161,6 +161,34 @@ def test_retries_follow_acm_hints_else_back_off_and_reset_once_synced() -> None:
     assert after(*hinted) == (1.0, True)
 
 
+def test_a_synced_pair_whose_previous_arn_is_still_in_use_looks_again_without_failing() -> None:
+    assert after(outcome(RegionState.SYNCED, retry_after=60.0)) == (60.0, False)
+    assert after(outcome(RegionState.SYNCED, 60.0), outcome(RegionState.PENDING, 5.0)) == (
+        5.0,
+        True,
+    )
+
+
+def with_previous(policy: str, consumers: list[str]) -> dict[str, Any]:
+    """``synced()`` whose us-east-1 pair keeps an ImportNew's previous ARN."""
+    obj = changed(
+        "status.regions.0.previousArn", "arn:aws:acm:us-east-1:123456789012:certificate/old"
+    )
+    obj["spec"]["deletionPolicy"] = policy
+    obj["status"]["consumers"] = [
+        {"kind": "Ingress", "name": "web", "region": "us-east-1", "arn": arn} for arn in consumers
+    ]
+    return obj
+
+
+def test_a_previous_arn_no_consumer_names_needs_a_full_pass_under_delete_only() -> None:
+    old = "arn:aws:acm:us-east-1:123456789012:certificate/old"
+    assert not verified(with_previous("Delete", []))
+    assert not verified(with_previous("Delete", [ARN.format("us-east-1")]))  # switched
+    assert verified(with_previous("Delete", [old]))  # a consumer still names it: wait
+    assert verified(with_previous("Retain", []))  # kept until the object is deleted
+
+
 def test_the_view_keeps_a_digest_of_secrets_and_compact_objects() -> None:
     view = WatchView()
     body = {"metadata": {"namespace": "ns", "name": "web-tls", "resourceVersion": "5"}}

@@ -136,3 +136,22 @@ def test_key_material_in_a_notice_is_redacted_in_every_field(
     nt.log_notice("shop", "web", nt.Notice("Warning", "KeyMismatch", f"bad key {pem}"))
     assert "PRIVATE KEY" not in stream.getvalue()
     assert json.loads(stream.getvalue())["message"] == "bad key [REDACTED]"
+
+
+def test_a_retired_previous_arn_is_said_once_and_the_key_change_says_it_is_gone() -> None:
+    old = ARN.replace("0f6a1f3e", "00000000")
+    # The same pass imported the new key's ARN and deleted the previous one (nothing named it).
+    both = RegionOutcome(
+        "eu-west-1", RegionState.SYNCED, "ImportedNewKey", "imported", ARN, wrote=True, retired=old
+    )
+    notices = nt.sync_notices([both], {})
+    assert [n.reason for n in notices] == ["PreviousDeleted", "Imported", "KeyTypeChanged"]
+    assert old in notices[0].message
+    assert notices[0].arn == old
+    assert "was deleted" in notices[2].message
+    assert "still in ACM" not in notices[2].message
+    # A later pass that only deleted it (the consumer switched): that alone.
+    later = RegionOutcome(
+        "eu-west-1", RegionState.SYNCED, "Synced", "in sync", ARN, wrote=True, retired=old
+    )
+    assert [n.reason for n in nt.sync_notices([later], {})] == ["PreviousDeleted"]

@@ -7,7 +7,7 @@ leader election).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,12 @@ class RecordingEngine:
     ) -> dict[str, RegionOutcome]:
         return {}
 
-    def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
+    def delete(
+        self,
+        owner: Owner,
+        records: Mapping[str, RegionRecord],
+        held: Collection[str] = frozenset(),
+    ) -> dict[str, RegionOutcome]:
         return {}
 
     def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Drift]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -26,7 +26,7 @@ from acm_sync.aws.outcomes import differs, drift, error_outcome, stale
 from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.aws.profiles import ProfileCache
 from acm_sync.aws.region_table import INVALID_REGION, unknown_region
-from acm_sync.aws.removal import RegionDeletion
+from acm_sync.aws.removal import PreviousRetirement, RegionDeletion
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.fingerprint import fingerprint
 from acm_sync.core.model import Material
@@ -99,21 +99,26 @@ class Engine:
         finally:
             current_owner.reset(token)
 
-    def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
-        """Delete ``owner``'s certificates in every region of ``records``.
+    def delete(
+        self, owner: Owner, records: Mapping[str, RegionRecord], held: Collection[str] = frozenset()
+    ) -> dict[str, RegionOutcome]:
+        """Delete ``owner``'s certificates in every region of ``records`` (``held``: see below).
 
         Pass a record (``RegionRecord(region)`` when nothing is known) for every region that
         may hold one: where no ARN is recorded, or the recorded one is gone, the region is
         searched by owner tag, so an import whose status write was lost is not orphaned.
         Only certificates tagged with exactly this owner and the managed-by tag are deleted.
         An invalid region without a recorded ARN holds nothing: it is done, not blocked (a
-        typo in spec.regions must not keep the object from being deleted).
+        typo in spec.regions must not keep the object from being deleted). A region where a
+        wired consumer names an ARN (``held``) waits, ``InUseByConsumer``, deleting nothing.
         """
         token = current_owner.set(owner)
         try:
             outcomes = self._each_region(
                 tuple(records),
-                lambda region: self._delete_region(owner, records[region]),
+                lambda region: RegionDeletion(
+                    self.adapter, self._finder, self.settings, owner, records[region], held
+                ).run(),
                 lambda region: records[region],
             )
         finally:
@@ -314,11 +319,16 @@ class Engine:
                     self._importer, desired, material, start, observation, held, self.profiles
                 )
                 try:
-                    return execution.run(region_plan)
+                    outcome = execution.run(region_plan)
                 except TargetGoneError as gone:
                     # Deleted behind our back: the same as an observation finding it gone.
                     self._finder.forget(region, gone.arn)
                     observation = replace(observation, target=None, target_missing=True)
+                    continue
+                # The previous ARN of an ImportNew goes once the new one serves (policy Delete).
+                return PreviousRetirement(self.adapter, self._finder, self.settings, desired).run(
+                    outcome
+                )
         raise RuntimeError("the planner did not settle")  # pragma: no cover
 
     def _observe(
@@ -368,10 +378,6 @@ class Engine:
         if described is None:
             return None
         return described[0], ReimportProfile.of(described[1])
-
-    # ----- delete -----
-    def _delete_region(self, owner: Owner, record: RegionRecord) -> RegionOutcome:
-        return RegionDeletion(self.adapter, self._finder, self.settings, owner, record).run()
 
 
 def _from_record(

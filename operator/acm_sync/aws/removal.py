@@ -3,11 +3,15 @@
 :func:`~acm_sync.core.deletion_planner.plan_deletion` owns every rule about what may be
 deleted; this module only reads what it asks for (a recorded ARN's tags, the owner-tag
 lookup), deletes what it says, and turns ACM's answers into an outcome: a certificate still
-in use is ``ResourceInUse`` with what holds it, one deleted behind our back is "already gone".
+in use is ``ResourceInUse`` with what holds it, one deleted behind our back is "already gone",
+one a wired consumer names waits (``InUseByConsumer``) and is retried like one in use.
+:class:`PreviousRetirement` executes :func:`~acm_sync.core.deletion_planner.plan_retirement`
+after a sync: the pair stays ``Synced`` whatever becomes of its previous ARN.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from acm_sync.aws.adapter import AcmAdapter
@@ -15,17 +19,18 @@ from acm_sync.aws.errors import AwsCallError, ErrorClass
 from acm_sync.aws.lookup import Finder
 from acm_sync.aws.outcomes import error_outcome
 from acm_sync.aws.settings import AwsSettings
-from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion
+from acm_sync.core.deletion_planner import DeletionObservation, plan_deletion, plan_retirement
 from acm_sync.core.planner import (
     Blocked,
     Delete,
     Lookup,
+    Noop,
     Observe,
     RegionPlan,
     recorded_arn_problem,
 )
 from acm_sync.core.reasons import Reason, WriteReason
-from acm_sync.core.state import Owner, RegionOutcome, RegionRecord, RegionState
+from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord, RegionState
 
 RESOURCE_IN_USE = Reason.RESOURCE_IN_USE
 USERS_SHOWN = 3  # InUseBy ARNs named in a message; the rest are counted
@@ -41,6 +46,17 @@ def in_use_by(users: list[str]) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
+def still_in_use(adapter: AcmAdapter, region: str, arn: str, err: AwsCallError) -> str:
+    """Why ACM refused to delete ``arn`` (ResourceInUse), naming what holds it if it can."""
+    try:
+        users = [str(u) for u in adapter.describe(region, arn).get("InUseBy") or []]
+    except AwsCallError:
+        users = []  # the reason alone still says what to do
+    if users:
+        return f"{arn} is in use by {in_use_by(users)}; will retry until it is free"
+    return f"{arn} is still in use by another AWS service; will retry. ACM said: {err.message}"
+
+
 @dataclass
 class RegionDeletion:
     """Deletes what ``owner`` has in ``record.region``; :meth:`run` gives the outcome."""
@@ -50,6 +66,7 @@ class RegionDeletion:
     settings: AwsSettings
     owner: Owner
     record: RegionRecord
+    held: Collection[str] = frozenset()  # ARNs wired consumers name: never deleted
     deleted: list[str] = field(default_factory=list)  # recorded ARNs deleted
     found: list[str] = field(default_factory=list)  # deleted after the owner-tag lookup
     gone: list[str] = field(default_factory=list)  # found by owner tag, gone when deleted
@@ -72,7 +89,7 @@ class RegionDeletion:
     def _run(self) -> RegionOutcome:
         observation = DeletionObservation()
         for _ in range(_MAX_ROUNDS):
-            region_plan = plan_deletion(self.owner, self.record, observation)
+            region_plan = plan_deletion(self.owner, self.record, observation, self.held)
             first = region_plan.actions[0] if region_plan.actions else None
             if isinstance(first, Observe):
                 observation = self._observe(observation, first.arn)
@@ -100,6 +117,12 @@ class RegionDeletion:
     def _execute(self, region_plan: RegionPlan) -> RegionOutcome | str:
         """The outcome, or the recorded ARN DeleteCertificate found gone."""
         for action in region_plan.actions:
+            if isinstance(action, Blocked) and action.code == Reason.IN_USE_BY_CONSUMER:
+                # Waiting for the consumer to switch, as for a load balancer ACM reports.
+                outcome = RegionOutcome.from_record(
+                    self.record, RegionState.PENDING, action.code, action.message
+                )
+                return replace(outcome, retry_after=self.settings.in_use_retry_after)
             if isinstance(action, Blocked):
                 outcome = RegionOutcome.from_record(
                     self.record, RegionState.BLOCKED, action.code, action.message
@@ -123,16 +146,7 @@ class RegionDeletion:
         return self._done(region_plan.notes)
 
     def _in_use(self, arn: str, err: AwsCallError, *, found: bool) -> RegionOutcome:
-        try:
-            users = [str(u) for u in self.adapter.describe(self.region, arn).get("InUseBy") or []]
-        except AwsCallError:
-            users = []  # the reason alone still says what to do
-        if users:
-            message = f"{arn} is in use by {in_use_by(users)}; will retry until it is free"
-        else:
-            message = (
-                f"{arn} is still in use by another AWS service; will retry. ACM said: {err.message}"
-            )
+        message = still_in_use(self.adapter, self.region, arn, err)
         outcome = RegionOutcome.from_record(
             self.record, RegionState.PENDING, RESOURCE_IN_USE, message
         )
@@ -166,3 +180,82 @@ class RegionDeletion:
             wrote=wrote,
             target=self.record.target,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousRetirement:
+    """After a sync: deletes the pair's previous ARN when :func:`plan_retirement` says so.
+
+    The outcome stays the sync's (``Synced`` stays ``Synced``): a previous ARN still in use, or
+    an AWS error deleting it, is a note in its message and a retry hint, never a failure.
+    """
+
+    adapter: AcmAdapter
+    finder: Finder
+    settings: AwsSettings
+    desired: DesiredState  # its owner, deletion policy and consumer ARNs
+
+    def run(self, outcome: RegionOutcome) -> RegionOutcome:
+        """``outcome`` with its previous ARN deleted, forgotten or kept, and why."""
+        record = outcome.record()
+        synced = outcome.state is RegionState.SYNCED and outcome.arn is not None
+        region = outcome.region
+        observation = DeletionObservation()
+        for _ in range(2):
+            region_plan = plan_retirement(
+                self.desired.owner,
+                record,
+                observation,
+                policy=self.desired.deletion_policy,
+                synced=synced,
+                held=self.desired.consumer_arns,
+            )
+            if not region_plan.actions:
+                return outcome
+            action = region_plan.actions[0]
+            if isinstance(action, Observe):
+                try:
+                    tags: dict[str, str] | None = self.adapter.list_tags(region, action.arn)
+                except AwsCallError as err:
+                    if err.error_class is not ErrorClass.NOT_FOUND:
+                        return self._kept(outcome, err)
+                    tags = None
+                observation = replace(observation, tags={action.arn: tags})
+            elif isinstance(action, Blocked):
+                return _noted(outcome, action.message)
+            elif isinstance(action, Noop):
+                return _noted(replace(outcome, previous_arn=None), *region_plan.notes)
+            elif isinstance(action, Delete):
+                return self._delete(outcome, action.arn)
+        raise RuntimeError("the retirement planner did not settle")  # pragma: no cover
+
+    def _delete(self, outcome: RegionOutcome, arn: str) -> RegionOutcome:
+        try:
+            self.adapter.delete(outcome.region, arn)
+        except AwsCallError as err:
+            if err.error_class is ErrorClass.NOT_FOUND:
+                return _noted(replace(outcome, previous_arn=None), f"the previous {arn} was gone")
+            if err.error_class is ErrorClass.IN_USE:
+                # A load balancer acm-sync did not wire still uses it: ACM protects it.
+                message = still_in_use(self.adapter, outcome.region, arn, err)
+                return _retry(
+                    _noted(outcome, f"the previous {message}"), self.settings.in_use_retry_after
+                )
+            return self._kept(outcome, err)
+        self.finder.forget(outcome.region, arn)
+        deleted = _noted(outcome, f"deleted the previous {arn}: no wired consumer names it")
+        return replace(deleted, previous_arn=None, retired=arn, wrote=True)
+
+    def _kept(self, outcome: RegionOutcome, err: AwsCallError) -> RegionOutcome:
+        failed = error_outcome(self.settings, outcome.record(), err)
+        why = f"the previous {outcome.previous_arn} is kept for now: {err.message}"
+        return _retry(_noted(outcome, why), failed.retry_after)
+
+
+def _noted(outcome: RegionOutcome, *notes: str) -> RegionOutcome:
+    return replace(outcome, message="; ".join((outcome.message, *notes)))
+
+
+def _retry(outcome: RegionOutcome, after: float | None) -> RegionOutcome:
+    hints = [h for h in (outcome.retry_after, after) if h]
+    return replace(outcome, retry_after=min(hints) if hints else None)

@@ -24,6 +24,7 @@ from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.sync.reconciler import Reconciler
 from acm_sync.controller.sync.resyncrequest import requested as resync_requested
 from acm_sync.controller.sync.spec import TLS_SECRET_TYPE
+from acm_sync.controller.sync.statusfields import consumer_arns
 from acm_sync.controller.watch.diffbase import MemoryDiffBaseStorage
 from acm_sync.controller.watch.view import WatchView
 from acm_sync.core.reasons import ConditionType
@@ -157,6 +158,7 @@ def build_registry(
     ) -> None:
         key = (namespace or "", name)
         watcher.on_acmcert_event(type, dict(body))
+        before = view.acmcert(key)
         first_sight = view.object_event(type, body)
         if type == "DELETED":
             reconciler.forget(key)
@@ -167,6 +169,12 @@ def build_registry(
             reconciler.trigger(key, urgent=True)
         elif first_sight:
             # After a restart every object is seen at once: upkeep, served after user changes.
+            reconciler.trigger(key)
+        elif before is not None and consumer_arns(before.get("status")) != consumer_arns(
+            body.get("status")
+        ):
+            # A wired consumer switched ARN (a status change, which kopf's update skips): a
+            # previous ARN nothing names any more may now be deleted.
             reconciler.trigger(key)
 
     if ports.targets is not None and ports.targets_enabled:

@@ -61,6 +61,9 @@ class Reason(StrEnum):
     ACCESS_DENIED = "AccessDenied"
     THROTTLED = "Throttled"
     RESOURCE_IN_USE = "ResourceInUse"
+    # A certificate to delete is named by a load balancer acm-sync wired (status.consumers[]):
+    # its deletion waits until no wired consumer names it.
+    IN_USE_BY_CONSUMER = "InUseByConsumer"
     NOT_LEADER = "NotLeader"
     NO_CREDENTIALS = "NoCredentials"
     AWS_ERROR = "AwsError"
@@ -114,6 +117,8 @@ class EventReason(StrEnum):
     DELETED = "Deleted"
     RETAINED = "Retained"
     KEY_TYPE_CHANGED = "KeyTypeChanged"
+    # deletionPolicy Delete: the ARN an ImportNew replaced was deleted once nothing named it.
+    PREVIOUS_DELETED = "PreviousDeleted"
     # On a Secret carrying acmsync.io/* annotations.
     INVALID_ANNOTATIONS = "InvalidAnnotations"
     ACMCERTIFICATE_EXISTS = "AcmCertificateExists"

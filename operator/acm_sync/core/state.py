@@ -147,6 +147,8 @@ class DesiredState:
     not_after: datetime | None = None
     # The AcmTarget these regions are reached through ("": the operator's own account).
     target: str = ""
+    # ARNs a load balancer acm-sync wired names (status.consumers[]): never deleted.
+    consumer_arns: frozenset[str] = frozenset()
 
     def all_tags(self) -> dict[str, str]:
         """User tags plus the system tags (system tags win), plus the target's tag if any."""
@@ -206,6 +208,8 @@ class RegionOutcome:
     in_use_by: tuple[str, ...] | None = None
     # See RegionRecord.target.
     target: str = ""
+    # The previous ARN this outcome deleted from ACM (its retirement), for the Event.
+    retired: str | None = None
 
     @classmethod
     def from_record(

@@ -6,7 +6,7 @@ its tests can also drive it with a recording fake.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from acm_sync.core.model import Material
@@ -23,8 +23,13 @@ class EngineLike(Protocol):
         """Import or reimport wherever the records say it is needed."""
         ...
 
-    def delete(self, owner: Owner, records: Mapping[str, RegionRecord]) -> dict[str, RegionOutcome]:
-        """Delete the owner's certificates in the records' regions."""
+    def delete(
+        self,
+        owner: Owner,
+        records: Mapping[str, RegionRecord],
+        held: Collection[str] = frozenset(),
+    ) -> dict[str, RegionOutcome]:
+        """Delete the owner's certificates in the records' regions (none named in ``held``)."""
         ...
 
     def sweep(self, region: str, records: Sequence[tuple[Owner, RegionRecord]]) -> list[Drift]:

@@ -8,7 +8,7 @@ so that whatever one account gets, every account gets: a new kind of account is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -190,9 +190,15 @@ def sync_pairs(
 
 
 def delete_pairs(
-    accounts: Accounts, owner: Owner, records: Mapping[Pair, RegionRecord]
+    accounts: Accounts,
+    owner: Owner,
+    records: Mapping[Pair, RegionRecord],
+    held: Collection[str] = frozenset(),
 ) -> list[RegionOutcome]:
     """Delete the owner's certificates of ``records``' pairs (empty records are looked up).
+
+    ``held``: ARNs wired consumers name (ARNs name their account, so one set serves every
+    account); a pair holding one waits, ``InUseByConsumer``.
 
     A pair whose account cannot be reached (its AcmTarget is gone) stays, blocked, so that
     nothing is orphaned silently (switching deletionPolicy to Retain releases it). A refused
@@ -217,7 +223,7 @@ def delete_pairs(
     for target, regional in sorted(reachable.items()):
         engine = accounts.of(target).engine()
         assert engine is not None  # reachable above
-        done = engine.delete(owner, regional)
+        done = engine.delete(owner, regional, held)
         outcomes.extend(replace(o, target=target) for o in done.values())
     return outcomes
 
@@ -228,6 +234,7 @@ def drop_pairs(
     wanted: Iterable[Pair],
     records: Mapping[Pair, RegionRecord],
     policy: DeletionPolicy,
+    held: Collection[str] = frozenset(),
 ) -> tuple[list[RegionOutcome], list[nt.Notice]]:
     """Pairs the spec no longer names: deleted under ``Delete``, forgotten under ``Retain``.
 
@@ -239,7 +246,7 @@ def drop_pairs(
         return [], []
     if policy is DeletionPolicy.RETAIN:
         return [], nt.retained_notices(dropped.values(), "the pair left the spec")
-    results = delete_pairs(accounts, owner, dropped)
+    results = delete_pairs(accounts, owner, dropped, held)
     # Pairs whose deletion failed stay in the status so that it is retried.
     kept = [o for o in results if o.state is not RegionState.SYNCED or o.arn]
     return kept, nt.deletion_notices(results, dropped)

@@ -116,6 +116,7 @@ def sync(
         on_key_change=cert_spec.on_key_change,
         serial=facts.serial,
         not_after=facts.not_after,
+        consumer_arns=st.consumer_arns(obj.get("status")),
     )
     accounts = ports.accounts(ctx)
     wanted = cert_spec.pairs
@@ -129,7 +130,9 @@ def sync(
             config.sweep_interval,
             ports.account_pool,
         )
-        kept, notices = ac.drop_pairs(accounts, owner, wanted, records, cert_spec.deletion_policy)
+        kept, notices = ac.drop_pairs(
+            accounts, owner, wanted, records, cert_spec.deletion_policy, desired.consumer_arns
+        )
     except CancelledError:
         raise  # shutdown: the engine dropped queued work, and nobody waits for this result
     except Exception as exc:  # the engine reports AWS errors per region; this is a bug

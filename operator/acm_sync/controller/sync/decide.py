@@ -24,7 +24,7 @@ from acm_sync.core.findings import Code as FindingCode
 from acm_sync.core.findings import Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.reasons import ConditionType, Reason
-from acm_sync.core.state import RegionOutcome, RegionState
+from acm_sync.core.state import DeletionPolicy, RegionOutcome, RegionState
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +159,18 @@ def pair_not_current(e: Evidence) -> str | None:
     return None
 
 
+def previous_due(e: Evidence) -> str | None:
+    # Under Delete the ARN an ImportNew replaced goes once no wired consumer names it (a
+    # consumer's switch changes only the status: this is where the pass notices it).
+    if specs.deletion_policy_of(e.obj) is not DeletionPolicy.DELETE:
+        return None
+    named = st.consumer_arns(e.status)
+    records = st.pair_records(e.status).values()
+    if any(r.previous_arn and r.previous_arn not in named for r in records):
+        return "a previous ARN is due for deletion"
+    return None
+
+
 def not_yet_valid(e: Evidence) -> str | None:
     not_before = st.parse_time(e.recorded.get("notBefore"))
     if not_before is None or st.parse_time(e.recorded.get("notAfter")) is None:
@@ -193,6 +205,7 @@ PROOF_POLICIES: tuple[Policy, ...] = (
     region_refused,
     pairs_changed,
     pair_not_current,
+    previous_due,
     not_yet_valid,
     expiry_due,
     expiry_warning_shown,
@@ -258,7 +271,8 @@ def next_run(result: SyncResult) -> tuple[float | None, bool]:
     """(delay before the next pass or None, whether this pass failed) for the work queue,
     which keeps the one failure count and backs off by it where no delay is given.
 
-    ACM's retry hints win; other transient states (Error, Pending) back off.
+    ACM's retry hints win; other transient states (Error, Pending) back off. A hint on a
+    Synced pair (its previous ARN still in use) schedules the next pass without a failure.
     """
     if result.crashed:
         return None, True
@@ -268,7 +282,10 @@ def next_run(result: SyncResult) -> tuple[float | None, bool]:
     transient = [o for o in result.outcomes if o.state in (RegionState.ERROR, RegionState.PENDING)]
     if not hints and not transient:
         return None, False
-    return (max(min(hints), 1.0) if hints else None), True
+    failed = bool(transient) or any(
+        o.retry_after and o.state is not RegionState.SYNCED for o in result.outcomes
+    )
+    return (max(min(hints), 1.0) if hints else None), failed
 
 
 def verdict_of(outcomes: Sequence[RegionOutcome], wanted_pairs: set[st.Pair]) -> st.Verdict:

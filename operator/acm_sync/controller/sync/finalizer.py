@@ -6,7 +6,8 @@ Secret is how cert-manager users force a re-issue, and the Secret that comes bac
 same ARNs, which every load balancer and distribution names. ``Delete`` applies when the
 annotations are removed from a live Secret, or the AcmCertificate itself is deleted.
 ``Delete`` deletes the certificate in every region; a
-certificate still in use keeps the object (Ready=False, ``DeletionBlocked``, saying by what)
+certificate still in use, or named by a load balancer acm-sync wired (``status.consumers[]``,
+``InUseByConsumer``), keeps the object (Ready=False, ``DeletionBlocked``, saying by what)
 until it is free or the policy is switched to ``Retain``. The finalizer holds the object's work
 queue lock, so no sync of it runs meanwhile. It writes through the same ``StatusWriter`` as the
 sync path and reads the object fresh (a deletion is rare; its status must not be stale).
@@ -87,8 +88,9 @@ class Finalizer:
         ctx = await ports.in_kube_pool(
             tg.load_context, ports.kube, key[0], names, enabled=ports.targets_enabled
         )
+        held = st.consumer_arns(obj.get("status"))
         deleted = await ports.in_aws_pool(
-            ac.delete_pairs, ports.accounts(ctx), ports.owner(key), records
+            ac.delete_pairs, ports.accounts(ctx), ports.owner(key), records, held
         )
         outcomes = {st.pair_label(o): o for o in deleted}
         remaining = [o for o in outcomes.values() if o.state is not RegionState.SYNCED]

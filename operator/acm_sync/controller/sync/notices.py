@@ -39,6 +39,7 @@ ADOPTED = EventReason.ADOPTED
 DELETED = EventReason.DELETED
 RETAINED = EventReason.RETAINED
 KEY_TYPE_CHANGED = EventReason.KEY_TYPE_CHANGED
+PREVIOUS_DELETED = EventReason.PREVIOUS_DELETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,13 @@ def sync_notices(
         if not (o.wrote and o.state is RegionState.SYNCED and o.arn):
             continue
         where = f"{o.arn} in {o.region}" + (f" through {o.target}" if o.target else "")
+        if o.retired:
+            message = (
+                f"Deleted the previous {o.retired} from ACM in {o.region} (deletionPolicy "
+                f"Delete): {o.arn} serves, and no load balancer acm-sync wired names the "
+                "previous one"
+            )
+            notices.append(Notice(NORMAL, PREVIOUS_DELETED, message, o.region, o.retired, o.target))
         if o.reason in NEW_ARN_REASONS:
             why = (
                 " (the recorded certificate was gone from ACM)"
@@ -147,7 +155,7 @@ def sync_notices(
             notices.append(
                 Notice(NORMAL, IMPORTED, f"Imported into {where}{why}", o.region, o.arn, o.target)
             )
-            if o.reason == WriteReason.IMPORTED_NEW_KEY and o.previous_arn:
+            if o.reason == WriteReason.IMPORTED_NEW_KEY and (o.previous_arn or o.retired):
                 old = old_entries.get((o.target, o.region)) or {}
                 notices.append(key_type_changed(o, old.get("notAfter")))
         elif o.reason == WriteReason.REIMPORTED:
@@ -175,10 +183,16 @@ def key_type_changed(outcome: RegionOutcome, previous_not_after: object) -> Noti
     expires = previous_not_after if isinstance(previous_not_after, str) else "an unknown date"
     message = (
         f"the key type changed, so the certificate was imported under a new ARN {outcome.arn} "
-        f"in {outcome.region}; the previous {outcome.previous_arn} (expires {expires}) is still "
-        "in ACM with the same names, and load balancers that use it or find certificates by "
-        "host name may serve either until it is detached"
+        f"in {outcome.region}; "
     )
+    if outcome.retired:
+        message += f"the previous {outcome.retired} was deleted: nothing named it any more"
+    else:
+        message += (
+            f"the previous {outcome.previous_arn} (expires {expires}) is still in ACM with the "
+            "same names, and load balancers that use it or find certificates by host name may "
+            "serve either until it is detached"
+        )
     return Notice(
         WARNING, KEY_TYPE_CHANGED, message, outcome.region, outcome.arn or "", outcome.target
     )

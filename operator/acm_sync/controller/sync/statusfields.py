@@ -83,6 +83,16 @@ def pair_records(status: Mapping[str, Any] | None) -> dict[Pair, RegionRecord]:
     return records
 
 
+def consumer_arns(status: Mapping[str, Any] | None) -> frozenset[str]:
+    """The ARNs the load balancers acm-sync wired name now (``status.consumers[].arn``):
+    no deletion path deletes them."""
+    return frozenset(
+        e["arn"]
+        for e in (status or {}).get("consumers") or []
+        if isinstance(e, dict) and isinstance(e.get("arn"), str) and e["arn"]
+    )
+
+
 def refreshed(record: RegionRecord, seen: Drift) -> RegionRecord:
     """``record`` with the notAfter, serial and InUseBy the sweep read from ACM."""
     return replace(

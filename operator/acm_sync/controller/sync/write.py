@@ -150,6 +150,9 @@ def new_status(
         new["observedGeneration"] = generation
     if last_resync := result.resync or old.get(LAST_RESYNC):
         new[LAST_RESYNC] = last_resync
+    if old.get("consumers"):
+        # The wiring's record of the load balancers it wired: a sync never rewrites it.
+        new["consumers"] = old["consumers"]
     old_entries = st.pair_entries(old)
     if regions := region_list(spec):
         new["regionList"] = regions
