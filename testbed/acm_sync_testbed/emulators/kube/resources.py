@@ -250,6 +250,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "clusterrolebindings",
         namespaced=False,
     ),
+    # Wiring's consumers (an ALB Ingress's certificate-arn annotation).
+    _t(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        short=("ing",),
+        columns=(Column("Class", json_path=".spec.ingressClassName"),),
+        generation=True,
+        status=True,
+    ),
     _t(
         "networking.k8s.io",
         "v1",
