@@ -71,7 +71,8 @@ def _ingress(
 
 def _plain(env: Env, model: object) -> dict[str, Any]:
     """A client model as the JSON the API server sent (camelCase keys)."""
-    return dict(env.cluster.api.sanitize_for_serialization(model))
+    plain: dict[str, Any] = env.cluster.api.sanitize_for_serialization(model)  # type: ignore[no-untyped-call]
+    return plain
 
 
 def _read(env: Env, ns: str, name: str) -> dict[str, Any]:
@@ -241,7 +242,7 @@ def test_a_load_balancer_service_gets_the_ssl_cert_annotation(
 
     def annotated() -> bool:
         meta = _plain(env, c.core.read_namespaced_service("nlb", ns))["metadata"]
-        return (meta.get("annotations") or {}).get(NLB) == arn
+        return bool((meta.get("annotations") or {}).get(NLB) == arn)
 
     wait_for(annotated, what="the Service's ssl-cert annotation")
     c.wait_event(ns, "CertificateWired", "nlb")
