@@ -11,6 +11,8 @@ kind is ever read.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +22,7 @@ from kubernetes import client
 
 from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model
-from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.operator.opkit import ACM_SYNC, Env, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 REGION = "eu-west-1"  # not the operator's AWS region (us-east-1): the flag decides
@@ -253,6 +255,18 @@ def test_a_load_balancer_service_gets_the_ssl_cert_annotation(
         ),
         what="the Service in status.consumers",
     )
+    shown = subprocess.run(
+        [str(ACM_SYNC), "status", "nlb", "-n", ns, "--kubeconfig", str(env.kubeconfig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(env.workdir)},
+        check=True,
+    ).stdout
+    consumers = shown.split("Consumers:\n", 1)[1]
+    assert consumers.startswith("  Service/nlb:\n")
+    assert f"{NLB}" in consumers.split("Events")[0]
+    assert f"{arn} ({REGION})" in consumers.split("Events")[0]
 
 
 def test_without_wiring_ingresses_and_services_are_never_read(
