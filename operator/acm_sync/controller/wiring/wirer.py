@@ -51,8 +51,9 @@ class Wirer:
         self.consumers = ConsumerView()
         self.queue = WorkQueue(self._wire, concurrency=4)
         self.statuses = WorkQueue(self._write_consumers, concurrency=4)
-        # consumer key -> the last Event posted (reason, message): said once, not per pass.
-        self._said: dict[Key, tuple[str, str]] = {}
+        # consumer key -> the Events (reason, message) its last pass had to say: each is
+        # posted when it becomes true, not again on every pass while it stays true.
+        self._said: dict[Key, set[tuple[str, str]]] = {}
 
     # -- events -----------------------------------------------------------------------------
 
@@ -98,8 +99,9 @@ class Wirer:
         # Generated AcmCertificates follow the import opt-in (and are dropped with it).
         imported = await ingressimport.ensure(self.ports, self.view, record)
         names += [n for n in imported.names if n not in names]
+        said: set[tuple[str, str]] = set()
         for reason, message in imported.problems:
-            await self._say(record, EventType.WARNING, reason, message)
+            await self._say(record, said, EventType.WARNING, reason, message)
         certificates: dict[str, PairState] = {}
         for name in names:
             state = pair_state(self.view.acmcert((record.namespace, name)), self.region)
@@ -113,7 +115,8 @@ class Wirer:
                 await self._patch(record, plan)
             except Conflict:
                 return Next(after=0.5)  # changed meanwhile: decide again on the new version
-        await self._tell(record, plan, names)
+        await self._tell(record, plan, names, said)
+        self._said[key] = said
         # Only once the consumer no longer holds their ARNs.
         for namespace, name, uid in imported.stale:
             if name not in names:
@@ -149,32 +152,37 @@ class Wirer:
             f"set to {plan.value}" if plan.wired is not None else "given back",
         )
 
-    async def _tell(self, record: ConsumerRecord, plan: WiringPlan, names: list[str]) -> None:
+    async def _tell(
+        self, record: ConsumerRecord, plan: WiringPlan, names: list[str], said: set[tuple[str, str]]
+    ) -> None:
         annotation = record.consumer.annotation
         if plan.blocked:
             message = "; ".join(m for _, m in plan.blocked)
             if plan.write and plan.value:
                 message += f" (written: {plan.value})"
-            await self._say(record, EventType.WARNING, EventReason.WIRING_BLOCKED, message)
+            await self._say(record, said, EventType.WARNING, EventReason.WIRING_BLOCKED, message)
         elif plan.write and plan.wired is not None:
             message = (
                 f"{annotation} set to {plan.value}: AcmCertificate "
                 f"{', '.join(names)} in {self.region}"
             )
-            await self._say(record, EventType.NORMAL, EventReason.CERTIFICATE_WIRED, message)
+            await self._say(record, said, EventType.NORMAL, EventReason.CERTIFICATE_WIRED, message)
         elif plan.write:
             given = "the earlier value restored" if plan.value else "removed"
             message = f"opt-in removed: acm-sync's {annotation} {given}"
-            await self._say(record, EventType.NORMAL, EventReason.CERTIFICATE_WIRED, message)
-        elif not plan.blocked:
-            self._said.pop(record.key, None)
+            await self._say(record, said, EventType.NORMAL, EventReason.CERTIFICATE_WIRED, message)
 
     async def _say(
-        self, record: ConsumerRecord, kind: EventType, reason: EventReason, message: str
+        self,
+        record: ConsumerRecord,
+        said: set[tuple[str, str]],
+        kind: EventType,
+        reason: EventReason,
+        message: str,
     ) -> None:
-        if self._said.get(record.key) == (reason, message):
+        said.add((reason, message))
+        if (reason, message) in self._said.get(record.key, set()):
             return
-        self._said[record.key] = (reason, message)
         consumer = record.consumer
         notice = nt.Notice(kind, reason, message)
         nt.log_notice(record.namespace, record.name, notice, consumer.kind)
