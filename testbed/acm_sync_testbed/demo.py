@@ -175,6 +175,27 @@ class Demo:
         reads = {"ListCertificates", "DescribeCertificate", "ListTagsForCertificate"}
         return sum(1 for c in calls if c["api"] not in reads)
 
+    def wiring(self) -> None:
+        """An Ingress opted in to wiring gets the ARN where the load balancer reads it."""
+        from kubernetes import client
+
+        self.step("An Ingress annotated acmsync.io/certificates: api (wiring, us-east-1)")
+        networking: Any = client.NetworkingV1Api(self.api)
+        networking.create_namespaced_ingress(NS, {
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "shop", "annotations": {"acmsync.io/certificates": "api"}},
+            "spec": {"defaultBackend": {"service": {"name": "shop", "port": {"number": 80}}}},
+        })  # fmt: skip
+        arn = self.arns("api")["us-east-1"]
+        key = "alb.ingress.kubernetes.io/certificate-arn"
+
+        def carried() -> bool:
+            meta = networking.read_namespaced_ingress("shop", NS).metadata
+            return bool((meta.annotations or {}).get(key) == arn)
+
+        self.wait(carried, "the Ingress to carry api's ARN")
+        self.ok(f"Ingress 'shop' carries {key}: {arn}")
+
     def second_account(self) -> None:
         """An AcmTarget and an AcmCertificate synced into two accounts."""
         from acm_sync_testbed.playground import PLAYGROUND_ROLES
@@ -280,6 +301,7 @@ class Demo:
         self.wait(lambda: self.ready("api").get("reason") == "Synced", "api to be Synced")
         self.ok(f"synced: {self.arns('api')['us-east-1']}")
 
+        self.wiring()
         self.second_account()
 
         self.step("An invalid Secret: the certificate and key do not match")
@@ -342,7 +364,13 @@ def main(args: argparse.Namespace) -> int:
             os.environ.setdefault("ACM_SYNC_AWS_RATES", "ImportCertificate=20")
             kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig")
             operator = OperatorThread(
-                OperatorConfig(kubeconfig=str(kubeconfig), leader_election=False, metrics_port=0)
+                OperatorConfig(
+                    kubeconfig=str(kubeconfig),
+                    leader_election=False,
+                    metrics_port=0,
+                    wiring_enabled=True,
+                    wiring_region="us-east-1",
+                )
             ).start()
             stoppers.append(operator.stop)
             print(f"Kubernetes API: {kube.url}   ACM (all regions): {acm.url}")

@@ -213,6 +213,9 @@ def _start_operator(
         metrics_port=metrics_port,
         metrics_host=host,
         log_level=log_level,
+        # Wiring on: an Ingress annotated acmsync.io/certificates gets its ARN (us-east-1).
+        wiring_enabled=True,
+        wiring_region="us-east-1",
     )
     return stop
 

@@ -23,6 +23,7 @@ OPERATOR_METRICS = frozenset(
         "acmsync_reconcile_duration_seconds",
         "acmsync_quota_exceeded_total",
         "acmsync_leader",
+        "acmsync_wired_consumers",
     }
 )
 

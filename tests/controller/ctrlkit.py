@@ -129,6 +129,11 @@ class FakeKube:
     def patch_acmcert(self, namespace: str, name: str, patch: JsonObj) -> JsonObj:
         raise AssertionError("no spec is patched in these tests")
 
+    def patch_object(
+        self, api: str, plural: str, namespace: str, name: str, patch: JsonObj
+    ) -> JsonObj:
+        raise AssertionError("wiring is off in these tests: no Ingress or Service is written")
+
     def delete_acmcert(self, namespace: str, name: str, uid: str | None = None) -> bool:
         self.requests.append(("delete_acmcert", namespace, name))
         return self.objects.pop((namespace, name), None) is not None

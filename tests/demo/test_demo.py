@@ -31,6 +31,7 @@ def test_demo_walks_through_every_step_and_exits_zero(tmp_path: Path) -> None:
         "Ready=True (Synced)",
         "reimported: same ARNs",
         "owned by the Secret",
+        "Ingress 'shop' carries alb.ingress.kubernetes.io/certificate-arn: arn:aws:acm:us-east-1:",
         "AcmTarget edge: Ready, account 222233334444",
         "invisible to the operator's account",
         "Targets 2/2",

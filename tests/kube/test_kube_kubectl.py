@@ -201,3 +201,33 @@ def test_finalizer_keeps_the_object_until_removed(
         )
     )
     assert _ok(kubectl("get", "configmaps", "-o", "name")) == ""
+
+
+INGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: shop
+spec:
+  tls: [{hosts: [shop.example.com], secretName: shop-tls}]
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+"""
+
+
+def test_ingresses_get_annotate_and_table(kubectl: Kubectl) -> None:
+    assert "ingress.networking.k8s.io/shop created" in _ok(
+        kubectl("apply", "-f", "-", stdin=INGRESS)
+    )
+    rows = [line.split() for line in _ok(kubectl("get", "ing")).strip().split("\n")]
+    assert rows[0] == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    assert rows[1][:5] == ["shop", "<none>", "shop.example.com", "80,", "443"]
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/x"
+    _ok(kubectl("annotate", "ingress", "shop", f"alb.ingress.kubernetes.io/certificate-arn={arn}"))
+    shown = json.loads(_ok(kubectl("get", "ingress", "shop", "-o", "json")))
+    assert shown["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"] == arn
+    assert shown["metadata"]["generation"] == 1  # metadata alone does not bump it
+    assert 'ingress.networking.k8s.io "shop" deleted' in _ok(kubectl("delete", "ingress", "shop"))

@@ -199,3 +199,25 @@ def test_json_logs_are_one_object_per_line_and_redacted(
     assert record["level"] == "INFO"
     assert record["logger"] == "acm_sync.test.json"
     assert record["message"].strip() == "synced [REDACTED]"
+
+
+def test_wiring_is_off_by_default_and_its_region_defaults_to_the_aws_region(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, environ={})
+    assert not config_from_args(parser.parse_args([])).wiring_enabled
+    config = config_from_args(parser.parse_args(["--wiring"]))
+    assert (config.wiring_enabled, config.wiring_region) == (True, "ap-southeast-2")
+    from_env = argparse.ArgumentParser()
+    add_run_arguments(
+        from_env, environ={"ACM_SYNC_WIRING": "true", "ACM_SYNC_WIRING_REGION": "eu-west-1"}
+    )
+    assert config_from_args(from_env.parse_args([])).wiring_region == "eu-west-1"
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    with pytest.raises(ValueError, match="--wiring needs --wiring-region"):
+        config_from_args(parser.parse_args(["--wiring"]))
+    with pytest.raises(ValueError, match="--wiring-region"):
+        config_from_args(parser.parse_args(["--wiring", "--wiring-region", "Not A Region"]))

@@ -71,6 +71,10 @@ most of them; these need cross-field checks.
 {{- if and (include "acm-sync.webIdentity" . | fromJson).roleArn (hasKey .Values.serviceAccount.annotations "eks.amazonaws.com/role-arn") }}
 {{- fail "aws.webIdentity.roleArn and the eks.amazonaws.com/role-arn annotation both ask for IRSA: on EKS keep the annotation (its webhook injects the same), elsewhere keep aws.webIdentity.roleArn" }}
 {{- end }}
+{{- $wiring := .Values.wiring | default dict }}
+{{- if and $wiring.enabled (not ($wiring.region | default .Values.aws.region)) }}
+{{- fail "wiring.enabled needs wiring.region (or aws.region): the load balancers' region" }}
+{{- end }}
 {{- $np := .Values.networkPolicy | default dict }}
 {{- if $np.enabled }}
 {{- if empty $np.apiServer.cidrs }}
@@ -130,6 +134,15 @@ scope) and the per-namespace Roles. Secrets are read-only: the operator never wr
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if (.Values.wiring | default dict).enabled }}
+# Wiring: the load balancer annotations of opted-in Ingresses and Services (never their spec).
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
 {{- end }}
 
 {{/*

@@ -163,6 +163,15 @@ def render(report: Report) -> str:
         lines.extend(_pair_lines(entry))
     if not entries:
         lines.append("  (none recorded)")
+    # Wiring: where acm-sync wrote this object's ARN (beside In Use By, what ACM reports).
+    consumers = [c for c in status.get("consumers") or [] if isinstance(c, dict)]
+    if consumers:
+        lines.append("Consumers:")
+        for consumer in consumers:
+            lines.append(f"  {consumer.get('kind')}/{consumer.get('name')}:")
+            lines.append(_line("Annotation", consumer.get("annotation"), 4))
+            lines.append(_line("ARN", f"{consumer.get('arn')} ({consumer.get('region')})", 4))
+            lines.append(_line("Wired At", consumer.get("wiredAt") or "-", 4))
     lines.append(f"Events (AcmCertificate {meta.get('name')}):")
     lines.extend(_event_lines(report.events))
     if secret is not None:

@@ -27,6 +27,8 @@ from acm_sync.controller.sync.spec import TLS_SECRET_TYPE
 from acm_sync.controller.sync.statusfields import consumer_arns
 from acm_sync.controller.watch.diffbase import MemoryDiffBaseStorage
 from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.wiring.consumers import CONSUMERS, Consumer
+from acm_sync.controller.wiring.wirer import Wirer
 from acm_sync.core.reasons import ConditionType
 
 FINALIZER = "acmsync.io/cleanup"
@@ -129,6 +131,7 @@ def build_registry(
     reconciler: Reconciler,
     watcher: SecretWatcher,
     diffbase: MemoryDiffBaseStorage | None = None,
+    wirer: Wirer | None = None,
 ) -> kopf.OperatorRegistry:
     """Register every handler on a fresh registry (several operators may share a process)."""
     registry = kopf.OperatorRegistry()
@@ -160,6 +163,8 @@ def build_registry(
         watcher.on_acmcert_event(type, dict(body))
         before = view.acmcert(key)
         first_sight = view.object_event(type, body)
+        if wirer is not None:
+            wirer.on_acmcert_event(key, dict(body))
         if type == "DELETED":
             reconciler.forget(key)
             if diffbase is not None:
@@ -224,4 +229,18 @@ def build_registry(
             reconciler.queue.trigger(key, urgent=urgent)
         watcher.on_event(type, {"metadata": dict(body.metadata), "type": body.get("type")})
 
+    if wirer is not None:
+        # Only with wiring on: without it the operator never reads an Ingress or a Service.
+        for consumer in CONSUMERS:
+            register_consumer(registry, wirer, consumer)
+
     return registry
+
+
+def register_consumer(registry: kopf.OperatorRegistry, wirer: Wirer, consumer: Consumer) -> None:
+    """An event handler (it stores nothing on the object) feeding the wirer's view."""
+    group, _, version = consumer.api.rpartition("/")
+
+    @kopf.on.event(group, version, consumer.plural, registry=registry, id=consumer.plural)
+    async def consumer_event(type: str, body: kopf.Body, **_: Any) -> None:
+        wirer.on_consumer_event(consumer, type, dict(body))

@@ -35,6 +35,7 @@ from acm_sync.controller.sync.reconciler import Reconciler
 from acm_sync.controller.sync.sweep import Sweeper
 from acm_sync.controller.watch.diffbase import MemoryDiffBaseStorage
 from acm_sync.controller.watch.view import WatchView
+from acm_sync.controller.wiring.wirer import Wirer
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,8 @@ class OperatorRuntime:
         self.reconciler = reconciler
         watcher = SecretWatcher(ports, view, reconciler.queue)
         diffbase = MemoryDiffBaseStorage()
-        registry = build_registry(ports, view, reconciler, watcher, diffbase)
+        wirer = Wirer(ports, view, reconciler.writer) if self.config.wiring_enabled else None
+        registry = build_registry(ports, view, reconciler, watcher, diffbase, wirer)
         info = connection_info(kube.configuration)
 
         @kopf.on.login(registry=registry)
@@ -228,7 +230,11 @@ class OperatorRuntime:
             # kopf waits for every task it did not start (the sweep, work in flight) before
             # exiting: end them now rather than after its 5-second grace period.
             inner_stop.set()
-            await asyncio.gather(reconciler.close(), watcher.queue.close())
+            await asyncio.gather(
+                reconciler.close(),
+                watcher.queue.close(),
+                *([wirer.close()] if wirer is not None else []),
+            )
 
         ready = asyncio.Event()
         operator = asyncio.create_task(

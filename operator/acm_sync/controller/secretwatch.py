@@ -126,29 +126,7 @@ class SecretWatcher:
             self.syncs.trigger(key, urgent=True)
 
     async def _mode_refuses(self, namespace: str) -> str | None:
-        """Why the operator's annotation mode ignores Secrets in ``namespace``, or None.
-
-        Annotation mode lets whoever may write a Secret have AcmCertificates created under the
-        operator's identity: a capability the platform team grants, to all namespaces, to
-        those its selector picks, or to none.
-        """
-        config = self.ports.config
-        if config.annotation_mode == "off":
-            return (
-                "acmsync.io/* annotations are ignored: this operator runs with "
-                "--annotation-mode=off; create an AcmCertificate instead"
-            )
-        if config.annotation_mode != "selector":
-            return None
-        labels = await self.ports.in_kube_pool(self.ports.kube.namespace_labels, namespace)
-        selector = parse_selector(config.annotation_namespace_selector)
-        if labels is not None and selector_matches(selector, labels):
-            return None
-        return (
-            f"acmsync.io/* annotations are ignored in namespace {namespace}: it does not match "
-            f"the operator's --annotation-namespace-selector "
-            f"{config.annotation_namespace_selector!r}; create an AcmCertificate instead"
-        )
+        return await annotation_mode_refusal(self.ports, namespace)
 
     async def _refused(self, meta: ann.SecretMeta, exc: KubeError) -> None:
         """The API server refused the generated spec (422): tell the Secret's owner."""
@@ -181,3 +159,30 @@ class SecretWatcher:
         if also is not None:
             ref = ObjectRef.of({**also, "kind": also.get("kind", "AcmCertificate")})
             await self.ports.in_kube_pool(kube.post_event, ref, EventType.WARNING, reason, message)
+
+
+async def annotation_mode_refusal(ports: Ports, namespace: str) -> str | None:
+    """Why the operator's annotation mode ignores annotations in ``namespace``, or None.
+
+    Annotation mode (a Secret's acmsync.io/regions, an Ingress's acmsync.io/import) lets
+    whoever may write the object have AcmCertificates created under the operator's identity:
+    a capability the platform team grants, to all namespaces, to those its selector picks,
+    or to none.
+    """
+    config = ports.config
+    if config.annotation_mode == "off":
+        return (
+            "acmsync.io/* annotations are ignored: this operator runs with "
+            "--annotation-mode=off; create an AcmCertificate instead"
+        )
+    if config.annotation_mode != "selector":
+        return None
+    labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
+    selector = parse_selector(config.annotation_namespace_selector)
+    if labels is not None and selector_matches(selector, labels):
+        return None
+    return (
+        f"acmsync.io/* annotations are ignored in namespace {namespace}: it does not match "
+        f"the operator's --annotation-namespace-selector "
+        f"{config.annotation_namespace_selector!r}; create an AcmCertificate instead"
+    )

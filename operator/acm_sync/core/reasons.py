@@ -128,3 +128,7 @@ class EventReason(StrEnum):
     # (Verified), or why nothing could be checked (ResyncSkipped: invalid input, suspended).
     VERIFIED = "Verified"
     RESYNC_SKIPPED = "ResyncSkipped"
+    # On an Ingress or Service opted in to wiring (acmsync.io/certificates, acmsync.io/import):
+    # its load balancer annotation set to the ARNs (or given back on opt-out), or why not.
+    CERTIFICATE_WIRED = "CertificateWired"
+    WIRING_BLOCKED = "WiringBlocked"

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from acm_sync.core.labelselector import SelectorError, parse_selector
+from acm_sync.core.regions import validate_region
 from acm_sync.core.roots import NO_PRIVATE_ROOTS, PrivateRoots, private_roots
 from acm_sync.core.state import AdoptionMode
 
@@ -50,6 +51,10 @@ class OperatorConfig:
     metrics_host: str = "0.0.0.0"
     # Roots the user says clients hold (--private-root-ca-file): no ChainIncomplete for them.
     private_roots: PrivateRoots = NO_PRIVATE_ROOTS
+    # Wiring (--wiring): Ingresses and Services opted in get their load balancer annotation
+    # set to the ARNs of the own account's pair in wiring_region; off, neither is ever read.
+    wiring_enabled: bool = False
+    wiring_region: str = ""
 
     @property
     def adoption_enabled(self) -> bool:
@@ -267,6 +272,20 @@ def add_run_arguments(
         "of them signed it gets no ChainIncomplete or IntermediateMissing warning",
     )
     parser.add_argument(
+        "--wiring",
+        action=argparse.BooleanOptionalAction,
+        default=flag("wiring", False),
+        help="set the load balancer annotation of opted-in Ingresses and Services "
+        "(acmsync.io/certificates, acmsync.io/import) to the ARNs; needs RBAC on them",
+    )
+    parser.add_argument(
+        "--wiring-region",
+        default=default("wiring-region", None),
+        metavar="REGION",
+        help="the load balancers' region, whose ARNs are wired (default: the operator's AWS "
+        "region, AWS_REGION or AWS_DEFAULT_REGION)",
+    )
+    parser.add_argument(
         "--kubeconfig",
         default=default("kubeconfig", None),
         help="kubeconfig file (default: in-cluster credentials, then $KUBECONFIG)",
@@ -294,6 +313,16 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         raise ValueError(f"--annotation-namespace-selector: {exc}") from None
     if args.metrics_port is not None:
         metrics_port = args.metrics_port
+    wiring_region = str(
+        args.wiring_region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or ""
+    ).strip()
+    if args.wiring and not wiring_region:
+        raise ValueError("--wiring needs --wiring-region (or AWS_REGION)")
+    if args.wiring and (problem := validate_region(wiring_region)):
+        raise ValueError(f"--wiring-region: {problem}")
     return OperatorConfig(
         private_roots=_load_private_roots(getattr(args, "private_root_ca_file", None)),
         namespaces=namespaces,
@@ -316,6 +345,8 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
         leader_election_namespace=args.leader_election_namespace,
         lease_duration=args.lease_duration,
         kubeconfig=args.kubeconfig,
+        wiring_enabled=args.wiring,
+        wiring_region=wiring_region if args.wiring else "",
     )
 
 

@@ -313,6 +313,22 @@ class KubeApi:
         labels = self._expect(status, body, 200).get("metadata", {}).get("labels") or {}
         return {str(k): str(v) for k, v in labels.items()}
 
+    def patch_object(
+        self, api: str, plural: str, namespace: str, name: str, patch: JsonObj
+    ) -> JsonObj:
+        """Merge-patch a namespaced object of ``api`` (``v1``, ``group/version``): wiring's
+        annotations on an Ingress or a Service. A resourceVersion in the patch makes it
+        conditional (:class:`Conflict`)."""
+        self._fence(f"patch {plural} {namespace}/{name}")
+        prefix = "/api/v1" if api == "v1" else f"/apis/{api}"
+        path = f"{prefix}/namespaces/{seg(namespace)}/{seg(plural)}/{seg(name)}"
+        status, body = self.request(
+            "PATCH", path, patch, content_type="application/merge-patch+json"
+        )
+        if status == 409:
+            raise Conflict(status, str(body.get("message", "conflict")))
+        return self._expect(status, body, 200)
+
     # -- Secrets (read only) ----------------------------------------------------------------
 
     def get_secret(self, namespace: str, name: str) -> JsonObj | None:

@@ -64,6 +64,12 @@ class KubeLike(Protocol):
         """A namespace's labels; None if it is gone."""
         ...
 
+    def patch_object(
+        self, api: str, plural: str, namespace: str, name: str, patch: JsonObj
+    ) -> JsonObj:
+        """Merge-patch an Ingress or a Service (wiring); conditional on a resourceVersion."""
+        ...
+
     def get_secret(self, namespace: str, name: str) -> JsonObj | None:
         """The Secret, or None. Its data is key material: never logged, never kept."""
         ...

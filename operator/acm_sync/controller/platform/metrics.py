@@ -138,6 +138,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.wired_consumers = Gauge(
+            "acmsync_wired_consumers",
+            "Ingresses and Services whose load balancer annotation holds what acm-sync wrote "
+            "(wiring), by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "acmsync_leader",
             "1 while this replica holds the leader Lease (or leader election is off)",

@@ -69,6 +69,18 @@ class StatusWriter:
         self._export(key, new, result)
         return True
 
+    async def write_consumers(self, obj: JsonObj, consumers: Sequence[JsonObj]) -> bool:
+        """Set ``status.consumers`` (wiring: where this object's ARN was written); False when
+        a newer status than ``obj``'s is in place (nothing written: look again)."""
+        if list((obj.get("status") or {}).get("consumers") or []) == list(consumers):
+            return True
+        patch: JsonObj = {"consumers": list(consumers) or None}
+        written = await self.ports.in_kube_pool(self.ports.kube.patch_status_over, obj, patch)
+        if written is None:
+            return False
+        self.view.absorb(written)
+        return True
+
     async def write_deletion_blocked(
         self, key: Key, obj: JsonObj, remaining: Sequence[RegionOutcome], message: str
     ) -> None:
@@ -156,6 +168,8 @@ def new_status(
     old_entries = st.pair_entries(old)
     if regions := region_list(spec):
         new["regionList"] = regions
+    if old.get("consumers"):
+        new["consumers"] = old["consumers"]  # wiring's (write_consumers), not a pass's
     # The TARGETS column: shown only where spec.targets is used (an object in its own
     # account alone has READY for that).
     uses_targets = bool(spec.get("targets"))

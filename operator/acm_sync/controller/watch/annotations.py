@@ -146,8 +146,9 @@ def owner_reference(meta: SecretMeta) -> JsonObj:
     }
 
 
-def manifest(meta: SecretMeta, spec: JsonObj) -> JsonObj:
-    """A generated AcmCertificate for ``meta``."""
+def manifest(meta: SecretMeta, spec: JsonObj, owner: JsonObj | None = None) -> JsonObj:
+    """A generated AcmCertificate for ``meta``, owned by its Secret (or by ``owner``: the
+    Ingress that asked for it with acmsync.io/import)."""
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -155,7 +156,7 @@ def manifest(meta: SecretMeta, spec: JsonObj) -> JsonObj:
             "name": meta.name,
             "namespace": meta.namespace,
             "labels": {GENERATED_LABEL: "true"},
-            "ownerReferences": [owner_reference(meta)],
+            "ownerReferences": [owner or owner_reference(meta)],
         },
         "spec": spec,
     }
@@ -175,8 +176,19 @@ def generated_from(obj: Mapping[str, Any], secret_name: str) -> bool:
     return any(r.get("kind") == "Secret" and r.get("name") == secret_name for r in refs)
 
 
-def spec_patch(obj: Mapping[str, Any], spec: JsonObj, meta: SecretMeta) -> JsonObj | None:
-    """The merge patch that brings a generated AcmCertificate in line, or None if it is."""
+def generated_for(obj: Mapping[str, Any], kind: str, uid: str) -> bool:
+    """Generated for the object of ``kind`` with ``uid`` (an Ingress's acmsync.io/import)."""
+    if not is_generated(obj):
+        return False
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("kind") == kind and r.get("uid") == uid for r in refs)
+
+
+def spec_patch(
+    obj: Mapping[str, Any], spec: JsonObj, meta: SecretMeta, owner: JsonObj | None = None
+) -> JsonObj | None:
+    """The merge patch that brings a generated AcmCertificate in line, or None if it is
+    (``owner``: the Ingress it is generated for, instead of the Secret ``meta``)."""
     current = obj.get("spec") or {}
     spec_changes: JsonObj = {}
     for field in MANAGED_FIELDS:
@@ -197,8 +209,9 @@ def spec_patch(obj: Mapping[str, Any], spec: JsonObj, meta: SecretMeta) -> JsonO
     if spec_changes:
         patch["spec"] = spec_changes
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    if not any(r.get("uid") == meta.uid for r in refs):
-        patch["metadata"] = {"ownerReferences": [owner_reference(meta)]}
+    wanted = owner or owner_reference(meta)
+    if not any(r.get("uid") == wanted["uid"] for r in refs):
+        patch["metadata"] = {"ownerReferences": [wanted]}
     return patch or None
 
 

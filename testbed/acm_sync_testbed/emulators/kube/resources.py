@@ -107,6 +107,28 @@ def _last_seen(obj: JSON) -> Any:
     )
 
 
+def _ingress_class(obj: JSON) -> str:
+    return str((obj.get("spec") or {}).get("ingressClassName") or "<none>")
+
+
+def _ingress_hosts(obj: JSON) -> str:
+    # kube-apiserver's printers.go formatHosts: at most three, then "+ N more...".
+    hosts = [r["host"] for r in (obj.get("spec") or {}).get("rules") or [] if r.get("host")]
+    if not hosts:
+        return "*"
+    shown = ",".join(hosts[:3])
+    return shown + (f" + {len(hosts) - 3} more..." if len(hosts) > 3 else "")
+
+
+def _ingress_address(obj: JSON) -> str:
+    entries = (((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
+    return ",".join(e.get("ip") or e.get("hostname") or "" for e in entries)
+
+
+def _ingress_ports(obj: JSON) -> str:
+    return "80, 443" if (obj.get("spec") or {}).get("tls") else "80"
+
+
 _AGE = Column("Age", "date", ".metadata.creationTimestamp")
 
 
@@ -249,6 +271,23 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "ClusterRoleBinding",
         "clusterrolebindings",
         namespaced=False,
+    ),
+    # Wiring's consumers (an ALB Ingress's certificate-arn annotation).
+    _t(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        short=("ing",),
+        # kube-apiserver's Ingress table (pkg/printers/internalversion/printers.go).
+        columns=(
+            Column("Class", compute=_ingress_class),
+            Column("Hosts", compute=_ingress_hosts),
+            Column("Address", compute=_ingress_address),
+            Column("Ports", compute=_ingress_ports),
+        ),
+        generation=True,
+        status=True,
     ),
     _t(
         "networking.k8s.io",
