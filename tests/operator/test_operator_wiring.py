@@ -204,6 +204,69 @@ def test_import_new_switches_only_after_synced_and_opt_out_gives_back_the_earlie
     wait_for(lambda: not (c.cert(ns, "api") or {}).get("status", {}).get("consumers"))
 
 
+def test_under_delete_the_old_arn_goes_only_after_the_ingress_let_go_of_it(
+    env: Env, wiring: OperatorProcess, ca: TestCA
+) -> None:
+    """ImportNew under deletionPolicy Delete: the Ingress switches to the new ARN once it is
+    Synced, and only then is the old one deleted; the load balancer never names a deleted
+    certificate."""
+    c = env.cluster
+    ns = c.namespace("wire")
+    _secret(env, ns, "pay", ca.issue("pay.example.com"))
+    c.create_cert(
+        ns, "pay", secretName="pay", regions=[REGION], onKeyChange="ImportNew",
+        deletionPolicy="Delete",
+    )  # fmt: skip
+    old = _pair(c.wait_reason(ns, "pay", "Synced", timeout=30))["arn"]
+    _ingress(env, ns, "pay", {"acmsync.io/certificates": "pay"})
+    _wait_annotation(env, ns, "pay", old)
+    wait_for(
+        lambda: [e["arn"] for e in (c.cert(ns, "pay") or {}).get("status", {}).get("consumers")
+                 or []] == [old],
+        what="status.consumers naming the old ARN",
+    )  # fmt: skip
+
+    _replace_secret(env, ns, "pay", ca.issue("pay.example.com", rsa_bits=2048))
+
+    def retired() -> str | None:
+        named = _annotations(_read(env, ns, "pay")).get(ALB)
+        held = {arn for arn in (old, named) if arn and env.acm.exists(REGION, arn)}
+        assert named in held, f"the Ingress names {named}, which ACM no longer holds"
+        return named if named != old and old not in held else None
+
+    new = wait_for(retired, timeout=60, what="the switch, then the old ARN deleted")
+    assert _pair(c.cert(ns, "pay"))["arn"] == new
+    assert not _pair(c.cert(ns, "pay")).get("previousArn")
+    c.wait_event(ns, "PreviousDeleted", "pay")
+
+
+def test_a_deleted_certificate_waits_for_its_ingress_to_let_go(
+    env: Env, wiring: OperatorProcess, ca: TestCA
+) -> None:
+    """Deleting an AcmCertificate (policy Delete) that a wired Ingress names deletes nothing
+    from ACM until the Ingress's opt-in is removed; then the deletion completes."""
+    c = env.cluster
+    ns = c.namespace("wire")
+    _secret(env, ns, "gone", ca.issue("gone.example.com"))
+    c.create_cert(ns, "gone", secretName="gone", regions=[REGION], deletionPolicy="Delete")
+    arn = _pair(c.wait_reason(ns, "gone", "Synced", timeout=30))["arn"]
+    _ingress(env, ns, "gone", {"acmsync.io/certificates": "gone"})
+    _wait_annotation(env, ns, "gone", arn)
+    wait_for(lambda: (c.cert(ns, "gone") or {}).get("status", {}).get("consumers"))
+
+    c.delete_cert(ns, "gone")
+    c.wait_reason(ns, "gone", "DeletionBlocked", timeout=30)
+    assert env.acm.exists(REGION, arn)
+    assert _annotations(_read(env, ns, "gone")).get(ALB) == arn
+
+    _net(env).patch_namespaced_ingress(
+        "gone", ns, {"metadata": {"annotations": {"acmsync.io/certificates": None}}}
+    )
+    wait_for(lambda: c.cert(ns, "gone") is None, timeout=60, what="the deletion to complete")
+    assert not env.acm.exists(REGION, arn)
+    assert ALB not in _annotations(_read(env, ns, "gone"))
+
+
 def test_a_hand_written_arn_is_never_touched(env: Env, wiring: OperatorProcess, ca: TestCA) -> None:
     c = env.cluster
     ns = c.namespace("wire")

@@ -209,7 +209,9 @@ class OperatorRuntime:
         self.reconciler = reconciler
         watcher = SecretWatcher(ports, view, reconciler.queue)
         diffbase = MemoryDiffBaseStorage()
-        wirer = Wirer(ports, view, reconciler.writer) if self.config.wiring_enabled else None
+        wirer = None
+        if self.config.wiring_enabled:
+            wirer = Wirer(ports, view, reconciler.writer, reconciler.queue)
         registry = build_registry(ports, view, reconciler, watcher, diffbase, wirer)
         info = connection_info(kube.configuration)
 

@@ -168,8 +168,6 @@ def new_status(
     old_entries = st.pair_entries(old)
     if regions := region_list(spec):
         new["regionList"] = regions
-    if old.get("consumers"):
-        new["consumers"] = old["consumers"]  # wiring's (write_consumers), not a pass's
     # The TARGETS column: shown only where spec.targets is used (an object in its own
     # account alone has READY for that).
     uses_targets = bool(spec.get("targets"))

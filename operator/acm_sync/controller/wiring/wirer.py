@@ -43,10 +43,14 @@ def pair_state(obj: JsonObj | None, region: str) -> PairState | None:
 class Wirer:
     """Keeps the opted-in consumers' annotations and the AcmCertificates' status.consumers."""
 
-    def __init__(self, ports: Ports, view: WatchView, writer: StatusWriter) -> None:
+    def __init__(
+        self, ports: Ports, view: WatchView, writer: StatusWriter, syncs: WorkQueue
+    ) -> None:
         self.ports = ports
         self.view = view
         self.writer = writer
+        # The AcmCertificates' work queue: a consumer that let go of an ARN wakes its owner.
+        self.syncs = syncs
         self.region = ports.config.wiring_region
         self.consumers = ConsumerView()
         self.queue = WorkQueue(self._wire, concurrency=4)
@@ -217,10 +221,14 @@ class Wirer:
 
     async def _write_consumers(self, key: Key) -> Next:
         obj = self.view.acmcert(key)
-        if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+        # Also while the object is being deleted: its finalizer waits (InUseByConsumer) until
+        # no consumer names its ARNs, and only this write can tell it so.
+        if obj is None:
             return DONE
+        before = st.consumer_arns(obj.get("status"))
+        entries = self.entries(key)
         try:
-            written = await self.writer.write_consumers(obj, self.entries(key))
+            written = await self.writer.write_consumers(obj, entries)
         except KubeError as exc:
             if exc.status == 404:
                 return DONE
@@ -230,6 +238,10 @@ class Wirer:
             if current is not None:
                 self.view.absorb(current)
             return Next(after=0.2)
+        if st.consumer_arns({"consumers": entries}) != before:
+            # An ARN no consumer names any more may now be retired or deleted; the write was
+            # absorbed into the view, so the watch's echo of it shows no change to act on.
+            self.syncs.trigger(key)
         return DONE
 
     def _count(self) -> None:
