@@ -27,7 +27,6 @@ from acm_sync.core.planner import (
 from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.state import Owner, RegionOutcome, RegionRecord, RegionState
 
-RESOURCE_IN_USE = Reason.RESOURCE_IN_USE
 USERS_SHOWN = 3  # InUseBy ARNs named in a message; the rest are counted
 # Two tag reads, a lookup and the deletes, plus a round for each recorded ARN that vanishes
 # between its read and its DeleteCertificate.
@@ -134,7 +133,7 @@ class RegionDeletion:
                 f"{arn} is still in use by another AWS service; will retry. ACM said: {err.message}"
             )
         outcome = RegionOutcome.from_record(
-            self.record, RegionState.PENDING, RESOURCE_IN_USE, message
+            self.record, RegionState.PENDING, Reason.RESOURCE_IN_USE, message
         )
         return replace(
             outcome,

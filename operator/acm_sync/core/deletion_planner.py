@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 
 from acm_sync.core.observed import ObservedCertificate
 from acm_sync.core.planner import (
-    FOREIGN_CERTIFICATE,
     Action,
     Blocked,
     Delete,
@@ -23,6 +22,7 @@ from acm_sync.core.planner import (
     Observe,
     RegionPlan,
 )
+from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import region_of_arn
 from acm_sync.core.state import MANAGED_BY_TAG, MANAGED_BY_VALUE, Owner, RegionRecord
 from acm_sync.core.tags import owner_of
@@ -72,7 +72,9 @@ def plan_deletion(
             gone.append(arn)
             actions.append(Noop(arn))
         elif problem := _not_deletable(arn, tags, owner):
-            return RegionPlan((*actions, Blocked(FOREIGN_CERTIFICATE, problem)), notes=_gone(gone))
+            return RegionPlan(
+                (*actions, Blocked(Reason.FOREIGN_CERTIFICATE, problem)), notes=_gone(gone)
+            )
         else:
             actions.append(Delete(arn))
     left: list[str] = []
