@@ -92,7 +92,7 @@ def long_chain(n: int, *, shuffle: bool, key: bool) -> Secret:
         random.Random(19).shuffle(certs)
     else:
         certs.reverse()
-        certs = [certs[-1], *certs[:-1]]  # leaf last: the order pick_leaf must search
+        certs = [certs[-1], *certs[:-1]]  # leaf last: the order the leaf search must go through
     return Secret(b"".join(c.pem for c in certs), leaf.key_pem() if key else NO_KEY)
 
 

@@ -139,24 +139,3 @@ def test_waiting_for_a_certificate_in_use_is_a_warning_not_an_error(
     assert all(" WARNING " in line for line in retry_lines()), retry_lines()
     env.acm.control("in-use", {"arn": arn, "in_use": False})
     wait_for(lambda: c.cert(ns, "lb") is None, timeout=40, what="deletion once released")
-
-
-def test_tag_patch_sends_null_for_removed_keys() -> None:
-    meta = ann.SecretMeta.of(
-        {
-            "metadata": {
-                "namespace": "ns",
-                "name": "web",
-                "uid": "u1",
-                "annotations": {"acmsync.io/regions": "us-east-1", "acmsync.io/tags": "k=v,k2="},
-            },
-            "type": "kubernetes.io/tls",
-        }
-    )
-    spec = ann.desired_spec(meta)
-    assert spec["tags"] == {"k": "v", "k2": ""}  # "k2=" is an explicitly empty value
-    generated = ann.manifest(meta, {**spec, "tags": {"bad": "", "k": "v"}})
-    # A JSON merge patch keeps keys it does not mention: "bad" must be sent as null.
-    assert ann.spec_patch(generated, spec, meta) == {
-        "spec": {"tags": {"bad": None, "k": "v", "k2": ""}}
-    }

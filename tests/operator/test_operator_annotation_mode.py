@@ -11,8 +11,6 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from acm_sync.core.labelselector import SelectorError, parse_selector
-from acm_sync.core.targets import selector_matches
 from tests.certkit import TestCA, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for
@@ -60,18 +58,6 @@ def test_only_selected_namespaces_get_generated_acmcertificates(
     assert SELECTOR in event[3]
     assert c.cert(other, "shop") is None
     assert env.acm.owned_by("us-east-1", f"{other}/shop") == []
-
-
-def test_the_selector_syntax_is_kubectls() -> None:
-    selector = parse_selector(SELECTOR)
-    assert selector_matches(selector, {"acmsync.io/annotations": "allowed"})
-    assert not selector_matches(selector, {"acmsync.io/annotations": "allowed", "frozen": ""})
-    assert not selector_matches(selector, {})
-    assert selector_matches(parse_selector("team!=shop"), {})
-    assert selector_matches(parse_selector(""), {"any": "thing"})
-    for bad in ("a in ()", "a=b)", "(a", "a b", "x" * 5000):
-        with pytest.raises(SelectorError):
-            parse_selector(bad)
 
 
 def test_selector_mode_needs_a_valid_selector(env: Env) -> None:

@@ -1,7 +1,7 @@
 """`acm-sync playground` as a subprocess, stock kubectl, and the test material fed to both.
 
-Shared by tests/playground, tests/demo, tests/kube (kubectl) and tests/operator (examples), which
-import it as tests.playground.playkit.
+Shared by tests/playground, tests/demo and tests/kube (kubectl), which import it as
+tests.playground.playkit.
 """
 
 from __future__ import annotations

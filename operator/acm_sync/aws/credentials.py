@@ -30,8 +30,9 @@ from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCr
 
 from acm_sync.aws.errors import AwsCallError, ErrorClass, classify, redact
 from acm_sync.aws.settings import AwsSettings
+from acm_sync.core.reasons import Reason
 from acm_sync.core.state import Owner
-from acm_sync.core.targets import ASSUME_ROLE_FAILED, RoleTarget, role_allowed
+from acm_sync.core.targets import RoleTarget, role_allowed
 
 SESSION_TAG_CLUSTER = "acmsync.io/cluster"
 SESSION_TAG_NAMESPACE = "acmsync.io/namespace"
@@ -132,7 +133,7 @@ class TargetSessions:
         if not role_allowed(target.role_arn, self._allowed):
             raise AssumeRoleError(
                 target,
-                ASSUME_ROLE_FAILED,
+                Reason.ASSUME_ROLE_FAILED,
                 f"{target.role_arn} is not in the operator's allowed role ARNs "
                 "(--allowed-role-arns); no AssumeRole was sent",
             )

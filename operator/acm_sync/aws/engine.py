@@ -25,7 +25,7 @@ from acm_sync.aws.lookup import Finder
 from acm_sync.aws.outcomes import differs, drift, error_outcome, stale
 from acm_sync.aws.owner_index import OwnerIndex
 from acm_sync.aws.profiles import ProfileCache
-from acm_sync.aws.region_table import INVALID_REGION, unknown_region
+from acm_sync.aws.region_table import unknown_region
 from acm_sync.aws.removal import PreviousRetirement, RegionDeletion
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.fingerprint import fingerprint
@@ -125,7 +125,7 @@ class Engine:
             current_owner.reset(token)
         for region, outcome in outcomes.items():
             record = records[region]
-            if outcome.reason == INVALID_REGION and not (record.arn or record.previous_arn):
+            if outcome.reason == Reason.INVALID_REGION and not (record.arn or record.previous_arn):
                 outcomes[region] = replace(
                     outcome,
                     state=RegionState.SYNCED,
@@ -250,7 +250,7 @@ class Engine:
         for region in dict.fromkeys(regions):
             if problem := validate_region(region):
                 futures[region] = RegionOutcome.from_record(
-                    record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
+                    record_of(region), RegionState.BLOCKED, Reason.INVALID_REGION, problem
                 )
             elif not self.settings.region_allowed(region):
                 futures[region] = RegionOutcome.from_record(
@@ -262,7 +262,7 @@ class Engine:
             elif problem := unknown_region(region, self.settings):
                 # Well-formed but without an ACM endpoint: every call would fail, forever.
                 futures[region] = RegionOutcome.from_record(
-                    record_of(region), RegionState.BLOCKED, INVALID_REGION, problem
+                    record_of(region), RegionState.BLOCKED, Reason.INVALID_REGION, problem
                 )
             else:
                 # The context carries current_owner into the region's thread (session tags).

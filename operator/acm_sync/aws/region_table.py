@@ -14,9 +14,6 @@ import boto3
 import botocore
 
 from acm_sync.aws.settings import AwsSettings
-from acm_sync.core.reasons import Reason
-
-INVALID_REGION = Reason.INVALID_REGION
 
 # Building the table parses botocore's endpoints.json (1.25 MB): each thread that met an empty
 # cache did it again, +137 MB RSS with 16 reconcile threads. The lock makes it once per process.

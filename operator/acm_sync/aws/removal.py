@@ -32,7 +32,6 @@ from acm_sync.core.planner import (
 from acm_sync.core.reasons import Reason, WriteReason
 from acm_sync.core.state import DesiredState, Owner, RegionOutcome, RegionRecord, RegionState
 
-RESOURCE_IN_USE = Reason.RESOURCE_IN_USE
 USERS_SHOWN = 3  # InUseBy ARNs named in a message; the rest are counted
 # Two tag reads, a lookup and the deletes, plus a round for each recorded ARN that vanishes
 # between its read and its DeleteCertificate.
@@ -148,7 +147,7 @@ class RegionDeletion:
     def _in_use(self, arn: str, err: AwsCallError, *, found: bool) -> RegionOutcome:
         message = still_in_use(self.adapter, self.region, arn, err)
         outcome = RegionOutcome.from_record(
-            self.record, RegionState.PENDING, RESOURCE_IN_USE, message
+            self.record, RegionState.PENDING, Reason.RESOURCE_IN_USE, message
         )
         return replace(
             outcome,

@@ -298,15 +298,13 @@ class OperatorThread:
         self.runtime = OperatorRuntime(config, engine_factory)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="acm-sync-operator", daemon=True)
-        self.exit_code: int | None = None
         self.error: BaseException | None = None
 
     def _main(self) -> None:
         try:
-            self.exit_code = asyncio.run(self.runtime.run(self._stop))
+            asyncio.run(self.runtime.run(self._stop))
         except BaseException as exc:  # reported to the starting thread
             self.error = exc
-            self.exit_code = EXIT_STARTUP_FAILED
         finally:
             self.runtime.kopf_ready.set()  # never leave a waiter hanging
 

@@ -16,9 +16,7 @@ from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann
 from acm_sync.controller.watch.view import WatchView
 from acm_sync.controller.watch.workqueue import DONE, Key, Next, WorkQueue
-from acm_sync.core.labelselector import parse_selector
 from acm_sync.core.reasons import EventReason, EventType
-from acm_sync.core.targets import selector_matches
 
 log = logging.getLogger(__name__)
 
@@ -162,27 +160,9 @@ class SecretWatcher:
 
 
 async def annotation_mode_refusal(ports: Ports, namespace: str) -> str | None:
-    """Why the operator's annotation mode ignores annotations in ``namespace``, or None.
-
-    Annotation mode (a Secret's acmsync.io/regions, an Ingress's acmsync.io/import) lets
-    whoever may write the object have AcmCertificates created under the operator's identity:
-    a capability the platform team grants, to all namespaces, to those its selector picks,
-    or to none.
-    """
-    config = ports.config
-    if config.annotation_mode == "off":
-        return (
-            "acmsync.io/* annotations are ignored: this operator runs with "
-            "--annotation-mode=off; create an AcmCertificate instead"
-        )
-    if config.annotation_mode != "selector":
-        return None
-    labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
-    selector = parse_selector(config.annotation_namespace_selector)
-    if labels is not None and selector_matches(selector, labels):
-        return None
-    return (
-        f"acmsync.io/* annotations are ignored in namespace {namespace}: it does not match "
-        f"the operator's --annotation-namespace-selector "
-        f"{config.annotation_namespace_selector!r}; create an AcmCertificate instead"
-    )
+    """Why the operator's annotation mode ignores annotations in ``namespace``, or None
+    (the namespace's labels read only when a selector decides)."""
+    config, labels = ports.config, None
+    if config.annotation_mode == "selector":
+        labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
+    return ann.mode_refusal(config, namespace, labels)

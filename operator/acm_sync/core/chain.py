@@ -124,6 +124,11 @@ def _index(certs: list[Cert], name: Callable[[Cert], x509.Name]) -> dict[x509.Na
 
 
 def _pick_leaf(bundle: list[Cert], key_spki: bytes | None, linker: _Linker) -> tuple[Cert, bool]:
+    """The certificate whose public key matches the private key, and whether one did.
+
+    Without a matching key the presumed leaf is the first certificate that issued no other
+    certificate of the bundle, so that facts (domains, expiry) still describe the right one.
+    """
     if key_spki is not None:
         matching = [c for c in bundle if public_spki(c.x509) == key_spki]
         if matching:
@@ -133,20 +138,6 @@ def _pick_leaf(bundle: list[Cert], key_spki: bytes | None, linker: _Linker) -> t
             return next(ends, matching[0]), True
     ends = (c for c in bundle if not linker.issues_another(c))
     return next(ends, bundle[0]), False
-
-
-def pick_leaf(
-    bundle: list[Cert], key_spki: bytes | None, limits: Limits = DEFAULT_LIMITS
-) -> tuple[Cert | None, bool]:
-    """The certificate whose public key matches the private key, and whether one did.
-
-    Without a matching key the presumed leaf is the first certificate that issued no other
-    certificate of the bundle, so that facts (domains, expiry) still describe the right one.
-    """
-    if not bundle:
-        return None, False
-    linker = _Linker(bundle, [], limits.signature_checks(len(bundle)))
-    return _pick_leaf(bundle, key_spki, linker)
 
 
 def build_chain(

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 
 from acm_sync.core.observed import ObservedCertificate
 from acm_sync.core.planner import (
-    FOREIGN_CERTIFICATE,
     Action,
     Blocked,
     Delete,
@@ -91,7 +90,9 @@ def plan_deletion(
             gone.append(arn)
             actions.append(Noop(arn))
         elif problem := _not_deletable(arn, tags, owner):
-            return RegionPlan((*actions, Blocked(FOREIGN_CERTIFICATE, problem)), notes=_gone(gone))
+            return RegionPlan(
+                (*actions, Blocked(Reason.FOREIGN_CERTIFICATE, problem)), notes=_gone(gone)
+            )
         else:
             actions.append(Delete(arn))
     left: list[str] = []

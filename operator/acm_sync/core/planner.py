@@ -46,15 +46,7 @@ from acm_sync.core.state import (
 )
 from acm_sync.core.tags import owner_of, tag_delta, tags_hash
 
-# Stable reasons the planner itself produces (the engine adds AWS error reasons).
-FOREIGN_CERTIFICATE = Reason.FOREIGN_CERTIFICATE
-REIMPORT_KEY_CHANGE = Code.REIMPORT_KEY_CHANGE
-ADOPTION_DISABLED = Reason.ADOPTION_DISABLED
-ADOPTION_NOT_AUTHORIZED = Reason.ADOPTION_NOT_AUTHORIZED
-NOT_IMPORTED = Reason.NOT_IMPORTED
 IMPORTED_TYPE = "IMPORTED"
-NOT_FOUND = Reason.NOT_FOUND
-INVALID_ARN = Reason.INVALID_ARN
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +172,9 @@ def plan(
     region = record.region
     adopt = desired.adopt_arns.get(region)
     if adopt is not None and adoption is AdoptionMode.OFF:
-        return _blocked(ADOPTION_DISABLED, "adopting existing certificates is disabled")
+        return _blocked(Reason.ADOPTION_DISABLED, "adopting existing certificates is disabled")
     if adopt is not None and region_of_arn(adopt) != region:
-        return _blocked(INVALID_ARN, f"{adopt} is not an ACM certificate ARN in {region}")
+        return _blocked(Reason.INVALID_ARN, f"{adopt} is not an ACM certificate ARN in {region}")
     if in_sync(desired, record):
         assert record.arn is not None
         return RegionPlan((Noop(record.arn),), record.previous_arn)
@@ -191,14 +183,14 @@ def plan(
         return _from_lookup(desired, record, observation, gone=None)
     if observation.target_missing:
         if adopt is not None and adopt != record.arn:
-            return _blocked(NOT_FOUND, f"the certificate to adopt, {adopt}, does not exist")
+            return _blocked(Reason.NOT_FOUND, f"the certificate to adopt, {adopt}, does not exist")
         return _from_lookup(desired, record, observation, gone=target)
     cert = observation.target
     if cert is None or cert.arn != target:
         return RegionPlan((Observe(target),))
     if cert.cert_type != IMPORTED_TYPE:
         return _blocked(
-            NOT_IMPORTED,
+            Reason.NOT_IMPORTED,
             f"{cert.arn} is a {cert.cert_type} certificate: ACM renews it itself, and acm-sync "
             "only ever writes to certificates imported into ACM",
         )
@@ -223,18 +215,19 @@ def _foreign(
     tagged = owner_of(cert.tags)
     if tagged is not None and not owner.owns(tagged):
         if problem := cluster_id_changed(cert.arn, tagged, owner):
-            return _blocked(FOREIGN_CERTIFICATE, problem)
+            return _blocked(Reason.FOREIGN_CERTIFICATE, problem)
         return _blocked(
-            FOREIGN_CERTIFICATE, f"{cert.arn} belongs to {tagged}; acm-sync will not touch it"
+            Reason.FOREIGN_CERTIFICATE,
+            f"{cert.arn} belongs to {tagged}; acm-sync will not touch it",
         )
     if tagged is None and not adopted:
         return _blocked(
-            FOREIGN_CERTIFICATE,
+            Reason.FOREIGN_CERTIFICATE,
             f"{cert.arn} carries no acm-sync owner tag; list it under spec.certificateArns "
             "to adopt it explicitly",
         )
     if tagged is None and adoption is not AdoptionMode.ANY:
-        return _blocked(ADOPTION_NOT_AUTHORIZED, consent_message(cert.arn, owner))
+        return _blocked(Reason.ADOPTION_NOT_AUTHORIZED, consent_message(cert.arn, owner))
     return None
 
 
@@ -346,7 +339,8 @@ def _from_lookup(
     if chosen.key_algorithm != desired.key_algorithm:
         if desired.on_key_change is KeyChangePolicy.BLOCK:
             return RegionPlan(
-                (Blocked(REIMPORT_KEY_CHANGE, _key_message(desired, chosen)),), notes=tuple(notes)
+                (Blocked(Code.REIMPORT_KEY_CHANGE, _key_message(desired, chosen)),),
+                notes=tuple(notes),
             )
         action = Import(desired.all_tags(), chosen.arn, WriteReason.IMPORTED_NEW_KEY)
         return RegionPlan((action,), chosen.arn, tuple(notes))
@@ -370,7 +364,7 @@ def _key_change(
     cert: ObservedCertificate,
 ) -> RegionPlan:
     if desired.on_key_change is KeyChangePolicy.BLOCK:
-        return _blocked(REIMPORT_KEY_CHANGE, _key_message(desired, cert))
+        return _blocked(Code.REIMPORT_KEY_CHANGE, _key_message(desired, cert))
     # Before a new import, make sure an earlier attempt did not already create it.
     if observation.candidates is None:
         return RegionPlan((Lookup(),))

@@ -17,7 +17,6 @@ MAX_KEY_LENGTH = 127
 MAX_VALUE_LENGTH = 255
 # Every certificate acm-sync creates carries managed-by, cluster and owner.
 SYSTEM_TAG_COUNT = 3
-MAX_USER_TAGS = MAX_TAGS - SYSTEM_TAG_COUNT
 _ALLOWED_PUNCTUATION = frozenset("_.:/=+-@ ")
 SYSTEM_TAG_PREFIX = "acmsync.io/"
 

@@ -16,12 +16,6 @@ from acm_sync.core.reasons import Reason
 from acm_sync.core.regions import validate_region
 from acm_sync.core.state import TARGET_TAG
 
-# Reasons a pair is refused before any AWS call.
-TARGET_NOT_FOUND = Reason.TARGET_NOT_FOUND
-TARGET_NOT_ALLOWED = Reason.TARGET_NOT_ALLOWED
-REGION_NOT_ALLOWED = Reason.REGION_NOT_ALLOWED
-ASSUME_ROLE_FAILED = Reason.ASSUME_ROLE_FAILED
-
 __all__ = ["TARGET_TAG"]  # re-exported: the tag belongs with the targets
 OWN_ACCOUNT = ""  # the target name of the operator's own account in status and pair keys
 
@@ -173,18 +167,18 @@ def pair_problem(
 ) -> tuple[str, str] | None:
     """(reason, message) when the pair must not be synced, None when it may."""
     if target is None:
-        return TARGET_NOT_FOUND, f"AcmTarget {target_name} does not exist"
+        return Reason.TARGET_NOT_FOUND, f"AcmTarget {target_name} does not exist"
     if namespace_labels is None or not selector_matches(
         target.namespace_selector, namespace_labels
     ):
         return (
-            TARGET_NOT_ALLOWED,
+            Reason.TARGET_NOT_ALLOWED,
             f"AcmTarget {target_name}'s namespaceSelector does not admit namespace {namespace}",
         )
     if target.regions is not None and region not in target.regions:
         allowed = ", ".join(sorted(target.regions)) or "none"
         return (
-            REGION_NOT_ALLOWED,
+            Reason.REGION_NOT_ALLOWED,
             f"AcmTarget {target_name} may not be used for {region} (its regions: {allowed})",
         )
     return None

@@ -234,11 +234,6 @@ def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return _signature_ok(_Link(child, parent))
 
 
-def is_self_signed(cert: x509.Certificate) -> bool:
-    """True for a certificate that issued itself (a root, or a self-signed leaf)."""
-    return issued_by(cert, cert)
-
-
 def subjects(certs: Iterable[x509.Certificate]) -> str:
     """Quoted subjects for messages."""
     return ", ".join(f"'{name_string(c.subject)}'" for c in certs)

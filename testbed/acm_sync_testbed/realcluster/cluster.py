@@ -131,10 +131,7 @@ class RealCluster:
         return self
 
     def _start(self) -> None:
-        swept = clustersweep.sweep()
-        if swept:
-            self.say(f"removed the control planes of killed runs: {', '.join(swept)}")
-        self._lock = clustersweep.claim(self.cluster_id, self.workdir, self._own_workdir)
+        self._lock = clustersweep.claim(self.cluster_id, self.workdir, self._own_workdir, self.say)
         self.pki = pki_module.generate(self.workdir / "pki", SERVICE_IP)
         etcd_port, peer_port = free_port(), free_port()
         self.port = self.requested_port or free_port()

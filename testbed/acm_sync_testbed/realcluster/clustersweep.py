@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from acm_sync_testbed.realcluster import nodesweep
@@ -30,8 +31,11 @@ def state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"acm-sync-clusters-{os.getuid()}"
 
 
-def claim(cluster_id: str, workdir: Path, own_workdir: bool) -> int:
-    """Take cluster ``cluster_id``'s owner lock; a temporary ``workdir`` is noted for the sweep."""
+def claim(cluster_id: str, workdir: Path, own_workdir: bool, say: Callable[[str], None]) -> int:
+    """Sweep, then take cluster ``cluster_id``'s owner lock; a temporary ``workdir`` is noted
+    for a later sweep."""
+    if swept := sweep():
+        say(f"removed the control planes of killed runs: {', '.join(swept)}")
     return nodesweep.claim(cluster_id, state_dir(), str(workdir) if own_workdir else "")
 
 

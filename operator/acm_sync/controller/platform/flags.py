@@ -74,7 +74,7 @@ _SERVICE_LINK = re.compile(
     r"^[A-Z][A-Z0-9_]*_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)"
     r"(_(PROTO|PORT|ADDR))?)?)$"
 )
-# Every variable a setting is read from; tests/operator/test_service_links.py checks them all.
+# Every variable a setting is read from; tests/controller/test_controller_pod_env.py checks all.
 ENV_NAMES: set[str] = set()
 
 

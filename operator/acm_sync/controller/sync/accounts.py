@@ -26,7 +26,7 @@ from acm_sync.core.state import (
     RegionRecord,
     RegionState,
 )
-from acm_sync.core.targets import TARGET_NOT_FOUND, account_of_arn
+from acm_sync.core.targets import account_of_arn
 
 Pair = tuple[str, str]  # (target, region); target "" is the operator's own account
 
@@ -216,7 +216,7 @@ def delete_pairs(
                 )
             )
         elif account.engine() is None:
-            reason, message = problem or (TARGET_NOT_FOUND, f"AcmTarget {target} is gone")
+            reason, message = problem or (Reason.TARGET_NOT_FOUND, f"AcmTarget {target} is gone")
             outcomes.append(RegionOutcome.from_record(record, RegionState.BLOCKED, reason, message))
         else:
             reachable.setdefault(target, {})[region] = replace(record, target=target)

@@ -18,14 +18,11 @@ from acm_sync.controller.platform.engine_api import EngineLike
 from acm_sync.controller.platform.kubeapi import JsonObj
 from acm_sync.controller.platform.kubeport import KubeLike
 from acm_sync.controller.sync import statusfields as st
-from acm_sync.core.reasons import QuietReason, Reason
+from acm_sync.core.reasons import ConditionType, QuietReason, Reason
 from acm_sync.core.state import (
     RegionOutcome,
 )
 from acm_sync.core.targets import (
-    ASSUME_ROLE_FAILED,
-    TARGET_NOT_ALLOWED,
-    TARGET_NOT_FOUND,
     RoleTarget,
     TargetSpec,
     TargetSpecError,
@@ -35,9 +32,6 @@ from acm_sync.core.targets import (
 )
 
 log = logging.getLogger(__name__)
-
-READY_REASON = QuietReason.ASSUMED
-INVALID_SPEC = Reason.INVALID_SPEC
 
 
 class TargetEnginesLike(Protocol):
@@ -105,9 +99,12 @@ class TargetContext:
     def problem(self, target: str, region: str) -> tuple[str, str] | None:
         """(reason, message) when the pair must make no AWS call."""
         if not self.enabled:
-            return TARGET_NOT_ALLOWED, "spec.targets is disabled operator-wide (targets.enabled)"
+            return (
+                Reason.TARGET_NOT_ALLOWED,
+                "spec.targets is disabled operator-wide (targets.enabled)",
+            )
         if target in self.problems:
-            return TARGET_NOT_FOUND, self.problems[target]
+            return Reason.TARGET_NOT_FOUND, self.problems[target]
         return pair_problem(
             target, region, self.targets.get(target), self.namespace, self.namespace_labels
         )
@@ -140,14 +137,26 @@ def target_status(
     """(status patch, Ready condition) of an AcmTarget after a check."""
     old = obj.get("status") or {}
     generation = obj.get("metadata", {}).get("generation")
-    old_ready = st.conditions_by_type(old).get(st.READY)
+    old_ready = st.conditions_by_type(old).get(ConditionType.READY)
     if problem is None:
         ready = st.condition(
-            st.READY, "True", READY_REASON, "the role was assumed", generation, old_ready, now
+            ConditionType.READY,
+            "True",
+            QuietReason.ASSUMED,
+            "the role was assumed",
+            generation,
+            old_ready,
+            now,
         )
     else:
-        reason = INVALID_SPEC if problem.startswith(INVALID_SPEC) else ASSUME_ROLE_FAILED
-        ready = st.condition(st.READY, "False", reason, problem, generation, old_ready, now)
+        reason = (
+            Reason.INVALID_SPEC
+            if problem.startswith(Reason.INVALID_SPEC)
+            else Reason.ASSUME_ROLE_FAILED
+        )
+        ready = st.condition(
+            ConditionType.READY, "False", reason, problem, generation, old_ready, now
+        )
     new: JsonObj = {"lastChecked": st.format_time(now), "conditions": [ready]}
     if account:
         new["account"] = account
@@ -161,12 +170,12 @@ def check_target(kube: KubeLike, engines: TargetEnginesLike, name: str, now: dat
     obj = kube.get_acmtarget(name)
     if obj is None:
         engines.forget(name)
-        return TARGET_NOT_FOUND
+        return Reason.TARGET_NOT_FOUND
     account = ""
     try:
         spec = parse_target(name, obj.get("spec") or {})
     except TargetSpecError as exc:
-        problem: str | None = f"{INVALID_SPEC}: {exc}"
+        problem: str | None = f"{Reason.INVALID_SPEC}: {exc}"
     else:
         account = spec.account
         problem = engines.check(spec.role())

@@ -245,7 +245,7 @@ def verified_by_status(
 
 def verified_result(obj: Mapping[str, Any]) -> SyncResult:
     """The result of a pass that :func:`verified_by_status`: the status as it is."""
-    ready = st.conditions_by_type(obj.get("status") or {}).get(st.READY) or {}
+    ready = st.conditions_by_type(obj.get("status") or {}).get(ConditionType.READY) or {}
     verdict = st.Verdict(True, str(ready.get("reason")), str(ready.get("message", "")))
     return SyncResult(verdict, None, None)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from acm_sync.controller.sync.spec import SYNCED
 from acm_sync.controller.sync.statusfields import parse_time
 from acm_sync.controller.sync.statuslayout import unpack
+from acm_sync.core.reasons import Reason
 from acm_sync.core.state import RegionState
 
 
@@ -40,7 +40,9 @@ def region_gauges(
             and current is not None
             and entry.get("fingerprint") == current
         )
-        reason = SYNCED if synced else ready_reason if region_ok else str(entry.get("reason"))
+        reason = (
+            Reason.SYNCED if synced else ready_reason if region_ok else str(entry.get("reason"))
+        )
         account = str(entry.get("account") or "")
         gauges[(account, region)] = (not_after.timestamp() if not_after else None, synced, reason)
     return gauges

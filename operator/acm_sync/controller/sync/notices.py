@@ -28,19 +28,6 @@ from acm_sync.core.targets import account_of_arn
 
 log = logging.getLogger("acm_sync.controller.sync.notices")
 
-# Short names for the modules that import them; the values are core/reasons.py's.
-NORMAL = EventType.NORMAL
-WARNING = EventType.WARNING
-
-IMPORTED = EventReason.IMPORTED
-REIMPORTED = EventReason.REIMPORTED
-TAGS_UPDATED = EventReason.TAGS_UPDATED
-ADOPTED = EventReason.ADOPTED
-DELETED = EventReason.DELETED
-RETAINED = EventReason.RETAINED
-KEY_TYPE_CHANGED = EventReason.KEY_TYPE_CHANGED
-PREVIOUS_DELETED = EventReason.PREVIOUS_DELETED
-
 
 @dataclass(frozen=True, slots=True)
 class Notice:
@@ -72,7 +59,7 @@ def log_notice(namespace: str, name: str, notice: Notice, kind: str = "AcmCertif
     JSON format (``redaction.JsonFormatter``) gets every fact as a field of its own, beside the
     Event's message, from the record's ``event`` attribute.
     """
-    level = logging.WARNING if notice.type == WARNING else logging.INFO
+    level = logging.WARNING if notice.type == EventType.WARNING else logging.INFO
     facts = {fact: str(getattr(notice, fact)) for fact in _FACTS if getattr(notice, fact)}
     text = f"{kind} {namespace}/{name}: {notice.reason}: {notice.message}"
     unsaid: list[str] = []
@@ -112,7 +99,7 @@ def at_failing_pairs(notice: Notice, outcomes: Sequence[RegionOutcome] | None) -
     PartiallySynced), so that the log line names their targets, regions and ARNs."""
     failing = [o for o in outcomes or () if o.state is not RegionState.SYNCED]
     mine = [o for o in failing if o.reason == notice.reason] or failing
-    if notice.type != WARNING or not mine:
+    if notice.type != EventType.WARNING or not mine:
         return notice
 
     def joined(values: Iterable[str | None]) -> str:
@@ -145,7 +132,16 @@ def sync_notices(
                 f"Delete): {o.arn} serves, and no load balancer acm-sync wired names the "
                 "previous one"
             )
-            notices.append(Notice(NORMAL, PREVIOUS_DELETED, message, o.region, o.retired, o.target))
+            notices.append(
+                Notice(
+                    EventType.NORMAL,
+                    EventReason.PREVIOUS_DELETED,
+                    message,
+                    o.region,
+                    o.retired,
+                    o.target,
+                )
+            )
         if o.reason in NEW_ARN_REASONS:
             why = (
                 " (the recorded certificate was gone from ACM)"
@@ -153,7 +149,14 @@ def sync_notices(
                 else ""
             )
             notices.append(
-                Notice(NORMAL, IMPORTED, f"Imported into {where}{why}", o.region, o.arn, o.target)
+                Notice(
+                    EventType.NORMAL,
+                    EventReason.IMPORTED,
+                    f"Imported into {where}{why}",
+                    o.region,
+                    o.arn,
+                    o.target,
+                )
             )
             if o.reason == WriteReason.IMPORTED_NEW_KEY and (o.previous_arn or o.retired):
                 old = old_entries.get((o.target, o.region)) or {}
@@ -161,8 +164,8 @@ def sync_notices(
         elif o.reason == WriteReason.REIMPORTED:
             notices.append(
                 Notice(
-                    NORMAL,
-                    REIMPORTED,
+                    EventType.NORMAL,
+                    EventReason.REIMPORTED,
                     f"Reimported into {where} (same ARN)",
                     o.region,
                     o.arn,
@@ -171,10 +174,26 @@ def sync_notices(
             )
         elif o.reason == WriteReason.TAGS_UPDATED:
             notices.append(
-                Notice(NORMAL, TAGS_UPDATED, f"Tags updated on {where}", o.region, o.arn, o.target)
+                Notice(
+                    EventType.NORMAL,
+                    EventReason.TAGS_UPDATED,
+                    f"Tags updated on {where}",
+                    o.region,
+                    o.arn,
+                    o.target,
+                )
             )
         elif o.reason == WriteReason.ADOPTED:
-            notices.append(Notice(NORMAL, ADOPTED, f"Adopted {where}", o.region, o.arn, o.target))
+            notices.append(
+                Notice(
+                    EventType.NORMAL,
+                    EventReason.ADOPTED,
+                    f"Adopted {where}",
+                    o.region,
+                    o.arn,
+                    o.target,
+                )
+            )
     return notices
 
 
@@ -194,7 +213,12 @@ def key_type_changed(outcome: RegionOutcome, previous_not_after: object) -> Noti
             "serve either until it is detached"
         )
     return Notice(
-        WARNING, KEY_TYPE_CHANGED, message, outcome.region, outcome.arn or "", outcome.target
+        EventType.WARNING,
+        EventReason.KEY_TYPE_CHANGED,
+        message,
+        outcome.region,
+        outcome.arn or "",
+        outcome.target,
     )
 
 
@@ -208,8 +232,8 @@ def deletion_notices(
     """
     return [
         Notice(
-            NORMAL,
-            DELETED,
+            EventType.NORMAL,
+            EventReason.DELETED,
             f"Deleted from ACM in {o.region}: {o.message}",
             o.region,
             (records.get((o.target, o.region)) or RegionRecord(o.region)).arn or "",
@@ -226,8 +250,8 @@ def retained_notices(
     """A ``Retained`` notice for every certificate left in ACM (``rule`` says what kept it)."""
     return [
         Notice(
-            NORMAL,
-            RETAINED,
+            EventType.NORMAL,
+            EventReason.RETAINED,
             f"{why}; {rule} {r.arn} in ACM in {r.region} (delete it there once nothing uses it)",
             r.region,
             r.arn or "",
@@ -256,7 +280,9 @@ def condition_events(
     ):
         # A pause the user asked for is news, not a problem.
         deliberate = ready.get("reason") == Reason.SUSPENDED
-        kind = NORMAL if ready.get("status") == "True" or deliberate else WARNING
+        kind = (
+            EventType.NORMAL if ready.get("status") == "True" or deliberate else EventType.WARNING
+        )
         events.append(Notice(kind, str(ready.get("reason")), str(ready.get("message"))))
     old_expiring = old_conditions.get(ConditionType.EXPIRING) or {}
     expiring = new_conditions.get(ConditionType.EXPIRING) or {}
@@ -266,7 +292,9 @@ def condition_events(
         != ("True", expiring.get("reason"))
         and expiring.get("reason") != ready.get("reason")
     ):
-        events.append(Notice(WARNING, str(expiring.get("reason")), str(expiring.get("message"))))
+        events.append(
+            Notice(EventType.WARNING, str(expiring.get("reason")), str(expiring.get("message")))
+        )
     return events
 
 
@@ -278,7 +306,11 @@ def warning_events(
     seen: dict[str, str] = {}
     for finding in findings or ():
         seen.setdefault(finding.code.value, finding.message)
-    return [Notice(WARNING, code, message) for code, message in seen.items() if code not in before]
+    return [
+        Notice(EventType.WARNING, code, message)
+        for code, message in seen.items()
+        if code not in before
+    ]
 
 
 def _codes(cond: Mapping[str, Any] | None) -> set[str]:

@@ -25,21 +25,6 @@ from acm_sync.core.targets import TargetRef, parse_target_refs
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 - a type name, not a password
 
-# Stable Ready reasons decided by the kopf layer (the engine and the core add their own); the
-# names stay for the modules that import them, the values are core/reasons.py's.
-SYNCED = Reason.SYNCED
-PARTIALLY_SYNCED = Reason.PARTIALLY_SYNCED
-PENDING = Reason.PENDING
-SECRET_NOT_FOUND = Reason.SECRET_NOT_FOUND
-NOT_TLS_SECRET = Reason.NOT_TLS_SECRET
-INVALID_SPEC = Reason.INVALID_SPEC
-INVALID_REGION = Reason.INVALID_REGION
-INVALID_TAGS = Reason.INVALID_TAGS
-REGION_NOT_ALLOWED = Reason.REGION_NOT_ALLOWED
-ADOPTION_DISABLED = Reason.ADOPTION_DISABLED
-ARN_REGION_MISMATCH = Reason.ARN_REGION_MISMATCH
-DELETION_BLOCKED = Reason.DELETION_BLOCKED
-SUSPENDED = Reason.SUSPENDED
 CLOUDFRONT_REGION = "us-east-1"  # the only region whose certificates CloudFront uses
 
 
@@ -107,12 +92,12 @@ def parse_spec(
     """Validate ``spec`` the way the CRD does, plus the operator-wide rules; raise SpecError."""
     secret_name = spec.get("secretName")
     if not isinstance(secret_name, str) or not secret_name:
-        raise SpecError(INVALID_SPEC, "spec.secretName is required")
+        raise SpecError(Reason.INVALID_SPEC, "spec.secretName is required")
     if not DNS_SUBDOMAIN.fullmatch(secret_name):
         # The CRD's pattern says the same; checked here too, since the name goes into the
         # path of a GET (../../other-namespace/secrets/x must never reach the API server).
         raise SpecError(
-            INVALID_SPEC, f"spec.secretName {secret_name[:80]!r} is not a DNS-1123 subdomain"
+            Reason.INVALID_SPEC, f"spec.secretName {secret_name[:80]!r} is not a DNS-1123 subdomain"
         )
     raw_regions = spec.get("regions")
     if raw_regions is None:
@@ -120,63 +105,67 @@ def parse_spec(
     try:
         targets = parse_target_refs(spec.get("targets"))
     except ValueError as exc:
-        raise SpecError(INVALID_SPEC, str(exc)) from None
+        raise SpecError(Reason.INVALID_SPEC, str(exc)) from None
     if not isinstance(raw_regions, list) or not (raw_regions or targets):
         raise SpecError(
-            INVALID_REGION, "spec.regions must list at least one region (or use spec.targets)"
+            Reason.INVALID_REGION,
+            "spec.regions must list at least one region (or use spec.targets)",
         )
     regions: list[str] = []
     for region in raw_regions:
         problem = validate_region(region) if isinstance(region, str) else "not a string"
         if problem:
-            raise SpecError(INVALID_REGION, f"spec.regions: {problem}")
+            raise SpecError(Reason.INVALID_REGION, f"spec.regions: {problem}")
         if region in regions:
-            raise SpecError(INVALID_REGION, f"spec.regions: {region} is listed twice")
+            raise SpecError(Reason.INVALID_REGION, f"spec.regions: {region} is listed twice")
         regions.append(region)
     if allowed_regions:
         everywhere = dict.fromkeys([*regions, *(r for t in targets for r in t.regions)])
         refused = [r for r in everywhere if r not in allowed_regions]
         if refused:
             raise SpecError(
-                REGION_NOT_ALLOWED,
+                Reason.REGION_NOT_ALLOWED,
                 f"region(s) {', '.join(refused)} not allowed by this operator "
                 f"(allowed: {', '.join(sorted(allowed_regions))})",
             )
     tags = spec.get("tags") or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise SpecError(INVALID_TAGS, "spec.tags must map strings to strings")
+        raise SpecError(Reason.INVALID_TAGS, "spec.tags must map strings to strings")
     problems = validate_tags(tags, with_targets=bool(targets))
     if problems:
-        raise SpecError(INVALID_TAGS, "; ".join(problems))
+        raise SpecError(Reason.INVALID_TAGS, "; ".join(problems))
     arns = spec.get("certificateArns") or {}
     if not isinstance(arns, dict):
-        raise SpecError(INVALID_SPEC, "spec.certificateArns must map regions to ARNs")
+        raise SpecError(Reason.INVALID_SPEC, "spec.certificateArns must map regions to ARNs")
     if arns and not adoption_enabled:
         raise SpecError(
-            ADOPTION_DISABLED, "spec.certificateArns is refused: adoption is disabled operator-wide"
+            Reason.ADOPTION_DISABLED,
+            "spec.certificateArns is refused: adoption is disabled operator-wide",
         )
     target_regions = {r for t in targets for r in t.regions}
     for region, arn in arns.items():
         # An ARN is adopted in the account it names: the operator's own, or a target's.
         if region not in regions and region not in target_regions:
             raise SpecError(
-                INVALID_SPEC,
+                Reason.INVALID_SPEC,
                 f"spec.certificateArns names {region}, which is not in spec.regions "
                 "(nor in spec.targets)",
             )
         arn_region = region_of_arn(arn) if isinstance(arn, str) else None
         if arn_region is None:
-            raise SpecError(INVALID_SPEC, f"spec.certificateArns[{region}] is not an ACM ARN")
+            raise SpecError(
+                Reason.INVALID_SPEC, f"spec.certificateArns[{region}] is not an ACM ARN"
+            )
         if arn_region != region:
             raise SpecError(
-                ARN_REGION_MISMATCH,
+                Reason.ARN_REGION_MISMATCH,
                 f"spec.certificateArns[{region}] is a certificate in {arn_region}, not {region}",
             )
     try:
         deletion = DeletionPolicy(spec.get("deletionPolicy") or DeletionPolicy.RETAIN.value)
         key_change = KeyChangePolicy(spec.get("onKeyChange") or KeyChangePolicy.BLOCK.value)
     except ValueError as exc:
-        raise SpecError(INVALID_SPEC, str(exc)) from None
+        raise SpecError(Reason.INVALID_SPEC, str(exc)) from None
     return CertSpec(
         secret_name=secret_name,
         regions=tuple(regions),
@@ -208,11 +197,11 @@ def analyze_secret(
 ) -> Analysis:
     """Run the certificate core over a Secret's data; raise SpecError for a missing/wrong Secret."""
     if secret is None:
-        raise SpecError(SECRET_NOT_FOUND, "the Secret does not exist")
+        raise SpecError(Reason.SECRET_NOT_FOUND, "the Secret does not exist")
     secret_type = secret.get("type")
     if secret_type != TLS_SECRET_TYPE:
         raise SpecError(
-            NOT_TLS_SECRET, f"the Secret has type {secret_type!r}, not {TLS_SECRET_TYPE!r}"
+            Reason.NOT_TLS_SECRET, f"the Secret has type {secret_type!r}, not {TLS_SECRET_TYPE!r}"
         )
     data = secret.get("data") or {}
     cert = _decode(data, "tls.crt") or b""

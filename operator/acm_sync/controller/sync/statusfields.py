@@ -12,22 +12,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from acm_sync.controller.platform.redaction import redact
-from acm_sync.controller.sync.spec import PARTIALLY_SYNCED, PENDING, SYNCED
 from acm_sync.controller.sync.statuslayout import unpack
 from acm_sync.core.findings import Code, Finding
 from acm_sync.core.model import CertificateFacts
 from acm_sync.core.planner import Drift
-from acm_sync.core.reasons import ConditionType, QuietReason
+from acm_sync.core.reasons import ConditionType, QuietReason, Reason
 from acm_sync.core.state import RegionOutcome, RegionRecord, RegionState
 from acm_sync.core.targets import account_of_arn
 
 JsonObj = dict[str, Any]
 
-# Short names for the modules that import them; the values are core/reasons.py's.
-READY = ConditionType.READY
-EXPIRING = ConditionType.EXPIRING
-WARNINGS = ConditionType.WARNINGS
-EXPIRES_SOON = Code.EXPIRES_SOON
 # InUseBy ARNs shown per region; inUseCount tells how many there are in all.
 IN_USE_SHOWN = 5
 
@@ -208,14 +202,14 @@ class Verdict:
 def verdict_from_outcomes(outcomes: Sequence[RegionOutcome]) -> Verdict:
     """Synced when every region is; otherwise the most telling failure reason."""
     if not outcomes:
-        return Verdict(False, PENDING, "no region has been synced yet")
+        return Verdict(False, Reason.PENDING, "no region has been synced yet")
     failing = [o for o in outcomes if o.state is not RegionState.SYNCED]
     if not failing:
         regions = ", ".join(pair_label(o) for o in outcomes)
-        return Verdict(True, SYNCED, f"imported in {regions}")
+        return Verdict(True, Reason.SYNCED, f"imported in {regions}")
     detail = "; ".join(f"{pair_label(o)}: {o.reason}: {o.message}" for o in failing)
     if len(failing) < len(outcomes):
-        return Verdict(False, PARTIALLY_SYNCED, redact(detail))
+        return Verdict(False, Reason.PARTIALLY_SYNCED, redact(detail))
     # A user decision (Blocked) explains more than a transient error elsewhere.
     ranked = sorted(failing, key=lambda o: (o.state is not RegionState.BLOCKED, o.target, o.region))
     return Verdict(False, ranked[0].reason, redact(detail))
@@ -267,7 +261,7 @@ def expiring_condition(
     """``Expiring``: True within ``warning_days`` of notAfter (reason Expired once past it)."""
     if not_after is None:
         return condition(
-            EXPIRING,
+            ConditionType.EXPIRING,
             "Unknown",
             Code.NO_CERTIFICATE,
             "no certificate read yet",
@@ -278,12 +272,16 @@ def expiring_condition(
     left = not_after - now
     if left.total_seconds() <= 0:
         message = f"the certificate expired at {format_time(not_after)}"
-        return condition(EXPIRING, "True", Code.EXPIRED, message, generation, old, now)
+        return condition(
+            ConditionType.EXPIRING, "True", Code.EXPIRED, message, generation, old, now
+        )
     if left <= timedelta(days=warning_days):
         message = f"the certificate expires at {format_time(not_after)}, in {left.days} day(s)"
-        return condition(EXPIRING, "True", EXPIRES_SOON, message, generation, old, now)
+        return condition(
+            ConditionType.EXPIRING, "True", Code.EXPIRES_SOON, message, generation, old, now
+        )
     return condition(
-        EXPIRING,
+        ConditionType.EXPIRING,
         "False",
         QuietReason.NOT_EXPIRING,
         f"valid until {format_time(not_after)}",
@@ -302,7 +300,7 @@ def expiry_state(
     if not_after <= now:
         return "True", Code.EXPIRED
     if not_after - now <= timedelta(days=warning_days):
-        return "True", EXPIRES_SOON
+        return "True", Code.EXPIRES_SOON
     return "False", QuietReason.NOT_EXPIRING
 
 
@@ -360,11 +358,17 @@ def warnings_condition(
         return dict(old)
     if not findings:
         return condition(
-            WARNINGS, "False", QuietReason.NO_WARNINGS, "no warnings", generation, old, now
+            ConditionType.WARNINGS,
+            "False",
+            QuietReason.NO_WARNINGS,
+            "no warnings",
+            generation,
+            old,
+            now,
         )
     reason = ",".join(dict.fromkeys(f.code.value for f in findings))
     message = "; ".join(f"{f.code.value}: {f.message}" for f in findings)
-    return condition(WARNINGS, "True", reason, message, generation, old, now)
+    return condition(ConditionType.WARNINGS, "True", reason, message, generation, old, now)
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> JsonObj:

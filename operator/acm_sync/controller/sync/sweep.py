@@ -20,6 +20,7 @@ from acm_sync.controller.sync.acmtargets import check_target
 from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch.workqueue import Key
 from acm_sync.core.planner import Drift, DriftKind
+from acm_sync.core.reasons import ConditionType
 from acm_sync.core.state import Owner, RegionRecord
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ class Sweeper:
             if record.arn:
                 by_pair.setdefault(pair, []).append((owner, record))
         should = st.expiry_state(st.expiry_basis(status), ports.config.expiry_warning_days, now)
-        condition = st.conditions_by_type(status).get(st.EXPIRING, {})
+        condition = st.conditions_by_type(status).get(ConditionType.EXPIRING, {})
         shown = (condition.get("status"), condition.get("reason"))
         # ExpiresSoon -> Expired is a change too; the reason of a False one is not.
         if should is not None and (

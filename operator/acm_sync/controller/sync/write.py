@@ -15,7 +15,6 @@ from typing import Any
 from acm_sync.controller.platform.kubeapi import LAST_RESYNC, JsonObj, ObjectRef
 from acm_sync.controller.sync import acmtargets as tg
 from acm_sync.controller.sync import notices as nt
-from acm_sync.controller.sync import spec as specs
 from acm_sync.controller.sync import statusfields as st
 from acm_sync.controller.sync.decide import SyncResult, region_list
 from acm_sync.controller.sync.gauges import region_gauges
@@ -23,7 +22,7 @@ from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.sync.statuslayout import pack, unpack
 from acm_sync.controller.watch.view import WatchView
 from acm_sync.controller.watch.workqueue import Key
-from acm_sync.core.reasons import EventType, Reason
+from acm_sync.core.reasons import ConditionType, EventType, Reason
 from acm_sync.core.state import RegionOutcome, RegionState
 
 
@@ -64,7 +63,9 @@ class StatusWriter:
             for n in nt.condition_events(old_conditions, st.conditions_by_type(new))
         ]
         if result.warnings is not None:
-            notices += nt.warning_events(result.warnings, old_conditions.get(st.WARNINGS))
+            notices += nt.warning_events(
+                result.warnings, old_conditions.get(ConditionType.WARNINGS)
+            )
         await self.say(key, obj, nt.with_accounts(notices, self._accounts(result)))
         self._export(key, new, result)
         return True
@@ -92,10 +93,10 @@ class StatusWriter:
         patch = st.merge_patch({k: status.get(k) for k in new_status}, new_status)
         if patch:
             await self.ports.in_kube_pool(self.ports.kube.patch_acmcert_status, *key, patch)
-        old_ready = st.conditions_by_type(status).get(st.READY) or {}
-        if old_ready.get("reason") != specs.DELETION_BLOCKED:
-            ready = st.conditions_by_type(new_status)[st.READY]
-            blocked = nt.Notice(EventType.WARNING, specs.DELETION_BLOCKED, ready["message"])
+        old_ready = st.conditions_by_type(status).get(ConditionType.READY) or {}
+        if old_ready.get("reason") != Reason.DELETION_BLOCKED:
+            ready = st.conditions_by_type(new_status)[ConditionType.READY]
+            blocked = nt.Notice(EventType.WARNING, Reason.DELETION_BLOCKED, ready["message"])
             located = nt.at_failing_pairs(blocked, remaining)
             await self.say(key, obj, nt.with_accounts([located], {}))
 
@@ -137,7 +138,7 @@ class StatusWriter:
     def _export(self, key: Key, status: JsonObj, result: SyncResult) -> None:
         """Per region: notAfter of what ACM holds, and whether it is the Secret's certificate."""
         reason = result.verdict.reason
-        secret_known = reason != specs.SECRET_NOT_FOUND
+        secret_known = reason != Reason.SECRET_NOT_FOUND
         gauges = region_gauges(status, reason, secret_known=secret_known)
         self.ports.metrics.export_object(key[0], key[1], gauges)
 
@@ -194,23 +195,23 @@ def new_status(
     old_conditions = st.conditions_by_type(old)
     verdict = result.verdict
     ready = st.condition(
-        st.READY,
+        ConditionType.READY,
         "True" if verdict.ready else "False",
         verdict.reason,
         verdict.message,
         generation,
-        old_conditions.get(st.READY),
+        old_conditions.get(ConditionType.READY),
         now,
     )
     expiring = st.expiring_condition(
         st.expiry_basis(new),
         expiry_warning_days,
         generation,
-        old_conditions.get(st.EXPIRING),
+        old_conditions.get(ConditionType.EXPIRING),
         now,
     )
     warnings = st.warnings_condition(
-        result.warnings, generation, old_conditions.get(st.WARNINGS), now
+        result.warnings, generation, old_conditions.get(ConditionType.WARNINGS), now
     )
     new["conditions"] = [ready, expiring, warnings]
     return pack(new)
@@ -227,12 +228,12 @@ def deletion_status(
     old = unpack(old)
     old_conditions = st.conditions_by_type(old)
     ready = st.condition(
-        st.READY,
+        ConditionType.READY,
         "False",
-        specs.DELETION_BLOCKED,
+        Reason.DELETION_BLOCKED,
         message,
         generation,
-        old_conditions.get(st.READY),
+        old_conditions.get(ConditionType.READY),
         now,
     )
     old_entries = st.pair_entries(old)
@@ -242,7 +243,8 @@ def deletion_status(
             "regions": [
                 st.region_entry(o, old_entries.get((o.target, o.region)), now) for o in remaining
             ],
-            "conditions": [ready] + [c for t, c in old_conditions.items() if t != st.READY],
+            "conditions": [ready]
+            + [c for t, c in old_conditions.items() if t != ConditionType.READY],
         }
     )
     return {k: new[k] for k in ("regions", "conditions", "internal")}

@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from acm_sync.controller.platform.flags import OperatorConfig
 from acm_sync.controller.platform.kubeapi import API_VERSION, KIND, JsonObj
+from acm_sync.core.labelselector import parse_selector
 from acm_sync.core.regions import validate_region
 from acm_sync.core.tags import validate_tags
-from acm_sync.core.targets import parse_targets_annotation
+from acm_sync.core.targets import parse_targets_annotation, selector_matches
 
 ANNOTATION_PREFIX = "acmsync.io/"
 REGIONS_ANNOTATION = "acmsync.io/regions"
@@ -235,3 +237,30 @@ def unusable(
     except AnnotationError as exc:
         return str(exc)
     return refused
+
+
+def mode_refusal(
+    config: OperatorConfig, namespace: str, labels: Mapping[str, str] | None
+) -> str | None:
+    """Why the operator's annotation mode ignores annotations in ``namespace``, or None.
+
+    Annotation mode (a Secret's acmsync.io/regions, an Ingress's acmsync.io/import) lets
+    whoever may write the object have AcmCertificates created under the operator's identity:
+    a capability the platform team grants, to all namespaces, to those its selector picks,
+    or to none. ``labels`` are the namespace's (None: unknown, or not read).
+    """
+    if config.annotation_mode == "off":
+        return (
+            "acmsync.io/* annotations are ignored: this operator runs with "
+            "--annotation-mode=off; create an AcmCertificate instead"
+        )
+    if config.annotation_mode != "selector":
+        return None
+    selector = parse_selector(config.annotation_namespace_selector)
+    if labels is not None and selector_matches(selector, labels):
+        return None
+    return (
+        f"acmsync.io/* annotations are ignored in namespace {namespace}: it does not match "
+        f"the operator's --annotation-namespace-selector "
+        f"{config.annotation_namespace_selector!r}; create an AcmCertificate instead"
+    )

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from acm_sync.controller.platform.kubeapi import JsonObj, KubeError
-from acm_sync.controller.secretwatch import annotation_mode_refusal
 from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann
 from acm_sync.controller.watch.view import WatchView
@@ -49,7 +48,10 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
     result = Imported()
     namespace, kind = record.namespace, record.consumer.kind
     wanted = record.tls_secrets if record.imports else ()
-    if wanted and (refusal := await annotation_mode_refusal(ports, namespace)):
+    labels = None
+    if wanted and ports.config.annotation_mode == "selector":
+        labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
+    if wanted and (refusal := ann.mode_refusal(ports.config, namespace, labels)):
         result.problems.append((EventReason.ANNOTATIONS_IGNORED, refusal))
         wanted = ()
     owner = owner_reference(record)

@@ -9,6 +9,7 @@ import pytest
 from acm_sync.controller.sync import spec as specs
 from acm_sync.controller.watch import annotations as ann
 from acm_sync.core import targets as tg
+from acm_sync.core.labelselector import SelectorError, parse_selector
 
 ROLE = "arn:aws:iam::222233334444:role/acm-sync-importer"
 
@@ -186,3 +187,15 @@ def test_certificate_arns_may_name_a_target_region() -> None:
     assert specs.parse_spec(spec).adopt_arns == {"us-east-1": arn}
     with pytest.raises(specs.SpecError, match=r"nor in spec\.targets"):
         specs.parse_spec({**spec, "certificateArns": {"eu-west-1": arn}})
+
+
+def test_the_selector_syntax_is_kubectls() -> None:
+    selector = parse_selector("acmsync.io/annotations in (allowed),!frozen")
+    assert tg.selector_matches(selector, {"acmsync.io/annotations": "allowed"})
+    assert not tg.selector_matches(selector, {"acmsync.io/annotations": "allowed", "frozen": ""})
+    assert not tg.selector_matches(selector, {})
+    assert tg.selector_matches(parse_selector("team!=shop"), {})
+    assert tg.selector_matches(parse_selector(""), {"any": "thing"})
+    for bad in ("a in ()", "a=b)", "(a", "a b", "x" * 5000):
+        with pytest.raises(SelectorError):
+            parse_selector(bad)

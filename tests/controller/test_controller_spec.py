@@ -161,3 +161,24 @@ def test_the_target_tag_counts_against_acms_fifty() -> None:
     assert caught.value.reason == "InvalidTags"
     forty_six = {**targeted, "tags": {f"k{i}": "v" for i in range(46)}}
     assert len(specs.parse_spec(forty_six).tags) == 46
+
+
+def test_tag_patch_sends_null_for_removed_keys() -> None:
+    meta = ann.SecretMeta.of(
+        {
+            "metadata": {
+                "namespace": "ns",
+                "name": "web",
+                "uid": "u1",
+                "annotations": {"acmsync.io/regions": "us-east-1", "acmsync.io/tags": "k=v,k2="},
+            },
+            "type": "kubernetes.io/tls",
+        }
+    )
+    spec = ann.desired_spec(meta)
+    assert spec["tags"] == {"k": "v", "k2": ""}  # "k2=" is an explicitly empty value
+    generated = ann.manifest(meta, {**spec, "tags": {"bad": "", "k": "v"}})
+    # A JSON merge patch keeps keys it does not mention: "bad" must be sent as null.
+    assert ann.spec_patch(generated, spec, meta) == {
+        "spec": {"tags": {"bad": None, "k": "v", "k2": ""}}
+    }
