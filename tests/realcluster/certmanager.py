@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
 
 from tests.kube.kubekit import as_dict
+from tests.operator.opkit import wait_for
 
 GROUP, VERSION = "cert-manager.io", "v1"
 
@@ -80,4 +82,36 @@ def renew(custom: client.CustomObjectsApi, ns: str, name: str) -> None:
     )
     custom.patch_namespaced_custom_object_status(
         GROUP, VERSION, ns, "certificates", name, {"status": {"conditions": conditions}}
+    )
+
+
+def ca_issuer(custom: client.CustomObjectsApi, ns: str, name: str = "ca") -> None:
+    """A CA Issuer ``name`` in ``ns``, Ready: a self-signed ClusterIssuer makes a CA
+    Certificate whose Secret backs the Issuer, as a typical private-CA set-up does."""
+    root = f"selfsigned-{uuid.uuid4().hex[:6]}"
+    create(
+        custom,
+        None,
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ClusterIssuer",
+            "metadata": {"name": root},
+            "spec": {"selfSigned": {}},
+        },
+    )
+    create(custom, ns, certificate(name, f"{name}-tls", ("ClusterIssuer", root), is_ca=True))
+    create(
+        custom,
+        ns,
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Issuer",
+            "metadata": {"name": name},
+            "spec": {"ca": {"secretName": f"{name}-tls"}},
+        },
+    )
+    wait_for(
+        lambda: condition(custom, ns, name, "Ready") == "True",
+        timeout=60,
+        what="the CA Certificate to be issued by cert-manager",
     )

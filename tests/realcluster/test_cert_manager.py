@@ -8,7 +8,6 @@ that signs the leaves, as a typical private-CA set-up does.
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from cryptography import x509
 from tests.certkit import serial_hex
 from tests.cluster_backends import RealApi
 from tests.operator.opkit import Env, OperatorProcess, wait_for
-from tests.realcluster.certmanager import certificate, condition, create, renew
+from tests.realcluster.certmanager import ca_issuer, certificate, create, renew
 from tests.realcluster.realkit import real_env
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
@@ -34,35 +33,8 @@ def world(
     with real_env(real_backend, tmp_path_factory.mktemp("cert-manager")) as env:
         operator = env.operator("--no-leader-election", "--sweep-interval", "2").start()
         try:
-            c = env.cluster
-            ns = c.namespace("cm")
-            root = f"selfsigned-{uuid.uuid4().hex[:6]}"
-            create(
-                c.custom,
-                None,
-                {
-                    "apiVersion": "cert-manager.io/v1",
-                    "kind": "ClusterIssuer",
-                    "metadata": {"name": root},
-                    "spec": {"selfSigned": {}},
-                },
-            )
-            create(c.custom, ns, certificate("ca", "ca-tls", ("ClusterIssuer", root), is_ca=True))
-            create(
-                c.custom,
-                ns,
-                {
-                    "apiVersion": "cert-manager.io/v1",
-                    "kind": "Issuer",
-                    "metadata": {"name": "ca"},
-                    "spec": {"ca": {"secretName": "ca-tls"}},
-                },
-            )
-            wait_for(
-                lambda: condition(c.custom, ns, "ca", "Ready") == "True",
-                timeout=60,
-                what="the CA Certificate to be issued by cert-manager",
-            )
+            ns = env.cluster.namespace("cm")
+            ca_issuer(env.cluster.custom, ns)
             yield env, operator, ns
         finally:
             operator.stop()

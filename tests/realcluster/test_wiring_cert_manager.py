@@ -1,0 +1,303 @@
+"""Issue 22's "Done when", as a new user would try it: cert-manager's own controller issues,
+renews and re-keys the Secrets on the real cluster, and the real operator process, with
+``--wiring --wiring-region`` (a region other than its own AWS region), writes the ARN onto the
+Ingresses.
+
+- an Ingress with ``acmsync.io/import: "true"`` whose ``spec.tls`` names a cert-manager
+  Certificate's Secret ends carrying the ARN of a certificate ACM holds in the wiring region;
+- a renewal reimports into that ARN and writes nothing on the Ingress;
+- a key-type change under ``onKeyChange: ImportNew`` switches the Ingress to the new ARN only
+  once it is Synced, never naming an ARN ACM does not hold, and under ``deletionPolicy: Delete``
+  the old ARN is deleted only after the switch;
+- a hand-written ``certificate-arn`` is never touched.
+
+An AcmCertificate generated from an Ingress has no way to say ``ImportNew`` (the Ingress's
+annotations set only the regions and the deletion policy), so the key-type change uses an
+AcmCertificate of the user's own, named by ``acmsync.io/certificates`` or, named after the
+Secret, picked up as it is by ``acmsync.io/import``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography import x509
+from kubernetes import client
+
+from tests.certkit import serial_hex
+from tests.cluster_backends import RealApi
+from tests.kube.kubekit import as_model
+from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.realcluster.certmanager import ca_issuer, certificate, create, renew
+from tests.realcluster.realkit import real_env
+
+pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
+REGION = "eu-west-1"  # the operator's own AWS region is us-east-1 (opkit): the flag decides
+ALB = "alb.ingress.kubernetes.io/certificate-arn"
+WIRED = "acmsync.io/wired"
+
+
+@pytest.fixture(scope="module")
+def world(
+    real_backend: RealApi, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Env, OperatorProcess, str]]:
+    """The wiring operator, an ACM emulator and a namespace with a CA Issuer that is Ready."""
+    with real_env(real_backend, tmp_path_factory.mktemp("wiring-cm")) as env:
+        operator = env.operator(
+            "--no-leader-election", "--sweep-interval", "2", "--wiring",
+            f"--wiring-region={REGION}",
+        ).start()  # fmt: skip
+        try:
+            ns = env.cluster.namespace("cmwire")
+            ca_issuer(env.cluster.custom, ns)
+            yield env, operator, ns
+        finally:
+            operator.stop()
+
+
+# -- reading what a user reads ------------------------------------------------------------------
+
+
+def _net(env: Env) -> client.NetworkingV1Api:
+    return client.NetworkingV1Api(env.cluster.api)
+
+
+def _create_ingress(env: Env, ns: str, name: str, annotations: dict[str, str], tls: str) -> str:
+    """An Ingress whose spec.tls names Secret ``tls``; its resourceVersion."""
+    body = {
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "tls": [{"hosts": [f"{tls}.example.com"], "secretName": tls}],
+            "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}},
+        },
+    }
+    made = _net(env).create_namespaced_ingress(ns, as_model(client.V1Ingress, body))
+    assert made.metadata is not None
+    return str(made.metadata.resource_version)
+
+
+def _ingress(env: Env, ns: str, name: str) -> tuple[str, dict[str, str]]:
+    """An Ingress's resourceVersion and annotations."""
+    meta = _net(env).read_namespaced_ingress(name, ns).metadata
+    assert meta is not None
+    return str(meta.resource_version), dict(meta.annotations or {})
+
+
+def _wait_arn(env: Env, ns: str, name: str) -> str:
+    return wait_for(
+        lambda: _ingress(env, ns, name)[1].get(ALB),
+        timeout=60,
+        what=f"Ingress {name} to carry a certificate-arn",
+    )
+
+
+def _secret_serial(env: Env, ns: str, name: str) -> str | None:
+    try:
+        data = env.cluster.core.read_namespaced_secret(name, ns).data or {}
+    except client.ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    pem = base64.b64decode(data.get("tls.crt", ""))
+    return serial_hex(x509.load_pem_x509_certificate(pem).serial_number) if pem else None
+
+
+def _wait_issued(env: Env, ns: str, secret: str, other_than: str | None = None) -> str:
+    """The serial of the certificate cert-manager wrote into ``secret`` (a new one)."""
+
+    def issued() -> str | None:
+        serial = _secret_serial(env, ns, secret)
+        return serial if serial != other_than else None
+
+    return wait_for(
+        issued,
+        timeout=60,
+        what=f"cert-manager to issue {secret}" + (" again" if other_than else ""),
+    )
+
+
+def _key_type(env: Env, ns: str, secret: str) -> str:
+    data = env.cluster.core.read_namespaced_secret(secret, ns).data or {}
+    key = x509.load_pem_x509_certificate(base64.b64decode(data["tls.crt"])).public_key()
+    return type(key).__name__
+
+
+def _pair(env: Env, ns: str, name: str) -> dict[str, Any]:
+    """The AcmCertificate's pair in the wiring region ({} until there is one)."""
+    obj = env.cluster.cert(ns, name) or {}
+    regions = (obj.get("status") or {}).get("regions") or []
+    return next((r for r in regions if r["region"] == REGION and not r.get("target")), {})
+
+
+def _arn_region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_an_issued_certificate_reaches_the_ingress_and_a_renewal_writes_nothing_on_it(
+    world: tuple[Env, OperatorProcess, str],
+) -> None:
+    env, _operator, ns = world
+    c = env.cluster
+    create(
+        c.custom,
+        ns,
+        certificate("shop", "shop-tls", ("Issuer", "ca"), rotation="Always"),
+    )
+    _create_ingress(env, ns, "shop", {"acmsync.io/import": "true"}, tls="shop-tls")
+    first = _wait_issued(env, ns, "shop-tls")
+
+    arn = _wait_arn(env, ns, "shop")
+    assert _arn_region(arn) == REGION
+    assert env.acm.exists(REGION, arn)
+    assert env.acm.serial(REGION, arn) == first
+    generated = c.cert(ns, "shop-tls") or {}
+    owner = generated["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"]) == ("Ingress", "shop")
+    assert generated["spec"]["regions"] == [REGION]
+    c.wait_event(ns, "CertificateWired", "shop")
+    version, annotations = _ingress(env, ns, "shop")
+    assert json.loads(annotations[WIRED])["value"] == arn
+
+    # cert-manager renews (as `cmctl renew` asks it to), with a new key of the same type.
+    renew(c.custom, ns, "shop")
+    second = _wait_issued(env, ns, "shop-tls", other_than=first)
+    wait_for(
+        lambda: env.acm.serial(REGION, arn) == second,
+        timeout=60,
+        what="the renewal reimported into the same ARN",
+    )
+    wait_for(
+        lambda: (
+            (p := _pair(env, ns, "shop-tls")).get("serialNumber") == second
+            and p.get("state") == "Synced"
+        ),
+        timeout=30,
+        what="the status to show the renewal Synced",
+    )
+    assert _pair(env, ns, "shop-tls")["arn"] == arn
+    # The wirer has the status change by now; give it a pass's worth of time to (not) act.
+    time.sleep(2)
+    assert _ingress(env, ns, "shop") == (version, annotations)
+
+
+@pytest.mark.parametrize("opt_in", ["certificates", "import"])
+def test_a_key_type_change_switches_the_ingress_only_once_synced_and_then_deletes_the_old_arn(
+    world: tuple[Env, OperatorProcess, str], opt_in: str
+) -> None:
+    """ImportNew under deletionPolicy Delete, from cert-manager's re-key (ECDSA -> RSA).
+
+    Every poll checks what a load balancer would see: the Ingress names an ARN ACM holds, and
+    a new ARN only once the status says it is Synced. The new certificate's import is made to
+    fail a few times, so the Ingress has a while in which it must keep the old ARN.
+    """
+    env, _operator, ns = world
+    c = env.cluster
+    name = f"rekey-{opt_in}"
+    create(c.custom, ns, certificate(name, name, ("Issuer", "ca"), rotation="Always"))
+    c.create_cert(
+        ns, name, secretName=name, regions=[REGION], onKeyChange="ImportNew",
+        deletionPolicy="Delete",
+    )  # fmt: skip
+    annotations = (
+        {"acmsync.io/certificates": name}
+        if opt_in == "certificates"
+        else {"acmsync.io/import": "true"}
+    )
+    _create_ingress(env, ns, name, annotations, tls=name)
+    first = _wait_issued(env, ns, name)
+    old = _wait_arn(env, ns, name)
+    assert _arn_region(old) == REGION
+    assert env.acm.serial(REGION, old) == first
+    # Under import, the user's own AcmCertificate of the Secret's name is used as it is.
+    assert (c.cert(ns, name) or {})["spec"]["onKeyChange"] == "ImportNew"
+
+    env.acm_server.fail_next(
+        4, status=400, error="LimitExceededException", api="ImportCertificate", region=REGION
+    )
+    c.custom.patch_namespaced_custom_object(
+        "cert-manager.io", "v1", ns, "certificates", name,
+        {"spec": {"privateKey": {"algorithm": "RSA", "size": 2048}}},
+    )  # fmt: skip
+    second = _wait_issued(env, ns, name, other_than=first)
+    assert _key_type(env, ns, name) == "RSAPublicKey"
+
+    held_old_while_unsynced = False
+
+    def switched_and_retired() -> str | None:
+        nonlocal held_old_while_unsynced
+        version, named = _ingress(env, ns, name)
+        arn = named[ALB]
+        pair = _pair(env, ns, name)  # read after the Ingress: a Synced status comes first
+        if arn != old:
+            shown = (pair.get("arn"), pair.get("state"))
+            assert shown == (arn, "Synced"), f"the Ingress names {arn}; the status: {pair}"
+        elif pair.get("state") != "Synced":
+            held_old_while_unsynced = True
+        if not env.acm.exists(REGION, arn):
+            # Unless the Ingress changed meanwhile, it named a deleted certificate.
+            assert _ingress(env, ns, name)[0] != version, f"the Ingress names {arn}, not in ACM"
+            return None
+        if arn == old or env.acm.exists(REGION, old):
+            return None
+        return arn
+
+    new = wait_for(
+        switched_and_retired, timeout=90, interval=0.05, what="the switch, then old deleted"
+    )
+    assert held_old_while_unsynced, "the failed import never showed as a pair not Synced"
+    assert _arn_region(new) == REGION
+    assert env.acm.serial(REGION, new) == second
+    pair = _pair(env, ns, name)
+    assert (pair["arn"], pair.get("previousArn")) == (new, None)
+    events = c.wait_event(ns, "PreviousDeleted", name)
+    retired = [e[3] for e in events if e[:3] == ("AcmCertificate", name, "PreviousDeleted")]
+    assert any(old in m for m in retired)
+    blocked = [e[3] for e in events if e[:3] == ("Ingress", name, "WiringBlocked")]
+    assert blocked, "no WiringBlocked Event while the new ARN was not Synced"
+    assert all("not synced in that region" in m for m in blocked)
+
+
+def test_a_hand_written_certificate_arn_is_never_touched(
+    world: tuple[Env, OperatorProcess, str],
+) -> None:
+    env, _operator, ns = world
+    c = env.cluster
+    create(c.custom, ns, certificate("own", "own-tls", ("Issuer", "ca"), rotation="Always"))
+    theirs = f"arn:aws:acm:{REGION}:123456789012:certificate/chosen-by-hand"
+    made = _create_ingress(
+        env, ns, "own", {ALB: theirs, "acmsync.io/import": "true"}, tls="own-tls"
+    )
+    first = _wait_issued(env, ns, "own-tls")
+    events = c.wait_event(ns, "WiringBlocked", "own", timeout=60)
+    message = next(e[3] for e in events if e[1:3] == ("own", "WiringBlocked"))
+    assert "foreign annotation" in message
+    # The import itself goes on: the certificate is in ACM, only the Ingress is left alone.
+    arn = wait_for(
+        lambda: (p := _pair(env, ns, "own-tls")).get("state") == "Synced" and p["arn"],
+        timeout=60,
+        what="own-tls Synced",
+    )
+    assert env.acm.serial(REGION, arn) == first
+
+    renew(c.custom, ns, "own")
+    second = _wait_issued(env, ns, "own-tls", other_than=first)
+    wait_for(lambda: env.acm.serial(REGION, arn) == second, timeout=60, what="the reimport")
+    wait_for(
+        lambda: _pair(env, ns, "own-tls").get("serialNumber") == second,
+        timeout=30,
+        what="the status to show the renewal",
+    )
+    time.sleep(2)
+    version, annotations = _ingress(env, ns, "own")
+    assert version == made
+    assert annotations[ALB] == theirs
+    assert WIRED not in annotations
+    assert not (c.cert(ns, "own-tls") or {}).get("status", {}).get("consumers")
