@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from acm_sync.controller.platform.kubeapi import JsonObj, KubeError, ObjectRef
+from acm_sync.controller.platform.kubeapi import (
+    JsonObj,
+    KubeError,
+    ObjectRef,
+    namespace_terminating,
+)
 from acm_sync.controller.sync import notices as nt
 from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann
@@ -128,6 +133,10 @@ class SecretWatcher:
 
     async def _refused(self, meta: ann.SecretMeta, exc: KubeError) -> None:
         """The API server refused the generated spec (422): tell the Secret's owner."""
+        if namespace_terminating(exc):
+            # The Secret goes with its namespace; there is nobody left to tell.
+            log.info("%s/%s: not generated, its namespace is being deleted", meta.namespace, meta.name)
+            return
         if exc.status != HTTPStatus.UNPROCESSABLE_ENTITY:
             raise exc
         # The CRD's schema is stricter in places than the annotation parser (lengths, counts).

@@ -46,6 +46,12 @@ class KubeError(Exception):
         self.status = status
 
 
+def namespace_terminating(exc: KubeError) -> bool:
+    """Whether a create was refused because its namespace is being deleted (the API server's
+    namespace lifecycle admission: 403, a message that has said so since Kubernetes 1.0)."""
+    return exc.status == 403 and "because it is being terminated" in str(exc)
+
+
 class Conflict(KubeError):
     """A conditional write found the object changed since it was read (HTTP 409)."""
 
