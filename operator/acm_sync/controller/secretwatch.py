@@ -135,7 +135,9 @@ class SecretWatcher:
         """The API server refused the generated spec (422): tell the Secret's owner."""
         if namespace_terminating(exc):
             # The Secret goes with its namespace; there is nobody left to tell.
-            log.info("%s/%s: not generated, its namespace is being deleted", meta.namespace, meta.name)
+            log.info(
+                "%s/%s: not generated, its namespace is being deleted", meta.namespace, meta.name
+            )
             return
         if exc.status != HTTPStatus.UNPROCESSABLE_ENTITY:
             raise exc
