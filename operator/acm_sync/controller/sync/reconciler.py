@@ -41,6 +41,7 @@ class Reconciler:
         self._asked: dict[Key, act.Asked] = {}
         # AcmTarget name -> AcmCertificates naming it (an AcmTarget change re-syncs them).
         self.target_users = tg.TargetUsers()
+        self.resyncs = rs.ResyncPacer()
 
     async def close(self) -> None:
         """Finish runs in flight (bounded) and release the thread pools."""
@@ -56,6 +57,7 @@ class Reconciler:
         self.view.forget(key)
         self._asked.pop(key, None)
         self.target_users.forget(key)
+        self.resyncs.forget(key)
         self.queue.forget(key)
         self.writer.forget(key)
 
@@ -102,8 +104,13 @@ class Reconciler:
         if secret_name and seen is None and self.queue.listing and self._parks(obj):
             return PARK
         asked = self._asked.pop(key, None) or act.Asked()
-        # A resync asked for: no record is trusted, every pair is read from ACM again.
-        if (resync := rs.requested(obj)) is not None:
+        # A resync asked for: no record is trusted, every pair is read from ACM again; one
+        # asked for too soon after the last is answered once the interval has passed.
+        resync = rs.requested(obj)
+        too_soon = self.resyncs.wait(key) if resync is not None else 0.0
+        if too_soon:
+            resync = None
+        if resync is not None:
             asked.forced |= rs.recorded_pairs(obj)
         names = self.target_users.note(key, spec)
         now = ports.clock()
@@ -154,6 +161,7 @@ class Reconciler:
             )
         if resync is not None:
             result = rs.answered(result, resync)
+            self.resyncs.answered(key)
         # -- write
         if not await self.writer.write_sync(key, obj, result, now):
             # Another writer's status is in place (a new leader): look again from it, not from
@@ -164,6 +172,8 @@ class Reconciler:
             self.queue.trigger(key)
         self.writer.count(result, time.monotonic() - started)
         after, failed = decide.next_run(result)
+        if too_soon:
+            after = too_soon if after is None else min(after, too_soon)
         return Next(after, failed)
 
     @staticmethod

@@ -10,7 +10,8 @@ answered once, with an Event, however often the object is looked at.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +20,34 @@ from acm_sync.controller.sync import notices as nt
 from acm_sync.controller.sync import statusfields as st
 from acm_sync.controller.sync.decide import SyncResult
 from acm_sync.core.reasons import EventReason, EventType
+
+
+class ResyncPacer:
+    """At most one answered request per object every ``min_interval`` seconds.
+
+    Whoever may annotate an AcmCertificate may ask for a resync, and each one reads every pair
+    from ACM: without a pace, a loop of annotations would spend the rate budget of ACM's APIs,
+    which every namespace's certificates share. A request that comes too soon waits (answered
+    when the interval has passed), it is not dropped.
+    """
+
+    def __init__(self, min_interval: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.min_interval = min_interval
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+
+    def wait(self, key: tuple[str, str]) -> float:
+        """Seconds until ``key`` may be answered again (0: now)."""
+        last = self._last.get(key)
+        return 0.0 if last is None else max(0.0, last + self.min_interval - self._clock())
+
+    def answered(self, key: tuple[str, str]) -> None:
+        """``key``'s request is answered now."""
+        self._last[key] = self._clock()
+
+    def forget(self, key: tuple[str, str]) -> None:
+        """The object is gone."""
+        self._last.pop(key, None)
 
 
 def requested(obj: Mapping[str, Any]) -> str | None:
