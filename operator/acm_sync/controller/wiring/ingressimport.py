@@ -18,7 +18,9 @@ from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann
 from acm_sync.controller.watch.view import WatchView
 from acm_sync.controller.wiring.consumerview import ConsumerRecord
+from acm_sync.core.limits import DEFAULT_WIRING_LIMITS
 from acm_sync.core.reasons import EventReason
+from acm_sync.core.wiring import valid_name
 
 
 @dataclass
@@ -48,6 +50,11 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
     result = Imported()
     namespace, kind = record.namespace, record.consumer.kind
     wanted = record.tls_secrets if record.imports else ()
+    if len(wanted) > DEFAULT_WIRING_LIMITS.certificates:
+        # More than a load balancer serves: nothing is created, nothing given up; the plan
+        # blocks on the count (TOO_MANY) and the consumer keeps what it has.
+        result.names = list(wanted)
+        return result
     labels = None
     if wanted and ports.config.annotation_mode == "selector":
         labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
@@ -60,6 +67,8 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         annotations[ann.DELETION_POLICY_ANNOTATION] = policy
     kube = ports.kube
     for secret in wanted:
+        if not valid_name(secret):
+            continue  # cannot be an AcmCertificate's name: the plan says so (INVALID_NAME)
         meta = ann.SecretMeta(
             namespace, secret, record.uid, record.resource_version, "", annotations
         )
