@@ -104,6 +104,15 @@ class ConsumerRecord:
             for a in (CERTIFICATES_ANNOTATION, IMPORT_ANNOTATION, WIRED_ANNOTATION)
         )
 
+    def uses(self, name: str) -> bool:
+        """Whether it asks for AcmCertificate ``name`` now, or still holds its ARN."""
+        ours = self.ours
+        return (
+            name in self.named
+            or (self.imports and name in self.tls_secrets)
+            or (ours is not None and name in ours.names)
+        )
+
     def mentions(self) -> set[str]:
         """Every AcmCertificate name it may depend on (named, imported, recorded)."""
         wired = self.wired

@@ -131,7 +131,13 @@ class Wirer:
         self._said[key] = said
         # Only once the consumer no longer holds their ARNs.
         for namespace, name, uid in imported.stale:
-            if name not in names:
+            # Another Ingress importing the same Secret uses it as it is: it stays until
+            # that one lets go too (or this Ingress, its owner, is deleted).
+            users = [
+                self.consumers.get(u) for u in self.consumers.of_certificate((namespace, name))
+            ]
+            others = [u for u in users if u is not None and u.key != key and u.uses(name)]
+            if name not in names and not others:
                 await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, namespace, name, uid)
                 log.info("%s/%s: import opt-in gone; generated AcmCertificate deleted", *key)
         return DONE
