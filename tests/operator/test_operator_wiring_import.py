@@ -144,13 +144,16 @@ def test_an_acmcertificate_another_ingress_imports_stays_when_the_first_lets_go(
         "first", ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}
     )
     wait_for(lambda: _alb(env, ns, "first") is None, what="first given back")
-    # The second still serves it: the AcmCertificate stays, the ARN with it.
-    wait_for(
-        lambda: [e.get("name") for e in (c.cert(ns, "shared") or {}).get("status", {}).get("consumers") or []]
-        == ["second"],
-        what="status.consumers to list the second alone",
-    )  # fmt: skip
-    assert c.cert(ns, "shared") is not None
+
+    # The second still serves it: the same AcmCertificate stays, now the second's.
+    def handed() -> dict[str, Any] | None:
+        obj = c.cert(ns, "shared")
+        refs = (obj or {}).get("metadata", {}).get("ownerReferences") or []
+        return obj if [r["name"] for r in refs] == ["second"] else None
+
+    kept = wait_for(handed, what="the AcmCertificate handed to the second Ingress")
+    assert kept["metadata"]["uid"] == generated["metadata"]["uid"]
+    assert _arn(kept) == arn
     assert _alb(env, ns, "second") == arn
     _net(env).patch_namespaced_ingress(
         "second", ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}

@@ -73,6 +73,10 @@ class ConsumerRecord:
         """Whether it asks for AcmCertificates generated from its TLS Secrets."""
         return self.eligible and self.annotations.get(IMPORT_ANNOTATION, "").strip() == "true"
 
+    def imports_from(self, secret: str) -> bool:
+        """Whether it asks for an AcmCertificate generated from TLS Secret ``secret``."""
+        return self.imports and secret in self.tls_secrets
+
     @property
     def named(self) -> tuple[str, ...]:
         """The AcmCertificates it names itself (acmsync.io/certificates)."""
@@ -102,15 +106,6 @@ class ConsumerRecord:
         return any(
             a in self.annotations
             for a in (CERTIFICATES_ANNOTATION, IMPORT_ANNOTATION, WIRED_ANNOTATION)
-        )
-
-    def uses(self, name: str) -> bool:
-        """Whether it asks for AcmCertificate ``name`` now, or still holds its ARN."""
-        ours = self.ours
-        return (
-            name in self.named
-            or (self.imports and name in self.tls_secrets)
-            or (ours is not None and name in ours.names)
         )
 
     def mentions(self) -> set[str]:

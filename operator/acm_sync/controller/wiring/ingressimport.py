@@ -22,6 +22,10 @@ from acm_sync.core.limits import DEFAULT_WIRING_LIMITS
 from acm_sync.core.reasons import EventReason
 from acm_sync.core.wiring import valid_name
 
+# Conflicting writes to a handed-over AcmCertificate come from acm-sync's own status writes:
+# a few tries outlast them.
+HAND_OVER_TRIES = 5
+
 
 @dataclass
 class Imported:
@@ -116,3 +120,33 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         if obj is not None and ann.generated_for(obj, kind, record.uid):
             result.stale.append((namespace, name, str((obj.get("metadata") or {}).get("uid"))))
     return result
+
+
+async def hand_over(
+    ports: Ports, view: WatchView, obj: JsonObj, owner: ConsumerRecord, heir: ConsumerRecord
+) -> None:
+    """Make ``heir`` (another Ingress importing the same Secret) the owner of ``obj``, which
+    acm-sync generated for ``owner``; each try conditional on the version it read (the status
+    changes under it as the consumers let go)."""
+    name = str((obj.get("metadata") or {}).get("name"))
+    for _ in range(HAND_OVER_TRIES):
+        patch: JsonObj = {
+            "metadata": {
+                "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion"),
+                "ownerReferences": [owner_reference(heir)],
+            }
+        }
+        try:
+            view.absorb(
+                await ports.in_kube_pool(ports.kube.patch_acmcert, heir.namespace, name, patch)
+            )
+            return
+        except KubeError as exc:
+            if exc.status != HTTPStatus.CONFLICT:
+                if exc.status == HTTPStatus.NOT_FOUND:
+                    return
+                raise
+        fresh = await ports.in_kube_pool(ports.kube.get_acmcert, heir.namespace, name)
+        if fresh is None or not ann.generated_for(fresh, owner.consumer.kind, owner.uid):
+            return  # gone, or no longer the leaving Ingress's to give
+        obj = fresh

@@ -131,15 +131,28 @@ class Wirer:
         self._said[key] = said
         # Only once the consumer no longer holds their ARNs.
         for namespace, name, uid in imported.stale:
-            # Another Ingress importing the same Secret uses it as it is: it stays until
-            # that one lets go too (or this Ingress, its owner, is deleted).
+            if name in names:
+                continue
             users = [
                 self.consumers.get(u) for u in self.consumers.of_certificate((namespace, name))
             ]
-            others = [u for u in users if u is not None and u.key != key and u.uses(name)]
-            if name not in names and not others:
-                await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, namespace, name, uid)
-                log.info("%s/%s: import opt-in gone; generated AcmCertificate deleted", *key)
+            heir = next(
+                (u for u in users if u is not None and u.key != key and u.imports_from(name)), None
+            )
+            obj = self.view.acmcert((namespace, name))
+            if heir is not None and obj is not None:
+                # Another Ingress imports the same Secret and uses this object as it is: it
+                # becomes that one's, instead of being deleted under it.
+                await ingressimport.hand_over(self.ports, self.view, obj, record, heir)
+                log.info(
+                    "%s/%s: import opt-in gone; AcmCertificate %s handed to %s",
+                    *key,
+                    name,
+                    heir.name,
+                )
+                continue
+            await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, namespace, name, uid)
+            log.info("%s/%s: import opt-in gone; generated AcmCertificate deleted", *key)
         return DONE
 
     async def _patch(self, record: ConsumerRecord, plan: WiringPlan) -> None:
