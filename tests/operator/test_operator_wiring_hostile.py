@@ -53,8 +53,8 @@ def _ingress(env: Env, ns: str, name: str, annotations: dict[str, str]) -> None:
 
 
 def _annotations(env: Env, ns: str, name: str) -> dict[str, str]:
-    ingress = client.NetworkingV1Api(env.cluster.api).read_namespaced_ingress(name, ns)
-    return dict(ingress.metadata.annotations or {})
+    meta = client.NetworkingV1Api(env.cluster.api).read_namespaced_ingress(name, ns).metadata
+    return dict((meta.annotations if meta is not None else None) or {})
 
 
 def _synced_arn(env: Env, ca: TestCA, ns: str, name: str) -> str:

@@ -61,7 +61,8 @@ def _ingress(env: Env, ns: str, name: str, annotations: dict[str, str], tls: str
 
 
 def _alb(env: Env, ns: str, name: str) -> str | None:
-    annotations = _net(env).read_namespaced_ingress(name, ns).metadata.annotations or {}
+    meta = _net(env).read_namespaced_ingress(name, ns).metadata
+    annotations: dict[str, str] = (meta.annotations if meta is not None else None) or {}
     return annotations.get(ALB)
 
 
