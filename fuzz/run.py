@@ -29,6 +29,7 @@ TARGETS = (
     "fuzz_spec",
     "fuzz_annotations",
     "fuzz_tags",
+    "fuzz_wiring",
 )
 _EXECUTIONS = re.compile(rb"stat::number_of_executed_units:\s*(\d+)")
 

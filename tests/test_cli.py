@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from acm_sync import cli
+from acm_sync.clusterctl.report import Report, render
 
 ACM_SYNC = Path(sys.executable).with_name("acm-sync")
 
@@ -109,3 +110,12 @@ def test_the_chosen_plugin_keeps_its_flags() -> None:
 def test_no_subcommand_is_a_usage_error() -> None:
     result = subprocess.run([ACM_SYNC], capture_output=True, text=True, check=False)
     assert result.returncode == 2
+
+
+def test_status_says_how_many_consumers_it_does_not_list() -> None:
+    entry = {"kind": "Ingress", "name": "web", "annotation": "a", "region": "r", "arn": "x"}
+    status = {"consumers": [entry], "consumersOmitted": 9_999}
+    shown = render(Report({"metadata": {"name": "c"}, "status": status}, None))
+    assert "  ... and 9999 more (status.consumers lists at most 100)" in shown.splitlines()
+    status.pop("consumersOmitted")
+    assert "more (status.consumers" not in render(Report({"status": status}, None))

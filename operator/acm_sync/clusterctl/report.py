@@ -172,6 +172,8 @@ def render(report: Report) -> str:
             lines.append(_line("Annotation", consumer.get("annotation"), 4))
             lines.append(_line("ARN", f"{consumer.get('arn')} ({consumer.get('region')})", 4))
             lines.append(_line("Wired At", consumer.get("wiredAt") or "-", 4))
+        if isinstance(omitted := status.get("consumersOmitted"), int) and omitted > 0:
+            lines.append(f"  ... and {omitted} more (status.consumers lists at most 100)")
     lines.append(f"Events (AcmCertificate {meta.get('name')}):")
     lines.extend(_event_lines(report.events))
     if secret is not None:

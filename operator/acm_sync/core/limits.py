@@ -65,3 +65,33 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+# Wiring: an Ingress's or Service's acmsync.io/* annotations, written by whoever may edit it.
+# An ALB serves at most 25 certificates besides its default one by default ("Quotas for your
+# Application Load Balancers": Certificates per Application Load Balancer, excluding default
+# certificates, 25, adjustable); an NLB the same. More ARNs in one annotation cannot all be
+# served, so more names are refused before any is looked up.
+LOAD_BALANCER_CERTIFICATES = 1 + 25
+# acm-sync's record of its write (acmsync.io/wired): the ARNs (about 90 characters each), the
+# names (at most 253) and the value before the first write, which acm-sync only ever takes
+# over when it equals the ARNs it writes. 26 * (90 + 253 + 90) plus the keys is under 12 KiB.
+WIRED_RECORD_BYTES = 16 * 1024
+# Entries of one AcmCertificate's status.consumers: an entry is about 300 bytes, and the whole
+# object must stay under etcd's 1.5 MiB request limit beside the regions' status.
+STATUS_CONSUMERS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class WiringLimits:
+    """The bounds wiring puts on what a consumer's annotations make it read and write."""
+
+    # AcmCertificates one consumer may name (acmsync.io/certificates and import together).
+    certificates: int = LOAD_BALANCER_CERTIFICATES
+    # The acmsync.io/wired record's length in characters, before it is parsed.
+    record_chars: int = WIRED_RECORD_BYTES
+    # status.consumers[] entries of one AcmCertificate; the rest is counted, not listed.
+    status_consumers: int = STATUS_CONSUMERS
+
+
+DEFAULT_WIRING_LIMITS = WiringLimits()

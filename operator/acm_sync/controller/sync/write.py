@@ -70,12 +70,22 @@ class StatusWriter:
         self._export(key, new, result)
         return True
 
-    async def write_consumers(self, obj: JsonObj, consumers: Sequence[JsonObj]) -> bool:
-        """Set ``status.consumers`` (wiring: where this object's ARN was written); False when
-        a newer status than ``obj``'s is in place (nothing written: look again)."""
-        if list((obj.get("status") or {}).get("consumers") or []) == list(consumers):
+    async def write_consumers(
+        self, obj: JsonObj, consumers: Sequence[JsonObj], omitted: int = 0
+    ) -> bool:
+        """Set ``status.consumers`` (wiring: where this object's ARN was written) and
+        ``status.consumersOmitted`` (how many more there are than it lists); False when a
+        newer status than ``obj``'s is in place (nothing written: look again)."""
+        status = obj.get("status") or {}
+        if (
+            list(status.get("consumers") or []) == list(consumers)
+            and (status.get("consumersOmitted") or 0) == omitted
+        ):
             return True
-        patch: JsonObj = {"consumers": list(consumers) or None}
+        patch: JsonObj = {
+            "consumers": list(consumers) or None,
+            "consumersOmitted": omitted or None,
+        }
         written = await self.ports.in_kube_pool(self.ports.kube.patch_status_over, obj, patch)
         if written is None:
             return False
@@ -166,6 +176,8 @@ def new_status(
     if old.get("consumers"):
         # The wiring's record of the load balancers it wired: a sync never rewrites it.
         new["consumers"] = old["consumers"]
+        if old.get("consumersOmitted"):
+            new["consumersOmitted"] = old["consumersOmitted"]
     old_entries = st.pair_entries(old)
     if regions := region_list(spec):
         new["regionList"] = regions

@@ -17,9 +17,13 @@ from acm_sync.controller.wiring.consumers import (
     WIRED_ANNOTATION,
     Consumer,
 )
+from acm_sync.core.limits import DEFAULT_WIRING_LIMITS
 from acm_sync.core.wiring import Wired, parse_names
 
 ANNOTATION_PREFIX = "acmsync.io/"
+# Names kept per list: one over the limit, so that wiring sees the limit exceeded and says so,
+# while a list of thousands costs no more than this in the index and the status triggers.
+KEPT_NAMES = DEFAULT_WIRING_LIMITS.certificates + 1
 
 
 def consumer_key(kind: str, namespace: str, name: str) -> Key:
@@ -56,7 +60,7 @@ class ConsumerRecord:
             annotations={k: v for k, v in annotations.items() if k.startswith(ANNOTATION_PREFIX)},
             current=current,
             eligible=consumer.eligible(body),
-            tls_secrets=consumer.tls_secrets(body),
+            tls_secrets=consumer.tls_secrets(body)[:KEPT_NAMES],
         )
 
     @property
@@ -69,17 +73,26 @@ class ConsumerRecord:
         """Whether it asks for AcmCertificates generated from its TLS Secrets."""
         return self.eligible and self.annotations.get(IMPORT_ANNOTATION, "").strip() == "true"
 
+    def imports_from(self, secret: str) -> bool:
+        """Whether it asks for an AcmCertificate generated from TLS Secret ``secret``."""
+        return self.imports and secret in self.tls_secrets
+
     @property
     def named(self) -> tuple[str, ...]:
         """The AcmCertificates it names itself (acmsync.io/certificates)."""
         if not self.eligible:
             return ()
-        return parse_names(self.annotations.get(CERTIFICATES_ANNOTATION))
+        return parse_names(self.annotations.get(CERTIFICATES_ANNOTATION), KEPT_NAMES)
 
     @property
     def wired(self) -> Wired | None:
         """acm-sync's record of its last write, if any."""
         return Wired.parse(self.annotations.get(WIRED_ANNOTATION))
+
+    @property
+    def unreadable(self) -> str | None:
+        """Why the record on it is not one acm-sync wrote (None: absent or readable)."""
+        return Wired.read(self.annotations.get(WIRED_ANNOTATION))[1]
 
     @property
     def ours(self) -> Wired | None:

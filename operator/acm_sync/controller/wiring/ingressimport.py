@@ -18,7 +18,13 @@ from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann
 from acm_sync.controller.watch.view import WatchView
 from acm_sync.controller.wiring.consumerview import ConsumerRecord
+from acm_sync.core.limits import DEFAULT_WIRING_LIMITS
 from acm_sync.core.reasons import EventReason
+from acm_sync.core.wiring import valid_name
+
+# Conflicting writes to a handed-over AcmCertificate come from acm-sync's own status writes:
+# a few tries outlast them.
+HAND_OVER_TRIES = 5
 
 
 @dataclass
@@ -48,6 +54,11 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
     result = Imported()
     namespace, kind = record.namespace, record.consumer.kind
     wanted = record.tls_secrets if record.imports else ()
+    if len(wanted) > DEFAULT_WIRING_LIMITS.certificates:
+        # More than a load balancer serves: nothing is created, nothing given up; the plan
+        # blocks on the count (TOO_MANY) and the consumer keeps what it has.
+        result.names = list(wanted)
+        return result
     labels = None
     if wanted and ports.config.annotation_mode == "selector":
         labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
@@ -60,6 +71,8 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         annotations[ann.DELETION_POLICY_ANNOTATION] = policy
     kube = ports.kube
     for secret in wanted:
+        if not valid_name(secret):
+            continue  # cannot be an AcmCertificate's name: the plan says so (INVALID_NAME)
         meta = ann.SecretMeta(
             namespace, secret, record.uid, record.resource_version, "", annotations
         )
@@ -107,3 +120,33 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         if obj is not None and ann.generated_for(obj, kind, record.uid):
             result.stale.append((namespace, name, str((obj.get("metadata") or {}).get("uid"))))
     return result
+
+
+async def hand_over(
+    ports: Ports, view: WatchView, obj: JsonObj, owner: ConsumerRecord, heir: ConsumerRecord
+) -> None:
+    """Make ``heir`` (another Ingress importing the same Secret) the owner of ``obj``, which
+    acm-sync generated for ``owner``; each try conditional on the version it read (the status
+    changes under it as the consumers let go)."""
+    name = str((obj.get("metadata") or {}).get("name"))
+    for _ in range(HAND_OVER_TRIES):
+        patch: JsonObj = {
+            "metadata": {
+                "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion"),
+                "ownerReferences": [owner_reference(heir)],
+            }
+        }
+        try:
+            view.absorb(
+                await ports.in_kube_pool(ports.kube.patch_acmcert, heir.namespace, name, patch)
+            )
+            return
+        except KubeError as exc:
+            if exc.status != HTTPStatus.CONFLICT:
+                if exc.status == HTTPStatus.NOT_FOUND:
+                    return
+                raise
+        fresh = await ports.in_kube_pool(ports.kube.get_acmcert, heir.namespace, name)
+        if fresh is None or not ann.generated_for(fresh, owner.consumer.kind, owner.uid):
+            return  # gone, or no longer the leaving Ingress's to give
+        obj = fresh

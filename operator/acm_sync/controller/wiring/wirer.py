@@ -24,8 +24,9 @@ from acm_sync.controller.wiring import ingressimport
 from acm_sync.controller.wiring.consumers import CONSUMERS, WIRED_ANNOTATION, Consumer
 from acm_sync.controller.wiring.consumerview import ConsumerRecord, ConsumerView
 from acm_sync.core.reasons import EventReason, EventType
+from acm_sync.core.regions import region_of_arn
 from acm_sync.core.state import RegionState
-from acm_sync.core.wiring import PairState, WiringPlan, plan_wiring
+from acm_sync.core.wiring import Blocker, PairState, WiringPlan, bounded_consumers, plan_wiring
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +121,38 @@ class Wirer:
             except Conflict:
                 return Next(after=0.5)  # changed meanwhile: decide again on the new version
         await self._tell(record, plan, names, said)
+        if (problem := record.unreadable) is not None and not plan.write:
+            message = (
+                f"{Blocker.FOREIGN}: {WIRED_ANNOTATION} was not written by acm-sync ({problem}); "
+                f"{annotation} counts as not acm-sync's. Remove {WIRED_ANNOTATION} to let "
+                "acm-sync decide afresh"
+            )
+            await self._say(record, said, EventType.WARNING, EventReason.WIRING_BLOCKED, message)
         self._said[key] = said
         # Only once the consumer no longer holds their ARNs.
         for namespace, name, uid in imported.stale:
-            if name not in names:
-                await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, namespace, name, uid)
-                log.info("%s/%s: import opt-in gone; generated AcmCertificate deleted", *key)
+            if name in names:
+                continue
+            users = [
+                self.consumers.get(u) for u in self.consumers.of_certificate((namespace, name))
+            ]
+            heir = next(
+                (u for u in users if u is not None and u.key != key and u.imports_from(name)), None
+            )
+            obj = self.view.acmcert((namespace, name))
+            if heir is not None and obj is not None:
+                # Another Ingress imports the same Secret and uses this object as it is: it
+                # becomes that one's, instead of being deleted under it.
+                await ingressimport.hand_over(self.ports, self.view, obj, record, heir)
+                log.info(
+                    "%s/%s: import opt-in gone; AcmCertificate %s handed to %s",
+                    *key,
+                    name,
+                    heir.name,
+                )
+                continue
+            await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, namespace, name, uid)
+            log.info("%s/%s: import opt-in gone; generated AcmCertificate deleted", *key)
         return DONE
 
     async def _patch(self, record: ConsumerRecord, plan: WiringPlan) -> None:
@@ -205,8 +232,8 @@ class Wirer:
             if record is None or wired is None:
                 continue
             arn = wired.arn_of(key[1])
-            if arn is None:
-                continue
+            if arn is None or region_of_arn(arn) != self.region:
+                continue  # a crafted record: nothing acm-sync wrote to list or keep
             entry: JsonObj = {
                 "kind": record.consumer.kind,
                 "name": record.name,
@@ -226,9 +253,11 @@ class Wirer:
         if obj is None:
             return DONE
         before = st.consumer_arns(obj.get("status"))
-        entries = self.entries(key)
+        records = st.pair_records(obj.get("status")).values()
+        own = {a for r in records for a in (r.arn, r.previous_arn) if a}
+        entries, omitted = bounded_consumers(self.entries(key), own)
         try:
-            written = await self.writer.write_consumers(obj, entries)
+            written = await self.writer.write_consumers(obj, entries, omitted)
         except KubeError as exc:
             if exc.status == 404:
                 return DONE
