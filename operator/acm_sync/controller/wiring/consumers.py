@@ -91,7 +91,3 @@ class ServiceConsumer:
 
 CONSUMERS: tuple[Consumer, ...] = (IngressConsumer(), ServiceConsumer())
 
-
-def consumer_of(kind: str) -> Consumer | None:
-    """The adapter of ``kind``."""
-    return next((c for c in CONSUMERS if c.kind == kind), None)
