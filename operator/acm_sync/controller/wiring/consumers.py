@@ -90,4 +90,3 @@ class ServiceConsumer:
 
 
 CONSUMERS: tuple[Consumer, ...] = (IngressConsumer(), ServiceConsumer())
-
