@@ -38,15 +38,12 @@ from tests.operator.wirekit import (
     read_ingress,
     replace_secret,
     running,
+    synced_arn,
     wait_annotation,
+    wait_new_arn,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +104,7 @@ def test_import_new_switches_only_after_synced_and_opt_out_gives_back_the_earlie
 ) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    create_secret(env, ns, "api", ca.issue("api.example.com"))
-    c.create_cert(ns, "api", secretName="api", regions=[REGION], onKeyChange="ImportNew")
-    old = pair_of(c.wait_reason(ns, "api", "Synced", timeout=30))["arn"]
+    old = synced_arn(env, ca, ns, "api", onKeyChange="ImportNew")
     # The ARN copied by hand, as users did before wiring: taken over, not refused.
     create_ingress(env, ns, "api", {ALB: old, "acmsync.io/certificates": "api"})
     wait_for(lambda: WIRED in ingress_annotations(env, ns, "api"), what="the hand copy adopted")
@@ -127,15 +122,7 @@ def test_import_new_switches_only_after_synced_and_opt_out_gives_back_the_earlie
     )
     c.wait_event(ns, "WiringBlocked", "api")
     assert ingress_annotations(env, ns, "api")[ALB] == old
-    new = wait_for(
-        lambda: (
-            (p := pair_of(c.cert(ns, "api"))).get("state") == "Synced"
-            and p["arn"] != old
-            and p["arn"]
-        ),
-        timeout=60,
-        what="the new ARN Synced",
-    )
+    new = wait_new_arn(env, ns, "api", old, timeout=60, what="the new ARN Synced")
     wait_annotation(env, ns, "api", new)
     assert env.acm.exists(REGION, new)
     blocked = [e for e in c.events(ns) if e[2] == "WiringBlocked" and e[1] == "api"]
@@ -158,12 +145,7 @@ def test_under_delete_the_old_arn_goes_only_after_the_ingress_let_go_of_it(
     certificate."""
     c = env.cluster
     ns = c.namespace("wire")
-    create_secret(env, ns, "pay", ca.issue("pay.example.com"))
-    c.create_cert(
-        ns, "pay", secretName="pay", regions=[REGION], onKeyChange="ImportNew",
-        deletionPolicy="Delete",
-    )  # fmt: skip
-    old = pair_of(c.wait_reason(ns, "pay", "Synced", timeout=30))["arn"]
+    old = synced_arn(env, ca, ns, "pay", onKeyChange="ImportNew", deletionPolicy="Delete")
     create_ingress(env, ns, "pay", {"acmsync.io/certificates": "pay"})
     wait_annotation(env, ns, "pay", old)
     wait_for(
@@ -193,9 +175,7 @@ def test_a_deleted_certificate_waits_for_its_ingress_to_let_go(
     from ACM until the Ingress's opt-in is removed; then the deletion completes."""
     c = env.cluster
     ns = c.namespace("wire")
-    create_secret(env, ns, "gone", ca.issue("gone.example.com"))
-    c.create_cert(ns, "gone", secretName="gone", regions=[REGION], deletionPolicy="Delete")
-    arn = pair_of(c.wait_reason(ns, "gone", "Synced", timeout=30))["arn"]
+    arn = synced_arn(env, ca, ns, "gone", deletionPolicy="Delete")
     create_ingress(env, ns, "gone", {"acmsync.io/certificates": "gone"})
     wait_annotation(env, ns, "gone", arn)
     wait_for(lambda: (c.cert(ns, "gone") or {}).get("status", {}).get("consumers"))
@@ -216,9 +196,7 @@ def test_a_deleted_certificate_waits_for_its_ingress_to_let_go(
 def test_a_hand_written_arn_is_never_touched(env: Env, wiring: OperatorProcess, ca: TestCA) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    create_secret(env, ns, "mine", ca.issue("mine.example.com"))
-    c.create_cert(ns, "mine", secretName="mine", regions=[REGION])
-    c.wait_reason(ns, "mine", "Synced", timeout=30)
+    synced_arn(env, ca, ns, "mine")
     theirs = f"arn:aws:acm:{REGION}:123456789012:certificate/chosen-by-hand"
     made = create_ingress(env, ns, "mine", {ALB: theirs, "acmsync.io/certificates": "mine,nope"})
     events = c.wait_event(ns, "WiringBlocked", "mine")
@@ -242,9 +220,7 @@ def test_a_load_balancer_service_gets_the_ssl_cert_annotation(
 ) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    create_secret(env, ns, "nlb", ca.issue("nlb.example.com"))
-    c.create_cert(ns, "nlb", secretName="nlb", regions=[REGION])
-    arn = pair_of(c.wait_reason(ns, "nlb", "Synced", timeout=30))["arn"]
+    arn = synced_arn(env, ca, ns, "nlb")
     service = {
         "apiVersion": "v1",
         "kind": "Service",

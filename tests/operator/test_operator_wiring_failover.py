@@ -24,6 +24,7 @@ from tests.operator.wirekit import (
     networking,
     pair_of,
     replace_secret,
+    wait_new_arn,
 )
 
 pytestmark = pytest.mark.integration
@@ -79,14 +80,8 @@ def test_a_failover_mid_import_new_switches_the_ingress_once(env: Env) -> None:
         leader.kill()  # kill -9, then the key type changes before anyone leads again
         replace_secret(env, ns, "app", ca.issue("app.example.com", rsa_bits=2048))
         wait_for(lambda: _holder(env, ns) not in (None, lease), timeout=30, what="takeover")
-        new = wait_for(
-            lambda: (
-                (p := pair_of(c.cert(ns, "app"))).get("state") == "Synced"
-                and p["arn"] != old
-                and p["arn"]
-            ),
-            timeout=40,
-            what="the new ARN Synced by the new leader",
+        new = wait_new_arn(
+            env, ns, "app", old, timeout=40, what="the new ARN Synced by the new leader"
         )
         wait_for(lambda: seen[-1] == new, what="the switch to the new ARN")
         done.set()

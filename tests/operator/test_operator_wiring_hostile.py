@@ -18,36 +18,21 @@ from tests.certkit import TestCA
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 from tests.operator.wirekit import (
     ALB,
-    REGION,
     WIRED,
     WIRING_FLAGS,
     create_ingress,
-    create_secret,
     ingress_annotations,
-    pair_of,
     running,
+    synced_arn,
 )
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
-
-
-@pytest.fixture(scope="module")
 def wiring(env: Env) -> Iterator[OperatorProcess]:
     with running(env.operator(*WIRING_FLAGS, name="wiring-hostile")) as process:
         yield process
-
-
-def _synced_arn(env: Env, ca: TestCA, ns: str, name: str) -> str:
-    c = env.cluster
-    create_secret(env, ns, name, ca.issue(f"{name}.example.com"))
-    c.create_cert(ns, name, secretName=name, regions=[REGION])
-    arn: str = pair_of(c.wait_reason(ns, name, "Synced", timeout=30))["arn"]
-    return arn
 
 
 def _blocked(env: Env, ns: str, name: str, words: str) -> str:
@@ -66,7 +51,7 @@ def test_a_crafted_record_is_a_warning_and_the_operator_goes_on(
 ) -> None:
     c = env.cluster
     ns = c.namespace("hostile")
-    arn = _synced_arn(env, ca, ns, "web")
+    arn = synced_arn(env, ca, ns, "web")
     # Nested JSON deep enough to overflow the parser's recursion; a record of the wrong shape
     # claiming the value already there (which would make it acm-sync's to overwrite).
     deep = "[" * 5_000
@@ -92,7 +77,7 @@ def test_a_crafted_time_never_stalls_the_status_and_too_many_names_write_nothing
 ) -> None:
     c = env.cluster
     ns = c.namespace("hostile")
-    arn = _synced_arn(env, ca, ns, "web")
+    arn = synced_arn(env, ca, ns, "web")
     # A record that is acm-sync's in every way but its time, which the CRD's date-time
     # format refuses in status.consumers[].wiredAt.
     record = json.dumps({"value": arn, "names": ["web"], "earlier": None, "at": "yesterday"})

@@ -33,11 +33,6 @@ LABEL = {"acmsync.io/annotations": "allowed"}
 
 
 @pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
-
-
-@pytest.fixture(scope="module")
 def selective(env: Env) -> Iterator[OperatorProcess]:
     with running(
         env.operator(

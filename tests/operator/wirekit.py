@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.certkit import IssuedPem, tls_secret
+from tests.certkit import IssuedPem, TestCA, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for
 
@@ -92,6 +92,20 @@ def pair_of(obj: dict[str, Any] | None) -> dict[str, Any]:
     return next((r for r in regions if r["region"] == REGION and not r.get("target")), {})
 
 
+def wait_new_arn(env: Env, ns: str, name: str, old: str, timeout: float, what: str) -> str:
+    """The ARN in REGION, once it is Synced and no longer ``old`` (an ImportNew's new one)."""
+    new: str = wait_for(
+        lambda: (
+            (p := pair_of(env.cluster.cert(ns, name))).get("state") == "Synced"
+            and p["arn"] != old
+            and p["arn"]
+        ),
+        timeout=timeout,
+        what=what,
+    )
+    return new
+
+
 def create_secret(env: Env, ns: str, name: str, issued: IssuedPem) -> None:
     body = as_model(client.V1Secret, tls_secret(name, issued))
     env.cluster.core.create_namespaced_secret(ns, body)
@@ -100,3 +114,12 @@ def create_secret(env: Env, ns: str, name: str, issued: IssuedPem) -> None:
 def replace_secret(env: Env, ns: str, name: str, issued: IssuedPem) -> None:
     body = as_model(client.V1Secret, tls_secret(name, issued))
     env.cluster.core.replace_namespaced_secret(name, ns, body)
+
+
+def synced_arn(env: Env, ca: TestCA, ns: str, name: str, **spec: Any) -> str:
+    """A TLS Secret and an AcmCertificate ``name`` into REGION (with ``spec`` besides): the ARN
+    once it is Synced."""
+    create_secret(env, ns, name, ca.issue(f"{name}.example.com"))
+    env.cluster.create_cert(ns, name, secretName=name, regions=[REGION], **spec)
+    arn: str = pair_of(env.cluster.wait_reason(ns, name, "Synced", timeout=30))["arn"]
+    return arn
