@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.certkit import TestCA
 from tests.cluster_backends import RealApi
 from tests.operator.opkit import Env, OperatorProcess, open_env
 
@@ -20,6 +21,12 @@ def env(
     yield from open_env(
         tmp_path_factory.mktemp(f"operator-env-{backend}"), backend, real_api_servers
     )
+
+
+@pytest.fixture(scope="module")
+def ca() -> TestCA:
+    """A CA of the module's own; a module that defines its own ``ca`` fixture uses that."""
+    return TestCA()
 
 
 @pytest.fixture(scope="module")

@@ -15,98 +15,41 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.certkit import TestCA, serial_hex, tls_secret
+from tests.certkit import TestCA, serial_hex
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import ACM_SYNC, Env, OperatorProcess, wait_for
+from tests.operator.wirekit import (
+    ALB,
+    NLB,
+    REGION,
+    WIRED,
+    WIRING_FLAGS,
+    annotations_of,
+    create_ingress,
+    create_secret,
+    ingress_annotations,
+    networking,
+    pair_of,
+    plain,
+    read_ingress,
+    replace_secret,
+    running,
+    synced_arn,
+    wait_annotation,
+    wait_new_arn,
+)
 
 pytestmark = pytest.mark.integration
-REGION = "eu-west-1"  # not the operator's AWS region (us-east-1): the flag decides
-ALB = "alb.ingress.kubernetes.io/certificate-arn"
-NLB = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
-WIRED = "acmsync.io/wired"
-
-
-@pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
 
 
 @pytest.fixture(scope="module")
 def wiring(env: Env) -> Iterator[OperatorProcess]:
-    process = env.operator(
-        "--no-leader-election", "--sweep-interval", "2", "--wiring", f"--wiring-region={REGION}",
-        name="wiring",
-    ).start()  # fmt: skip
-    try:
+    with running(env.operator(*WIRING_FLAGS, "--sweep-interval", "2", name="wiring")) as process:
         yield process
-    finally:
-        process.stop()
-
-
-def _net(env: Env) -> client.NetworkingV1Api:
-    return client.NetworkingV1Api(env.cluster.api)
-
-
-def _ingress(
-    env: Env,
-    ns: str,
-    name: str,
-    annotations: dict[str, str],
-    tls: list[str] = (),  # type: ignore[assignment]
-) -> dict[str, Any]:
-    body = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "tls": [{"hosts": [f"{s}.example.com"], "secretName": s} for s in tls],
-            "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}},
-        },
-    }
-    return _plain(env, _net(env).create_namespaced_ingress(ns, as_model(client.V1Ingress, body)))
-
-
-def _plain(env: Env, model: object) -> dict[str, Any]:
-    """A client model as the JSON the API server sent (camelCase keys)."""
-    plain: dict[str, Any] = env.cluster.api.sanitize_for_serialization(model)  # type: ignore[no-untyped-call]
-    return plain
-
-
-def _read(env: Env, ns: str, name: str) -> dict[str, Any]:
-    return _plain(env, _net(env).read_namespaced_ingress(name, ns))
-
-
-def _annotations(obj: dict[str, Any]) -> dict[str, str]:
-    return dict(obj["metadata"].get("annotations") or {})
-
-
-def _wait_annotation(env: Env, ns: str, name: str, value: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        ingress = _read(env, ns, name)
-        return ingress if _annotations(ingress).get(ALB) == value else None
-
-    return wait_for(probe, what=f"Ingress {name} to carry {value}")
-
-
-def _pair(obj: dict[str, Any] | None) -> dict[str, Any]:
-    regions = ((obj or {}).get("status") or {}).get("regions") or []
-    return next((r for r in regions if r["region"] == REGION), {})
-
-
-def _secret(env: Env, ns: str, name: str, issued: Any) -> None:
-    env.cluster.core.create_namespaced_secret(
-        ns, as_model(client.V1Secret, tls_secret(name, issued))
-    )
-
-
-def _replace_secret(env: Env, ns: str, name: str, issued: Any) -> None:
-    body = as_model(client.V1Secret, tls_secret(name, issued))
-    env.cluster.core.replace_namespaced_secret(name, ns, body)
 
 
 def test_an_imported_ingress_carries_the_arn_and_a_renewal_writes_nothing_on_it(
@@ -114,18 +57,18 @@ def test_an_imported_ingress_carries_the_arn_and_a_renewal_writes_nothing_on_it(
 ) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    _secret(env, ns, "shop-tls", ca.issue("shop-tls.example.com"))
-    _ingress(env, ns, "shop", {"acmsync.io/import": "true"}, tls=["shop-tls"])
+    create_secret(env, ns, "shop-tls", ca.issue("shop-tls.example.com"))
+    create_ingress(env, ns, "shop", {"acmsync.io/import": "true"}, tls=["shop-tls"])
     generated = c.wait_reason(ns, "shop-tls", "Synced", timeout=40)
     assert generated["spec"]["regions"] == [REGION]
     assert generated["spec"].get("deletionPolicy", "Retain") == "Retain"
     owner = generated["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"]) == ("Ingress", "shop")
-    arn = _pair(generated)["arn"]
-    wired = _wait_annotation(env, ns, "shop", arn)
+    arn = pair_of(generated)["arn"]
+    wired = wait_annotation(env, ns, "shop", arn)
     assert env.acm.exists(REGION, arn)
     assert arn.split(":")[3] == REGION
-    record = json.loads(_annotations(wired)[WIRED])
+    record = json.loads(annotations_of(wired)[WIRED])
     assert record["value"] == arn
     assert record["earlier"] is None
     consumers = wait_for(
@@ -145,15 +88,15 @@ def test_an_imported_ingress_carries_the_arn_and_a_renewal_writes_nothing_on_it(
     # A renewal with the same key type: same ARN, the Ingress is not written at all.
     version = wired["metadata"]["resourceVersion"]
     renewed = ca.issue("shop-tls.example.com")
-    _replace_secret(env, ns, "shop-tls", renewed)
+    replace_secret(env, ns, "shop-tls", renewed)
     wait_for(
-        lambda: _pair(c.cert(ns, "shop-tls")).get("serialNumber") == serial_hex(renewed.serial),
+        lambda: pair_of(c.cert(ns, "shop-tls")).get("serialNumber") == serial_hex(renewed.serial),
         timeout=30,
         what="the renewal reimported",
     )
     assert env.acm.serial(REGION, arn) == serial_hex(renewed.serial)
     time.sleep(2)  # the wirer has seen the status change by now
-    assert _read(env, ns, "shop")["metadata"]["resourceVersion"] == version
+    assert read_ingress(env, ns, "shop")["metadata"]["resourceVersion"] == version
 
 
 def test_import_new_switches_only_after_synced_and_opt_out_gives_back_the_earlier_arn(
@@ -161,46 +104,36 @@ def test_import_new_switches_only_after_synced_and_opt_out_gives_back_the_earlie
 ) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    _secret(env, ns, "api", ca.issue("api.example.com"))
-    c.create_cert(ns, "api", secretName="api", regions=[REGION], onKeyChange="ImportNew")
-    old = _pair(c.wait_reason(ns, "api", "Synced", timeout=30))["arn"]
+    old = synced_arn(env, ca, ns, "api", onKeyChange="ImportNew")
     # The ARN copied by hand, as users did before wiring: taken over, not refused.
-    _ingress(env, ns, "api", {ALB: old, "acmsync.io/certificates": "api"})
-    wait_for(lambda: WIRED in _annotations(_read(env, ns, "api")), what="the hand copy adopted")
-    assert _annotations(_read(env, ns, "api"))[ALB] == old
+    create_ingress(env, ns, "api", {ALB: old, "acmsync.io/certificates": "api"})
+    wait_for(lambda: WIRED in ingress_annotations(env, ns, "api"), what="the hand copy adopted")
+    assert ingress_annotations(env, ns, "api")[ALB] == old
 
     # The new key type's import fails for a while: the Ingress keeps the ARN in service.
     env.acm_server.fail_next(
         4, status=400, error="LimitExceededException", api="ImportCertificate", region=REGION
     )
-    _replace_secret(env, ns, "api", ca.issue("api.example.com", rsa_bits=2048))
+    replace_secret(env, ns, "api", ca.issue("api.example.com", rsa_bits=2048))
     wait_for(
-        lambda: _pair(c.cert(ns, "api")).get("state") not in (None, "Synced"),
+        lambda: pair_of(c.cert(ns, "api")).get("state") not in (None, "Synced"),
         timeout=30,
         what="the new import failing",
     )
     c.wait_event(ns, "WiringBlocked", "api")
-    assert _annotations(_read(env, ns, "api"))[ALB] == old
-    new = wait_for(
-        lambda: (
-            (p := _pair(c.cert(ns, "api"))).get("state") == "Synced"
-            and p["arn"] != old
-            and p["arn"]
-        ),
-        timeout=60,
-        what="the new ARN Synced",
-    )
-    _wait_annotation(env, ns, "api", new)
+    assert ingress_annotations(env, ns, "api")[ALB] == old
+    new = wait_new_arn(env, ns, "api", old, timeout=60, what="the new ARN Synced")
+    wait_annotation(env, ns, "api", new)
     assert env.acm.exists(REGION, new)
     blocked = [e for e in c.events(ns) if e[2] == "WiringBlocked" and e[1] == "api"]
     assert all("not synced in that region" in e[3] for e in blocked)
 
     # Opt-out: acm-sync's value goes, the one the user had written comes back.
-    _net(env).patch_namespaced_ingress(
+    networking(env).patch_namespaced_ingress(
         "api", ns, {"metadata": {"annotations": {"acmsync.io/certificates": None}}}
     )
-    wait_for(lambda: WIRED not in _annotations(_read(env, ns, "api")), what="the opt-out")
-    assert _annotations(_read(env, ns, "api"))[ALB] == old
+    wait_for(lambda: WIRED not in ingress_annotations(env, ns, "api"), what="the opt-out")
+    assert ingress_annotations(env, ns, "api")[ALB] == old
     wait_for(lambda: not (c.cert(ns, "api") or {}).get("status", {}).get("consumers"))
 
 
@@ -212,31 +145,26 @@ def test_under_delete_the_old_arn_goes_only_after_the_ingress_let_go_of_it(
     certificate."""
     c = env.cluster
     ns = c.namespace("wire")
-    _secret(env, ns, "pay", ca.issue("pay.example.com"))
-    c.create_cert(
-        ns, "pay", secretName="pay", regions=[REGION], onKeyChange="ImportNew",
-        deletionPolicy="Delete",
-    )  # fmt: skip
-    old = _pair(c.wait_reason(ns, "pay", "Synced", timeout=30))["arn"]
-    _ingress(env, ns, "pay", {"acmsync.io/certificates": "pay"})
-    _wait_annotation(env, ns, "pay", old)
+    old = synced_arn(env, ca, ns, "pay", onKeyChange="ImportNew", deletionPolicy="Delete")
+    create_ingress(env, ns, "pay", {"acmsync.io/certificates": "pay"})
+    wait_annotation(env, ns, "pay", old)
     wait_for(
         lambda: [e["arn"] for e in (c.cert(ns, "pay") or {}).get("status", {}).get("consumers")
                  or []] == [old],
         what="status.consumers naming the old ARN",
     )  # fmt: skip
 
-    _replace_secret(env, ns, "pay", ca.issue("pay.example.com", rsa_bits=2048))
+    replace_secret(env, ns, "pay", ca.issue("pay.example.com", rsa_bits=2048))
 
     def retired() -> str | None:
-        named = _annotations(_read(env, ns, "pay")).get(ALB)
+        named = ingress_annotations(env, ns, "pay").get(ALB)
         held = {arn for arn in (old, named) if arn and env.acm.exists(REGION, arn)}
         assert named in held, f"the Ingress names {named}, which ACM no longer holds"
         return named if named != old and old not in held else None
 
     new = wait_for(retired, timeout=60, what="the switch, then the old ARN deleted")
-    assert _pair(c.cert(ns, "pay"))["arn"] == new
-    assert not _pair(c.cert(ns, "pay")).get("previousArn")
+    assert pair_of(c.cert(ns, "pay"))["arn"] == new
+    assert not pair_of(c.cert(ns, "pay")).get("previousArn")
     c.wait_event(ns, "PreviousDeleted", "pay")
 
 
@@ -247,48 +175,44 @@ def test_a_deleted_certificate_waits_for_its_ingress_to_let_go(
     from ACM until the Ingress's opt-in is removed; then the deletion completes."""
     c = env.cluster
     ns = c.namespace("wire")
-    _secret(env, ns, "gone", ca.issue("gone.example.com"))
-    c.create_cert(ns, "gone", secretName="gone", regions=[REGION], deletionPolicy="Delete")
-    arn = _pair(c.wait_reason(ns, "gone", "Synced", timeout=30))["arn"]
-    _ingress(env, ns, "gone", {"acmsync.io/certificates": "gone"})
-    _wait_annotation(env, ns, "gone", arn)
+    arn = synced_arn(env, ca, ns, "gone", deletionPolicy="Delete")
+    create_ingress(env, ns, "gone", {"acmsync.io/certificates": "gone"})
+    wait_annotation(env, ns, "gone", arn)
     wait_for(lambda: (c.cert(ns, "gone") or {}).get("status", {}).get("consumers"))
 
     c.delete_cert(ns, "gone")
     c.wait_reason(ns, "gone", "DeletionBlocked", timeout=30)
     assert env.acm.exists(REGION, arn)
-    assert _annotations(_read(env, ns, "gone")).get(ALB) == arn
+    assert ingress_annotations(env, ns, "gone").get(ALB) == arn
 
-    _net(env).patch_namespaced_ingress(
+    networking(env).patch_namespaced_ingress(
         "gone", ns, {"metadata": {"annotations": {"acmsync.io/certificates": None}}}
     )
     wait_for(lambda: c.cert(ns, "gone") is None, timeout=60, what="the deletion to complete")
     assert not env.acm.exists(REGION, arn)
-    assert ALB not in _annotations(_read(env, ns, "gone"))
+    assert ALB not in ingress_annotations(env, ns, "gone")
 
 
 def test_a_hand_written_arn_is_never_touched(env: Env, wiring: OperatorProcess, ca: TestCA) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    _secret(env, ns, "mine", ca.issue("mine.example.com"))
-    c.create_cert(ns, "mine", secretName="mine", regions=[REGION])
-    c.wait_reason(ns, "mine", "Synced", timeout=30)
+    synced_arn(env, ca, ns, "mine")
     theirs = f"arn:aws:acm:{REGION}:123456789012:certificate/chosen-by-hand"
-    made = _ingress(env, ns, "mine", {ALB: theirs, "acmsync.io/certificates": "mine,nope"})
+    made = create_ingress(env, ns, "mine", {ALB: theirs, "acmsync.io/certificates": "mine,nope"})
     events = c.wait_event(ns, "WiringBlocked", "mine")
     message = next(e[3] for e in events if e[2] == "WiringBlocked")
     assert "foreign annotation" in message
-    after = _read(env, ns, "mine")
-    assert _annotations(after)[ALB] == theirs
-    assert WIRED not in _annotations(after)
+    after = read_ingress(env, ns, "mine")
+    assert annotations_of(after)[ALB] == theirs
+    assert WIRED not in annotations_of(after)
     assert after["metadata"]["resourceVersion"] == made["metadata"]["resourceVersion"]
     # Without the hand-written value, the unknown name blocks it too, and nothing is written.
-    _net(env).patch_namespaced_ingress("mine", ns, {"metadata": {"annotations": {ALB: None}}})
+    networking(env).patch_namespaced_ingress("mine", ns, {"metadata": {"annotations": {ALB: None}}})
     wait_for(
         lambda: any("unknown AcmCertificate" in e[3] for e in c.events(ns) if e[1] == "mine"),
         what="an unknown AcmCertificate Event",
     )
-    assert ALB not in _annotations(_read(env, ns, "mine"))
+    assert ALB not in ingress_annotations(env, ns, "mine")
 
 
 def test_a_load_balancer_service_gets_the_ssl_cert_annotation(
@@ -296,9 +220,7 @@ def test_a_load_balancer_service_gets_the_ssl_cert_annotation(
 ) -> None:
     c = env.cluster
     ns = c.namespace("wire")
-    _secret(env, ns, "nlb", ca.issue("nlb.example.com"))
-    c.create_cert(ns, "nlb", secretName="nlb", regions=[REGION])
-    arn = _pair(c.wait_reason(ns, "nlb", "Synced", timeout=30))["arn"]
+    arn = synced_arn(env, ca, ns, "nlb")
     service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -308,7 +230,7 @@ def test_a_load_balancer_service_gets_the_ssl_cert_annotation(
     c.core.create_namespaced_service(ns, as_model(client.V1Service, service))
 
     def annotated() -> bool:
-        meta = _plain(env, c.core.read_namespaced_service("nlb", ns))["metadata"]
+        meta = plain(env, c.core.read_namespaced_service("nlb", ns))["metadata"]
         return bool((meta.get("annotations") or {}).get(NLB) == arn)
 
     wait_for(annotated, what="the Service's ssl-cert annotation")
@@ -339,12 +261,12 @@ def test_without_wiring_ingresses_and_services_are_never_read(
 ) -> None:
     c = env.cluster
     ns = c.namespace("nowire")
-    _secret(env, ns, "off", ca.issue("off.example.com"))
+    create_secret(env, ns, "off", ca.issue("off.example.com"))
     c.create_cert(ns, "off", secretName="off", regions=["us-east-1"])
-    _ingress(env, ns, "off", {"acmsync.io/certificates": "off"})
+    create_ingress(env, ns, "off", {"acmsync.io/certificates": "off"})
     c.wait_reason(ns, "off", "Synced", timeout=30)
     time.sleep(2)
-    assert ALB not in _annotations(_read(env, ns, "off"))
+    assert ALB not in ingress_annotations(env, ns, "off")
     assert "consumers" not in (c.cert(ns, "off") or {}).get("status", {})
     # kopf logs (DEBUG) each watch it starts, by resource: none for these kinds.
     log = operator.log_path.read_text()

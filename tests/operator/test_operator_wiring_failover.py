@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.certkit import TestCA, tls_secret
-from tests.kube.kubekit import as_model
+from tests.certkit import TestCA
 from tests.operator.opkit import Env, wait_for
+from tests.operator.wirekit import (
+    ALB,
+    REGION,
+    WIRED,
+    create_ingress,
+    create_secret,
+    networking,
+    pair_of,
+    replace_secret,
+    wait_new_arn,
+)
 
 pytestmark = pytest.mark.integration
-REGION = "eu-west-1"
-ALB = "alb.ingress.kubernetes.io/certificate-arn"
 
 
 def _holder(env: Env, ns: str) -> str | None:
@@ -33,16 +40,11 @@ def _holder(env: Env, ns: str) -> str | None:
     return lease.spec.holder_identity if lease.spec is not None else None
 
 
-def _pair(obj: dict[str, Any] | None) -> dict[str, Any]:
-    regions = ((obj or {}).get("status") or {}).get("regions") or []
-    return next((r for r in regions if r["region"] == REGION), {})
-
-
 def test_a_failover_mid_import_new_switches_the_ingress_once(env: Env) -> None:
     c = env.cluster
     ca = TestCA()
     ns = c.namespace("wireha")
-    net = client.NetworkingV1Api(c.api)
+    net = networking(env)
     flags = (
         "--lease-duration", "3", "--leader-election-namespace", ns,
         "--wiring", f"--wiring-region={REGION}",
@@ -64,16 +66,10 @@ def test_a_failover_mid_import_new_switches_the_ingress_once(env: Env) -> None:
 
     try:
         lease = wait_for(lambda: _holder(env, ns), what="a Lease holder")
-        c.core.create_namespaced_secret(
-            ns, as_model(client.V1Secret, tls_secret("app", ca.issue("app.example.com")))
-        )
+        create_secret(env, ns, "app", ca.issue("app.example.com"))
         c.create_cert(ns, "app", secretName="app", regions=[REGION], onKeyChange="ImportNew")
-        old = _pair(c.wait_reason(ns, "app", "Synced", timeout=40))["arn"]
-        ingress = {
-            "metadata": {"name": "app", "annotations": {"acmsync.io/certificates": "app"}},
-            "spec": {"defaultBackend": {"service": {"name": "app", "port": {"number": 80}}}},
-        }
-        net.create_namespaced_ingress(ns, as_model(client.V1Ingress, ingress))
+        old = pair_of(c.wait_reason(ns, "app", "Synced", timeout=40))["arn"]
+        create_ingress(env, ns, "app", {"acmsync.io/certificates": "app"})
         watcher = threading.Thread(target=watch_annotation, daemon=True)
         watcher.start()
         wait_for(lambda: seen and seen[-1] == old, what="the old ARN wired")
@@ -82,17 +78,10 @@ def test_a_failover_mid_import_new_switches_the_ingress_once(env: Env) -> None:
             what="the leader's metrics",
         )
         leader.kill()  # kill -9, then the key type changes before anyone leads again
-        rsa = tls_secret("app", ca.issue("app.example.com", rsa_bits=2048))
-        c.core.replace_namespaced_secret("app", ns, as_model(client.V1Secret, rsa))
+        replace_secret(env, ns, "app", ca.issue("app.example.com", rsa_bits=2048))
         wait_for(lambda: _holder(env, ns) not in (None, lease), timeout=30, what="takeover")
-        new = wait_for(
-            lambda: (
-                (p := _pair(c.cert(ns, "app"))).get("state") == "Synced"
-                and p["arn"] != old
-                and p["arn"]
-            ),
-            timeout=40,
-            what="the new ARN Synced by the new leader",
+        new = wait_new_arn(
+            env, ns, "app", old, timeout=40, what="the new ARN Synced by the new leader"
         )
         wait_for(lambda: seen[-1] == new, what="the switch to the new ARN")
         done.set()
@@ -101,7 +90,7 @@ def test_a_failover_mid_import_new_switches_the_ingress_once(env: Env) -> None:
         assert [v for v in seen if v is not None] == [old, new], seen
         meta = net.read_namespaced_ingress("app", ns).metadata
         assert meta is not None
-        record = json.loads((meta.annotations or {})["acmsync.io/wired"])
+        record = json.loads((meta.annotations or {})[WIRED])
         assert (record["value"], record["earlier"]) == (new, None)
         wait_for(
             lambda: (

@@ -13,59 +13,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
 
-from tests.certkit import TestCA, tls_secret
-from tests.kube.kubekit import as_model
+from tests.certkit import TestCA
 from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.operator.wirekit import (
+    ALB,
+    WIRED,
+    WIRING_FLAGS,
+    create_ingress,
+    ingress_annotations,
+    running,
+    synced_arn,
+)
 
 pytestmark = pytest.mark.integration
-REGION = "eu-west-1"
-ALB = "alb.ingress.kubernetes.io/certificate-arn"
-WIRED = "acmsync.io/wired"
-
-
-@pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
 
 
 @pytest.fixture(scope="module")
 def wiring(env: Env) -> Iterator[OperatorProcess]:
-    process = env.operator(
-        "--no-leader-election", "--wiring", f"--wiring-region={REGION}", name="wiring-hostile"
-    ).start()
-    try:
+    with running(env.operator(*WIRING_FLAGS, name="wiring-hostile")) as process:
         yield process
-    finally:
-        process.stop()
-
-
-def _ingress(env: Env, ns: str, name: str, annotations: dict[str, str]) -> None:
-    body = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}},
-    }
-    net = client.NetworkingV1Api(env.cluster.api)
-    net.create_namespaced_ingress(ns, as_model(client.V1Ingress, body))
-
-
-def _annotations(env: Env, ns: str, name: str) -> dict[str, str]:
-    meta = client.NetworkingV1Api(env.cluster.api).read_namespaced_ingress(name, ns).metadata
-    return dict((meta.annotations if meta is not None else None) or {})
-
-
-def _synced_arn(env: Env, ca: TestCA, ns: str, name: str) -> str:
-    c = env.cluster
-    c.core.create_namespaced_secret(
-        ns, as_model(client.V1Secret, tls_secret(name, ca.issue(f"{name}.example.com")))
-    )
-    c.create_cert(ns, name, secretName=name, regions=[REGION])
-    obj = c.wait_reason(ns, name, "Synced", timeout=30)
-    arn: str = next(r["arn"] for r in obj["status"]["regions"] if r["region"] == REGION)
-    return arn
 
 
 def _blocked(env: Env, ns: str, name: str, words: str) -> str:
@@ -84,21 +51,24 @@ def test_a_crafted_record_is_a_warning_and_the_operator_goes_on(
 ) -> None:
     c = env.cluster
     ns = c.namespace("hostile")
-    arn = _synced_arn(env, ca, ns, "web")
+    arn = synced_arn(env, ca, ns, "web")
     # Nested JSON deep enough to overflow the parser's recursion; a record of the wrong shape
     # claiming the value already there (which would make it acm-sync's to overwrite).
     deep = "[" * 5_000
-    _ingress(env, ns, "deep", {"acmsync.io/certificates": "web", ALB: "hand", WIRED: deep})
+    create_ingress(env, ns, "deep", {"acmsync.io/certificates": "web", ALB: "hand", WIRED: deep})
     shaped = json.dumps({"value": "hand", "names": {"web": 1}})
-    _ingress(env, ns, "shaped", {"acmsync.io/certificates": "web", ALB: "hand", WIRED: shaped})
+    create_ingress(
+        env, ns, "shaped", {"acmsync.io/certificates": "web", ALB: "hand", WIRED: shaped}
+    )
     assert "not written by acm-sync (it is not JSON)" in _blocked(env, ns, "deep", WIRED)
     assert "(its names are not a list" in _blocked(env, ns, "shaped", WIRED)
     for name in ("deep", "shaped"):
-        assert _annotations(env, ns, name)[ALB] == "hand"
+        assert ingress_annotations(env, ns, name)[ALB] == "hand"
     # Beside them, an honest Ingress is still wired.
-    _ingress(env, ns, "honest", {"acmsync.io/certificates": "web"})
+    create_ingress(env, ns, "honest", {"acmsync.io/certificates": "web"})
     wait_for(
-        lambda: _annotations(env, ns, "honest").get(ALB) == arn, what="the honest Ingress wired"
+        lambda: ingress_annotations(env, ns, "honest").get(ALB) == arn,
+        what="the honest Ingress wired",
     )
 
 
@@ -107,11 +77,11 @@ def test_a_crafted_time_never_stalls_the_status_and_too_many_names_write_nothing
 ) -> None:
     c = env.cluster
     ns = c.namespace("hostile")
-    arn = _synced_arn(env, ca, ns, "web")
+    arn = synced_arn(env, ca, ns, "web")
     # A record that is acm-sync's in every way but its time, which the CRD's date-time
     # format refuses in status.consumers[].wiredAt.
     record = json.dumps({"value": arn, "names": ["web"], "earlier": None, "at": "yesterday"})
-    _ingress(env, ns, "clock", {"acmsync.io/certificates": "web", ALB: arn, WIRED: record})
+    create_ingress(env, ns, "clock", {"acmsync.io/certificates": "web", ALB: arn, WIRED: record})
 
     def listed() -> list[dict[str, Any]] | None:
         consumers = ((c.cert(ns, "web") or {}).get("status") or {}).get("consumers")
@@ -122,6 +92,6 @@ def test_a_crafted_time_never_stalls_the_status_and_too_many_names_write_nothing
     assert entry["arn"] == arn
     assert "wiredAt" not in entry
     names = ",".join(["web", *(f"other-{i}" for i in range(10_000))])
-    _ingress(env, ns, "many", {"acmsync.io/certificates": names})
+    create_ingress(env, ns, "many", {"acmsync.io/certificates": names})
     assert "more than 26 named" in _blocked(env, ns, "many", "too many AcmCertificates")
-    assert ALB not in _annotations(env, ns, "many")
+    assert ALB not in ingress_annotations(env, ns, "many")

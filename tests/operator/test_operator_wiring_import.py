@@ -12,63 +12,46 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
 
-from tests.certkit import TestCA, tls_secret
-from tests.kube.kubekit import as_model
+from tests.certkit import TestCA
 from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.operator.wirekit import (
+    ALB,
+    REGION,
+    WIRING_FLAGS,
+    create_ingress,
+    create_secret,
+    ingress_annotations,
+    networking,
+    pair_of,
+    running,
+)
 
 pytestmark = pytest.mark.integration
-REGION = "eu-west-1"
-ALB = "alb.ingress.kubernetes.io/certificate-arn"
 IMPORT = {"acmsync.io/import": "true"}
 LABEL = {"acmsync.io/annotations": "allowed"}
 
 
 @pytest.fixture(scope="module")
-def ca() -> TestCA:
-    return TestCA()
-
-
-@pytest.fixture(scope="module")
 def selective(env: Env) -> Iterator[OperatorProcess]:
-    process = env.operator(
-        "--no-leader-election", "--wiring", f"--wiring-region={REGION}",
-        "--annotation-mode=selector", "--annotation-namespace-selector=acmsync.io/annotations",
-        name="wiring-import",
-    ).start()  # fmt: skip
-    try:
+    with running(
+        env.operator(
+            *WIRING_FLAGS,
+            "--annotation-mode=selector",
+            "--annotation-namespace-selector=acmsync.io/annotations",
+            name="wiring-import",
+        )
+    ) as process:
         yield process
-    finally:
-        process.stop()
-
-
-def _net(env: Env) -> client.NetworkingV1Api:
-    return client.NetworkingV1Api(env.cluster.api)
-
-
-def _ingress(env: Env, ns: str, name: str, annotations: dict[str, str], tls: str) -> None:
-    body = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "tls": [{"hosts": [f"{tls}.example.com"], "secretName": tls}],
-            "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}},
-        },
-    }
-    _net(env).create_namespaced_ingress(ns, as_model(client.V1Ingress, body))
 
 
 def _alb(env: Env, ns: str, name: str) -> str | None:
-    meta = _net(env).read_namespaced_ingress(name, ns).metadata
-    annotations: dict[str, str] = (meta.annotations if meta is not None else None) or {}
-    return annotations.get(ALB)
+    return ingress_annotations(env, ns, name).get(ALB)
 
 
 def _arn(obj: dict[str, Any] | None) -> str | None:
-    regions = ((obj or {}).get("status") or {}).get("regions") or []
-    return next((r.get("arn") for r in regions if r["region"] == REGION), None)
+    arn: str | None = pair_of(obj).get("arn")
+    return arn
 
 
 def _namespace(env: Env, ca: TestCA, *secrets: str, selected: bool = True) -> str:
@@ -77,8 +60,7 @@ def _namespace(env: Env, ca: TestCA, *secrets: str, selected: bool = True) -> st
     if selected:
         c.core.patch_namespace(ns, {"metadata": {"labels": LABEL}})
     for name in secrets:
-        secret = tls_secret(name, ca.issue(f"{name}.example.com"))
-        c.core.create_namespaced_secret(ns, as_model(client.V1Secret, secret))
+        create_secret(env, ns, name, ca.issue(f"{name}.example.com"))
     return ns
 
 
@@ -87,7 +69,7 @@ def test_a_namespace_the_selector_leaves_out_gets_nothing_generated(
 ) -> None:
     c = env.cluster
     ns = _namespace(env, ca, "shop", selected=False)
-    _ingress(env, ns, "shop", IMPORT, tls="shop")
+    create_ingress(env, ns, "shop", IMPORT, tls=["shop"])
     wait_for(
         lambda: (
             [e for e in c.events(ns) if e[1] == "shop" and e[2] == "AnnotationsIgnored"] or None
@@ -106,8 +88,8 @@ def test_an_acmcertificate_made_by_hand_is_used_never_changed_nor_deleted(
     c.create_cert(ns, "shop", secretName="shop", regions=[REGION], deletionPolicy="Retain")
     c.create_cert(ns, "other", secretName="shop", regions=[REGION])  # reads another Secret
     mine = c.wait_reason(ns, "shop", "Synced", timeout=30)
-    _ingress(env, ns, "shop", IMPORT, tls="shop")
-    _ingress(env, ns, "other", IMPORT, tls="other")
+    create_ingress(env, ns, "shop", IMPORT, tls=["shop"])
+    create_ingress(env, ns, "other", IMPORT, tls=["other"])
     wait_for(lambda: _alb(env, ns, "shop") == _arn(mine), what="the Ingress wired")
     wait_for(
         lambda: (
@@ -118,7 +100,7 @@ def test_an_acmcertificate_made_by_hand_is_used_never_changed_nor_deleted(
     assert _alb(env, ns, "other") is None
     # The import dropped: the hand-made AcmCertificates stay as they were.
     for name in ("shop", "other"):
-        _net(env).patch_namespaced_ingress(
+        networking(env).patch_namespaced_ingress(
             name, ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}
         )
     wait_for(lambda: _alb(env, ns, "shop") is None, what="the opt-out given back")
@@ -134,14 +116,14 @@ def test_an_acmcertificate_another_ingress_imports_stays_when_the_first_lets_go(
 ) -> None:
     c = env.cluster
     ns = _namespace(env, ca, "shared")
-    _ingress(env, ns, "first", IMPORT, tls="shared")
+    create_ingress(env, ns, "first", IMPORT, tls=["shared"])
     generated = c.wait_reason(ns, "shared", "Synced", timeout=40)
     assert generated["metadata"]["ownerReferences"][0]["name"] == "first"
     arn = _arn(generated)
-    _ingress(env, ns, "second", IMPORT, tls="shared")
+    create_ingress(env, ns, "second", IMPORT, tls=["shared"])
     for name in ("first", "second"):
         wait_for(lambda name=name: _alb(env, ns, name) == arn, what=f"{name} wired")  # type: ignore[misc]
-    _net(env).patch_namespaced_ingress(
+    networking(env).patch_namespaced_ingress(
         "first", ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}
     )
     wait_for(lambda: _alb(env, ns, "first") is None, what="first given back")
@@ -156,7 +138,7 @@ def test_an_acmcertificate_another_ingress_imports_stays_when_the_first_lets_go(
     assert kept["metadata"]["uid"] == generated["metadata"]["uid"]
     assert _arn(kept) == arn
     assert _alb(env, ns, "second") == arn
-    _net(env).patch_namespaced_ingress(
+    networking(env).patch_namespaced_ingress(
         "second", ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}
     )
     wait_for(lambda: c.cert(ns, "shared") is None, what="the generated AcmCertificate deleted")

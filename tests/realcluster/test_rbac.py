@@ -8,11 +8,9 @@ delete flow must work with no Forbidden, and the same token must be refused any 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client
@@ -20,20 +18,11 @@ from kubernetes import client
 from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.cluster_backends import RealApi
 from tests.kube.kubekit import as_model, new_client
-from tests.operator.opkit import OperatorProcess, wait_for
-from tests.realcluster.realkit import kubectl, real_env, render_chart, token_kubeconfig
+from tests.operator.opkit import wait_for
+from tests.realcluster.rbackit import RBAC_KINDS, apply_rbac, operator_args, operator_as
+from tests.realcluster.realkit import kubectl, real_env, render_chart
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
-RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
-# Chart arguments the test replaces: the port (a free one per process) and the log format
-# (text, so the assertions read the log as a person would).
-REPLACED = ("--metrics-bind-address", "--metrics-port", "--log-format", "--log-level")
-
-
-def _operator_args(manifests: list[dict[str, Any]]) -> list[str]:
-    deployment = next(m for m in manifests if m["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    return [a for a in container["args"] if not a.startswith(REPLACED)]
 
 
 @pytest.mark.parametrize("scope", ["cluster", "namespaces"])
@@ -48,29 +37,13 @@ def test_sync_rotate_delete_under_the_charts_rbac_and_no_secret_writes(
     manifests = render_chart(release, release_ns, tmp_path / "helm", *values)
     rbac = [m for m in manifests if m["kind"] in RBAC_KINDS]
     assert {m["kind"] for m in rbac} >= {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
-    for ns in (release_ns, workload_ns):
-        kubectl(real_backend, tmp_path, "create", "namespace", ns)
-    kubectl(
-        real_backend,
-        tmp_path,
-        "apply",
-        "-f",
-        "-",
-        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}),
-    )
-    account = next(m for m in rbac if m["kind"] == "ServiceAccount")["metadata"]["name"]
-    as_operator = token_kubeconfig(real_backend, tmp_path, release_ns, account)
+    as_operator = apply_rbac(real_backend, tmp_path, rbac, release_ns, workload_ns)
 
     with real_env(real_backend, tmp_path) as env:
         c = env.cluster
-        operator = OperatorProcess(
-            as_operator,
-            env.acm_server.url,
-            tmp_path / "operator.log",
-            *_operator_args(manifests),
-            env={"ACM_SYNC_AWS_RATES": "ImportCertificate=50"},
-        ).start()
-        try:
+        log_path = tmp_path / "operator.log"
+        args = operator_args(manifests)
+        with operator_as(env, as_operator, log_path, args, workload_ns, release_ns) as operator:
             ca = TestCA()
             first = ca.issue("rbac.example.com")
             c.core.create_namespaced_secret(
@@ -101,10 +74,7 @@ def test_sync_rotate_delete_under_the_charts_rbac_and_no_secret_writes(
                 what="the finalizer to finish under policy Delete",
             )
             assert not env.acm.exists("us-east-1", arn)
-        finally:
-            operator.stop()
-            log = operator.log_path.read_text(errors="replace")
-            c.created_namespaces += [workload_ns, release_ns]
+        log = operator.log_path.read_text(errors="replace")
         assert "Forbidden" not in log, operator.log_tail(80)
         assert " 403" not in log, operator.log_tail(80)
 

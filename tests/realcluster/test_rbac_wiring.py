@@ -7,7 +7,6 @@ written, with no Forbidden. Without wiring.enabled the chart grants nothing on e
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ from kubernetes import client
 from tests.certkit import TestCA, tls_secret
 from tests.cluster_backends import RealApi
 from tests.kube.kubekit import as_model
-from tests.operator.opkit import OperatorProcess, wait_for
-from tests.realcluster.realkit import kubectl, real_env, render_chart, token_kubeconfig
-from tests.realcluster.test_rbac import RBAC_KINDS, _operator_args
+from tests.operator.opkit import wait_for
+from tests.operator.wirekit import ALB
+from tests.realcluster.rbackit import RBAC_KINDS, apply_rbac, operator_args, operator_as
+from tests.realcluster.realkit import real_env, render_chart
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
-ALB = "alb.ingress.kubernetes.io/certificate-arn"
 
 
 def _resources(manifests: list[dict[str, Any]]) -> set[str]:
@@ -47,33 +46,16 @@ def test_an_import_is_wired_under_the_charts_rbac(real_backend: RealApi, tmp_pat
         "wiring.enabled=true", "wiring.region=eu-west-1",
     )  # fmt: skip
     assert {"ingresses", "services"} <= _resources(manifests)
-    args = _operator_args(manifests)
+    args = operator_args(manifests)
     assert "--wiring" in args
     assert "--wiring-region=eu-west-1" in args
     rbac = [m for m in manifests if m["kind"] in RBAC_KINDS]
-    for ns in (release_ns, workload_ns):
-        kubectl(real_backend, tmp_path, "create", "namespace", ns)
-    kubectl(
-        real_backend,
-        tmp_path,
-        "apply",
-        "-f",
-        "-",
-        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}),
-    )
-    account = next(m for m in rbac if m["kind"] == "ServiceAccount")["metadata"]["name"]
-    as_operator = token_kubeconfig(real_backend, tmp_path, release_ns, account)
+    as_operator = apply_rbac(real_backend, tmp_path, rbac, release_ns, workload_ns)
 
     with real_env(real_backend, tmp_path) as env:
         c = env.cluster
-        operator = OperatorProcess(
-            as_operator,
-            env.acm_server.url,
-            tmp_path / "operator.log",
-            *args,
-            env={"ACM_SYNC_AWS_RATES": "ImportCertificate=50"},
-        ).start()
-        try:
+        log_path = tmp_path / "operator.log"
+        with operator_as(env, as_operator, log_path, args, workload_ns, release_ns) as operator:
             secret = tls_secret("web-tls", TestCA().issue("web.example.com"))
             c.core.create_namespaced_secret(workload_ns, as_model(client.V1Secret, secret))
             ingress = {
@@ -95,9 +77,6 @@ def test_an_import_is_wired_under_the_charts_rbac(real_backend: RealApi, tmp_pat
 
             wait_for(wired, timeout=30, what="the Ingress's certificate-arn")
             c.wait_event(workload_ns, "CertificateWired", name="web")
-        finally:
-            operator.stop()
-            log = operator.log_path.read_text(errors="replace")
-            c.created_namespaces += [workload_ns, release_ns]
+        log = operator.log_path.read_text(errors="replace")
         assert "Forbidden" not in log, operator.log_tail(80)
         assert " 403" not in log, operator.log_tail(80)

@@ -23,7 +23,6 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -31,15 +30,22 @@ from kubernetes import client
 
 from tests.certkit import serial_hex
 from tests.cluster_backends import RealApi
-from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for
+from tests.operator.wirekit import (
+    ALB,
+    REGION,
+    WIRED,
+    WIRING_FLAGS,
+    annotations_of,
+    create_ingress,
+    pair_of,
+    read_ingress,
+    running,
+)
 from tests.realcluster.certmanager import ca_issuer, certificate, create, renew
 from tests.realcluster.realkit import real_env
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.integration]
-REGION = "eu-west-1"  # the operator's own AWS region is us-east-1 (opkit): the flag decides
-ALB = "alb.ingress.kubernetes.io/certificate-arn"
-WIRED = "acmsync.io/wired"
 
 
 @pytest.fixture(scope="module")
@@ -47,45 +53,28 @@ def world(
     real_backend: RealApi, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Env, OperatorProcess, str]]:
     """The wiring operator, an ACM emulator and a namespace with a CA Issuer that is Ready."""
-    with real_env(real_backend, tmp_path_factory.mktemp("wiring-cm")) as env:
-        operator = env.operator(
-            "--no-leader-election", "--sweep-interval", "2", "--wiring",
-            f"--wiring-region={REGION}",
-        ).start()  # fmt: skip
-        try:
-            ns = env.cluster.namespace("cmwire")
-            ca_issuer(env.cluster.custom, ns)
-            yield env, operator, ns
-        finally:
-            operator.stop()
+    with (
+        real_env(real_backend, tmp_path_factory.mktemp("wiring-cm")) as env,
+        running(env.operator(*WIRING_FLAGS, "--sweep-interval", "2")) as operator,
+    ):
+        ns = env.cluster.namespace("cmwire")
+        ca_issuer(env.cluster.custom, ns)
+        yield env, operator, ns
 
 
 # -- reading what a user reads ------------------------------------------------------------------
 
 
-def _net(env: Env) -> client.NetworkingV1Api:
-    return client.NetworkingV1Api(env.cluster.api)
-
-
 def _create_ingress(env: Env, ns: str, name: str, annotations: dict[str, str], tls: str) -> str:
     """An Ingress whose spec.tls names Secret ``tls``; its resourceVersion."""
-    body = {
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "tls": [{"hosts": [f"{tls}.example.com"], "secretName": tls}],
-            "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}},
-        },
-    }
-    made = _net(env).create_namespaced_ingress(ns, as_model(client.V1Ingress, body))
-    assert made.metadata is not None
-    return str(made.metadata.resource_version)
+    made = create_ingress(env, ns, name, annotations, tls=[tls])
+    return str(made["metadata"]["resourceVersion"])
 
 
 def _ingress(env: Env, ns: str, name: str) -> tuple[str, dict[str, str]]:
     """An Ingress's resourceVersion and annotations."""
-    meta = _net(env).read_namespaced_ingress(name, ns).metadata
-    assert meta is not None
-    return str(meta.resource_version), dict(meta.annotations or {})
+    obj = read_ingress(env, ns, name)
+    return str(obj["metadata"]["resourceVersion"]), annotations_of(obj)
 
 
 def _wait_arn(env: Env, ns: str, name: str) -> str:
@@ -125,13 +114,6 @@ def _key_type(env: Env, ns: str, secret: str) -> str:
     data = env.cluster.core.read_namespaced_secret(secret, ns).data or {}
     key = x509.load_pem_x509_certificate(base64.b64decode(data["tls.crt"])).public_key()
     return type(key).__name__
-
-
-def _pair(env: Env, ns: str, name: str) -> dict[str, Any]:
-    """The AcmCertificate's pair in the wiring region ({} until there is one)."""
-    obj = env.cluster.cert(ns, name) or {}
-    regions = (obj.get("status") or {}).get("regions") or []
-    return next((r for r in regions if r["region"] == REGION and not r.get("target")), {})
 
 
 def _arn_region(arn: str) -> str:
@@ -176,13 +158,13 @@ def test_an_issued_certificate_reaches_the_ingress_and_a_renewal_writes_nothing_
     )
     wait_for(
         lambda: (
-            (p := _pair(env, ns, "shop-tls")).get("serialNumber") == second
+            (p := pair_of(c.cert(ns, "shop-tls"))).get("serialNumber") == second
             and p.get("state") == "Synced"
         ),
         timeout=30,
         what="the status to show the renewal Synced",
     )
-    assert _pair(env, ns, "shop-tls")["arn"] == arn
+    assert pair_of(c.cert(ns, "shop-tls"))["arn"] == arn
     # The wirer has the status change by now; give it a pass's worth of time to (not) act.
     time.sleep(2)
     assert _ingress(env, ns, "shop") == (version, annotations)
@@ -235,7 +217,7 @@ def test_a_key_type_change_switches_the_ingress_only_once_synced_and_then_delete
         nonlocal held_old_while_unsynced
         version, named = _ingress(env, ns, name)
         arn = named[ALB]
-        pair = _pair(env, ns, name)  # read after the Ingress: a Synced status comes first
+        pair = pair_of(c.cert(ns, name))  # read after the Ingress: a Synced status comes first
         if arn != old:
             shown = (pair.get("arn"), pair.get("state"))
             assert shown == (arn, "Synced"), f"the Ingress names {arn}; the status: {pair}"
@@ -255,7 +237,7 @@ def test_a_key_type_change_switches_the_ingress_only_once_synced_and_then_delete
     assert held_old_while_unsynced, "the failed import never showed as a pair not Synced"
     assert _arn_region(new) == REGION
     assert env.acm.serial(REGION, new) == second
-    pair = _pair(env, ns, name)
+    pair = pair_of(c.cert(ns, name))
     assert (pair["arn"], pair.get("previousArn")) == (new, None)
     events = c.wait_event(ns, "PreviousDeleted", name)
     retired = [e[3] for e in events if e[:3] == ("AcmCertificate", name, "PreviousDeleted")]
@@ -281,7 +263,7 @@ def test_a_hand_written_certificate_arn_is_never_touched(
     assert "foreign annotation" in message
     # The import itself goes on: the certificate is in ACM, only the Ingress is left alone.
     arn = wait_for(
-        lambda: (p := _pair(env, ns, "own-tls")).get("state") == "Synced" and p["arn"],
+        lambda: (p := pair_of(c.cert(ns, "own-tls"))).get("state") == "Synced" and p["arn"],
         timeout=60,
         what="own-tls Synced",
     )
@@ -291,7 +273,7 @@ def test_a_hand_written_certificate_arn_is_never_touched(
     second = _wait_issued(env, ns, "own-tls", other_than=first)
     wait_for(lambda: env.acm.serial(REGION, arn) == second, timeout=60, what="the reimport")
     wait_for(
-        lambda: _pair(env, ns, "own-tls").get("serialNumber") == second,
+        lambda: pair_of(c.cert(ns, "own-tls")).get("serialNumber") == second,
         timeout=30,
         what="the status to show the renewal",
     )
