@@ -101,7 +101,7 @@ node-bins:
 
 # Pods on the real node (tests/realcluster/test_node_*.py): the image and the chart run under a
 # real kubelet (two replicas, failover, upgrade, uninstall, metrics through the Service); root.
-# Part of make test (test-image). After the control plane's build its cold build takes about 4
+# Part of make test (test-image). After the control plane's build its cold build takes about 3
 # minutes: the kubelet's packages come mostly from the Go build cache kube-apiserver filled.
 node-test: $(STAMP) node-bins image
 	ACM_SYNC_TEST_BACKENDS=real-node ACM_SYNC_CLUSTER_BIN_DIR=$$(testbed/cluster/build.sh | tail -n 1) \
