@@ -123,6 +123,7 @@ def test_an_acmcertificate_another_ingress_imports_stays_when_the_first_lets_go(
     create_ingress(env, ns, "second", IMPORT, tls=["shared"])
     for name in ("first", "second"):
         wait_for(lambda name=name: _alb(env, ns, name) == arn, what=f"{name} wired")  # type: ignore[misc]
+    assert _owners(c.cert(ns, "shared")) == [("first", True), ("second", False)]
     networking(env).patch_namespaced_ingress(
         "first", ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}
     )
@@ -142,3 +143,37 @@ def test_an_acmcertificate_another_ingress_imports_stays_when_the_first_lets_go(
         "second", ns, {"metadata": {"annotations": {"acmsync.io/import": None}}}
     )
     wait_for(lambda: c.cert(ns, "shared") is None, what="the generated AcmCertificate deleted")
+
+
+def _owners(obj: dict[str, Any] | None) -> list[tuple[str, bool]]:
+    refs = (obj or {}).get("metadata", {}).get("ownerReferences") or []
+    return [(r["name"], bool(r.get("controller"))) for r in refs]
+
+
+def test_deleting_one_of_two_importing_ingresses_leaves_the_other_its_certificate(
+    env: Env, selective: OperatorProcess, ca: TestCA
+) -> None:
+    """Both Ingresses own the generated AcmCertificate, so the garbage collector keeps it when
+    the first is deleted outright (no opt-out first): same object, same ARN, still wired."""
+    c = env.cluster
+    ns = _namespace(env, ca, "both")
+    create_ingress(env, ns, "first", IMPORT, tls=["both"])
+    generated = c.wait_reason(ns, "both", "Synced", timeout=40)
+    arn = _arn(generated)
+    create_ingress(env, ns, "second", IMPORT, tls=["both"])
+    wait_for(lambda: _alb(env, ns, "second") == arn, what="second wired")
+    wait_for(
+        lambda: _owners(c.cert(ns, "both")) == [("first", True), ("second", False)],
+        what="the second Ingress a co-owner",
+    )
+
+    networking(env).delete_namespaced_ingress("first", ns)
+
+    def collected() -> dict[str, Any] | None:
+        obj = c.cert(ns, "both")
+        return obj if obj and [n for n, _ in _owners(obj)] == ["second"] else None
+
+    left = wait_for(collected, timeout=30, what="the garbage collector to drop the deleted owner")
+    assert left["metadata"]["uid"] == generated["metadata"]["uid"]
+    assert _arn(left) == arn
+    assert _alb(env, ns, "second") == arn

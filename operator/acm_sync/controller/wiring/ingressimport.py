@@ -4,12 +4,16 @@ The same machinery as a Secret's annotations (watch/annotations.py): the AcmCert
 named after the Secret it reads, labelled generated, its spec built by the same parser (the
 wiring region; ``acmsync.io/deletion-policy`` from the Ingress, Retain by default), refused
 where the operator's annotation mode refuses annotations. It is owned by the Ingress, so the
-Ingress's deletion collects it. An AcmCertificate of that name that acm-sync did not generate
-for this Ingress is used as it is when it reads the same Secret, and never changed.
+Ingress's deletion collects it. Another Ingress importing the same Secret becomes a co-owner
+(an ownerReference of its own, not the controller): the garbage collector then deletes the
+AcmCertificate only once every importing Ingress is gone, and only the controlling Ingress
+sets its spec. An AcmCertificate of that name that acm-sync did not generate for an Ingress is
+used as it is when it reads the same Secret, and never changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -22,9 +26,9 @@ from acm_sync.core.limits import DEFAULT_WIRING_LIMITS
 from acm_sync.core.reasons import EventReason
 from acm_sync.core.wiring import valid_name
 
-# Conflicting writes to a handed-over AcmCertificate come from acm-sync's own status writes:
-# a few tries outlast them.
-HAND_OVER_TRIES = 5
+# Conflicting writes to a co-owned AcmCertificate's owners come from acm-sync's own status
+# writes: a few tries outlast them.
+OWNER_TRIES = 5
 
 
 @dataclass
@@ -37,16 +41,33 @@ class Imported:
     stale: list[tuple[str, str, str]] = field(default_factory=list)  # namespace, name, uid
 
 
-def owner_reference(record: ConsumerRecord) -> JsonObj:
+def owner_reference(record: ConsumerRecord, controller: bool = True) -> JsonObj:
     """The ownerReference tying a generated AcmCertificate to its Ingress."""
     return {
         "apiVersion": record.consumer.api,
         "kind": record.consumer.kind,
         "name": record.name,
         "uid": record.uid,
-        "controller": True,
+        "controller": controller,
         "blockOwnerDeletion": False,
     }
+
+
+def _refs(obj: JsonObj) -> list[JsonObj]:
+    return list((obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def controls(obj: JsonObj, kind: str, uid: str) -> bool:
+    """Whether the object of ``kind`` and ``uid`` sets the generated ``obj``'s spec: its
+    controlling owner, or, once the garbage collector removed that one, the first left."""
+    owners = [r for r in _refs(obj) if r.get("kind") == kind]
+    chosen = next((r for r in owners if r.get("controller")), owners[0] if owners else None)
+    return chosen is not None and chosen.get("uid") == uid
+
+
+def imported_by(obj: JsonObj, kind: str) -> bool:
+    """Whether ``obj`` is an AcmCertificate acm-sync generated for some object of ``kind``."""
+    return ann.is_generated(obj) and any(r.get("kind") == kind for r in _refs(obj))
 
 
 async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Imported:
@@ -92,10 +113,21 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
                 if created is not None:
                     view.absorb(created)
             elif ann.generated_for(existing, kind, record.uid):
-                if patch := ann.spec_patch(existing, spec, meta, owner):
+                if controls(existing, kind, record.uid) and (
+                    patch := ann.spec_patch(existing, spec, meta, owner)
+                ):
                     view.absorb(
                         await ports.in_kube_pool(kube.patch_acmcert, namespace, secret, patch)
                     )
+            elif (
+                imported_by(existing, kind)
+                and (existing.get("spec") or {}).get("secretName") == secret
+            ):
+                # Another Ingress's import of the same Secret: co-owned, so that Ingress's
+                # deletion does not collect it under this one.
+                await set_owners(
+                    ports, view, existing, lambda refs: [*refs, owner_reference(record, False)]
+                )
             elif (existing.get("spec") or {}).get("secretName") != secret:
                 result.problems.append(
                     (
@@ -122,31 +154,53 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
     return result
 
 
-async def hand_over(
-    ports: Ports, view: WatchView, obj: JsonObj, owner: ConsumerRecord, heir: ConsumerRecord
+async def set_owners(
+    ports: Ports,
+    view: WatchView,
+    obj: JsonObj,
+    change: Callable[[list[JsonObj]], list[JsonObj]],
 ) -> None:
-    """Make ``heir`` (another Ingress importing the same Secret) the owner of ``obj``, which
-    acm-sync generated for ``owner``; each try conditional on the version it read (the status
-    changes under it as the consumers let go)."""
-    name = str((obj.get("metadata") or {}).get("name"))
-    for _ in range(HAND_OVER_TRIES):
+    """Set ``obj``'s ownerReferences to ``change(current ones)``; each try conditional on the
+    version it read (the status changes under it as consumers come and go)."""
+    meta = obj.get("metadata") or {}
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    for _ in range(OWNER_TRIES):
+        refs = _refs(obj)
+        wanted = change(refs)
+        if wanted == refs:
+            return
         patch: JsonObj = {
             "metadata": {
                 "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion"),
-                "ownerReferences": [owner_reference(heir)],
+                "ownerReferences": wanted,
             }
         }
         try:
-            view.absorb(
-                await ports.in_kube_pool(ports.kube.patch_acmcert, heir.namespace, name, patch)
-            )
+            view.absorb(await ports.in_kube_pool(ports.kube.patch_acmcert, namespace, name, patch))
             return
         except KubeError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
+                return
             if exc.status != HTTPStatus.CONFLICT:
-                if exc.status == HTTPStatus.NOT_FOUND:
-                    return
                 raise
-        fresh = await ports.in_kube_pool(ports.kube.get_acmcert, heir.namespace, name)
-        if fresh is None or not ann.generated_for(fresh, owner.consumer.kind, owner.uid):
-            return  # gone, or no longer the leaving Ingress's to give
+        fresh = await ports.in_kube_pool(ports.kube.get_acmcert, namespace, name)
+        if fresh is None:
+            return
         obj = fresh
+
+
+def without(
+    record: ConsumerRecord, heir: ConsumerRecord | None
+) -> Callable[[list[JsonObj]], list[JsonObj]]:
+    """The owners once ``record`` let go: the others, one of them (or ``heir``, an Ingress
+    importing the same Secret that is not an owner yet) the controller."""
+
+    def change(refs: list[JsonObj]) -> list[JsonObj]:
+        left = [dict(r) for r in refs if r.get("uid") != record.uid]
+        if not any(r.get("kind") == record.consumer.kind for r in left) and heir is not None:
+            left.append(owner_reference(heir, False))
+        if left and not any(r.get("controller") for r in left):
+            left[0]["controller"] = True
+        return left
+
+    return change

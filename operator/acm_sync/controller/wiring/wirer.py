@@ -140,16 +140,17 @@ class Wirer:
                 (u for u in users if u is not None and u.key != key and u.imports_from(name)), None
             )
             obj = self.view.acmcert((namespace, name))
-            if heir is not None and obj is not None:
-                # Another Ingress imports the same Secret and uses this object as it is: it
-                # becomes that one's, instead of being deleted under it.
-                await ingressimport.hand_over(self.ports, self.view, obj, record, heir)
-                log.info(
-                    "%s/%s: import opt-in gone; AcmCertificate %s handed to %s",
-                    *key,
-                    name,
-                    heir.name,
-                )
+            others = [
+                r
+                for r in (obj or {}).get("metadata", {}).get("ownerReferences") or []
+                if r.get("kind") == record.consumer.kind and r.get("uid") != record.uid
+            ]
+            if obj is not None and (others or heir is not None):
+                # Another Ingress imports the same Secret: the object stays, theirs alone,
+                # instead of being deleted under it.
+                change = ingressimport.without(record, heir)
+                await ingressimport.set_owners(self.ports, self.view, obj, change)
+                log.info("%s/%s: import opt-in gone; AcmCertificate %s kept", *key, name)
                 continue
             await self.ports.in_kube_pool(self.ports.kube.delete_acmcert, namespace, name, uid)
             log.info("%s/%s: import opt-in gone; generated AcmCertificate deleted", *key)

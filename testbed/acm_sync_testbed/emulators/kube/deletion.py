@@ -163,3 +163,11 @@ class Deletions:
                         self.delete(self._type_for_key(key), ns, name)
                     except ApiError:
                         continue
+                else:
+                    # As kube-controller-manager's collector does: a dependent with owners
+                    # left loses only its references to the owners that are gone.
+                    new = copy.deepcopy(obj)
+                    new["metadata"]["ownerReferences"] = [
+                        r for r in obj["metadata"]["ownerReferences"] if r.get("uid") in self._uids
+                    ]
+                    self._commit(self._type_for_key(key), "MODIFIED", new)
