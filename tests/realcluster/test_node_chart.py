@@ -82,12 +82,14 @@ def test_the_leader_deleted_the_other_handles_the_next_rotation(chart: ChartOnNo
     arn = chart.acm_arns(CERT)
     chart.delete_pod(leader)
     rotated = chart.put_secret(CERT)
-    # The Deployment replaces the deleted Pod; the standby takes the Lease and the rotation.
+    # The Deployment replaces the deleted Pod; another replica takes the Lease and the
+    # rotation (usually the standby; the replacement may win the Lease first on a busy node).
     assert chart.wait_in_acm(CERT, rotated) == arn[0]
-    assert chart.holder() == standby
+    assert chart.holder() != leader
     after = chart.wait_ready(2)
     assert leader not in after
     assert standby in after
+    assert chart.holder() in after
     assert chart.acm_arns(CERT) == arn
 
 
