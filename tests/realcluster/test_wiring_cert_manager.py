@@ -110,6 +110,16 @@ def _wait_issued(env: Env, ns: str, secret: str, other_than: str | None = None) 
     )
 
 
+def _issued_since(env: Env, ns: str, secret: str, serial: str) -> set[str]:
+    """``serial`` and the one ``secret`` holds now.
+
+    Right after a spec change cert-manager may issue once more (its trigger controller acts on
+    an informer that has not seen the first issue yet); the operator then reimports the later
+    certificate into the same ARN, so either is the right thing for ACM to hold.
+    """
+    return {serial} | ({now} if (now := _secret_serial(env, ns, secret)) else set())
+
+
 def _key_type(env: Env, ns: str, secret: str) -> str:
     data = env.cluster.core.read_namespaced_secret(secret, ns).data or {}
     key = x509.load_pem_x509_certificate(base64.b64decode(data["tls.crt"])).public_key()
@@ -139,7 +149,7 @@ def test_an_issued_certificate_reaches_the_ingress_and_a_renewal_writes_nothing_
     arn = _wait_arn(env, ns, "shop")
     assert _arn_region(arn) == REGION
     assert env.acm.exists(REGION, arn)
-    assert env.acm.serial(REGION, arn) == first
+    assert env.acm.serial(REGION, arn) in _issued_since(env, ns, "shop-tls", first)
     generated = c.cert(ns, "shop-tls") or {}
     owner = generated["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"]) == ("Ingress", "shop")
@@ -152,13 +162,14 @@ def test_an_issued_certificate_reaches_the_ingress_and_a_renewal_writes_nothing_
     renew(c.custom, ns, "shop")
     second = _wait_issued(env, ns, "shop-tls", other_than=first)
     wait_for(
-        lambda: env.acm.serial(REGION, arn) == second,
+        lambda: env.acm.serial(REGION, arn) in _issued_since(env, ns, "shop-tls", second),
         timeout=60,
         what="the renewal reimported into the same ARN",
     )
     wait_for(
         lambda: (
-            (p := pair_of(c.cert(ns, "shop-tls"))).get("serialNumber") == second
+            (p := pair_of(c.cert(ns, "shop-tls"))).get("serialNumber")
+            in _issued_since(env, ns, "shop-tls", second)
             and p.get("state") == "Synced"
         ),
         timeout=30,
@@ -197,7 +208,7 @@ def test_a_key_type_change_switches_the_ingress_only_once_synced_and_then_delete
     first = _wait_issued(env, ns, name)
     old = _wait_arn(env, ns, name)
     assert _arn_region(old) == REGION
-    assert env.acm.serial(REGION, old) == first
+    assert env.acm.serial(REGION, old) in _issued_since(env, ns, name, first)
     # Under import, the user's own AcmCertificate of the Secret's name is used as it is.
     assert (c.cert(ns, name) or {})["spec"]["onKeyChange"] == "ImportNew"
 
@@ -236,7 +247,7 @@ def test_a_key_type_change_switches_the_ingress_only_once_synced_and_then_delete
     )
     assert held_old_while_unsynced, "the failed import never showed as a pair not Synced"
     assert _arn_region(new) == REGION
-    assert env.acm.serial(REGION, new) == second
+    assert env.acm.serial(REGION, new) in _issued_since(env, ns, name, second)
     pair = pair_of(c.cert(ns, name))
     assert (pair["arn"], pair.get("previousArn")) == (new, None)
     events = c.wait_event(ns, "PreviousDeleted", name)
@@ -267,13 +278,20 @@ def test_a_hand_written_certificate_arn_is_never_touched(
         timeout=60,
         what="own-tls Synced",
     )
-    assert env.acm.serial(REGION, arn) == first
+    assert env.acm.serial(REGION, arn) in _issued_since(env, ns, "own-tls", first)
 
     renew(c.custom, ns, "own")
     second = _wait_issued(env, ns, "own-tls", other_than=first)
-    wait_for(lambda: env.acm.serial(REGION, arn) == second, timeout=60, what="the reimport")
     wait_for(
-        lambda: pair_of(c.cert(ns, "own-tls")).get("serialNumber") == second,
+        lambda: env.acm.serial(REGION, arn) in _issued_since(env, ns, "own-tls", second),
+        timeout=60,
+        what="the reimport",
+    )
+    wait_for(
+        lambda: (
+            pair_of(c.cert(ns, "own-tls")).get("serialNumber")
+            in _issued_since(env, ns, "own-tls", second)
+        ),
         timeout=30,
         what="the status to show the renewal",
     )
