@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
+
 from acm_sync.aws.settings import AwsSettings
 from acm_sync.core.model import Material
 from acm_sync.core.state import DesiredState, Owner
@@ -14,6 +16,26 @@ from acm_sync.core.state import DesiredState, Owner
 def fingerprint(material: Material) -> str:
     """Changes whenever the leaf or chain changes (the tests' stand-in for the core's)."""
     return hashlib.sha256(material.certificate + (material.chain or b"")).hexdigest()
+
+
+def isolate_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials; never the user's profile, config, endpoint or role."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_ACM",
+        "AWS_SESSION_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/acm-sync-test-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/acm-sync-test-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def fast_settings(url: str, **overrides: Any) -> AwsSettings:

@@ -9,7 +9,7 @@ import pytest
 
 from acm_sync.aws.engine import Engine
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
-from tests.aws.acm_testkit import fast_settings
+from tests.aws.acm_testkit import fast_settings, isolate_aws_env
 
 
 @pytest.fixture(scope="session")
@@ -22,23 +22,7 @@ def acm_server() -> Iterator[AcmEmulator]:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dummy credentials; never the user's profile, config or endpoint."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_ACM",
-        "AWS_SESSION_TOKEN",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/acm-sync-test-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/acm-sync-test-credentials")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws_env(monkeypatch)
 
 
 @pytest.fixture

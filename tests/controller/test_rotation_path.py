@@ -32,7 +32,7 @@ from acm_sync.controller.sync.reconciler import Reconciler
 from acm_sync.controller.watch.view import WatchView
 from acm_sync_testbed.emulators.acm.server import AcmEmulator
 from acm_sync_testbed.emulators.kube.server import KubeEmulator
-from tests.aws.acm_testkit import fast_settings
+from tests.aws.acm_testkit import fast_settings, isolate_aws_env
 from tests.certkit import TestCA, tls_secret
 from tests.controller.calltrace import Call, CallTrace
 
@@ -53,15 +53,7 @@ def doc_path(text: str) -> list[str]:
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dummy credentials; never the user's profile, config or endpoint."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ACM", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/acm-sync-test-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/acm-sync-test-credentials")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws_env(monkeypatch)
 
 
 @pytest.fixture
