@@ -93,6 +93,7 @@ def test_annotations_become_a_spec() -> None:
             "acmsync.io/regions": "us-east-1, eu-west-1,us-east-1",
             "acmsync.io/tags": "team=web, env=prod",
             "acmsync.io/deletion-policy": "Delete",
+            "acmsync.io/on-key-change": "ImportNew",
         }
     )
     assert "kubectl.kubernetes.io/last-applied-configuration" not in meta.annotations
@@ -101,16 +102,31 @@ def test_annotations_become_a_spec() -> None:
         "regions": ["us-east-1", "eu-west-1"],
         "tags": {"team": "web", "env": "prod"},
         "deletionPolicy": "Delete",
+        "onKeyChange": "ImportNew",
     }
 
 
 def test_bad_annotations_are_refused() -> None:
     with pytest.raises(ann.AnnotationError):
         ann.desired_spec(_meta({"acmsync.io/regions": " , "}))
-    with pytest.raises(ann.AnnotationError):
+    with pytest.raises(ann.AnnotationError, match="Retain or Delete, not 'x'"):
         ann.desired_spec(
             _meta({"acmsync.io/regions": "us-east-1", "acmsync.io/deletion-policy": "x"})
         )
+    with pytest.raises(ann.AnnotationError, match="on-key-change must be Block or ImportNew"):
+        ann.desired_spec(
+            _meta({"acmsync.io/regions": "us-east-1", "acmsync.io/on-key-change": "importnew"})
+        )
+
+
+def test_removing_a_choice_annotation_puts_the_crds_default_back() -> None:
+    asked = _meta({"acmsync.io/regions": "us-east-1", "acmsync.io/on-key-change": "ImportNew"})
+    generated = ann.manifest(asked, ann.desired_spec(asked))
+    assert generated["spec"]["onKeyChange"] == "ImportNew"
+    dropped = _meta({"acmsync.io/regions": "us-east-1"})
+    assert ann.spec_patch(generated, ann.desired_spec(dropped), dropped) == {
+        "spec": {"onKeyChange": "Block"}
+    }
 
 
 def test_generated_objects_are_told_apart_from_user_objects() -> None:

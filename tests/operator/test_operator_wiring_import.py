@@ -177,3 +177,38 @@ def test_deleting_one_of_two_importing_ingresses_leaves_the_other_its_certificat
     assert left["metadata"]["uid"] == generated["metadata"]["uid"]
     assert _arn(left) == arn
     assert _alb(env, ns, "second") == arn
+
+
+def test_the_ingress_sets_the_generated_certificates_key_change_and_deletion_policies(
+    env: Env, selective: OperatorProcess, ca: TestCA
+) -> None:
+    """``acmsync.io/on-key-change`` and ``acmsync.io/deletion-policy`` on an importing Ingress
+    reach its generated AcmCertificate, are kept in line, and dropping one puts the CRD's
+    default back; a bad value names itself in an Event and changes nothing (it used to drop
+    the AcmCertificate, and under Delete its ARN, from the import)."""
+    c = env.cluster
+    ns = _namespace(env, ca, "keys")
+    chosen = {"acmsync.io/on-key-change": "ImportNew", "acmsync.io/deletion-policy": "Delete"}
+    create_ingress(env, ns, "keys", {**IMPORT, **chosen}, tls=["keys"])
+    generated = c.wait_reason(ns, "keys", "Synced", timeout=40)
+    assert (generated["spec"]["onKeyChange"], generated["spec"]["deletionPolicy"]) == (
+        "ImportNew",
+        "Delete",
+    )
+
+    def spec_of() -> tuple[str, str]:
+        spec = (c.cert(ns, "keys") or {}).get("spec") or {}
+        return spec.get("onKeyChange", "Block"), spec.get("deletionPolicy", "Retain")
+
+    annotate = networking(env).patch_namespaced_ingress
+    annotate("keys", ns, {"metadata": {"annotations": {"acmsync.io/on-key-change": "Sometimes"}}})
+    wait_for(
+        lambda: [e for e in c.events(ns) if e[1] == "keys" and "Sometimes" in e[3]] or None,
+        what="an Event naming the bad on-key-change",
+    )
+    # The typo costs nothing: the certificate stays, in ACM and on the Ingress.
+    assert spec_of() == ("ImportNew", "Delete")
+    assert _alb(env, ns, "keys") == _arn(generated)
+    assert env.acm.exists(REGION, str(_arn(generated)))
+    annotate("keys", ns, {"metadata": {"annotations": {"acmsync.io/on-key-change": None}}})
+    wait_for(lambda: spec_of() == ("Block", "Delete"), what="onKeyChange back to Block")

@@ -11,10 +11,10 @@ Ingresses.
   the old ARN is deleted only after the switch;
 - a hand-written ``certificate-arn`` is never touched.
 
-An AcmCertificate generated from an Ingress has no way to say ``ImportNew`` (the Ingress's
-annotations set only the regions and the deletion policy), so the key-type change uses an
-AcmCertificate of the user's own, named by ``acmsync.io/certificates`` or, named after the
-Secret, picked up as it is by ``acmsync.io/import``.
+The key-type change runs twice: with an AcmCertificate of the user's own named by
+``acmsync.io/certificates``, and with the one ``acmsync.io/import`` generates, told
+``acmsync.io/on-key-change: ImportNew`` and ``acmsync.io/deletion-policy: Delete`` by the
+Ingress.
 """
 
 from __future__ import annotations
@@ -195,22 +195,25 @@ def test_a_key_type_change_switches_the_ingress_only_once_synced_and_then_delete
     c = env.cluster
     name = f"rekey-{opt_in}"
     create(c.custom, ns, certificate(name, name, ("Issuer", "ca"), rotation="Always"))
-    c.create_cert(
-        ns, name, secretName=name, regions=[REGION], onKeyChange="ImportNew",
-        deletionPolicy="Delete",
-    )  # fmt: skip
-    annotations = (
-        {"acmsync.io/certificates": name}
-        if opt_in == "certificates"
-        else {"acmsync.io/import": "true"}
-    )
+    if opt_in == "certificates":
+        c.create_cert(
+            ns, name, secretName=name, regions=[REGION], onKeyChange="ImportNew",
+            deletionPolicy="Delete",
+        )  # fmt: skip
+        annotations = {"acmsync.io/certificates": name}
+    else:
+        annotations = {
+            "acmsync.io/import": "true",
+            "acmsync.io/on-key-change": "ImportNew",
+            "acmsync.io/deletion-policy": "Delete",
+        }
     _create_ingress(env, ns, name, annotations, tls=name)
     first = _wait_issued(env, ns, name)
     old = _wait_arn(env, ns, name)
     assert _arn_region(old) == REGION
     assert env.acm.serial(REGION, old) in _issued_since(env, ns, name, first)
-    # Under import, the user's own AcmCertificate of the Secret's name is used as it is.
-    assert (c.cert(ns, name) or {})["spec"]["onKeyChange"] == "ImportNew"
+    spec = (c.cert(ns, name) or {})["spec"]
+    assert (spec["onKeyChange"], spec["deletionPolicy"]) == ("ImportNew", "Delete")
 
     env.acm_server.fail_next(
         4, status=400, error="LimitExceededException", api="ImportCertificate", region=REGION

@@ -22,10 +22,18 @@ ANNOTATION_PREFIX = "acmsync.io/"
 REGIONS_ANNOTATION = "acmsync.io/regions"
 TAGS_ANNOTATION = "acmsync.io/tags"
 DELETION_POLICY_ANNOTATION = "acmsync.io/deletion-policy"
+ON_KEY_CHANGE_ANNOTATION = "acmsync.io/on-key-change"
 # Other accounts: ``edge=us-east-1;shared=us-west-2+eu-west-1`` (AcmTarget=regions joined by +).
 TARGETS_ANNOTATION = "acmsync.io/targets"
 GENERATED_LABEL = "acmsync.io/generated"
-MANAGED_FIELDS = ("secretName", "regions", "targets", "tags", "deletionPolicy")
+MANAGED_FIELDS = ("secretName", "regions", "targets", "tags", "deletionPolicy", "onKeyChange")
+# Annotation -> (spec field, the values it takes; the first is the CRD's default). An absent
+# annotation means the default, so removing one puts the field back.
+CHOICE_ANNOTATIONS = {
+    DELETION_POLICY_ANNOTATION: ("deletionPolicy", ("Retain", "Delete")),
+    ON_KEY_CHANGE_ANNOTATION: ("onKeyChange", ("Block", "ImportNew")),
+}
+DEFAULTED_FIELDS = {field: values[0] for field, values in CHOICE_ANNOTATIONS.values()}
 # Either of these makes a Secret ask for a generated AcmCertificate.
 TRIGGER_ANNOTATIONS = (REGIONS_ANNOTATION, TARGETS_ANNOTATION)
 
@@ -126,13 +134,13 @@ def desired_spec(meta: SecretMeta) -> JsonObj:
         raise AnnotationError(f"{TAGS_ANNOTATION}: " + "; ".join(problems))
     if tags:
         spec["tags"] = tags
-    policy = meta.annotations.get(DELETION_POLICY_ANNOTATION, "").strip()
-    if policy:
-        if policy not in ("Retain", "Delete"):
-            raise AnnotationError(
-                f"{DELETION_POLICY_ANNOTATION} must be Retain or Delete, not {policy!r}"
-            )
-        spec["deletionPolicy"] = policy
+    for annotation, (field, values) in CHOICE_ANNOTATIONS.items():
+        value = meta.annotations.get(annotation, "").strip()
+        if not value:
+            continue
+        if value not in values:
+            raise AnnotationError(f"{annotation} must be {' or '.join(values)}, not {value!r}")
+        spec[field] = value
     return spec
 
 
@@ -194,10 +202,11 @@ def spec_patch(
     current = obj.get("spec") or {}
     spec_changes: JsonObj = {}
     for field in MANAGED_FIELDS:
-        if field == "deletionPolicy" and field not in spec:
-            # The CRD defaults it to Retain; an absent annotation means "the default".
-            if current.get(field, "Retain") != "Retain":
-                spec_changes[field] = "Retain"
+        if field in DEFAULTED_FIELDS and field not in spec:
+            # The CRD defaults it; an absent annotation means "the default".
+            default = DEFAULTED_FIELDS[field]
+            if current.get(field, default) != default:
+                spec_changes[field] = default
             continue
         if field == "tags" and current.get(field) and spec.get(field):
             if current[field] != spec[field]:

@@ -2,8 +2,9 @@
 
 The same machinery as a Secret's annotations (watch/annotations.py): the AcmCertificate is
 named after the Secret it reads, labelled generated, its spec built by the same parser (the
-wiring region; ``acmsync.io/deletion-policy`` from the Ingress, Retain by default), refused
-where the operator's annotation mode refuses annotations. It is owned by the Ingress, so the
+wiring region; ``acmsync.io/deletion-policy`` and ``acmsync.io/on-key-change`` from the
+Ingress, the CRD's defaults otherwise), refused where the operator's annotation mode refuses
+annotations; an unusable value is told and changes nothing. It is owned by the Ingress, so the
 Ingress's deletion collects it. Another Ingress importing the same Secret becomes a co-owner
 (an ownerReference of its own, not the controller): the garbage collector then deletes the
 AcmCertificate only once every importing Ingress is gone, and only the controlling Ingress
@@ -88,8 +89,9 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         wanted = ()
     owner = owner_reference(record)
     annotations = {ann.REGIONS_ANNOTATION: ports.config.wiring_region}
-    if policy := record.annotations.get(ann.DELETION_POLICY_ANNOTATION):
-        annotations[ann.DELETION_POLICY_ANNOTATION] = policy
+    for choice in ann.CHOICE_ANNOTATIONS:
+        if value := record.annotations.get(choice):
+            annotations[choice] = value
     kube = ports.kube
     for secret in wanted:
         if not valid_name(secret):
@@ -97,24 +99,31 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         meta = ann.SecretMeta(
             namespace, secret, record.uid, record.resource_version, "", annotations
         )
+        spec: JsonObj | None
         try:
             spec = ann.desired_spec(meta)
         except ann.AnnotationError as exc:
             result.problems.append((EventReason.INVALID_ANNOTATIONS, str(exc)))
-            continue
+            # A typo must not cost the certificate (under Delete, its ARNs): what exists
+            # stays as it is, and stays wired; nothing is created from it.
+            spec = None
         existing = view.acmcert((namespace, secret))
         if existing is None:
             existing = await ports.in_kube_pool(kube.get_acmcert, namespace, secret)
         try:
             if existing is None:
+                if spec is None:
+                    continue
                 created = await ports.in_kube_pool(
                     kube.create_acmcert, namespace, ann.manifest(meta, spec, owner)
                 )
                 if created is not None:
                     view.absorb(created)
             elif ann.generated_for(existing, kind, record.uid):
-                if controls(existing, kind, record.uid) and (
-                    patch := ann.spec_patch(existing, spec, meta, owner)
+                if (
+                    spec is not None
+                    and controls(existing, kind, record.uid)
+                    and (patch := ann.spec_patch(existing, spec, meta, owner))
                 ):
                     view.absorb(
                         await ports.in_kube_pool(kube.patch_acmcert, namespace, secret, patch)
