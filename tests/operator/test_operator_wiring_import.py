@@ -8,6 +8,7 @@ The real operator with --wiring and --annotation-mode=selector, on both backends
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -212,3 +213,37 @@ def test_the_ingress_sets_the_generated_certificates_key_change_and_deletion_pol
     assert env.acm.exists(REGION, str(_arn(generated)))
     annotate("keys", ns, {"metadata": {"annotations": {"acmsync.io/on-key-change": None}}})
     wait_for(lambda: spec_of() == ("Block", "Delete"), what="onKeyChange back to Block")
+
+
+def test_a_namespace_the_selector_drops_keeps_what_its_ingress_imported(
+    env: Env, selective: OperatorProcess, ca: TestCA
+) -> None:
+    """As for a Secret's annotations: once the selector no longer picks the namespace, the
+    import creates and changes nothing more, but what it made stays, in ACM and wired (it
+    used to be deleted, under Delete with its ARN, on the Ingress's next change)."""
+    c = env.cluster
+    ns = _namespace(env, ca, "kept")
+    policy = {"acmsync.io/deletion-policy": "Delete"}
+    create_ingress(env, ns, "kept", {**IMPORT, **policy}, tls=["kept"])
+    generated = c.wait_reason(ns, "kept", "Synced", timeout=40)
+    arn = str(_arn(generated))
+    wait_for(lambda: _alb(env, ns, "kept") == arn, what="the Ingress wired")
+
+    c.core.patch_namespace(ns, {"metadata": {"labels": {"acmsync.io/annotations": None}}})
+    # Any change of the Ingress has the wirer look again.
+    networking(env).patch_namespaced_ingress(
+        "kept", ns, {"metadata": {"annotations": {"acmsync.io/deletion-policy": "Retain"}}}
+    )
+    wait_for(
+        lambda: (
+            [e for e in c.events(ns) if e[1] == "kept" and e[2] == "AnnotationsIgnored"] or None
+        ),
+        what="an AnnotationsIgnored Event on the Ingress",
+    )
+    time.sleep(2)  # a pass's worth of time for the wirer to (not) let go
+    obj = c.cert(ns, "kept")
+    assert obj is not None
+    assert obj["metadata"]["uid"] == generated["metadata"]["uid"]
+    assert obj["spec"]["deletionPolicy"] == "Delete"  # changed by nothing the refusal ignored
+    assert _alb(env, ns, "kept") == arn
+    assert env.acm.exists(REGION, arn)

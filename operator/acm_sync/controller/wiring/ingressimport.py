@@ -86,6 +86,9 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         labels = await ports.in_kube_pool(ports.kube.namespace_labels, namespace)
     if wanted and (refusal := ann.mode_refusal(ports.config, namespace, labels)):
         result.problems.append((EventReason.ANNOTATIONS_IGNORED, refusal))
+        # As for a Secret: the refusal stops what the annotations would create or change, not
+        # what they made before (a namespace label dropped must not delete ARNs in use).
+        result.names = [s for s in wanted if _generated_for(view, namespace, s, record)]
         wanted = ()
     owner = owner_reference(record)
     annotations = {ann.REGIONS_ANNOTATION: ports.config.wiring_region}
@@ -153,7 +156,8 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
             result.problems.append(
                 (EventReason.INVALID_ANNOTATIONS, f"AcmCertificate {secret} refused: {message}")
             )
-            continue
+            if not _generated_for(view, namespace, secret, record):
+                continue  # a refused change keeps the last usable spec, wired
         result.names.append(secret)
     wired = record.wired
     for name in {*record.tls_secrets, *(wired.names if wired else ())} - set(result.names):
@@ -161,6 +165,11 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         if obj is not None and ann.generated_for(obj, kind, record.uid):
             result.stale.append((namespace, name, str((obj.get("metadata") or {}).get("uid"))))
     return result
+
+
+def _generated_for(view: WatchView, namespace: str, name: str, record: ConsumerRecord) -> bool:
+    obj = view.acmcert((namespace, name))
+    return obj is not None and ann.generated_for(obj, record.consumer.kind, record.uid)
 
 
 async def set_owners(
