@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.test_flags_doc import readme_flags
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "acm-sync"
 
@@ -92,14 +94,13 @@ def test_the_operator_exposes_every_metric_the_alerts_use() -> None:
 
 
 def test_the_deployment_passes_only_flags_acm_sync_run_documents() -> None:
-    architecture = (ROOT / "docs" / "architecture.md").read_text()
-    documented = set(re.findall(r"`(--[a-z-]+)", architecture))
+    documented = readme_flags()  # held to the parser by tests/test_flags_doc.py
     template = (CHART / "templates" / "deployment.yaml").read_text()
     # A flag may be quoted in the template (`- {{ printf "--flag=%s" . | toJson }}`).
     passed = set(re.findall(r"^\s+- (?:\{\{ printf \")?(--[a-z-]+)", template, re.MULTILINE))
     assert "--annotation-namespace-selector" in passed
     assert passed, "the Deployment passes no flag"
-    assert passed <= documented, f"flags not in docs/architecture.md: {passed - documented}"
+    assert passed <= documented, f"flags acm-sync run does not take: {passed - documented}"
 
 
 def test_date_printer_columns_show_only_past_times() -> None:
