@@ -155,6 +155,11 @@ class FakeKube:
         found = self.secrets.get((namespace, name))
         return copy.deepcopy(found) if found is not None else None
 
+    def get_secret_metadata(self, namespace: str, name: str) -> JsonObj | None:
+        self.requests.append(("get_secret_metadata", namespace, name))
+        found = self.secrets.get((namespace, name))
+        return {"metadata": copy.deepcopy(found.get("metadata") or {})} if found else None
+
     def post_event(
         self, ref: ObjectRef, event_type: str, reason: str, message: str, action: str = "Reconcile"
     ) -> None:

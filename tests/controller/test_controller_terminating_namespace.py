@@ -13,7 +13,8 @@ import logging
 
 import pytest
 
-from acm_sync.controller.platform.kubeapi import JsonObj, KubeError
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.platform.kubeerrors import KubeError
 from acm_sync.controller.secretwatch import SecretWatcher
 from tests.controller.ctrlkit import FakeEngine, FakeKube, Harness
 

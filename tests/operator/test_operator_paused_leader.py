@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from acm_sync.controller.platform.kubeapi import KubeApi, NotLeader, ObjectRef
+from acm_sync.controller.platform.kubeapi import KubeApi, ObjectRef
 from acm_sync.controller.platform.kubeconfig import load_configuration
+from acm_sync.controller.platform.kubeerrors import NotLeader
 from tests.certkit import IssuedPem, TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for

@@ -9,12 +9,15 @@ live Secret.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from acm_sync.controller.platform.kubeapi import KubeApi
+from acm_sync.controller.platform.kubeconfig import load_configuration
 from tests.certkit import TestCA, serial_hex, tls_secret
 from tests.kube.kubekit import as_model
 from tests.operator.opkit import Env, OperatorProcess, wait_for
@@ -117,3 +120,25 @@ def test_a_deleted_generated_acmcertificate_follows_its_policy(
         timeout=60,
         what="deleting the AcmCertificate itself to apply deletionPolicy Delete",
     )
+
+
+def test_the_finalizers_look_at_the_secret_carries_no_data(env: Env, ca: TestCA) -> None:
+    """Whether a generated AcmCertificate's Secret is gone is read as PartialObjectMetadata:
+    the API server sends the Secret's uid and deletion mark, never its private key."""
+    c = env.cluster
+    ns = c.namespace("metaonly")
+    secret = tls_secret("shop-tls", ca.issue("shop.example.com"))
+    made = c.core.create_namespaced_secret(ns, as_model(client.V1Secret, secret)).metadata
+    assert made is not None
+    uid = made.uid
+    api = KubeApi(load_configuration(str(env.kubeconfig)))
+    seen = api.get_secret_metadata(ns, "shop-tls")
+    assert seen is not None
+    assert seen["metadata"]["uid"] == uid
+    assert b"PRIVATE KEY" not in json.dumps(seen).encode()
+    assert set(seen) == {"metadata"}
+    assert api.get_secret_metadata(ns, "absent") is None
+    # The same call answered in full carries the key: the header is what keeps it out.
+    status, full = api.request("GET", f"/api/v1/namespaces/{ns}/secrets/shop-tls")
+    assert status == 200
+    assert "tls.key" in full["data"]

@@ -17,7 +17,8 @@ import time
 from datetime import UTC, datetime
 
 from acm_sync.clusterctl import context
-from acm_sync.controller.platform.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION, JsonObj, KubeError
+from acm_sync.controller.platform.kubeapi import LAST_RESYNC, RESYNC_ANNOTATION, JsonObj
+from acm_sync.controller.platform.kubeerrors import KubeError
 from acm_sync.core.reasons import ConditionType, EventReason
 
 HELP = "make the operator verify an AcmCertificate against ACM now (and repair it)"

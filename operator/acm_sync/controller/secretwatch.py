@@ -10,12 +10,8 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from acm_sync.controller.platform.kubeapi import (
-    JsonObj,
-    KubeError,
-    ObjectRef,
-    namespace_terminating,
-)
+from acm_sync.controller.platform.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.platform.kubeerrors import KubeError, namespace_terminating
 from acm_sync.controller.sync import notices as nt
 from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann

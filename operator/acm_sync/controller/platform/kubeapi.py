@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 from kubernetes import client as k8s
 
+from acm_sync.controller.platform.kubeerrors import Conflict, KubeError, NotLeader
+
 GROUP = "acmsync.io"
 VERSION = "v1alpha1"
 PLURAL = "acmcertificates"
@@ -31,33 +33,13 @@ REPORTING_COMPONENT = "acm-sync"
 # Asks the operator to read every pair of an AcmCertificate from ACM again (acm-sync resync);
 # status.lastResync holds the last value answered (controller/resync.py).
 RESYNC_ANNOTATION = "acmsync.io/resync-requested-at"
+# An object's metadata alone (the API server's PartialObjectMetadata), JSON if it cannot.
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 LAST_RESYNC = "lastResync"
 
 log = logging.getLogger(__name__)
 
 JsonObj = dict[str, Any]
-
-
-class KubeError(Exception):
-    """A Kubernetes API call failed with an unexpected status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-def namespace_terminating(exc: KubeError) -> bool:
-    """Whether a create was refused because its namespace is being deleted (the API server's
-    namespace lifecycle admission: 403, a message that has said so since Kubernetes 1.0)."""
-    return exc.status == 403 and "because it is being terminated" in str(exc)
-
-
-class Conflict(KubeError):
-    """A conditional write found the object changed since it was read (HTTP 409)."""
-
-
-class NotLeader(Exception):
-    """A write refused before sending: this replica may no longer write (see ``write_guard``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +127,10 @@ class KubeApi:
         content_type: str = "application/json",
         query: list[tuple[str, str]] | None = None,
         timeout: float = 30.0,
+        accept: str = "application/json",
     ) -> tuple[int, JsonObj]:
         """One API call; returns the status code and the decoded JSON body (empty if none)."""
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
         serialized = self._client.param_serialize(
@@ -343,6 +326,21 @@ class KubeApi:
             "GET", f"/api/v1/namespaces/{seg(namespace)}/secrets/{seg(name)}"
         )
         return None if status == 404 else self._expect(status, body, 200)
+
+    def get_secret_metadata(self, namespace: str, name: str) -> JsonObj | None:
+        """A Secret's metadata only, or None when it does not exist.
+
+        Asked for as PartialObjectMetadata, so the data (the private key) never leaves the API
+        server; should a server answer with the whole object anyway, only the metadata is kept.
+        """
+        status, body = self.request(
+            "GET",
+            f"/api/v1/namespaces/{seg(namespace)}/secrets/{seg(name)}",
+            accept=METADATA_ONLY,
+        )
+        if status == 404:
+            return None
+        return {"metadata": self._expect(status, body, 200).get("metadata") or {}}
 
     # -- misc -------------------------------------------------------------------------------
 

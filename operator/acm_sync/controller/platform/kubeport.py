@@ -74,6 +74,10 @@ class KubeLike(Protocol):
         """The Secret, or None. Its data is key material: never logged, never kept."""
         ...
 
+    def get_secret_metadata(self, namespace: str, name: str) -> JsonObj | None:
+        """A Secret's metadata (no data), or None."""
+        ...
+
     def post_event(
         self, ref: ObjectRef, event_type: str, reason: str, message: str, action: str = "Reconcile"
     ) -> None:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import urllib3.exceptions
 
-from acm_sync.controller.platform.kubeapi import KubeError, NotLeader
+from acm_sync.controller.platform.kubeerrors import KubeError, NotLeader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

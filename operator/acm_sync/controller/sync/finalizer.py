@@ -125,10 +125,11 @@ class Finalizer:
             return False
         ports = self.ports
         name = str(owners[0].get("name", ""))
-        secret = await ports.in_kube_pool(ports.kube.get_secret, meta.get("namespace", ""), name)
+        secret = await ports.in_kube_pool(
+            ports.kube.get_secret_metadata, meta.get("namespace", ""), name
+        )
         if secret is None:
             return True
-        # Only the metadata is looked at; the Secret's data is dropped with it.
         secret_meta = secret.get("metadata") or {}
         return (
             secret_meta.get("uid") != owners[0].get("uid")

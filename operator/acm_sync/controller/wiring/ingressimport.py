@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from acm_sync.controller.platform.kubeapi import JsonObj, KubeError
+from acm_sync.controller.platform.kubeapi import JsonObj
+from acm_sync.controller.platform.kubeerrors import KubeError
 from acm_sync.controller.sync.ports import Ports
 from acm_sync.controller.watch import annotations as ann
 from acm_sync.controller.watch.view import WatchView

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from acm_sync.controller.platform.kubeapi import Conflict, JsonObj, KubeError, ObjectRef
+from acm_sync.controller.platform.kubeapi import JsonObj, ObjectRef
+from acm_sync.controller.platform.kubeerrors import Conflict, KubeError
 from acm_sync.controller.sync import notices as nt
 from acm_sync.controller.sync import statusfields as st
 from acm_sync.controller.sync.ports import Ports

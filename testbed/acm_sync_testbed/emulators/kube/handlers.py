@@ -168,6 +168,8 @@ class Api:
                 return json_response(
                     table.to_table(rtype, [obj], obj["metadata"]["resourceVersion"], include)
                 )
+            if table.wants_metadata(accept) and not target.subresource:
+                return json_response(table.metadata_only(obj))
             return json_response(obj)
         self._check_list_version(request)
         items, rv = self.store.list(rtype, target.namespace)

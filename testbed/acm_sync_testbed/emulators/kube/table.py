@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,16 @@ def _row_object(obj: JSON, include: str) -> JSON | None:
         return None
     if include == "Object":
         return obj
+    return metadata_only(obj)
+
+
+def wants_metadata(accept: str) -> bool:
+    """Whether the Accept header asks for PartialObjectMetadata (a metadata-only client)."""
+    return re.search(r"as=PartialObjectMetadata(?:[;,]|$)", accept) is not None
+
+
+def metadata_only(obj: JSON) -> JSON:
+    """An object as PartialObjectMetadata: its metadata, none of its data."""
     return {
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
