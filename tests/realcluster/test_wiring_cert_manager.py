@@ -9,7 +9,8 @@ Ingresses.
 - a key-type change under ``onKeyChange: ImportNew`` switches the Ingress to the new ARN only
   once it is Synced, never naming an ARN ACM does not hold, and under ``deletionPolicy: Delete``
   the old ARN is deleted only after the switch;
-- a hand-written ``certificate-arn`` is never touched.
+- a hand-written ``certificate-arn`` is never touched;
+- one Ingress annotated for cert-manager's ingress-shim and for acm-sync is all a user writes.
 
 The key-type change runs twice: with an AcmCertificate of the user's own named by
 ``acmsync.io/certificates``, and with the one ``acmsync.io/import`` generates, told
@@ -23,6 +24,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 from cryptography import x509
@@ -38,6 +40,7 @@ from tests.operator.wirekit import (
     WIRING_FLAGS,
     annotations_of,
     create_ingress,
+    networking,
     pair_of,
     read_ingress,
     running,
@@ -304,3 +307,51 @@ def test_a_hand_written_certificate_arn_is_never_touched(
     assert annotations[ALB] == theirs
     assert WIRED not in annotations
     assert not (c.cert(ns, "own-tls") or {}).get("status", {}).get("consumers")
+
+
+def test_one_ingress_annotated_for_cert_manager_and_acm_sync_is_served_from_acm(
+    world: tuple[Env, OperatorProcess, str],
+) -> None:
+    """The shortest path a user has: one Ingress, no Certificate and no AcmCertificate of
+    theirs. cert-manager's ingress-shim makes the Certificate (``cert-manager.io/issuer``),
+    acm-sync imports its Secret and writes the ARN (``acmsync.io/import``); a key type change
+    asked on the same Ingress moves it to a new ARN and retires the old one."""
+    env, _operator, ns = world
+    c = env.cluster
+    annotations = {
+        "cert-manager.io/issuer": "ca",
+        "acmsync.io/import": "true",
+        "acmsync.io/on-key-change": "ImportNew",
+        "acmsync.io/deletion-policy": "Delete",
+    }
+    _create_ingress(env, ns, "shim", annotations, tls="shim-tls")
+    first = _wait_issued(env, ns, "shim-tls")
+    old = _wait_arn(env, ns, "shim")
+    assert _arn_region(old) == REGION
+    assert env.acm.serial(REGION, old) in _issued_since(env, ns, "shim-tls", first)
+    made = cast(
+        dict[str, Any],
+        c.custom.get_namespaced_custom_object(
+            "cert-manager.io", "v1", ns, "certificates", "shim-tls"
+        ),
+    )
+    assert [r["kind"] for r in made["metadata"]["ownerReferences"]] == ["Ingress"]
+    generated = c.cert(ns, "shim-tls") or {}
+    assert [r["kind"] for r in generated["metadata"]["ownerReferences"]] == ["Ingress"]
+
+    assert _key_type(env, ns, "shim-tls") == "RSAPublicKey"  # cert-manager's default
+
+    networking(env).patch_namespaced_ingress(
+        "shim",
+        ns,
+        {"metadata": {"annotations": {"cert-manager.io/private-key-algorithm": "ECDSA"}}},
+    )
+    second = _wait_issued(env, ns, "shim-tls", other_than=first)
+
+    def moved_and_retired() -> str | None:
+        arn = _ingress(env, ns, "shim")[1][ALB]
+        return arn if arn != old and not env.acm.exists(REGION, old) else None
+
+    new = wait_for(moved_and_retired, timeout=90, what="the new ARN wired, then the old deleted")
+    assert _key_type(env, ns, "shim-tls") == "ECPublicKey"
+    assert env.acm.serial(REGION, new) in _issued_since(env, ns, "shim-tls", second)

@@ -10,8 +10,10 @@
 // test bed needs and reproduces upstream's start-up sequence (context factory,
 // construct the controllers, start the shared informers, run the loops).
 //
-// Left out on purpose (fewer moving parts; none is needed to issue from
-// SelfSigned/CA issuers): ACME, Vault, Venafi, the ingress/gateway shims, the
+// The ingress-shim is in: an Ingress annotated cert-manager.io/issuer gets a
+// Certificate per spec.tls entry, the path acm-sync's acmsync.io/import builds
+// on. Left out on purpose (fewer moving parts; none is needed to issue from
+// SelfSigned/CA issuers): ACME, Vault, Venafi, the gateway shims, the
 // CertificateSigningRequest controllers, the certificates-metrics controller,
 // and the metrics/healthz/profiling listeners (nothing is served on any port).
 package main
@@ -51,6 +53,8 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/requestmanager"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/revisionmanager"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/trigger"
+	// Ingress -> Certificate (cert-manager.io/issuer and friends on an Ingress).
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificate-shim/ingresses"
 	// CertificateRequests must be Approved before any signer acts on them;
 	// upstream's default approver approves those that name cert-manager.io issuers.
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/approver"
@@ -134,6 +138,12 @@ func main() {
 			CopiedAnnotationPrefixes:                 splitList(*copiedPrefixes),
 			CertificateRequestMinimumBackoffDuration: *minBackoff,
 			CertificateRequestMaximumBackoffDuration: *maxBackoff,
+		},
+		// Upstream's defaults: no default issuer, kubernetes.io/tls-acme opts in.
+		IngressShimOptions: controllerpkg.IngressShimOptions{
+			DefaultIssuerKind:                 "Issuer",
+			DefaultIssuerGroup:                "cert-manager.io",
+			DefaultAutoCertificateAnnotations: []string{"kubernetes.io/tls-acme"},
 		},
 		SchedulerOptions: controllerpkg.SchedulerOptions{MaxConcurrentChallenges: 60},
 	}
