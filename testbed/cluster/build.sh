@@ -6,10 +6,10 @@
 #   testbed/cluster/build.sh            # called by `make cluster-bins`
 #
 # Output folder: ${ACM_SYNC_CLUSTER_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/cluster-bins}/<key>
-# where <key> hashes every */go.mod, */go.sum, */main.go here, this script and `go version`. It lives
-# outside the repo so a fresh clone on the same machine (CI) reuses it; <repo>/.cluster-bins
-# (git-ignored) is a symlink to it. A binary already in the folder is reused; `.complete`
-# is written once everything is there.
+# where <key> hashes every */go.mod, */go.sum, */main.go here, this script, ../gobuild.sh (what
+# the three build.sh share) and `go version`. It lives outside the repo so a fresh clone on
+# the same machine (CI) reuses it; <repo>/.cluster-bins (git-ignored) is a symlink to it. A
+# binary already in the folder is reused; `.complete` is written once everything is there.
 #
 # Exit status: 0 built or reused; 3 `go` is not installed (callers read 3 as "cannot build
 # here"); anything else is a build failure.
@@ -17,76 +17,18 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+gb_base=$here
+gb_cgo=host   # Go's default, as upstream builds these
+# shellcheck source=../gobuild.sh
+. "$here/../gobuild.sh"
 
-log() { printf '%s\n' "$*" >&2; }
-
-if ! command -v go >/dev/null 2>&1; then
-    echo "build.sh: go is not installed (not on PATH); cannot build the cluster binaries here" >&2
-    exit 3
-fi
-
-# Only the module proxy, never a VCS host ("direct"), and never rewrite go.mod/go.sum:
-# the committed go.sum is the authority for every byte of source.
-proxy=$(go env GOPROXY | tr ',|' '\n\n' | grep -vx -e direct -e '' | paste -sd, - || true)
-export GOPROXY=${proxy:-https://proxy.golang.org}
-# GOPRIVATE/GONOPROXY patterns would send matching modules "direct": match nothing.
-export GOPRIVATE=none GONOPROXY=none GONOSUMDB=none GOWORK=off
-# -buildvcs=false: the modules sit inside this git checkout; stamping its commit would
-# make the binaries depend on more than the pins (and fail where git is unavailable).
-export GOFLAGS='-mod=readonly -buildvcs=false'
-
-# --- output folder keyed by the pins -------------------------------------------------
-key=$(
-    cd "$here"
-    # build.sh itself too: it holds the ldflags and build flags.
-    for f in */go.mod */go.sum */main.go build.sh; do
-        [ -f "$f" ] || continue
-        printf '%s\n' "$f"
-        sha256sum < "$f"
-    done
-    go version
-)
-key=$(printf '%s' "$key" | sha256sum | cut -c1-16)
-root=${ACM_SYNC_CLUSTER_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/cluster-bins}
-out=$root/$key
-mkdir -p "$out"
-
-# One build at a time per folder (a developer and CI on the same machine).
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$out/.lock"
-    flock 9
-fi
-
-# version of module $2 as pinned by module dir $1
-modversion() { (cd "$here/$1" && go list -m -f '{{.Version}}' "$2"); }
-
-# build NAME MODULE_DIR PACKAGE [LDFLAGS]: builds into a temporary name, then renames,
-# so a binary present in $out is always a whole one.
-build() {
-    local name=$1 dir=$2 pkg=$3 ldflags=${4:-}
-    if [ -x "$out/$name" ]; then
-        log "reusing $name"
-        return
-    fi
-    local t0=$SECONDS
-    (cd "$here/$dir" && go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$out/.$name.tmp" "$pkg")
-    mv -f "$out/.$name.tmp" "$out/$name"
-    log "built $name in $((SECONDS - t0)) s"
-    built+=("$name $((SECONDS - t0)) s")
-}
+gb_need_go "the cluster binaries"
+gb_module_env
+gb_open "${ACM_SYNC_CLUSTER_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/cluster-bins}" \
+    */go.mod */go.sum */main.go build.sh
 
 all=(etcd kube-apiserver kube-controller-manager cert-manager-controller cert-manager-crds helm promtool)
-complete() {
-    [ -f "$out/.complete" ] || return 1
-    local n
-    for n in "${all[@]}"; do [ -e "$out/$n" ] || return 1; done
-}
-
-t_start=$SECONDS
-built=()
-if complete; then
-    for name in "${all[@]}"; do log "reusing $name"; done
-else
+if ! gb_complete; then
     rm -f "$out/.complete"
     # Version stamps the upstream release builds set with -X (cosmetic for most tools,
     # but kube-apiserver reports it as its /version and kubectl compares against it).
@@ -127,21 +69,9 @@ else
         mv "$out/.cert-manager-crds.tmp" "$out/cert-manager-crds"
         log "copied cert-manager-crds ($cmv)"
     fi
-    go version > "$out/.complete"
-    # What this build cost, for bench/bench_real_cluster.py (cold only if the Go build cache
-    # was empty: the line says which tools were built here and how long each took).
-    {
-        printf '%s: built %s in %d s total (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-            "${#built[@]} tools" "$((SECONDS - t_start))" "$(IFS=,; echo "${built[*]:-none}")"
-    } >> "$out/build-times.txt"
+    gb_finish
 fi
 
 ln -sfn "$out" "$repo/.cluster-bins"
-# Each change of the pins leaves a ~700 MB folder behind: keep this one and the two most
-# recently used others (another checkout on the machine may still use them), drop the rest.
-for old in $(ls -1dt "$root"/*/ 2>/dev/null | grep -vx "$out/" | tail -n +3); do
-    log "removing the unused cluster-bins folder $old"
-    rm -rf "$old"
-done
-log "total $((SECONDS - t_start)) s"
-printf '%s\n' "$out"
+# Each change of the pins leaves a ~700 MB folder behind.
+gb_done cluster-bins

@@ -13,7 +13,8 @@
 #
 #   testbed/node/build.sh           # called by `make node-bins`
 #
-# Output folder: ${ACM_SYNC_NODE_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/node-bins}/<key>;
+# Output folder: ${ACM_SYNC_NODE_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/node-bins}/<key>
+# (the key hashes the pins, this script, ../gobuild.sh and `go version`);
 # build-times.txt in it records each build (seconds per tool).
 #
 # Exit status: 0 built or reused; 3 `go` (or libseccomp-dev) is missing; else a build failure.
@@ -22,81 +23,21 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 testbed=$(cd "$here/.." && pwd)
 repo=$(cd "$testbed/.." && pwd)
+gb_base=$testbed
+# shellcheck source=../gobuild.sh
+. "$testbed/gobuild.sh"
 
-log() { printf '%s\n' "$*" >&2; }
-
-if ! command -v go >/dev/null 2>&1; then
-    log "build.sh: go is not installed (not on PATH); cannot build the node here"
-    exit 3
-fi
-if ! [ -e /usr/include/seccomp.h ]; then
-    log "build.sh: runc needs libseccomp's headers: apt-get install libseccomp-dev pkg-config"
-    exit 3
-fi
-
-# Only the module proxy, never a VCS host, and never rewrite go.mod/go.sum (see
-# testbed/cluster/build.sh for the reasons).
-proxy=$(go env GOPROXY | tr ',|' '\n\n' | grep -vx -e direct -e '' | paste -sd, - || true)
-export GOPROXY=${proxy:-https://proxy.golang.org}
-export GOPRIVATE=none GONOPROXY=none GONOSUMDB=none GOWORK=off
-export GOFLAGS='-mod=readonly -buildvcs=false'
-
+gb_need_go "the node"
+gb_need_seccomp
+gb_module_env
 modules=(node/kubernetes node/containerd node/cni-plugins image/runc)
-key=$(
-    cd "$testbed"
-    for m in "${modules[@]}"; do
-        for f in "$m/go.mod" "$m/go.sum"; do
-            printf '%s\n' "$f"
-            sha256sum < "$f"
-        done
-    done
-    printf 'build.sh\n'
-    sha256sum < "$here/build.sh"
-    go version
-)
-key=$(printf '%s' "$key" | sha256sum | cut -c1-16)
-root=${ACM_SYNC_NODE_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/node-bins}
-out=$root/$key
+gb_open "${ACM_SYNC_NODE_BINS:-${XDG_CACHE_HOME:-$HOME/.cache}/acm-sync/node-bins}" \
+    "${modules[@]/%//go.mod}" "${modules[@]/%//go.sum}" node/build.sh
 mkdir -p "$out/cni"
-
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$out/.lock"
-    flock 9
-fi
-
-modversion() { (cd "$testbed/$1" && go list -m -f '{{.Version}}' "$2"); }
-
-# build NAME MODULE_DIR PACKAGE [LDFLAGS [TAGS [CGO]]]: into a temporary name, then renamed,
-# so a binary present in $out is always a whole one. CGO "host" is Go's own default, the
-# setting testbed/cluster/build.sh builds kube-apiserver with.
-build() {
-    local name=$1 dir=$2 pkg=$3 ldflags=${4:-} tags=${5:-} cgo=${6:-0}
-    [ "$cgo" = host ] && cgo=$(go env CGO_ENABLED)
-    if [ -x "$out/$name" ]; then
-        log "reusing $name"
-        return
-    fi
-    local t0=$SECONDS
-    (cd "$testbed/$dir" && CGO_ENABLED=$cgo go build -mod=readonly -trimpath -tags="$tags" \
-        -ldflags="$ldflags" -o "$out/.${name//\//_}.tmp" "$pkg")
-    mv -f "$out/.${name//\//_}.tmp" "$out/$name"
-    log "built $name in $((SECONDS - t0)) s"
-    built+=("$name $((SECONDS - t0)) s")
-}
 
 all=(kubelet kube-scheduler runc containerd containerd-shim-runc-v2 ctr
      cni/bridge cni/host-local cni/loopback cni/portmap pause)
-complete() {
-    [ -f "$out/.complete" ] || return 1
-    local n
-    for n in "${all[@]}"; do [ -x "$out/$n" ] || return 1; done
-}
-
-t_start=$SECONDS
-built=()
-if complete; then
-    for name in "${all[@]}"; do log "reusing $name"; done
-else
+if ! gb_complete; then
     rm -f "$out/.complete"
     kv=$(modversion node/kubernetes k8s.io/kubernetes)
     kmm=${kv#v}; kmaj=${kmm%%.*}; kmin=${kmm#*.}; kmin=${kmin%%.*}
@@ -139,18 +80,8 @@ else
         log "built pause in $((SECONDS - t0)) s"
         built+=("pause $((SECONDS - t0)) s")
     fi
-    go version > "$out/.complete"
-    # For bench/: cold only if the Go build cache was empty.
-    printf '%s: built %s in %d s total (%s)\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        "${#built[@]} tools" "$((SECONDS - t_start))" "$(IFS=,; echo "${built[*]:-none}")" \
-        >> "$out/build-times.txt"
+    gb_finish
 fi
 
 ln -sfn "$out" "$repo/.node-bins"
-# Keep this folder and the two most recently used others (another checkout may use them).
-for old in $(ls -1dt "$root"/*/ 2>/dev/null | grep -vx "$out/" | tail -n +3); do
-    log "removing the unused node-bins folder $old"
-    rm -rf "$old"
-done
-log "total $((SECONDS - t_start)) s"
-printf '%s\n' "$out"
+gb_done node-bins
