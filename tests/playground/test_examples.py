@@ -180,3 +180,30 @@ def test_demo_material_is_what_generate_py_makes_and_stays_valid_for_years(
         assert analysis.facts is not None
         assert fresh_analysis.facts is not None
         assert _shape(analysis.facts) == _shape(fresh_analysis.facts), name
+
+
+def test_the_ingress_examples_ask_for_what_exists() -> None:
+    """The wiring examples: the top-level Ingress names an AcmCertificate the examples define
+    (in the playground's wiring region), and the cert-manager one's annotations make a valid
+    spec, with ImportNew, for each Secret its spec.tls names."""
+    ingresses = {d["metadata"]["name"]: d for d in _docs("Ingress")}
+    certificates = {d["metadata"]["name"]: d for d in _docs("AcmCertificate", EXAMPLES)}
+    named = ingresses["web"]["metadata"]["annotations"]["acmsync.io/certificates"].split(",")
+    assert named == ["web"]
+    assert "us-east-1" in certificates["web"]["spec"]["regions"]
+    shimmed = ingresses["shop-web"]
+    annotations = shimmed["metadata"]["annotations"]
+    assert annotations["acmsync.io/import"] == "true"
+    assert annotations["cert-manager.io/issuer"]
+    for tls in shimmed["spec"]["tls"]:
+        meta = ann.SecretMeta.of(
+            {
+                "metadata": {
+                    "name": tls["secretName"],
+                    "annotations": {**annotations, ann.REGIONS_ANNOTATION: "us-east-1"},
+                }
+            }
+        )
+        spec = ann.desired_spec(meta)
+        assert (spec["onKeyChange"], spec["deletionPolicy"]) == ("ImportNew", "Delete")
+        assert parse_spec(spec).regions == ("us-east-1",)

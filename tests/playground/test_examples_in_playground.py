@@ -115,6 +115,19 @@ def test_kubectl_apply_examples_yields_synced_certificates_in_the_acm_emulator(
                 assert sorted(described["SubjectAlternativeNames"]) == sorted(domains), arn
                 assert described["Type"] == "IMPORTED"
 
+        # examples/ingress.yaml: the playground wires us-east-1, so the Ingress names web's ARN
+        # there, where a load balancer reads it.
+        web = next(
+            r["arn"]
+            for r in _acmcerts(playground)["web"]["status"]["regions"]
+            if r["region"] == "us-east-1" and not r.get("target")
+        )
+        alb = "{.metadata.annotations.alb\\.ingress\\.kubernetes\\.io/certificate-arn}"
+        deadline = time.monotonic() + 30
+        while playground.kubectl("get", "ingress", "web", "-o", f"jsonpath={alb}") != web:
+            assert time.monotonic() < deadline, "Ingress web never got web's us-east-1 ARN"
+            time.sleep(0.2)
+
 
 def _target_acm(playground: Playground, region: str) -> Any:
     """An ACM client with credentials assumed, through the playground's STS, for the role of
