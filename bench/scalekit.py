@@ -244,8 +244,10 @@ class Operator:
         sweep_interval: float = 600,
         launcher: list[str] | None = None,
         extra_env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
-        """``launcher`` replaces the ``acm-sync`` executable (e.g. a profiling wrapper)."""
+        """``launcher`` replaces the ``acm-sync`` executable (e.g. a profiling wrapper);
+        ``extra_args`` are more ``acm-sync run`` flags."""
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ACM_SYNC_"))}
         env.update(AWS_ENDPOINT_URL=cluster.acm.url, AWS_ACCESS_KEY_ID="bench",
@@ -256,7 +258,7 @@ class Operator:
             *(launcher or [str(ACM_SYNC)]), "run",
             "--kubeconfig", str(cluster.kubeconfig), "--no-leader-election",
             "--cluster-id", CLUSTER, "--namespace", NS, "--metrics-port", str(self.port),
-            "--log-level", "WARNING", "--sweep-interval", str(sweep_interval),
+            "--log-level", "WARNING", "--sweep-interval", str(sweep_interval), *extra_args,
         ]  # fmt: skip
         self.log = log.open("ab")
         self.started, self.started_wall = time.monotonic(), time.time()
