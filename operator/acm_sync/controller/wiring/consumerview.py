@@ -6,7 +6,8 @@ Service without one is dropped on sight), and of those only what wiring reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,10 @@ class ConsumerRecord:
     current: str | None  # the consumer's load balancer annotation
     eligible: bool
     tls_secrets: tuple[str, ...]
+    # acm-sync's record of its last write, read once per version of the consumer (every
+    # event would otherwise parse every record again), and why it is unreadable if it is.
+    wired: Wired | None = None
+    unreadable: str | None = None
 
     @classmethod
     def of(cls, consumer: Consumer, body: Mapping[str, Any]) -> ConsumerRecord:
@@ -51,6 +56,7 @@ class ConsumerRecord:
         meta = body.get("metadata") or {}
         annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
         current = annotations.get(consumer.annotation)
+        wired, unreadable = Wired.read(annotations.get(WIRED_ANNOTATION))
         return cls(
             consumer=consumer,
             namespace=str(meta.get("namespace") or ""),
@@ -61,6 +67,8 @@ class ConsumerRecord:
             current=current,
             eligible=consumer.eligible(body),
             tls_secrets=consumer.tls_secrets(body)[:KEPT_NAMES],
+            wired=wired,
+            unreadable=unreadable,
         )
 
     @property
@@ -83,16 +91,6 @@ class ConsumerRecord:
         if not self.eligible:
             return ()
         return parse_names(self.annotations.get(CERTIFICATES_ANNOTATION), KEPT_NAMES)
-
-    @property
-    def wired(self) -> Wired | None:
-        """acm-sync's record of its last write, if any."""
-        return Wired.parse(self.annotations.get(WIRED_ANNOTATION))
-
-    @property
-    def unreadable(self) -> str | None:
-        """Why the record on it is not one acm-sync wrote (None: absent or readable)."""
-        return Wired.read(self.annotations.get(WIRED_ANNOTATION))[1]
 
     @property
     def ours(self) -> Wired | None:
@@ -120,6 +118,9 @@ class ConsumerView:
     def __init__(self) -> None:
         self._records: dict[Key, ConsumerRecord] = {}
         self._by_cert: dict[Key, set[Key]] = {}
+        # kind -> consumers holding what acm-sync wrote (the gauge), kept as records come and
+        # go: counting them afresh on each event made N events cost N * N.
+        self._wired: Counter[str] = Counter()
 
     def event(self, consumer: Consumer, event_type: str | None, body: Mapping[str, Any]) -> Key:
         """Take a watch event; returns the consumer's key (to trigger)."""
@@ -142,6 +143,8 @@ class ConsumerView:
             return
         self._drop(record.key)
         self._records[record.key] = record
+        if record.ours is not None:
+            self._wired[record.consumer.kind] += 1
         for name in record.mentions():
             self._by_cert.setdefault((record.namespace, name), set()).add(record.key)
 
@@ -149,6 +152,8 @@ class ConsumerView:
         old = self._records.pop(key, None)
         if old is None:
             return
+        if old.ours is not None:
+            self._wired[old.consumer.kind] -= 1
         for name in old.mentions():
             users = self._by_cert.get((old.namespace, name))
             if users is not None:
@@ -164,6 +169,6 @@ class ConsumerView:
         """The consumers that may depend on AcmCertificate ``key``."""
         return sorted(self._by_cert.get(key, ()))
 
-    def records(self) -> Iterator[ConsumerRecord]:
-        """Every consumer kept."""
-        return iter(list(self._records.values()))
+    def wired_count(self, kind: str) -> int:
+        """How many consumers of ``kind`` hold what acm-sync wrote."""
+        return self._wired[kind]

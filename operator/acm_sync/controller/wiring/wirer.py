@@ -276,9 +276,6 @@ class Wirer:
         return DONE
 
     def _count(self) -> None:
-        counts = dict.fromkeys((c.kind for c in CONSUMERS), 0)
-        for record in self.consumers.records():
-            if record.ours is not None:
-                counts[record.consumer.kind] = counts.get(record.consumer.kind, 0) + 1
-        for kind, count in counts.items():
-            self.ports.metrics.wired_consumers.labels(kind=kind).set(count)
+        for consumer in CONSUMERS:
+            count = self.consumers.wired_count(consumer.kind)
+            self.ports.metrics.wired_consumers.labels(kind=consumer.kind).set(count)
