@@ -103,11 +103,11 @@ def test_unknown_or_never_synced_certificates_block_without_a_partial_write() ->
 
 def test_the_record_survives_its_annotation_text() -> None:
     wired = Wired(value=f"{A1},{B1}", names=("a", "b"), earlier=HAND, at=NOW)
-    assert Wired.parse(wired.to_text()) == wired
+    assert Wired.read(wired.to_text())[0] == wired
     assert wired.arn_of("b") == B1
     assert wired.arn_of("c") is None
     for junk in (None, "", "{", "[]", '{"value": 3}'):
-        assert Wired.parse(junk) is None
+        assert Wired.read(junk)[0] is None
 
 
 def test_names_are_unique_and_trimmed() -> None:

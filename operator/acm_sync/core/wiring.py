@@ -57,14 +57,9 @@ class Wired:
     at: str = ""  # RFC 3339 time of the write
 
     def to_text(self) -> str:
-        """The annotation's value (JSON: readable with kubectl, parsed back by :meth:`parse`)."""
+        """The annotation's value (JSON: readable with kubectl, parsed back by :meth:`read`)."""
         record = {"value": self.value, "names": list(self.names), "earlier": self.earlier}
         return json.dumps({**record, "at": self.at}, separators=(",", ":"))
-
-    @classmethod
-    def parse(cls, text: str | None, limits: WiringLimits = DEFAULT_WIRING_LIMITS) -> Wired | None:
-        """The record, or None when absent or unreadable (then nothing counts as acm-sync's)."""
-        return cls.read(text, limits)[0]
 
     @classmethod
     def read(

@@ -89,7 +89,7 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
         result.problems.append((EventReason.ANNOTATIONS_IGNORED, refusal))
         # As for a Secret: the refusal stops what the annotations would create or change, not
         # what they made before (a namespace label dropped must not delete ARNs in use).
-        result.names = [s for s in wanted if _generated_for(view, namespace, s, record)]
+        result.names = [s for s in wanted if _generated(view, namespace, s, record) is not None]
         wanted = ()
     owner = owner_reference(record)
     annotations = {ann.REGIONS_ANNOTATION: ports.config.wiring_region}
@@ -157,20 +157,26 @@ async def ensure(ports: Ports, view: WatchView, record: ConsumerRecord) -> Impor
             result.problems.append(
                 (EventReason.INVALID_ANNOTATIONS, f"AcmCertificate {secret} refused: {message}")
             )
-            if not _generated_for(view, namespace, secret, record):
+            if _generated(view, namespace, secret, record) is None:
                 continue  # a refused change keeps the last usable spec, wired
         result.names.append(secret)
     wired = record.wired
     for name in {*record.tls_secrets, *(wired.names if wired else ())} - set(result.names):
-        obj = view.acmcert((namespace, name))
-        if obj is not None and ann.generated_for(obj, kind, record.uid):
+        if (obj := _generated(view, namespace, name, record)) is not None:
             result.stale.append((namespace, name, str((obj.get("metadata") or {}).get("uid"))))
     return result
 
 
-def _generated_for(view: WatchView, namespace: str, name: str, record: ConsumerRecord) -> bool:
+def _generated(
+    view: WatchView, namespace: str, name: str, record: ConsumerRecord
+) -> JsonObj | None:
+    """AcmCertificate ``name`` as the view holds it, if acm-sync generated it for ``record``."""
     obj = view.acmcert((namespace, name))
-    return obj is not None and ann.generated_for(obj, record.consumer.kind, record.uid)
+    return (
+        obj
+        if obj is not None and ann.generated_for(obj, record.consumer.kind, record.uid)
+        else None
+    )
 
 
 async def set_owners(
